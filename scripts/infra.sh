@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# Local message bus + cache for development and CI: RabbitMQ (AMQP) and Redis,
+# both from Debian packages, bound to 127.0.0.1 only. No Docker needed.
+#
+#   scripts/infra.sh up       install if missing, start what is not answering, wait until ready
+#   scripts/infra.sh status   print each server's state; exit 0 only if both answer
+#   scripts/infra.sh down     stop the servers on the configured ports, but only those `up` started
+#                             (pre-existing servers are left alone)
+#
+# Environment:
+#   RABBITMQ_PORT        AMQP port (default 5672)
+#   REDIS_PORT           Redis port (default 6379)
+#   RABBITMQ_MANAGEMENT  1 = enable rabbitmq_management on 127.0.0.1:(15672 + RABBITMQ_PORT - 5672)
+#                        for nodes started by this script (default 0; read at node start)
+#   INFRA_TIMEOUT        seconds to wait for a server to become ready (default 90)
+#
+# What this script started is recorded under .infra/ at the repo root (git-ignored):
+#   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
+#   .infra/redis-<port>.started      pid file of a Redis server we started
+#   .infra/rabbitmq-<port>/          that node's config, Mnesia data and logs (owned by user rabbitmq)
+#   .infra/redis-<port>/             that server's AOF data and log
+set -euo pipefail
+
+export PATH="$PATH:/usr/sbin:/sbin"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.infra"
+RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
+INFRA_TIMEOUT="${INFRA_TIMEOUT:-90}"
+
+log() { echo "infra: $*" >&2; }
+die() { echo "infra: ERROR: $*" >&2; exit 1; }
+
+# Meant to run as root (CI); as another user it uses sudo where available.
+SUDO="" SUDO_E=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; SUDO_E="sudo -E"; fi
+
+# ---------------------------------------------------------------- probes ---
+# Both probes speak the wire protocol over bash's /dev/tcp, so they work before the
+# client tools are installed and do not depend on node names of pre-existing servers.
+
+# RabbitMQ answers the AMQP 0-9-1 protocol header with a connection.start method frame
+# (frame type 1), which it only does once the broker has fully booted.
+rabbit_answers() {
+  local port="${1:-$RABBITMQ_PORT}"
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "AMQP\x00\x00\x09\x01" >&3
+    b=$(head -c 1 <&3 | od -An -tu1 | tr -d " ")
+    [ "$b" = "1" ]' _ "$port" 2>/dev/null
+}
+
+redis_answers() {
+  local port="${1:-$REDIS_PORT}"
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "PING\r\n" >&3
+    IFS= read -r line <&3
+    [ "${line%$'"'"'\r'"'"'}" = "+PONG" ]' _ "$port" 2>/dev/null
+}
+
+port_open() {
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# ----------------------------------------------------------------- install ---
+install_packages() {
+  local need=0
+  command -v rabbitmq-server >/dev/null 2>&1 || need=1
+  command -v rabbitmqctl >/dev/null 2>&1 || need=1
+  command -v redis-server >/dev/null 2>&1 || need=1
+  command -v redis-cli >/dev/null 2>&1 || need=1
+  [ "$need" -eq 1 ] || return 0
+
+  log "installing rabbitmq-server and redis-server from apt (first run on this machine)..."
+  # Keep the packages' maintainer scripts from starting the services themselves
+  # (without systemd they would try SysV init scripts); this script starts them.
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    added_policy=1
+  fi
+  local rc=0
+  {
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q &&
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+      --no-install-recommends rabbitmq-server redis-server redis-tools
+  } >"$STATE/apt.log" 2>&1 || rc=$?
+  if [ "$added_policy" -eq 1 ]; then $SUDO rm -f "$policy"; fi
+  if [ "$rc" -ne 0 ]; then
+    tail -n 30 "$STATE/apt.log" >&2 || true
+    die "apt-get failed (exit $rc); full log: $STATE/apt.log"
+  fi
+  log "packages installed (log: $STATE/apt.log)"
+}
+
+# ---------------------------------------------------------------- rabbitmq ---
+rabbit_node() {
+  if [ "$1" = "5672" ]; then echo "rabbit@localhost"; else echo "rabbit$1@localhost"; fi
+}
+
+# Runs a command as the rabbitmq user (the Debian wrappers in /usr/sbin do this for
+# the server and CLI tools themselves; this is for our own file checks).
+as_rabbitmq() {
+  if [ "$(id -un)" = "rabbitmq" ]; then sh -c "$1"; else $SUDO su rabbitmq -s /bin/sh -c "$1"; fi
+}
+
+rabbit_dir_for() {
+  local port="$1" dir="$STATE/rabbitmq-$1"
+  $SUDO mkdir -p "$dir"
+  $SUDO chown -R rabbitmq:rabbitmq "$dir"
+  if as_rabbitmq "test -w '$dir'" 2>/dev/null; then
+    echo "$dir"
+  else
+    # The repo is not reachable for user rabbitmq (e.g. under /root): keep data in its home.
+    dir="/var/lib/rabbitmq/rlhf-infra-$port"
+    $SUDO mkdir -p "$dir"
+    $SUDO chown -R rabbitmq:rabbitmq "$dir"
+    echo "$dir"
+  fi
+}
+
+rabbit_env() {
+  # Exported for the Debian wrapper, which re-executes the real script via `su rabbitmq`
+  # (su keeps the environment apart from HOME/SHELL/USER/LOGNAME).
+  local port="$1" dir="$2"
+  export RABBITMQ_NODENAME; RABBITMQ_NODENAME="$(rabbit_node "$port")"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$port"
+  export RABBITMQ_DIST_PORT=$((port + 20000))
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
+  export RABBITMQ_MNESIA_BASE="$dir/mnesia"
+  export RABBITMQ_LOG_BASE="$dir/log"
+  export RABBITMQ_PID_FILE="$dir/rabbit.pid"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+rabbit_up() {
+  local port="$RABBITMQ_PORT" url="amqp://guest:guest@localhost:$RABBITMQ_PORT/"
+  local marker="$STATE/rabbitmq-$port.started"
+  if rabbit_answers "$port"; then
+    if [ -f "$marker" ]; then
+      echo "rabbitmq: up (already running, started by infra.sh) $url"
+    else
+      echo "rabbitmq: up (already running) $url"
+    fi
+    return 0
+  fi
+  if port_open "$port"; then
+    die "port $port is open but does not answer AMQP 0-9-1; refusing to start RabbitMQ there"
+  fi
+  rm -f "$marker"
+
+  local dir node
+  dir="$(rabbit_dir_for "$port")"
+  node="$(rabbit_node "$port")"
+  local mgmt_port=$((15672 + port - 5672))
+  {
+    echo "# written by scripts/infra.sh"
+    echo "listeners.tcp.1 = 127.0.0.1:$port"
+    echo "loopback_users.guest = true"
+    if [ "$RABBITMQ_MANAGEMENT" = "1" ]; then
+      echo "management.tcp.ip = 127.0.0.1"
+      echo "management.tcp.port = $mgmt_port"
+    fi
+  } | $SUDO tee "$dir/rabbitmq.conf" >/dev/null
+  if [ "$RABBITMQ_MANAGEMENT" = "1" ]; then
+    echo "[rabbitmq_management]." | $SUDO tee "$dir/enabled_plugins" >/dev/null
+  else
+    echo "[]." | $SUDO tee "$dir/enabled_plugins" >/dev/null
+  fi
+  $SUDO mkdir -p "$dir/log" "$dir/mnesia"
+  $SUDO chown -R rabbitmq:rabbitmq "$dir"
+
+  (
+    rabbit_env "$port" "$dir"
+    cd /
+    # No systemd here: run the server in its own session so it outlives this script.
+    setsid nohup $SUDO_E rabbitmq-server </dev/null >"$STATE/rabbitmq-$port.console.log" 2>&1 &
+    echo $! >"$STATE/rabbitmq-$port.launcher.pid"
+  )
+  printf 'node=%s\npidfile=%s\ndir=%s\n' "$node" "$dir/rabbit.pid" "$dir" >"$marker"
+  log "starting RabbitMQ node $node on 127.0.0.1:$port (data: $dir)..."
+
+  local launcher start=$SECONDS
+  launcher="$(cat "$STATE/rabbitmq-$port.launcher.pid")"
+  until rabbit_answers "$port"; do
+    if ! kill -0 "$launcher" 2>/dev/null; then
+      rm -f "$marker"
+      tail -n 40 "$STATE/rabbitmq-$port.console.log" >&2 || true
+      die "rabbitmq-server exited during startup; see $STATE/rabbitmq-$port.console.log and $dir/log/"
+    fi
+    if [ $((SECONDS - start)) -ge "$INFRA_TIMEOUT" ]; then
+      tail -n 40 "$STATE/rabbitmq-$port.console.log" >&2 || true
+      die "RabbitMQ did not answer on 127.0.0.1:$port within ${INFRA_TIMEOUT}s; see $STATE/rabbitmq-$port.console.log (node left running; 'scripts/infra.sh down' stops it)"
+    fi
+    sleep 1
+  done
+  log "RabbitMQ ready after ~$((SECONDS - start))s"
+  echo "rabbitmq: up (started) $url"
+}
+
+rabbit_down() {
+  local marker="$1" port node pidfile
+  port="$(basename "$marker" .started)"; port="${port#rabbitmq-}"
+  node="$(sed -n 's/^node=//p' "$marker")"
+  pidfile="$(sed -n 's/^pidfile=//p' "$marker")"
+  if ! rabbit_answers "$port" && ! $SUDO test -s "$pidfile"; then
+    rm -f "$marker"
+    echo "rabbitmq: down (was not running) port $port"
+    return 0
+  fi
+  # `stop <pidfile>` waits until the Erlang VM has exited.
+  if ! rabbitmqctl -q -n "$node" stop "$pidfile" >/dev/null 2>&1; then
+    local pid
+    pid="$($SUDO cat "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      log "rabbitmqctl stop failed; sending TERM to pid $pid"
+      $SUDO kill "$pid" || true
+    fi
+  fi
+  local waited=0
+  while port_open "$port" && [ "$waited" -lt 30 ]; do sleep 1; waited=$((waited + 1)); done
+  port_open "$port" && die "RabbitMQ on port $port is still listening after stop"
+  rm -f "$marker" "$STATE/rabbitmq-$port.launcher.pid"
+  echo "rabbitmq: down (stopped) port $port"
+}
+
+# ------------------------------------------------------------------- redis ---
+redis_up() {
+  local port="$REDIS_PORT" marker="$STATE/redis-$REDIS_PORT.started"
+  if redis_answers "$port"; then
+    if [ -f "$marker" ]; then
+      echo "redis: up (already running, started by infra.sh) localhost:$port"
+    else
+      echo "redis: up (already running) localhost:$port"
+    fi
+    return 0
+  fi
+  if port_open "$port"; then
+    die "port $port is open but does not answer PING; refusing to start Redis there"
+  fi
+  rm -f "$marker"
+  local dir="$STATE/redis-$port"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+    --appendonly yes --dir "$dir" \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+  printf 'pidfile=%s\ndir=%s\n' "$dir/redis.pid" "$dir" >"$marker"
+  local deadline=$((SECONDS + INFRA_TIMEOUT))
+  until redis_answers "$port"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 20 "$dir/redis.log" >&2 || true
+      die "Redis did not answer on 127.0.0.1:$port within ${INFRA_TIMEOUT}s; see $dir/redis.log"
+    fi
+    sleep 0.2
+  done
+  echo "redis: up (started) localhost:$port"
+}
+
+redis_down() {
+  local marker="$1" port
+  port="$(basename "$marker" .started)"; port="${port#redis-}"
+  if ! redis_answers "$port"; then
+    rm -f "$marker"
+    echo "redis: down (was not running) port $port"
+    return 0
+  fi
+  redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  local waited=0
+  while port_open "$port" && [ "$waited" -lt 50 ]; do sleep 0.2; waited=$((waited + 1)); done
+  if port_open "$port"; then
+    local pid
+    pid="$(cat "$(sed -n 's/^pidfile=//p' "$marker")" 2>/dev/null || true)"
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    sleep 1
+    port_open "$port" && die "Redis on port $port is still listening after shutdown"
+  fi
+  rm -f "$marker"
+  echo "redis: down (stopped) port $port"
+}
+
+# -------------------------------------------------------------------- main ---
+cmd_up() {
+  mkdir -p "$STATE"
+  # Fast path: both already answering, nothing to install.
+  if ! { rabbit_answers && redis_answers; }; then
+    install_packages
+  fi
+  rabbit_up
+  redis_up
+}
+
+cmd_status() {
+  local ok=0 how
+  if rabbit_answers; then
+    how=""; [ -f "$STATE/rabbitmq-$RABBITMQ_PORT.started" ] && how=" (started by infra.sh)"
+    echo "rabbitmq: up$how amqp://guest:guest@localhost:$RABBITMQ_PORT/"
+  else
+    echo "rabbitmq: down (nothing answers AMQP on localhost:$RABBITMQ_PORT)"; ok=1
+  fi
+  if redis_answers; then
+    how=""; [ -f "$STATE/redis-$REDIS_PORT.started" ] && how=" (started by infra.sh)"
+    echo "redis: up$how localhost:$REDIS_PORT"
+  else
+    echo "redis: down (nothing answers PING on localhost:$REDIS_PORT)"; ok=1
+  fi
+  return "$ok"
+}
+
+cmd_down() {
+  # Acts on the configured ports only (same env as `up`); servers this script did not
+  # start are never touched.
+  local m="$STATE/rabbitmq-$RABBITMQ_PORT.started"
+  if [ -f "$m" ]; then
+    rabbit_down "$m"
+  elif rabbit_answers; then
+    echo "rabbitmq: left running on localhost:$RABBITMQ_PORT (not started by infra.sh)"
+  else
+    echo "rabbitmq: down (was not running) port $RABBITMQ_PORT"
+  fi
+  m="$STATE/redis-$REDIS_PORT.started"
+  if [ -f "$m" ]; then
+    redis_down "$m"
+  elif redis_answers; then
+    echo "redis: left running on localhost:$REDIS_PORT (not started by infra.sh)"
+  else
+    echo "redis: down (was not running) port $REDIS_PORT"
+  fi
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

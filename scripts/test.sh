@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Full test run, as CI does it (.ci/run calls this):
+#   1. scripts/infra.sh up  (installs/starts RabbitMQ + Redis on localhost if needed)
+#   2. dotnet test Services.sln "$@"   (output streamed and saved to TestResults/test.log)
+#   3. a summary summed over all test assemblies, last line:
+#        Tests: N passed, N failed, N skipped
+# Exit status is non-zero if dotnet test failed, any test failed, or no test ran.
+# Extra arguments go to `dotnet test`, e.g.  scripts/test.sh --filter "Category!=Slow"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/infra.sh up
+
+export RLHF_TEST_RABBITMQ="${RLHF_TEST_RABBITMQ:-amqp://guest:guest@localhost:${RABBITMQ_PORT:-5672}/}"
+export RLHF_TEST_REDIS="${RLHF_TEST_REDIS:-localhost:${REDIS_PORT:-6379}}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+mkdir -p TestResults
+LOG="${TEST_LOG:-$ROOT/TestResults/test.log}"
+echo "test: RLHF_TEST_RABBITMQ=$RLHF_TEST_RABBITMQ RLHF_TEST_REDIS=$RLHF_TEST_REDIS"
+echo "test: dotnet test Services.sln $* (log: $LOG)"
+
+set +e
+dotnet test Services.sln "$@" 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+set -e
+
+# VSTest prints one line per test assembly:
+#   Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: 3 s - X.Tests.dll (net10.0)
+#   Failed!  - Failed:     1, Passed:    11, Skipped:     0, Total:    12, Duration: ...
+# (Microsoft.Testing.Platform prints "total: N, failed: N, succeeded: N, skipped: N" instead; summed as a fallback.)
+read -r passed failed skipped assemblies < <(
+  sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' "$LOG" | awk '
+    function num(s, key,   r) {
+      if (match(s, key "[: ]+[0-9]+")) { r = substr(s, RSTART, RLENGTH); gsub(/[^0-9]/, "", r); return r + 0 }
+      return 0
+    }
+    /(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+, +Skipped: +[0-9]+/ {
+      vf += num($0, "Failed:"); vp += num($0, "Passed:"); vs += num($0, "Skipped:"); va++; next
+    }
+    /total: *[0-9]+, *failed: *[0-9]+, *succeeded: *[0-9]+, *skipped: *[0-9]+/ {
+      mf += num($0, "failed:"); mp += num($0, "succeeded:"); ms += num($0, "skipped:"); ma++
+    }
+    END {
+      if (va > 0) print vp + 0, vf + 0, vs + 0, va + 0
+      else        print mp + 0, mf + 0, ms + 0, ma + 0
+    }')
+
+status=0
+if [ "$rc" -ne 0 ]; then echo "test: dotnet test exited with $rc"; status=1; fi
+if [ "$failed" -gt 0 ]; then echo "test: $failed test(s) failed"; status=1; fi
+if [ $((passed + failed + skipped)) -eq 0 ]; then echo "test: no tests ran"; status=1; fi
+echo "test: $assemblies test assembl$([ "$assemblies" -eq 1 ] && echo y || echo ies) reported; log: $LOG"
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -1,0 +1,11 @@
+using Rlhf.Feedback;
+using Rlhf.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddFeedbackService();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapFeedbackApi();
+app.Run();

@@ -1,0 +1,14 @@
+namespace Rlhf.Contracts;
+
+/// <summary>A candidate policy failed the evaluation gate and was not promoted.</summary>
+/// <param name="CandidateVersion">Version number the candidate would have had.</param>
+/// <param name="ParentVersion">Version it was trained from (still serving).</param>
+/// <param name="Reason">Human-readable reason, e.g. "eval KL 0.41 nats exceeds bound 0.30".</param>
+/// <param name="Metrics">Metrics measured on the candidate.</param>
+/// <param name="RejectedAt">When it was rejected (UTC).</param>
+public sealed record PolicyRejected(
+    long CandidateVersion,
+    long ParentVersion,
+    string Reason,
+    PolicyMetrics Metrics,
+    DateTimeOffset RejectedAt);

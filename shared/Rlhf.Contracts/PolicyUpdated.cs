@@ -1,0 +1,16 @@
+namespace Rlhf.Contracts;
+
+/// <summary>The learner promoted a new policy version; generation swaps to it between batches.</summary>
+/// <param name="PolicyVersion">New version number (monotonic; the bootstrap policy is version 0).</param>
+/// <param name="ParentVersion">Version it was trained from.</param>
+/// <param name="Blob">Reference to the weights (full model, or LoRA adapters when Format says so).</param>
+/// <param name="Metrics">Training and evaluation metrics of this version.</param>
+/// <param name="IsRollback">True when an operator promoted an earlier version again.</param>
+/// <param name="CreatedAt">When the version was published (UTC).</param>
+public sealed record PolicyUpdated(
+    long PolicyVersion,
+    long ParentVersion,
+    BlobReference Blob,
+    PolicyMetrics Metrics,
+    bool IsRollback,
+    DateTimeOffset CreatedAt);

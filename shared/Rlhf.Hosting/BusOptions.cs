@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rlhf.Hosting;
+
+/// <summary>Which MassTransit transport a host uses.</summary>
+public enum BusTransport
+{
+    /// <summary>In-process transport: one process, no broker (embedded demo, unit tests).</summary>
+    InMemory,
+
+    /// <summary>RabbitMQ broker: the production transport.</summary>
+    RabbitMq,
+}
+
+/// <summary>Configuration section <c>Bus</c>.</summary>
+public sealed class BusOptions
+{
+    public const string SectionName = "Bus";
+
+    /// <summary><c>RabbitMq</c> or <c>InMemory</c> (default).</summary>
+    public BusTransport Transport { get; set; } = BusTransport.InMemory;
+
+    /// <summary>Broker settings, used when <see cref="Transport"/> is <see cref="BusTransport.RabbitMq"/>.</summary>
+    public RabbitMqOptions RabbitMq { get; set; } = new();
+}
+
+/// <summary>Configuration section <c>Bus:RabbitMq</c>.</summary>
+public sealed class RabbitMqOptions
+{
+    [Required]
+    public string Host { get; set; } = "localhost";
+
+    [Range(1, 65535)]
+    public int Port { get; set; } = 5672;
+
+    [Required]
+    public string VirtualHost { get; set; } = "/";
+
+    [Required]
+    public string Username { get; set; } = "guest";
+
+    [Required]
+    public string Password { get; set; } = "guest";
+
+    /// <summary>Declare service queues as quorum queues (replicated, durable). Off only for brokers without quorum support.</summary>
+    public bool QuorumQueues { get; set; } = true;
+
+    /// <summary>Unacknowledged messages a consumer may hold at once.</summary>
+    [Range(1, 10_000)]
+    public int PrefetchCount { get; set; } = 16;
+
+    /// <summary>Connection string form used in logs and health messages (password hidden).</summary>
+    public string DisplayAddress => $"amqp://{Username}@{Host}:{Port}{(VirtualHost.StartsWith('/') ? VirtualHost : "/" + VirtualHost)}";
+}

@@ -1,0 +1,223 @@
+using System.ComponentModel.DataAnnotations;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Serilog;
+using Serilog.Formatting.Compact;
+using StackExchange.Redis;
+
+namespace Rlhf.Hosting;
+
+/// <summary>What every Rlhf host shares: logging, health, message bus, Redis, problem details.</summary>
+public static class ServiceDefaultsExtensions
+{
+    public const string LiveTag = "live";
+    public const string ReadyTag = "ready";
+
+    /// <summary>
+    /// Registers Serilog, health checks, MassTransit (transport from <c>Bus:Transport</c>), Redis (when
+    /// <c>Redis:Configuration</c> is set) and ProblemDetails. Services add their consumers afterwards with
+    /// <see cref="AddBusConsumer{TConsumer, TDefinition}"/>. Invalid options stop the host at start with a message
+    /// naming the key.
+    /// </summary>
+    public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+
+        var bus = BindAndValidate<BusOptions>(configuration, BusOptions.SectionName);
+        Validate(bus.RabbitMq, $"{BusOptions.SectionName}:RabbitMq");
+        var redis = BindAndValidate<RedisOptions>(configuration, RedisOptions.SectionName);
+        var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
+
+        services.AddOptions<BusOptions>().Bind(configuration.GetSection(BusOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.SectionName)).ValidateOnStart();
+        services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
+
+        services.AddSerilog((provider, logger) =>
+        {
+            var identity = provider.GetRequiredService<ServiceIdentity>();
+            logger.ReadFrom.Configuration(configuration)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("Service", identity.Name)
+                .Enrich.WithProperty("ServiceVersion", identity.Version);
+            if (log.Format == LogFormat.Json)
+                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+            else
+                logger.WriteTo.Console(outputTemplate:
+                    "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {CorrelationId}{NewLine}{Exception}");
+        });
+
+        services.AddProblemDetails();
+        services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+
+        if (redis.IsConfigured)
+            services.AddRedis(redis);
+
+        services.AddRlhfBus(bus);
+        return builder;
+    }
+
+    /// <summary>Sets the name and version this host reports; the last registration wins.</summary>
+    public static IHostApplicationBuilder SetServiceIdentity(this IHostApplicationBuilder builder, ServiceIdentity identity)
+    {
+        builder.Services.AddSingleton(identity);
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds a consumer (with its definition: retry, concurrency) to the bus that <see cref="AddServiceDefaults"/>
+    /// registered; its receive endpoint is created by <c>ConfigureEndpoints</c> with a kebab-case name.
+    /// </summary>
+    public static IServiceCollection AddBusConsumer<TConsumer, TDefinition>(this IServiceCollection services)
+        where TConsumer : class, IConsumer
+        where TDefinition : class, IConsumerDefinition<TConsumer>
+    {
+        MassTransit.Configuration.DependencyInjectionConsumerRegistrationExtensions.RegisterConsumer<TConsumer, TDefinition>(services);
+        return services;
+    }
+
+    /// <summary>Adds a consumer without a definition (default endpoint settings).</summary>
+    public static IServiceCollection AddBusConsumer<TConsumer>(this IServiceCollection services)
+        where TConsumer : class, IConsumer
+    {
+        MassTransit.Configuration.DependencyInjectionConsumerRegistrationExtensions.RegisterConsumer<TConsumer>(services);
+        return services;
+    }
+
+    /// <summary>
+    /// Maps <c>GET /</c> (service name and version), <c>/health/live</c> (process is up) and <c>/health/ready</c>
+    /// (bus and Redis reachable; 503 naming each failing check), and turns on request logging and ProblemDetails
+    /// for unhandled errors.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<CorrelationIdMiddleware>();
+        app.UseSerilogRequestLogging(options =>
+        {
+            // Health probes every few seconds would drown the log.
+            options.GetLevel = (context, _, error) =>
+                error is null && context.Response.StatusCode < 500 && context.Request.Path.StartsWithSegments("/health")
+                    ? Serilog.Events.LogEventLevel.Verbose
+                    : error is null && context.Response.StatusCode < 500
+                        ? Serilog.Events.LogEventLevel.Information
+                        : Serilog.Events.LogEventLevel.Error;
+        });
+
+        app.MapGet("/", (ServiceIdentity identity) => TypedResults.Ok(identity)).ExcludeFromDescription();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(LiveTag),
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        });
+        return app;
+    }
+
+    static void TryAddServiceIdentity(this IServiceCollection services, ServiceIdentity fallback)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(ServiceIdentity)))
+            services.AddSingleton(fallback);
+    }
+
+    static void AddRedis(this IServiceCollection services, RedisOptions redis)
+    {
+        services.AddSingleton<IConnectionMultiplexer>(_ =>
+        {
+            var options = ConfigurationOptions.Parse(redis.Configuration!);
+            // Start even when Redis is down: readiness reports it, and the multiplexer reconnects by itself.
+            options.AbortOnConnectFail = false;
+            options.ConnectTimeout = 2_000;
+            return ConnectionMultiplexer.Connect(options);
+        });
+        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [ReadyTag]);
+    }
+
+    static void AddRlhfBus(this IServiceCollection services, BusOptions options)
+    {
+        services.AddMassTransit(x =>
+        {
+            x.SetKebabCaseEndpointNameFormatter();
+            x.ConfigureHealthCheckOptions(health =>
+            {
+                health.Name = options.Transport == BusTransport.RabbitMq ? "rabbitmq" : "bus";
+                health.MinimalFailureStatus = HealthStatus.Unhealthy;
+                health.Tags.Add(ReadyTag);
+            });
+
+            if (options.Transport == BusTransport.RabbitMq)
+            {
+                var rabbit = options.RabbitMq;
+                if (rabbit.QuorumQueues)
+                {
+                    x.AddConfigureEndpointsCallback((_, _, endpoint) =>
+                    {
+                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue)
+                            queue.SetQuorumQueue();
+                    });
+                }
+
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
+                    {
+                        h.Username(rabbit.Username);
+                        h.Password(rabbit.Password);
+                        h.PublisherConfirmation = true;
+                    });
+                    cfg.PrefetchCount = rabbit.PrefetchCount;
+                    cfg.UseConsumeFilter(typeof(CorrelationLogFilter<>), context);
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseConsumeFilter(typeof(CorrelationLogFilter<>), context);
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+        });
+    }
+
+    static T BindAndValidate<T>(IConfiguration configuration, string section) where T : class, new()
+    {
+        var options = new T();
+        try
+        {
+            configuration.GetSection(section).Bind(options);
+        }
+        catch (InvalidOperationException error)
+        {
+            throw new OptionsValidationException(section, typeof(T), [$"Configuration section '{section}' is invalid: {error.Message}"]);
+        }
+
+        Validate(options, section);
+        return options;
+    }
+
+    static void Validate(object options, string section)
+    {
+        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        if (Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+            return;
+        var failures = results.Select(r => $"{section}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}").ToList();
+        throw new OptionsValidationException(section, options.GetType(), failures);
+    }
+}

@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rlhf.Modeling;
+
+/// <summary>The one place where device, seed and thread count are chosen.</summary>
+public static class TorchRuntime
+{
+    /// <summary>
+    /// Resolves <c>cpu</c>, <c>cuda</c> or <c>auto</c> (CUDA when TorchSharp has a CUDA backend and a GPU is present,
+    /// else CPU). Asking for <c>cuda</c> where there is none is an error, not a silent fallback.
+    /// </summary>
+    public static Device SelectDevice(string requested = "auto")
+    {
+        switch (requested.Trim().ToLowerInvariant())
+        {
+            case "cpu":
+                return CPU;
+            case "cuda":
+                if (!cuda.is_available())
+                    throw new InvalidOperationException("Device 'cuda' was requested but TorchSharp sees no CUDA device (this build references the CPU LibTorch).");
+                return CUDA;
+            case "auto":
+                return cuda.is_available() ? CUDA : CPU;
+            default:
+                throw new ArgumentException($"Unknown device '{requested}': use cpu, cuda or auto.", nameof(requested));
+        }
+    }
+
+    /// <summary>Seeds LibTorch's generators (CPU and, when present, CUDA) for reproducible runs.</summary>
+    public static void Seed(long seed)
+    {
+        random.manual_seed(seed);
+        if (cuda.is_available())
+            cuda.manual_seed_all(seed);
+    }
+
+    /// <summary>Caps LibTorch's intra-op threads; 0 leaves LibTorch's default.</summary>
+    public static void SetThreads(int threads)
+    {
+        if (threads > 0)
+            set_num_threads(threads);
+    }
+
+    /// <summary>One line describing the runtime, for logs and <c>rlhf doctor</c>.</summary>
+    public static string Describe() =>
+        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {get_num_threads()}, cuda {(cuda.is_available() ? "yes" : "no")}";
+}

@@ -1,0 +1,5 @@
+using Rlhf.Testing;
+
+namespace Rlhf.Generation.Tests;
+
+public sealed class GenerationHostTests() : ServiceHostContract<Program>("rlhf-generation");

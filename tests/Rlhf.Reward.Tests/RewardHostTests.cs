@@ -1,0 +1,5 @@
+using Rlhf.Testing;
+
+namespace Rlhf.Reward.Tests;
+
+public sealed class RewardHostTests() : ServiceHostContract<Program>("rlhf-reward");

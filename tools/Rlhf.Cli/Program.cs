@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Rlhf.Cli;
+
+var root = new RootCommand("rlhf: online RLHF from live users. Operate, demo and benchmark the platform.");
+root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(DoctorCommand.Create());
+return await root.Parse(args).InvokeAsync();
