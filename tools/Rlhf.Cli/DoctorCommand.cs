@@ -51,9 +51,9 @@ static class DoctorCommand
     {
         using var scope = NewDisposeScope();
         var a = arange(0, 4, dtype: float32).reshape(2, 2);
-        var product = a.matmul(a).sum().item<float>(); // [[0,1],[2,3]]^2 sums to 20
-        if (product != 20f)
-            throw new InvalidOperationException($"matmul returned {product}, expected 20");
+        var product = a.matmul(a).sum().item<float>(); // [[0,1],[2,3]]^2 = [[2,3],[6,11]], sum 22
+        if (product != 22f)
+            throw new InvalidOperationException($"matmul returned {product}, expected 22");
         return TorchRuntime.Describe();
     }
 
