@@ -1,0 +1,156 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rlhf.Modeling.Generation;
+
+/// <summary>
+/// Batched autoregressive sampling. Prompts of different lengths are left-padded into one batch; positions come
+/// from the attention mask, so a sequence gets the same tokens alone or in a batch. With the KV cache each step
+/// feeds one token per row; without it every step recomputes the whole prefix (kept for tests and benchmarks).
+/// </summary>
+public static class Sampler
+{
+    public static IReadOnlyList<GeneratedSequence> Generate(
+        CausalLM model, IReadOnlyList<GenerationRequest> requests, IReadOnlyCollection<int> stopTokenIds, int padTokenId,
+        bool useKvCache = true)
+    {
+        if (requests.Count == 0)
+            return [];
+        foreach (var request in requests)
+        {
+            request.Sampling.Validate();
+            if (request.PromptTokenIds.Count == 0)
+                throw new ArgumentException("A prompt must hold at least one token.");
+        }
+
+        var config = model.Config;
+        var device = model.Device;
+        var batch = requests.Count;
+        var promptLength = requests.Max(r => r.PromptTokenIds.Count);
+        var maxNew = requests.Max(r => r.Sampling.MaxNewTokens);
+        if (promptLength + maxNew > config.MaxPositionEmbeddings)
+            throw new ArgumentException(
+                $"prompt ({promptLength} tokens) + max new tokens ({maxNew}) exceed the model's max_position_embeddings ({config.MaxPositionEmbeddings}).");
+
+        var generators = requests
+            .Select(r => new torch.Generator((ulong)(r.Sampling.Seed ?? Random.Shared.NextInt64()), device))
+            .ToArray();
+        var outputs = requests.Select(_ => new List<int>()).ToArray();
+        var logProbs = requests.Select(_ => new List<float>()).ToArray();
+        var finish = new FinishReason?[batch];
+
+        var wasTraining = model.training;
+        model.eval();
+        using var noGrad = no_grad();
+        using var cache = useKvCache ? new KvCache(config, batch, promptLength + maxNew, device) : null;
+        try
+        {
+            // Left-pad prompts: (B, Lp) ids and mask.
+            var ids = new long[batch, promptLength];
+            var mask = new long[batch, promptLength];
+            for (var b = 0; b < batch; b++)
+            {
+                var prompt = requests[b].PromptTokenIds;
+                var offset = promptLength - prompt.Count;
+                for (var i = 0; i < promptLength; i++)
+                {
+                    ids[b, i] = i < offset ? padTokenId : prompt[i - offset];
+                    mask[b, i] = i < offset ? 0 : 1;
+                }
+            }
+
+            var allIds = tensor(ids, device: device);
+            var allMask = tensor(mask, device: device);
+            allIds.DetachFromDisposeScope();
+            allMask.DetachFromDisposeScope();
+            var stepInput = allIds;
+            for (var step = 0; step < maxNew && finish.Any(f => f is null); step++)
+            {
+                using var scope = NewDisposeScope();
+                var logits = useKvCache
+                    ? model.Forward(stepInput, allMask, cache)
+                    : model.Forward(allIds, allMask);
+                var last = logits.select(1, logits.shape[1] - 1);                          // (B, V)
+                var next = new long[batch];
+                var nextMask = new long[batch];
+                for (var b = 0; b < batch; b++)
+                {
+                    if (finish[b] is not null)
+                    {
+                        next[b] = padTokenId;
+                        continue;
+                    }
+
+                    var (token, logProb) = Sample(last[b], requests[b].Sampling, generators[b]);
+                    outputs[b].Add(token);
+                    logProbs[b].Add(logProb);
+                    next[b] = token;
+                    nextMask[b] = 1;
+                    if (stopTokenIds.Contains(token))
+                        finish[b] = FinishReason.Stop;
+                    else if (outputs[b].Count >= requests[b].Sampling.MaxNewTokens)
+                        finish[b] = FinishReason.Length;
+                }
+
+                var nextIds = tensor(next, device: device).unsqueeze(1);                   // (B, 1)
+                var grownMask = cat([allMask, tensor(nextMask, device: device).unsqueeze(1)], 1);
+                var grownIds = cat([allIds, nextIds], 1);
+                grownMask.DetachFromDisposeScope();
+                grownIds.DetachFromDisposeScope();
+                nextIds.DetachFromDisposeScope();
+                allMask.Dispose();
+                allIds.Dispose();
+                if (!ReferenceEquals(stepInput, allIds))
+                    stepInput.Dispose();
+                allMask = grownMask;
+                allIds = grownIds;
+                stepInput = nextIds;
+            }
+
+            allMask.Dispose();
+            allIds.Dispose();
+            if (!stepInput.IsInvalid)
+                stepInput.Dispose();
+        }
+        finally
+        {
+            foreach (var generator in generators)
+                generator.Dispose();
+            model.train(wasTraining);
+        }
+
+        return Enumerable.Range(0, batch)
+            .Select(b => new GeneratedSequence(outputs[b], logProbs[b], finish[b] ?? FinishReason.Length))
+            .ToList();
+    }
+
+    /// <summary>Draws one token from a (V) logit row; returns it with its log-probability (see <see cref="GeneratedSequence"/>).</summary>
+    static (int Token, float LogProb) Sample(Tensor logits, SamplingOptions sampling, torch.Generator generator)
+    {
+        if (sampling.Temperature == 0)
+        {
+            var greedy = (int)logits.argmax().item<long>();
+            return (greedy, logits.log_softmax(-1)[greedy].item<float>());
+        }
+
+        var logp = (logits / sampling.Temperature).log_softmax(-1);                         // (V)
+        var probs = logp.exp();
+        if (sampling.TopK > 0 && sampling.TopK < probs.shape[0])
+        {
+            var kth = probs.topk(sampling.TopK).values[sampling.TopK - 1];
+            probs = probs.masked_fill(probs.lt(kth), 0);
+        }
+
+        if (sampling.TopP < 1)
+        {
+            var (sorted, order) = probs.sort(descending: true);
+            var cumulative = sorted.cumsum(0);
+            // Keep a token when the mass before it is still below P (the most likely token is always kept).
+            var drop = (cumulative - sorted).ge(sampling.TopP);
+            probs = probs.scatter(0, order, sorted.masked_fill(drop, 0));
+        }
+
+        var token = (int)multinomial(probs, 1, generator: generator).item<long>();
+        return (token, logp[token].item<float>());
+    }
+}
