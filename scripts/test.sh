@@ -19,6 +19,18 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 mkdir -p TestResults
 LOG="${TEST_LOG:-$ROOT/TestResults/test.log}"
+
+# Parity tests compute reference logits with Debian's python3-torch (tests/Rlhf.Modeling.Tests/Reference).
+# Install it when missing; if that fails, carry on: those tests then fail and say why (they never skip).
+export RLHF_PYTHON="${RLHF_PYTHON:-/usr/bin/python3}"
+if ! "$RLHF_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1; then
+  echo "test: $RLHF_PYTHON lacks torch/numpy; apt-get install python3-torch python3-numpy (~75 s, log: TestResults/apt-python.log)"
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >>TestResults/apt-python.log 2>&1; }
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! apt_install; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >>TestResults/apt-python.log 2>&1 || true
+    apt_install || echo "test: python3-torch install failed (see TestResults/apt-python.log); Python reference tests will fail"
+  fi
+fi
 echo "test: RLHF_TEST_RABBITMQ=$RLHF_TEST_RABBITMQ RLHF_TEST_REDIS=$RLHF_TEST_REDIS"
 echo "test: dotnet test Services.sln $* (log: $LOG)"
 

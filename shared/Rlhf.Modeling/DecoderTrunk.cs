@@ -24,11 +24,16 @@ public sealed class DecoderTrunk : nn.Module
             layers.Add(new DecoderLayer(config, device));
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
         RegisterComponents();
+        // Embedding.weight wraps a new native handle on every get; take it once (after registration, so it is
+        // not registered a second time under another name).
+        embeddingWeight = embed_tokens.weight!;
     }
+
+    readonly Parameter embeddingWeight;
 
     public ModelConfig Config { get; }
 
-    public Parameter EmbeddingWeight => embed_tokens.weight!;
+    public Parameter EmbeddingWeight => embeddingWeight;
 
     public IEnumerable<Projection> Projections() => modules().OfType<Projection>();
 

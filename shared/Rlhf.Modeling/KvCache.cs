@@ -20,8 +20,6 @@ public sealed class KvCache : IDisposable
         {
             keys[i] = zeros(batch, config.NumKeyValueHeads, capacity, config.HeadDim, device: device);
             values[i] = zeros(batch, config.NumKeyValueHeads, capacity, config.HeadDim, device: device);
-            keys[i].DetachFromDisposeScope();
-            values[i].DetachFromDisposeScope();
         }
     }
 

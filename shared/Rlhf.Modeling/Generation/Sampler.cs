@@ -41,10 +41,13 @@ public static class Sampler
 
         var wasTraining = model.training;
         model.eval();
-        using var noGrad = no_grad();
-        using var cache = useKvCache ? new KvCache(config, batch, promptLength + maxNew, device) : null;
         try
         {
+            using var noGrad = no_grad();
+            // Every tensor of the call belongs to this scope (or a step scope inside it), so nothing outlives the call.
+            using var callScope = NewDisposeScope();
+            using var cache = useKvCache ? new KvCache(config, batch, promptLength + maxNew, device) : null;
+
             // Left-pad prompts: (B, Lp) ids and mask.
             var ids = new long[batch, promptLength];
             var mask = new long[batch, promptLength];
@@ -61,12 +64,10 @@ public static class Sampler
 
             var allIds = tensor(ids, device: device);
             var allMask = tensor(mask, device: device);
-            allIds.DetachFromDisposeScope();
-            allMask.DetachFromDisposeScope();
             var stepInput = allIds;
             for (var step = 0; step < maxNew && finish.Any(f => f is null); step++)
             {
-                using var scope = NewDisposeScope();
+                using var stepScope = NewDisposeScope();
                 var logits = useKvCache
                     ? model.Forward(stepInput, allMask, cache)
                     : model.Forward(allIds, allMask);
@@ -95,22 +96,13 @@ public static class Sampler
                 var nextIds = tensor(next, device: device).unsqueeze(1);                   // (B, 1)
                 var grownMask = cat([allMask, tensor(nextMask, device: device).unsqueeze(1)], 1);
                 var grownIds = cat([allIds, nextIds], 1);
-                grownMask.DetachFromDisposeScope();
-                grownIds.DetachFromDisposeScope();
-                nextIds.DetachFromDisposeScope();
                 allMask.Dispose();
                 allIds.Dispose();
-                if (!ReferenceEquals(stepInput, allIds))
-                    stepInput.Dispose();
-                allMask = grownMask;
-                allIds = grownIds;
-                stepInput = nextIds;
-            }
-
-            allMask.Dispose();
-            allIds.Dispose();
-            if (!stepInput.IsInvalid)
                 stepInput.Dispose();
+                allMask = grownMask.MoveToOuterDisposeScope();
+                allIds = grownIds.MoveToOuterDisposeScope();
+                stepInput = nextIds.MoveToOuterDisposeScope();
+            }
         }
         finally
         {

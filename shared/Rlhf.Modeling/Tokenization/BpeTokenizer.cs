@@ -14,6 +14,7 @@ namespace Rlhf.Modeling.Tokenization;
 /// Loads from <c>tokenizer.json</c> or from <c>vocab.json</c> + <c>merges.txt</c> (GPT-2 regex, optional
 /// <c>added_tokens.json</c>); BOS/EOS/PAD names come from <c>special_tokens_map.json</c> / <c>tokenizer_config.json</c>.
 /// <see cref="Save"/> writes back the exact files it was loaded from, so a checkpoint stays loadable by Hugging Face too.
+/// Decode(Encode(text)) gives back text exactly unless the file's normalizer changes it (Qwen2's NFC turns e + U+0301 into U+00E9).
 /// </remarks>
 public sealed class BpeTokenizer : ITextTokenizer
 {
@@ -22,6 +23,7 @@ public sealed class BpeTokenizer : ITextTokenizer
 
     private readonly MlBpeTokenizer bpe;
     private readonly IReadOnlyDictionary<string, int> vocab;
+    private readonly HashSet<int> vocabIds;
     private readonly bool ignoreMerges;
     private readonly PreTokenization preTokenization;
     private readonly SpecialTokenMatcher addedTokenMatcher;
@@ -36,6 +38,7 @@ public sealed class BpeTokenizer : ITextTokenizer
         if (missingBytes > 0)
             throw new InvalidDataException($"'{directory}': the vocabulary lacks {missingBytes} of the 256 byte-level characters; it is not a byte-level BPE vocabulary.");
 
+        vocabIds = [.. vocab.Values];
         bpe = MlBpeTokenizer.Create(new BpeOptions(vocab) { Merges = definition.Merges, ByteLevel = true });
         ignoreMerges = definition.IgnoreMerges;
         preTokenization = definition.PreTokenization;
@@ -114,7 +117,7 @@ public sealed class BpeTokenizer : ITextTokenizer
                 continue;
             }
             // The library silently drops ids it does not know; a wrong id is a bug worth seeing.
-            if (bpe.MapIdToToken(id) is null)
+            if (!vocabIds.Contains(id))
                 throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the BPE vocabulary (size {VocabSize}).");
             run.Add(id);
         }

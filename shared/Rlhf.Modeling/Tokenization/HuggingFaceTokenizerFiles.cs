@@ -114,7 +114,7 @@ internal static class HuggingFaceTokenizerFiles
                 foreach (var entry in decoder.EnumerateObject())
                 {
                     var special = entry.Value.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
-                    Add(Required(entry.Value, "content", TokenizerConfigJson).GetString() ?? "", int.Parse(entry.Name, System.Globalization.CultureInfo.InvariantCulture), special);
+                    Add(Required(entry.Value, "content", Path.Combine(directory, TokenizerConfigJson)).GetString() ?? "", int.Parse(entry.Name, System.Globalization.CultureInfo.InvariantCulture), special);
                 }
             }
             if (config is not null)
