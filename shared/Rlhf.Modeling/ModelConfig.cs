@@ -52,6 +52,9 @@ public sealed record ModelConfig
     /// <summary>Token id of beginning-of-sequence, when the tokenizer has one.</summary>
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
 
+    /// <summary>Padding token id (HF sequence-classification models need it to find the last real token).</summary>
+    [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; init; }
+
     /// <summary>Token id(s) that end generation. HF allows a single id or a list.</summary>
     [JsonPropertyName("eos_token_id")] public JsonNode? EosTokenId { get; init; }
 
@@ -101,7 +104,7 @@ public sealed record ModelConfig
             errors.Add($"rope_theta must be a positive finite number (got {RopeTheta})");
         if (TorchDtype is not ("float32" or "float16" or "bfloat16"))
             errors.Add($"torch_dtype must be float32, float16 or bfloat16 (got '{TorchDtype}')");
-        foreach (var id in EosTokenIds().Append(BosTokenId ?? 0))
+        foreach (var id in EosTokenIds().Append(BosTokenId ?? 0).Append(PadTokenId ?? 0))
             if (id < 0 || id >= VocabSize)
                 errors.Add($"special token id {id} is outside the vocabulary (vocab_size {VocabSize})");
         if (errors.Count > 0)
@@ -133,13 +136,13 @@ public sealed record ModelConfig
     public static ModelConfig Load(string path) => FromJson(File.ReadAllText(path));
 
     /// <summary>Writes HF names plus <c>architectures</c>, so transformers' AutoModelForCausalLM loads it.</summary>
-    public string ToJson()
+    public string ToJson(string head = "ForCausalLM")
     {
         var node = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
-        node["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+        node["architectures"] = new JsonArray((ModelType == "qwen2" ? "Qwen2" : "Llama") + head);
         node["hidden_act"] = "silu";
         return node.ToJsonString(Json);
     }
 
-    public void Save(string path) => File.WriteAllText(path, ToJson());
+    public void Save(string path, string head = "ForCausalLM") => File.WriteAllText(path, ToJson(head));
 }

@@ -1,0 +1,208 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rlhf.Modeling.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rlhf.Modeling;
+
+/// <summary>What a checkpoint directory records about where its weights came from.</summary>
+/// <param name="Version">Policy or reward-model version the weights are.</param>
+/// <param name="ParentVersion">Version they were trained from; null for a bootstrap or imported model.</param>
+/// <param name="Notes">Free-form metrics or provenance (string values).</param>
+public sealed record CheckpointInfo(long Version, long? ParentVersion = null, IReadOnlyDictionary<string, string>? Notes = null);
+
+/// <summary>
+/// A checkpoint directory in Hugging Face layout: <c>config.json</c>, <c>model.safetensors</c> (HF key names),
+/// tokenizer files, plus our <c>rlhf_checkpoint.json</c> (version, parent, sha256). Policies load in transformers as
+/// <c>LlamaForCausalLM</c>/<c>Qwen2ForCausalLM</c>, scalar-head models as <c>…ForSequenceClassification</c> with one label.
+/// LoRA adapters are saved alone in PEFT layout (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>).
+/// </summary>
+public static class ModelCheckpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+    public const string AdapterConfigFile = "adapter_config.json";
+    public const string AdapterWeightsFile = "adapter_model.safetensors";
+
+    /// <summary>Saves a policy (adapters merged in, if any) as <paramref name="storeAs"/> (Float32 or BFloat16).</summary>
+    public static CheckpointMetadata SavePolicy(string directory, CausalLM model, ITextTokenizer? tokenizer, CheckpointInfo info,
+        ScalarType storeAs = ScalarType.Float32)
+    {
+        var merged = model.NamedProjections().Any(p => p.Layer.HasLora && !p.Layer.IsMerged);
+        if (merged) model.MergeLora();
+        try
+        {
+            return Save(directory, model, model.Config, "ForCausalLM", "policy", tokenizer, info, storeAs, extraConfig: null);
+        }
+        finally
+        {
+            if (merged) model.UnmergeLora();
+        }
+    }
+
+    /// <summary>Saves a critic or reward model (trunk + <c>score</c> head).</summary>
+    public static CheckpointMetadata SaveScalarHead(string directory, ScalarHeadModel model, string kind, ITextTokenizer? tokenizer,
+        CheckpointInfo info, ScalarType storeAs = ScalarType.Float32) =>
+        Save(directory, model, model.Config, "ForSequenceClassification", kind, tokenizer, info, storeAs,
+            extraConfig: node => node["num_labels"] = 1);
+
+    public static CausalLM LoadPolicy(string directory, Device? device = null)
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
+        var model = new CausalLM(config, device);
+        LoadWeights(directory, model);
+        return model;
+    }
+
+    public static ScalarHeadModel LoadScalarHead(string directory, Device? device = null)
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
+        var model = new ScalarHeadModel(config, device);
+        LoadWeights(directory, model);
+        return model;
+    }
+
+    /// <summary>Metadata of a directory we wrote; null for a plain HF checkpoint.</summary>
+    public static CheckpointMetadata? ReadMetadata(string directory)
+    {
+        var path = Path.Combine(directory, CheckpointMetadata.FileName);
+        return File.Exists(path) ? CheckpointMetadata.Load(path) : null;
+    }
+
+    /// <summary>Saves only the LoRA adapters, PEFT style: keys <c>base_model.model.{module}.lora_A.weight</c>.</summary>
+    public static void SaveAdapters(string directory, CausalLM model, LoraOptions options)
+    {
+        var adapters = new Dictionary<string, Tensor>();
+        foreach (var (name, layer) in model.NamedProjections().Where(p => p.Layer.HasLora))
+        {
+            adapters[$"base_model.model.{name}.lora_A.weight"] = layer.LoraA!;
+            adapters[$"base_model.model.{name}.lora_B.weight"] = layer.LoraB!;
+        }
+
+        if (adapters.Count == 0)
+            throw new InvalidOperationException("The model has no LoRA adapters to save.");
+        Directory.CreateDirectory(directory);
+        SafeTensors.Save(Path.Combine(directory, AdapterWeightsFile), adapters);
+        var config = new JsonObject
+        {
+            ["peft_type"] = "LORA",
+            ["task_type"] = "CAUSAL_LM",
+            ["r"] = options.Rank,
+            ["lora_alpha"] = options.Alpha,
+            ["lora_dropout"] = options.Dropout,
+            ["target_modules"] = new JsonArray(options.TargetModules.Select(t => (JsonNode)t).ToArray()),
+            ["bias"] = "none",
+        };
+        File.WriteAllText(Path.Combine(directory, AdapterConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Attaches adapters as described by the directory's adapter_config.json and loads their weights.</summary>
+    public static LoraOptions LoadAdapters(string directory, CausalLM model)
+    {
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(directory, AdapterConfigFile)))!;
+        var options = new LoraOptions(
+            Rank: config["r"]!.GetValue<int>(),
+            Alpha: config["lora_alpha"]!.GetValue<double>(),
+            Dropout: config["lora_dropout"]?.GetValue<double>() ?? 0)
+        {
+            TargetModules = config["target_modules"]!.AsArray().Select(n => n!.GetValue<string>()).ToList(),
+        };
+        if (!model.NamedProjections().Any(p => p.Layer.HasLora))
+            model.AttachLora(options);
+        var tensors = SafeTensors.Load(Path.Combine(directory, AdapterWeightsFile));
+        try
+        {
+            using var _ = no_grad();
+            foreach (var (name, layer) in model.NamedProjections().Where(p => p.Layer.HasLora))
+            {
+                CopyInto(layer.LoraA!, tensors, $"base_model.model.{name}.lora_A.weight", directory);
+                CopyInto(layer.LoraB!, tensors, $"base_model.model.{name}.lora_B.weight", directory);
+            }
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values) tensor.Dispose();
+        }
+
+        return options;
+    }
+
+    static CheckpointMetadata Save(string directory, nn.Module model, ModelConfig config, string head, string kind, ITextTokenizer? tokenizer,
+        CheckpointInfo info, ScalarType storeAs, Action<JsonObject>? extraConfig)
+    {
+        if (storeAs is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentException($"Checkpoints are written as float32 or bfloat16, not {storeAs}.", nameof(storeAs));
+        Directory.CreateDirectory(directory);
+        var dtype = storeAs == ScalarType.BFloat16 ? "bfloat16" : "float32";
+        if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}.", nameof(tokenizer));
+        var stored = (config with { TorchDtype = dtype, PadTokenId = tokenizer?.PadId ?? config.PadTokenId }).Validate();
+        var configNode = JsonNode.Parse(stored.ToJson(head))!.AsObject();
+        extraConfig?.Invoke(configNode);
+        File.WriteAllText(Path.Combine(directory, ConfigFile), configNode.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+        var weights = model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        var weightsPath = Path.Combine(directory, WeightsFile);
+        SafeTensors.Save(weightsPath, weights, storeAs);
+        tokenizer?.Save(directory);
+
+        var metadata = new CheckpointMetadata
+        {
+            Version = info.Version,
+            ParentVersion = info.ParentVersion,
+            Kind = kind,
+            Sha256 = CheckpointMetadata.Sha256Of(weightsPath),
+            CreatedAt = DateTimeOffset.UtcNow,
+            Notes = info.Notes ?? new Dictionary<string, string>(),
+        };
+        metadata.Save(Path.Combine(directory, CheckpointMetadata.FileName));
+        return metadata;
+    }
+
+    /// <summary>
+    /// Copies the file's tensors into the module. Every parameter must be present with its shape; known
+    /// derived tensors (RoPE inverse frequencies, a duplicate lm_head of a tied model) are ignored; anything else
+    /// unexpected is an error, so a wrong architecture never loads half-way.
+    /// </summary>
+    static void LoadWeights(string directory, nn.Module model)
+    {
+        var weightsPath = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(weightsPath))
+            throw new FileNotFoundException($"No {WeightsFile} in checkpoint directory {directory}.", weightsPath);
+        ReadMetadata(directory)?.Verify(weightsPath);
+        var tensors = SafeTensors.Load(weightsPath);
+        try
+        {
+            var expected = model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal)).ToList();
+            var missing = expected.Select(kv => kv.Key).Where(k => !tensors.ContainsKey(k)).ToList();
+            var known = expected.Select(kv => kv.Key).ToHashSet();
+            var unexpected = tensors.Keys.Where(k => !known.Contains(k) && !IsIgnorable(k)).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+                throw new InvalidDataException($"{weightsPath} does not match the model: " +
+                    (missing.Count > 0 ? $"missing [{string.Join(", ", missing.Take(8))}{(missing.Count > 8 ? ", ..." : "")}] " : "") +
+                    (unexpected.Count > 0 ? $"unexpected [{string.Join(", ", unexpected.Take(8))}{(unexpected.Count > 8 ? ", ..." : "")}]" : ""));
+            using var _ = no_grad();
+            foreach (var (name, parameter) in expected)
+                CopyInto(parameter, tensors, name, directory);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values) tensor.Dispose();
+        }
+    }
+
+    static bool IsIgnorable(string key) =>
+        key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) || key == "lm_head.weight";
+
+    static void CopyInto(Tensor target, Dictionary<string, Tensor> source, string name, string directory)
+    {
+        if (!source.TryGetValue(name, out var tensor))
+            throw new InvalidDataException($"{name} is missing from the checkpoint in {directory}.");
+        if (!tensor.shape.SequenceEqual(target.shape))
+            throw new InvalidDataException(
+                $"{name} has shape [{string.Join(", ", tensor.shape)}] in {directory}, the model expects [{string.Join(", ", target.shape)}].");
+        target.copy_(tensor);
+    }
+}
