@@ -4,4 +4,5 @@ using Rlhf.Cli;
 var root = new RootCommand("rlhf: online RLHF from live users. Operate, demo and benchmark the platform.");
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace Rlhf.Cli.Bench;
+
+/// <summary><c>rlhf bench ...</c>: speed and memory measurements that print ratios measured in one run.</summary>
+static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Benchmarks: each prints its numbers and ratios measured in one run.");
+        command.Subcommands.Add(DecodeBenchmark.Create());
+        return command;
+    }
+}
