@@ -1,0 +1,19 @@
+using Rlhf.Contracts;
+
+namespace Rlhf.Storage;
+
+/// <summary>
+/// Served rollouts by id, kept for a configurable time (<see cref="StorageOptions.RolloutTtl"/>); feedback is validated
+/// against them and the learner reads their tokens. Redis: one hash per rollout plus a set per group, both with the TTL.
+/// </summary>
+public interface IRolloutStore
+{
+    /// <summary>Stores every candidate of one request atomically (all or none).</summary>
+    Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default);
+
+    /// <summary>The rollout, or null when it never existed or has expired.</summary>
+    Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default);
+
+    /// <summary>All stored candidates of a group ordered by choice index; empty when unknown or expired.</summary>
+    Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rlhf.Storage;
+
+/// <summary>Which store implementation a host uses.</summary>
+public enum StoreKind
+{
+    /// <summary>Redis (needs <c>Redis:Configuration</c>): shared by every instance, survives restarts with AOF.</summary>
+    Redis,
+
+    /// <summary>Process memory: the embedded demo and unit tests.</summary>
+    InMemory,
+}
+
+/// <summary>Configuration section <c>Storage</c>.</summary>
+public sealed class StorageOptions
+{
+    public const string SectionName = "Storage";
+
+    /// <summary><c>Redis</c> (default when Redis is configured) or <c>InMemory</c>.</summary>
+    public StoreKind? Kind { get; set; }
+
+    /// <summary>How long served rollouts stay available for feedback.</summary>
+    public TimeSpan RolloutTtl { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long an Idempotency-Key is remembered.</summary>
+    public TimeSpan IdempotencyTtl { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Largest chunk of a blob in one Redis key.</summary>
+    [Range(1024, 512 * 1024 * 1024)]
+    public int BlobChunkBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Directory of the file-system blob store; empty keeps blobs in Redis (or memory).</summary>
+    public string? BlobDirectory { get; set; }
+}
