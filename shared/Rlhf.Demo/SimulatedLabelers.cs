@@ -1,0 +1,77 @@
+namespace Rlhf.Demo;
+
+/// <summary>What a simulated person did with the candidates of one request (indices into the candidate list).</summary>
+public abstract record LabelerFeedback(string RaterId);
+
+/// <summary>A full ranking: tiers best first; candidates in one tier are tied.</summary>
+public sealed record RankingFeedback(string RaterId, IReadOnlyList<IReadOnlyList<int>> Tiers) : LabelerFeedback(RaterId);
+
+/// <summary>Thumbs up (1) or down (0) on one candidate.</summary>
+public sealed record RatingFeedback(string RaterId, int Candidate, int Thumbs) : LabelerFeedback(RaterId);
+
+/// <summary>A choice between two candidates.</summary>
+public sealed record PairwiseFeedback(string RaterId, int Chosen, int Rejected) : LabelerFeedback(RaterId);
+
+/// <summary>Labeler behaviour.</summary>
+/// <param name="FlipProbability">Chance that each compared pair (adjacent tiers, a pairwise choice, a thumb) is flipped.</param>
+/// <param name="RatingShare">Share of requests that get only a thumbs rating of one candidate.</param>
+/// <param name="PairwiseShare">Share of requests that get only a pairwise choice between two candidates.</param>
+/// <param name="Raters">Number of distinct rater ids.</param>
+public sealed record LabelerOptions(double FlipProbability = 0.10, double RatingShare = 0.10, double PairwiseShare = 0.10, int Raters = 5);
+
+/// <summary>
+/// People who judge answers by a hidden preference: a correct answer beats a wrong one; among answers equally correct,
+/// a concise one beats a rambling one; otherwise they are tied. Noise flips judgements at random, and not everyone
+/// ranks: some only give a thumb or pick one of two, as users of a chat app do.
+/// </summary>
+public sealed class SimulatedLabelers(LabelerOptions options, int seed)
+{
+    readonly Random random = new(seed);
+
+    /// <summary>The hidden preference as a number (higher is better): 2 for correct, +1 for concise.</summary>
+    public static int HiddenScore(ArithmeticQuestion question, string response) =>
+        (ArithmeticTask.IsCorrect(question, response) ? 2 : 0) + (IsConcise(question, response) ? 1 : 0);
+
+    /// <summary>Concise: nothing but the equation (whatever its result).</summary>
+    public static bool IsConcise(ArithmeticQuestion question, string response)
+    {
+        var answer = ArithmeticTask.ExtractAnswer(response);
+        return answer is not null && response.Trim() == ArithmeticTask.ConciseAnswer(question.A, question.B, question.Op, answer.Value);
+    }
+
+    public LabelerFeedback Judge(ArithmeticQuestion question, IReadOnlyList<string> candidates)
+    {
+        if (candidates.Count < 2)
+            throw new ArgumentException("Labelers compare at least two candidates.", nameof(candidates));
+        var rater = $"rater-{random.Next(options.Raters) + 1}";
+        var scores = candidates.Select(c => HiddenScore(question, c)).ToArray();
+        var draw = random.NextDouble();
+        if (draw < options.RatingShare)
+        {
+            var candidate = random.Next(candidates.Count);
+            var up = scores[candidate] >= 2 ? 1 : 0;
+            return new RatingFeedback(rater, candidate, Flip() ? 1 - up : up);
+        }
+
+        if (draw < options.RatingShare + options.PairwiseShare)
+        {
+            var first = random.Next(candidates.Count);
+            var second = (first + 1 + random.Next(candidates.Count - 1)) % candidates.Count;
+            var firstWins = scores[first] > scores[second] || (scores[first] == scores[second] && random.Next(2) == 0);
+            if (Flip()) firstWins = !firstWins;
+            return firstWins ? new PairwiseFeedback(rater, first, second) : new PairwiseFeedback(rater, second, first);
+        }
+
+        var tiers = Enumerable.Range(0, candidates.Count)
+            .GroupBy(i => scores[i])
+            .OrderByDescending(g => g.Key)
+            .Select(g => g.ToList())
+            .ToList();
+        for (var i = 0; i + 1 < tiers.Count; i++)
+            if (Flip())
+                (tiers[i], tiers[i + 1]) = (tiers[i + 1], tiers[i]);
+        return new RankingFeedback(rater, tiers);
+    }
+
+    bool Flip() => random.NextDouble() < options.FlipProbability;
+}
