@@ -26,7 +26,7 @@ public sealed record ModelVersionRecord(
 
 /// <summary>
 /// Policy and reward-model versions, which one is promoted (served), and their metrics history.
-/// Redis: a hash per version, a sorted set per kind, a key for the promoted version.
+/// Redis: a JSON string per version, a sorted set per kind, a counter and a key for the promoted version.
 /// </summary>
 public interface IModelRegistry
 {

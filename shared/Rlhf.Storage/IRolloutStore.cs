@@ -4,7 +4,8 @@ namespace Rlhf.Storage;
 
 /// <summary>
 /// Served rollouts by id, kept for a configurable time (<see cref="StorageOptions.RolloutTtl"/>); feedback is validated
-/// against them and the learner reads their tokens. Redis: one hash per rollout plus a set per group, both with the TTL.
+/// against them and the learner reads their tokens. Redis: one JSON string per rollout plus a sorted set per group
+/// (scored by choice index), written in one transaction, all with the TTL.
 /// </summary>
 public interface IRolloutStore
 {

@@ -1,0 +1,71 @@
+namespace Rlhf.Storage;
+
+/// <summary>In-process twin of <see cref="RedisModelRegistry"/>.</summary>
+public sealed class InMemoryModelRegistry : IModelRegistry
+{
+    readonly Lock gate = new();
+    readonly Dictionary<ModelKind, long> lastVersion = [];
+    readonly Dictionary<ModelKind, SortedDictionary<long, ModelVersionRecord>> versions = [];
+    readonly Dictionary<ModelKind, long> promoted = [];
+
+    public Task<long> NextVersionAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            var next = lastVersion.GetValueOrDefault(kind) + 1;
+            lastVersion[kind] = next;
+            return Task.FromResult(next);
+        }
+    }
+
+    public Task RegisterAsync(ModelVersionRecord record, CancellationToken cancellationToken = default)
+    {
+        ModelRegistryGuards.ThrowIfInvalid(record);
+        lock (gate)
+        {
+            if (!versions.TryGetValue(record.Kind, out var ofKind))
+                versions[record.Kind] = ofKind = [];
+            ofKind[record.Version] = record;
+            // A version registered without NextVersionAsync (e.g. the bootstrap) is never handed out again.
+            lastVersion[record.Kind] = Math.Max(lastVersion.GetValueOrDefault(record.Kind), record.Version);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ModelVersionRecord?> GetAsync(ModelKind kind, long version, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(Find(kind, version));
+    }
+
+    public Task<IReadOnlyList<ModelVersionRecord>> ListAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            IReadOnlyList<ModelVersionRecord> all = versions.TryGetValue(kind, out var ofKind) ? ofKind.Values.ToList() : [];
+            return Task.FromResult(all);
+        }
+    }
+
+    public Task PromoteAsync(ModelKind kind, long version, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            if (Find(kind, version) is null)
+                throw ModelRegistryGuards.UnknownVersion(kind, version);
+            promoted[kind] = version;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ModelVersionRecord?> GetPromotedAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(promoted.TryGetValue(kind, out var version) ? Find(kind, version) : null);
+    }
+
+    ModelVersionRecord? Find(ModelKind kind, long version) =>
+        versions.TryGetValue(kind, out var ofKind) && ofKind.TryGetValue(version, out var record) ? record : null;
+}

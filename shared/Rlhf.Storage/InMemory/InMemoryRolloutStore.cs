@@ -1,0 +1,60 @@
+using Rlhf.Contracts;
+
+namespace Rlhf.Storage;
+
+/// <summary>In-process twin of <see cref="RedisRolloutStore"/>: rollouts and their groups expire after the TTL.</summary>
+public sealed class InMemoryRolloutStore : IRolloutStore
+{
+    readonly TimeSpan ttl;
+    readonly Lock gate = new();
+    readonly ExpiringMap<Guid, RolloutGenerated> rollouts;
+    readonly ExpiringMap<string, Guid[]> groups;
+
+    public InMemoryRolloutStore(TimeSpan ttl, TimeProvider time)
+    {
+        StorageGuards.ThrowIfNotPositive(ttl, nameof(ttl));
+        this.ttl = ttl;
+        rollouts = new(time);
+        groups = new(time);
+    }
+
+    public Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default)
+    {
+        StorageGuards.ThrowIfNotOneGroup(rollouts);
+        if (rollouts.Count == 0)
+            return Task.CompletedTask;
+        var groupId = rollouts[0].GroupId;
+        lock (gate)
+        {
+            foreach (var rollout in rollouts)
+                this.rollouts.Set(rollout.RolloutId, rollout, ttl);
+            var members = groups.TryGet(groupId, out var existing) ? existing : [];
+            groups.Set(groupId, members.Union(rollouts.Select(r => r.RolloutId)).ToArray(), ttl);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(rollouts.TryGet(rolloutId, out var rollout) ? rollout : null);
+    }
+
+    public Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            if (!groups.TryGet(groupId, out var members))
+                return Task.FromResult<IReadOnlyList<RolloutGenerated>>([]);
+            var found = new List<RolloutGenerated>(members.Length);
+            foreach (var id in members)
+            {
+                if (rollouts.TryGet(id, out var rollout))
+                    found.Add(rollout);
+            }
+
+            return Task.FromResult<IReadOnlyList<RolloutGenerated>>(found.OrderBy(r => r.ChoiceIndex).ToList());
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using Rlhf.Contracts;
+using StackExchange.Redis;
+
+namespace Rlhf.Storage;
+
+/// <summary>
+/// Blobs in Redis, content-addressed by name and sha256: chunks of at most <c>chunkBytes</c> under
+/// <c>{prefix}blob:{name}:{sha256}:chunk:{i}</c>, then a JSON manifest <c>{prefix}blob:{name}:{sha256}</c> written last,
+/// so a blob without its manifest does not exist for readers. URIs are <c>redis://blob/{name}/{sha256}</c>. Reading
+/// reassembles the chunks and checks size and sha256 against the reference. No TTL: weights live until deleted.
+/// </summary>
+public sealed class RedisBlobStore : IBlobStore
+{
+    public const string Scheme = "redis";
+
+    readonly IConnectionMultiplexer redis;
+    readonly string keyPrefix;
+    readonly int chunkBytes;
+
+    public RedisBlobStore(IConnectionMultiplexer redis, string keyPrefix, int chunkBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
+        this.redis = redis;
+        this.keyPrefix = keyPrefix;
+        this.chunkBytes = chunkBytes;
+    }
+
+    public async Task<BlobReference> PutAsync(string name, ReadOnlyMemory<byte> content, string format, CancellationToken cancellationToken = default)
+    {
+        BlobNames.ThrowIfInvalid(name);
+        ArgumentException.ThrowIfNullOrEmpty(format);
+        var sha = BlobNames.Sha256Hex(content.Span);
+        var database = redis.GetDatabase();
+        var chunks = (int)((content.Length + (long)chunkBytes - 1) / chunkBytes);
+        for (var i = 0; i < chunks; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var start = i * chunkBytes;
+            var chunk = content.Slice(start, Math.Min(chunkBytes, content.Length - start));
+            await database.StringSetAsync(ChunkKey(name, sha, i), chunk, null, When.Always);
+        }
+
+        var manifest = new BlobManifest(content.Length, chunks, format);
+        await database.StringSetAsync(ManifestKey(name, sha), StorageJson.Serialize(manifest), null, When.Always);
+        return new BlobReference(BlobNames.MakeUri(Scheme, name, sha), sha, content.Length, format);
+    }
+
+    public async Task<byte[]> GetAsync(BlobReference reference, CancellationToken cancellationToken = default)
+    {
+        var (name, sha) = BlobNames.Parse(Scheme, reference);
+        var database = redis.GetDatabase();
+        var manifest = await ReadManifestAsync(database, reference, name, sha);
+        var content = new byte[manifest.Bytes];
+        var offset = 0L;
+        for (var i = 0; i < manifest.Chunks; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var chunk = await database.StringGetLeaseAsync(ChunkKey(name, sha, i))
+                ?? throw new KeyNotFoundException($"Blob {reference.Uri} is incomplete: chunk {i} of {manifest.Chunks} is missing.");
+            if (offset + chunk.Length > content.Length)
+            {
+                throw new BlobIntegrityException(
+                    $"Blob {reference.Uri} failed its integrity check: expected {manifest.Bytes} bytes, chunks hold more.");
+            }
+
+            chunk.Span.CopyTo(content.AsSpan((int)offset));
+            offset += chunk.Length;
+        }
+
+        if (offset != content.Length)
+            throw new BlobIntegrityException($"Blob {reference.Uri} failed its integrity check: expected {manifest.Bytes} bytes, chunks hold {offset}.");
+        BlobNames.Verify(reference, content);
+        return content;
+    }
+
+    public async Task DeleteAsync(BlobReference reference, CancellationToken cancellationToken = default)
+    {
+        var (name, sha) = BlobNames.Parse(Scheme, reference);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = redis.GetDatabase();
+        var json = await database.StringGetAsync(ManifestKey(name, sha));
+        if (json.IsNull)
+            return;
+        var manifest = StorageJson.Deserialize<BlobManifest>(json.ToString());
+        // The manifest goes in the same DEL as the chunks, so no reader finds a manifest without its chunks for long.
+        var keys = new List<RedisKey> { ManifestKey(name, sha) };
+        keys.AddRange(Enumerable.Range(0, manifest.Chunks).Select(i => ChunkKey(name, sha, i)));
+        await database.KeyDeleteAsync(keys.ToArray());
+    }
+
+    async Task<BlobManifest> ReadManifestAsync(IDatabase database, BlobReference reference, string name, string sha)
+    {
+        var json = await database.StringGetAsync(ManifestKey(name, sha));
+        if (json.IsNull)
+            throw new KeyNotFoundException($"Blob {reference.Uri} does not exist.");
+        return StorageJson.Deserialize<BlobManifest>(json.ToString());
+    }
+
+    RedisKey ManifestKey(string name, string sha) => $"{keyPrefix}blob:{name}:{sha}";
+
+    RedisKey ChunkKey(string name, string sha, int index) => $"{keyPrefix}blob:{name}:{sha}:chunk:{index}";
+
+    /// <param name="Bytes">Size of the whole blob.</param>
+    /// <param name="Chunks">Number of chunk keys, <c>chunk:0</c> to <c>chunk:{Chunks-1}</c>.</param>
+    /// <param name="Format">Content format of the reference.</param>
+    sealed record BlobManifest(long Bytes, int Chunks, string Format);
+}

@@ -1,0 +1,67 @@
+using Rlhf.Contracts;
+using StackExchange.Redis;
+
+namespace Rlhf.Storage;
+
+/// <summary>
+/// Rollouts as JSON strings <c>{prefix}rollout:{rolloutId}</c> and a sorted set <c>{prefix}rollout-group:{groupId}</c>
+/// (member: rollout id, score: choice index), all written in one MULTI/EXEC with the TTL.
+/// </summary>
+public sealed class RedisRolloutStore : IRolloutStore
+{
+    readonly IConnectionMultiplexer redis;
+    readonly string keyPrefix;
+    readonly TimeSpan ttl;
+
+    public RedisRolloutStore(IConnectionMultiplexer redis, string keyPrefix, TimeSpan ttl)
+    {
+        StorageGuards.ThrowIfNotPositive(ttl, nameof(ttl));
+        this.redis = redis;
+        this.keyPrefix = keyPrefix;
+        this.ttl = ttl;
+    }
+
+    public async Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default)
+    {
+        StorageGuards.ThrowIfNotOneGroup(rollouts);
+        if (rollouts.Count == 0)
+            return;
+        cancellationToken.ThrowIfCancellationRequested();
+        var groupKey = GroupKey(rollouts[0].GroupId);
+        var transaction = redis.GetDatabase().CreateTransaction();
+        var writes = new List<Task>(rollouts.Count + 2);
+        foreach (var rollout in rollouts)
+            writes.Add(transaction.StringSetAsync(RolloutKey(rollout.RolloutId), StorageJson.Serialize(rollout), ttl, When.Always));
+        writes.Add(transaction.SortedSetAddAsync(groupKey, rollouts.Select(r => new SortedSetEntry(r.RolloutId.ToString(), r.ChoiceIndex)).ToArray()));
+        writes.Add(transaction.KeyExpireAsync(groupKey, ttl));
+        if (!await transaction.ExecuteAsync())
+            throw new InvalidOperationException($"Redis did not execute the transaction storing group {rollouts[0].GroupId}.");
+        await Task.WhenAll(writes);
+    }
+
+    public async Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var json = await redis.GetDatabase().StringGetAsync(RolloutKey(rolloutId));
+        return json.IsNull ? null : StorageJson.Deserialize<RolloutGenerated>(json.ToString());
+    }
+
+    public async Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groupId);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = redis.GetDatabase();
+        var members = await database.SortedSetRangeByRankAsync(GroupKey(groupId));
+        if (members.Length == 0)
+            return [];
+        var values = await database.StringGetAsync(members.Select(m => RolloutKey(Guid.Parse(m.ToString()))).ToArray());
+        return values.Where(v => !v.IsNull)
+            .Select(v => StorageJson.Deserialize<RolloutGenerated>(v.ToString()))
+            .OrderBy(r => r.ChoiceIndex)
+            .ToList();
+    }
+
+    RedisKey RolloutKey(Guid rolloutId) => $"{keyPrefix}rollout:{rolloutId}";
+
+    RedisKey GroupKey(string groupId) => $"{keyPrefix}rollout-group:{groupId}";
+}
