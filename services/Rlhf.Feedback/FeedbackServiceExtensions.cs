@@ -1,4 +1,8 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Rlhf.Feedback.Apis;
 using Rlhf.Hosting;
+using Rlhf.Storage;
 
 namespace Rlhf.Feedback;
 
@@ -7,14 +11,34 @@ public static class FeedbackServiceExtensions
 {
     public const string ServiceName = "rlhf-feedback";
 
-    /// <summary>Registers the feedback service's options, stores and consumers.</summary>
+    /// <summary>
+    /// Registers the feedback service: the <c>Feedback</c> options (validated at start), the stores
+    /// (<see cref="StorageServiceExtensions.AddStorage"/>), API-key authentication, the per-rater rate limiter and the
+    /// intake pipeline. Call after <c>AddServiceDefaults()</c>, which provides the bus.
+    /// </summary>
     public static IHostApplicationBuilder AddFeedbackService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(FeedbackServiceExtensions).Assembly));
+        builder.AddStorage();
+
+        var services = builder.Services;
+        services.AddOptions<FeedbackOptions>()
+            .Bind(builder.Configuration.GetSection(FeedbackOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ApiKeyRing>();
+        services.AddSingleton<RaterRateLimiter>();
+        services.AddScoped<FeedbackIntake>();
         return builder;
     }
 
-    /// <summary>Maps the feedback service's HTTP API.</summary>
-    public static WebApplication MapFeedbackApi(this WebApplication app) => app;
+    /// <summary>Maps <c>POST /v1/feedback/rankings</c>, <c>/ratings</c>, <c>/pairwise</c> and <c>/demonstrations</c>.</summary>
+    public static WebApplication MapFeedbackApi(this WebApplication app)
+    {
+        app.MapFeedbackEndpoints();
+        if (app.Services.GetRequiredService<ApiKeyRing>().IsEmpty)
+            app.Logger.LogWarning("No {Section} configured: every feedback request is refused with 401", $"{FeedbackOptions.SectionName}:{nameof(FeedbackOptions.ApiKeys)}");
+        return app;
+    }
 }
-

@@ -1,0 +1,61 @@
+using Rlhf.Contracts;
+using Rlhf.Storage;
+
+namespace Rlhf.Feedback.Apis;
+
+/// <summary>One message of the conversation a demonstration answers.</summary>
+/// <param name="Role"><c>system</c>, <c>user</c> or <c>assistant</c>.</param>
+/// <param name="Content">Message text.</param>
+public sealed record DemonstrationMessage(string Role, string Content);
+
+/// <summary>
+/// <c>POST /v1/feedback/demonstrations</c>: a human-written ideal answer to a conversation (the learner's SFT data),
+/// optionally tied to the served group it improves on.
+/// </summary>
+public sealed record DemonstrationRequest(
+    IReadOnlyList<DemonstrationMessage> Messages,
+    string IdealResponse,
+    string RaterId,
+    string? GroupId = null) : IFeedbackRequest<DemonstrationSubmitted>
+{
+    static readonly string[] Roles = ["system", "user", "assistant"];
+
+    public FeedbackProblem? CheckShape()
+    {
+        if ((Fields.CheckRater(RaterId) ?? (GroupId is null ? null : Fields.CheckGroup(GroupId))) is { } problem)
+            return problem;
+        if (Messages.Count == 0)
+            return FeedbackProblem.Invalid("messages must hold at least one message.");
+        for (var i = 0; i < Messages.Count; i++)
+        {
+            if (Messages[i] is null)
+                return FeedbackProblem.BadRequest($"Field $.messages[{i}] must be an object with role and content, not null.");
+            if (!Roles.Contains(Messages[i].Role, StringComparer.Ordinal))
+                return FeedbackProblem.Invalid($"messages[{i}].role \"{Messages[i].Role}\" is not one of {string.Join(", ", Roles)}.");
+        }
+
+        if (!Messages.Any(m => m.Role == "user"))
+            return FeedbackProblem.Invalid("messages must contain at least one user message.");
+        return string.IsNullOrWhiteSpace(IdealResponse) ? FeedbackProblem.Invalid("ideal_response must not be empty.") : null;
+    }
+
+    public async Task<Checked<DemonstrationSubmitted>> CheckAsync(IRolloutStore rollouts, Submission submission, CancellationToken cancellationToken)
+    {
+        if (GroupId is not null)
+        {
+            var (_, problem) = await GroupMembership.LoadAsync(rollouts, GroupId, [], cancellationToken);
+            if (problem is not null)
+                return problem;
+        }
+
+        var demonstration = new DemonstrationSubmitted(
+            submission.FeedbackId,
+            Messages.Select(m => new ChatMessage(m.Role, m.Content)).ToList(),
+            IdealResponse,
+            GroupId,
+            RaterId,
+            submission.ClientId,
+            submission.SubmittedAt);
+        return Checked<DemonstrationSubmitted>.Accept(demonstration, claim: null);
+    }
+}

@@ -1,0 +1,212 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Rlhf.Hosting;
+using Rlhf.Storage;
+using StackExchange.Redis;
+
+namespace Rlhf.Feedback.Apis;
+
+/// <summary>The body of a 202: the feedback was published and the broker confirmed it.</summary>
+public sealed record FeedbackAccepted(Guid FeedbackId, string Status);
+
+/// <summary>
+/// One submission from body to broker: read and parse the body, check it, rate-limit the rater, honour the
+/// <c>Idempotency-Key</c>, validate against the stored rollouts, claim "counts once" keys, publish, and answer 202
+/// only after the publish completed (with publisher confirms on, that is after the broker's confirm). Every other
+/// outcome leaves nothing behind: the idempotency reservation is abandoned and the claim released, so a retry works.
+/// </summary>
+public sealed class FeedbackIntake(
+    IPublishEndpoint publisher,
+    IRolloutStore rollouts,
+    IClaimStore claims,
+    IIdempotencyStore idempotency,
+    RaterRateLimiter rateLimiter,
+    IOptions<FeedbackOptions> options,
+    IOptions<StorageOptions> storage,
+    TimeProvider time,
+    ILogger<FeedbackIntake> logger)
+{
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+    public const string ReplayedHeader = "Idempotent-Replayed";
+    public const int MaxIdempotencyKeyLength = 255;
+
+    /// <summary>Retry-After of a 503 (broker or Redis unavailable).</summary>
+    public static readonly TimeSpan RetryAfterUnavailable = TimeSpan.FromSeconds(5);
+
+    public async Task<IResult> SubmitAsync<TRequest, TEvent>(HttpContext http)
+        where TRequest : class, IFeedbackRequest<TEvent>
+        where TEvent : class
+    {
+        var cancellationToken = http.RequestAborted;
+        var client = ApiKeyFilter.ClientId(http);
+        var settings = options.Value;
+
+        var (body, problem) = await RequestBody.ReadAsync(http.Request, settings.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
+            return problem.ToResult(http);
+        var (request, parseProblem) = RequestBody.Parse<TRequest>(body!);
+        if ((parseProblem ?? request!.CheckShape()) is { } invalid)
+            return invalid.ToResult(http);
+        if (CheckIdempotencyKey(http.Request, out var key) is { } badKey)
+            return badKey.ToResult(http);
+        if (rateLimiter.TryAcquire(client, request!.RaterId) is { } wait)
+            return new FeedbackProblem(StatusCodes.Status429TooManyRequests, "Too many requests",
+                $"Rater '{request.RaterId}' sent more than {settings.RaterRateLimit} requests in a minute.", wait).ToResult(http);
+
+        var requestHash = Convert.ToHexStringLower(SHA256.HashData(body!));
+        var reserved = false;
+        string? claimed = null;
+        var accepted = false;
+        try
+        {
+            if (key is not null)
+            {
+                var existing = await idempotency.TryBeginAsync(client, key, requestHash, cancellationToken);
+                if (existing is not null)
+                    return Replay(http, key, requestHash, existing);
+                reserved = true;
+            }
+
+            var submission = new Submission(FeedbackIdFor(client, key, requestHash), client, time.GetUtcNow());
+            var (message, claim, invalidAgainstStore) = await request.CheckAsync(rollouts, submission, cancellationToken);
+            if (invalidAgainstStore is not null)
+                return invalidAgainstStore.ToResult(http);
+
+            if (claim is not null)
+            {
+                if (!await claims.TryClaimAsync(claim.Key, submission.FeedbackId.ToString(), storage.Value.RolloutTtl, cancellationToken))
+                {
+                    var holder = await claims.GetAsync(claim.Key, cancellationToken);
+                    return FeedbackProblem.Conflict(
+                        $"{claim.Conflict} (feedback {holder ?? "unknown"}); it counts once.",
+                        new Dictionary<string, object?> { ["existing_feedback_id"] = holder }).ToResult(http);
+                }
+
+                claimed = claim.Key;
+            }
+
+            if (await PublishAsync(message!, submission, http, settings.PublishTimeout) is { } unavailable)
+                return unavailable.ToResult(http);
+            accepted = true;
+
+            var response = JsonSerializer.Serialize(new FeedbackAccepted(submission.FeedbackId, "accepted"), RequestBody.Json);
+            if (key is not null)
+                await RecordOutcomeAsync(client, key, new IdempotencyRecord(requestHash, StatusCodes.Status202Accepted, response));
+            logger.LogInformation("Accepted {FeedbackKind} {FeedbackId} from {ClientId} rater {RaterId}",
+                typeof(TEvent).Name, submission.FeedbackId, client, request.RaterId);
+            return Results.Content(response, "application/json", Encoding.UTF8, StatusCodes.Status202Accepted);
+        }
+        catch (Exception error) when (error is RedisException or TimeoutException)
+        {
+            logger.LogWarning(error, "Feedback store unavailable; answered 503");
+            return FeedbackProblem.Unavailable("The feedback store is unavailable; nothing was recorded.", RetryAfterUnavailable).ToResult(http);
+        }
+        finally
+        {
+            if (!accepted)
+                await UndoAsync(client, reserved ? key : null, claimed);
+        }
+    }
+
+    /// <summary>Null once the broker confirmed the message; a 503 when it failed or did not confirm in time.</summary>
+    async Task<FeedbackProblem?> PublishAsync<TEvent>(TEvent message, Submission submission, HttpContext http, TimeSpan timeout)
+        where TEvent : class
+    {
+        var correlationId = CorrelationId.Get(http);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            // WaitAsync bounds the wait even if the transport ignores the token while it reconnects.
+            await publisher.Publish(message, context =>
+                {
+                    context.MessageId = submission.FeedbackId;
+                    context.CorrelationId = correlationId;
+                }, deadline.Token)
+                .WaitAsync(timeout, http.RequestAborted);
+            return null;
+        }
+        catch (Exception error) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            logger.LogWarning(error, "Publishing {FeedbackKind} {FeedbackId} failed or was not confirmed within {Timeout}; answered 503",
+                typeof(TEvent).Name, submission.FeedbackId, timeout);
+            return FeedbackProblem.Unavailable(
+                $"The message broker did not confirm the feedback within {timeout.TotalSeconds:0.###} s; nothing was accepted. Retry with the same request.",
+                RetryAfterUnavailable);
+        }
+    }
+
+    static IResult Replay(HttpContext http, string key, string requestHash, IdempotencyRecord existing)
+    {
+        if (!string.Equals(existing.RequestHash, requestHash, StringComparison.OrdinalIgnoreCase))
+            return FeedbackProblem.Conflict($"{IdempotencyKeyHeader} '{key}' was already used with a different body.").ToResult(http);
+        if (!existing.IsCompleted)
+            return (FeedbackProblem.Conflict($"A request with {IdempotencyKeyHeader} '{key}' is still in progress.") with { RetryAfter = TimeSpan.FromSeconds(1) })
+                .ToResult(http);
+        http.Response.Headers[ReplayedHeader] = "true";
+        return Results.Content(existing.ResponseBody, "application/json", Encoding.UTF8, existing.StatusCode);
+    }
+
+    /// <summary>Optional header: 1 to <see cref="MaxIdempotencyKeyLength"/> visible ASCII characters, given once.</summary>
+    static FeedbackProblem? CheckIdempotencyKey(HttpRequest request, out string? key)
+    {
+        key = null;
+        var values = request.Headers[IdempotencyKeyHeader];
+        if (values.Count == 0)
+            return null;
+        var value = values.Count == 1 ? values[0] : null;
+        if (string.IsNullOrEmpty(value) || value.Length > MaxIdempotencyKeyLength || !value.All(c => c is > ' ' and <= '~'))
+            return FeedbackProblem.BadRequest(
+                $"The {IdempotencyKeyHeader} header must be given once, as 1 to {MaxIdempotencyKeyLength} visible ASCII characters.");
+        key = value;
+        return null;
+    }
+
+    /// <summary>
+    /// With an Idempotency-Key the id is derived from (client, key, body), so a retry after a 503 whose publish did reach
+    /// the broker after all carries the same FeedbackId and MessageId, and consumers absorb the duplicate.
+    /// </summary>
+    static Guid FeedbackIdFor(string client, string? key, string requestHash)
+    {
+        if (key is null)
+            return Guid.CreateVersion7();
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"{client}\n{key}\n{requestHash}"), hash);
+        var bytes = hash[..16];
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // RFC 9562 version 8 (custom)
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 9562 variant
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    async Task RecordOutcomeAsync(string client, string key, IdempotencyRecord record)
+    {
+        try
+        {
+            await idempotency.CompleteAsync(client, key, record, CancellationToken.None);
+        }
+        catch (Exception error) when (error is RedisException or TimeoutException)
+        {
+            // The feedback is published; a retry with this key now gets 409 (in progress) until the key expires.
+            logger.LogError(error, "Could not record the outcome of {IdempotencyKey} for {ClientId}", key, client);
+        }
+    }
+
+    async Task UndoAsync(string client, string? reservedKey, string? claimKey)
+    {
+        try
+        {
+            if (claimKey is not null)
+                await claims.ReleaseAsync(claimKey, CancellationToken.None);
+            if (reservedKey is not null)
+                await idempotency.AbandonAsync(client, reservedKey, CancellationToken.None);
+        }
+        catch (Exception error) when (error is RedisException or TimeoutException)
+        {
+            logger.LogError(error, "Could not release {ClaimKey} / {IdempotencyKey} of {ClientId}; they expire with their TTL",
+                claimKey, reservedKey, client);
+        }
+    }
+}

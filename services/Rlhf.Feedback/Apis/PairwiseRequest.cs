@@ -1,0 +1,35 @@
+using Rlhf.Contracts;
+using Rlhf.Storage;
+
+namespace Rlhf.Feedback.Apis;
+
+/// <summary>
+/// <c>POST /v1/feedback/pairwise</c>: the rater preferred one candidate of a group over another. Published as a
+/// <see cref="RankingSubmitted"/> with two tiers, <c>[[chosen], [rejected]]</c>; with more than two candidates in the
+/// group it ranks just that pair. One judgement per (group, rater, pair).
+/// </summary>
+public sealed record PairwiseRequest(string GroupId, Guid Chosen, Guid Rejected, string RaterId) : IFeedbackRequest<RankingSubmitted>
+{
+    public FeedbackProblem? CheckShape()
+    {
+        if ((Fields.CheckRater(RaterId) ?? Fields.CheckGroup(GroupId)) is { } problem)
+            return problem;
+        return Chosen == Rejected
+            ? FeedbackProblem.Invalid($"chosen and rejected are the same rollout {Chosen}.")
+            : null;
+    }
+
+    public async Task<Checked<RankingSubmitted>> CheckAsync(IRolloutStore rollouts, Submission submission, CancellationToken cancellationToken)
+    {
+        var (_, problem) = await GroupMembership.LoadAsync(rollouts, GroupId, [Chosen, Rejected], cancellationToken);
+        if (problem is not null)
+            return problem;
+
+        var ranking = new RankingSubmitted(
+            submission.FeedbackId, GroupId, [[Chosen], [Rejected]], AllBad: false, RaterId, submission.ClientId, submission.SubmittedAt);
+        var (first, second) = Chosen.CompareTo(Rejected) < 0 ? (Chosen, Rejected) : (Rejected, Chosen);
+        return Checked<RankingSubmitted>.Accept(ranking, new Claim(
+            $"pairwise:{GroupId}:{RaterId}:{first}:{second}",
+            $"Rater '{RaterId}' already compared rollouts {first} and {second} of group '{GroupId}'"));
+    }
+}

@@ -1,0 +1,43 @@
+using Rlhf.Contracts;
+using Rlhf.Storage;
+
+namespace Rlhf.Feedback.Apis;
+
+/// <summary>
+/// <c>POST /v1/feedback/ratings</c>: one rollout judged on an absolute scale, <c>"thumbs"</c> (0 down, 1 up) or
+/// <c>"stars"</c> (1 to 5). One rating per (rollout, rater).
+/// </summary>
+public sealed record RatingRequest(Guid RolloutId, string Scale, int Value, string RaterId) : IFeedbackRequest<RatingSubmitted>
+{
+    public FeedbackProblem? CheckShape()
+    {
+        if (Fields.CheckRater(RaterId) is { } problem)
+            return problem;
+        if (ParsedScale is not { } scale)
+            return FeedbackProblem.Invalid($"scale must be \"thumbs\" or \"stars\"; got \"{Scale}\".");
+        var (min, max) = scale == RatingScale.Thumbs ? (0, 1) : (1, 5);
+        return Value < min || Value > max
+            ? FeedbackProblem.Invalid($"value {Value} is out of range for {Scale.ToLowerInvariant()} ({min} to {max}).")
+            : null;
+    }
+
+    public async Task<Checked<RatingSubmitted>> CheckAsync(IRolloutStore rollouts, Submission submission, CancellationToken cancellationToken)
+    {
+        var rollout = await rollouts.GetAsync(RolloutId, cancellationToken);
+        if (rollout is null)
+            return FeedbackProblem.Invalid(
+                $"Unknown or expired rollout ids: {RolloutId}.",
+                new Dictionary<string, object?> { ["unknown_rollout_ids"] = new[] { RolloutId } });
+
+        var rating = new RatingSubmitted(
+            submission.FeedbackId, RolloutId, rollout.GroupId, ParsedScale!.Value, Value, RaterId, submission.ClientId, submission.SubmittedAt);
+        return Checked<RatingSubmitted>.Accept(rating, new Claim($"rating:{RolloutId}:{RaterId}", $"Rater '{RaterId}' already rated rollout {RolloutId}"));
+    }
+
+    RatingScale? ParsedScale => Scale.ToLowerInvariant() switch
+    {
+        "thumbs" => RatingScale.Thumbs,
+        "stars" => RatingScale.Stars,
+        _ => null,
+    };
+}

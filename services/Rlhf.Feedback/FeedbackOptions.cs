@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rlhf.Feedback;
+
+/// <summary>Configuration section <c>Feedback</c>.</summary>
+public sealed class FeedbackOptions : IValidatableObject
+{
+    public const string SectionName = "Feedback";
+
+    /// <summary>
+    /// Client application name -> lower- or upper-case hex SHA-256 of its API key (the key itself is never stored).
+    /// Generate a key and its hash with <c>KEY=$(openssl rand -hex 32); printf %s "$KEY" | sha256sum</c>, give the key to
+    /// the client app and configure <c>Feedback__ApiKeys__chat-app=&lt;hash&gt;</c>. With no entry every request is refused (401).
+    /// </summary>
+    public Dictionary<string, string> ApiKeys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Largest accepted request body; larger bodies are refused with 413.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Requests per minute one rater (per client app) may make, bursts up to the same number; over it: 429.</summary>
+    [Range(1, 1_000_000)]
+    public int RaterRateLimit { get; set; } = 120;
+
+    /// <summary>How long a publish may wait for the broker's confirm before the request is answered 503.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (client, hash) in ApiKeys)
+        {
+            if (string.IsNullOrWhiteSpace(client))
+                yield return new ValidationResult($"{SectionName}:{nameof(ApiKeys)} has an entry with a blank client name.", [nameof(ApiKeys)]);
+            if (hash is null || hash.Length != 64 || !hash.All(char.IsAsciiHexDigit))
+                yield return new ValidationResult(
+                    $"{SectionName}:{nameof(ApiKeys)}:{client} must be the 64-character hex SHA-256 of the key (printf %s \"$KEY\" | sha256sum).",
+                    [$"{nameof(ApiKeys)}:{client}"]);
+        }
+
+        if (PublishTimeout <= TimeSpan.Zero || PublishTimeout > TimeSpan.FromMinutes(5))
+            yield return new ValidationResult(
+                $"{SectionName}:{nameof(PublishTimeout)} must be positive and at most 00:05:00 (got {PublishTimeout}).",
+                [nameof(PublishTimeout)]);
+    }
+}
