@@ -1,4 +1,8 @@
 using Rlhf.Hosting;
+using Rlhf.Reward.Apis;
+using Rlhf.Reward.Consumers;
+using Rlhf.Reward.Training;
+using Rlhf.Storage;
 
 namespace Rlhf.Reward;
 
@@ -7,14 +11,30 @@ public static class RewardServiceExtensions
 {
     public const string ServiceName = "rlhf-reward";
 
-    /// <summary>Registers the reward service's options, stores and consumers.</summary>
+    /// <summary>Registers the reward service's options, model, pipeline and consumers.</summary>
     public static IHostApplicationBuilder AddRewardService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(RewardServiceExtensions).Assembly));
+        builder.AddStorage();
+        var services = builder.Services;
+        services.AddOptions<RewardOptions>()
+            .BindConfiguration(RewardOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => Directory.Exists(o.ModelPath), "Reward:ModelPath must name an existing checkpoint directory")
+            .ValidateOnStart();
+        services.AddSingleton<RewardModelService>();
+        services.AddSingleton<RewardStats>();
+        services.AddSingleton<RewardPipeline>();
+        services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
+        services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+        services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();
         return builder;
     }
 
-    /// <summary>Maps the reward service's HTTP API.</summary>
-    public static WebApplication MapRewardApi(this WebApplication app) => app;
+    /// <summary>Maps <c>POST /v1/reward/score</c> and <c>GET /v1/reward/status</c>.</summary>
+    public static WebApplication MapRewardApi(this WebApplication app)
+    {
+        app.MapRewardEndpoints();
+        return app;
+    }
 }
-

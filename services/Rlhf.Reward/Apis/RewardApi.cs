@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Rlhf.Modeling.Tokenization;
+using Rlhf.Reward.Training;
+
+namespace Rlhf.Reward.Apis;
+
+/// <summary>A message of the conversation to score.</summary>
+public sealed record ScoreMessage(string Role, string Content);
+
+/// <summary>Body of <c>POST /v1/reward/score</c>.</summary>
+public sealed record ScoreRequest(IReadOnlyList<ScoreMessage>? Messages, string? Response);
+
+public sealed record ScoreResponse(float Reward, long RewardModelVersion);
+
+/// <summary>Ad-hoc scoring and status.</summary>
+public static class RewardApi
+{
+    public static void MapRewardEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/reward");
+        api.MapPost("/score", ScoreAsync);
+        api.MapGet("/status", Status);
+    }
+
+    static async Task<Results<Ok<ScoreResponse>, ProblemHttpResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, CancellationToken cancellationToken)
+    {
+        if (request.Messages is not { Count: > 0 })
+            return TypedResults.Problem("messages: at least one message is required", statusCode: 400, title: "Invalid request");
+        if (string.IsNullOrEmpty(request.Response))
+            return TypedResults.Problem("response: the response to score is required", statusCode: 400, title: "Invalid request");
+        IReadOnlyList<ChatTurn> turns;
+        try
+        {
+            turns = request.Messages.Select(m => new ChatTurn(m.Role, m.Content)).ToList();
+            ChatTemplate.ChatMl.Render(turns, addGenerationPrompt: true);
+        }
+        catch (ArgumentException error)
+        {
+            return TypedResults.Problem($"messages: {error.Message}", statusCode: 400, title: "Invalid request");
+        }
+
+        var scored = await pipeline.ScoreChatAsync(turns, request.Response, cancellationToken);
+        return scored is null
+            ? TypedResults.Problem("No reward model has been trained yet: it is trained once enough rankings arrived.", statusCode: 503,
+                title: "Reward model not ready")
+            : TypedResults.Ok(new ScoreResponse(scored.Value.Reward, scored.Value.Version));
+    }
+
+    static Ok<object> Status(RewardModelService model, RewardPipeline pipeline, RewardStats stats) => TypedResults.Ok<object>(new
+    {
+        reward_model_version = model.Current?.Version,
+        held_out_pairwise_accuracy = model.Current is { } c && double.IsFinite(c.HeldOutAccuracy) ? c.HeldOutAccuracy : (double?)null,
+        rankings_seen = model.RankingsSeen,
+        held_out_rankings = model.HeldOutRankings,
+        pending_rollouts = pipeline.PendingRollouts,
+        scored = stats.Scored,
+        ratings = stats.Ratings,
+        rankings_without_pairs = stats.RankingsWithoutPairs,
+        missing_rollouts = stats.MissingRollouts,
+        duplicates = stats.Duplicates,
+    });
+}

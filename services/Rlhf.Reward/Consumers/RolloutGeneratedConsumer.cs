@@ -1,0 +1,24 @@
+using MassTransit;
+using Rlhf.Contracts;
+using Rlhf.Reward.Training;
+
+namespace Rlhf.Reward.Consumers;
+
+/// <summary>Scores served rollouts in batches (one forward pass per batch) and publishes <see cref="RolloutScored"/>.</summary>
+public sealed class RolloutGeneratedConsumer(RewardPipeline pipeline) : IConsumer<Batch<RolloutGenerated>>
+{
+    public Task Consume(ConsumeContext<Batch<RolloutGenerated>> context) =>
+        pipeline.ScoreAsync(context.Message.Select(m => m.Message).ToList(), context, context.CancellationToken);
+}
+
+/// <summary>Batches of up to 32 rollouts or whatever arrived within 200 ms; scoring instances compete for batches.</summary>
+public sealed class RolloutGeneratedConsumerDefinition : ConsumerDefinition<RolloutGeneratedConsumer>
+{
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RolloutGeneratedConsumer> consumer,
+        IRegistrationContext context)
+    {
+        endpoint.PrefetchCount = 64;
+        endpoint.UseMessageRetry(r => r.Intervals(100, 500, 2_000));
+        consumer.Options<BatchOptions>(batch => batch.SetMessageLimit(32).SetTimeLimit(TimeSpan.FromMilliseconds(200)).SetConcurrencyLimit(1));
+    }
+}

@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rlhf.Reward;
+
+/// <summary>Configuration section <c>Reward</c>.</summary>
+public sealed class RewardOptions
+{
+    public const string SectionName = "Reward";
+
+    /// <summary>Checkpoint to start from: a reward model (kind "reward"), or a policy whose trunk initialises the RM
+    /// (the InstructGPT recipe: the RM starts from the SFT model, with a fresh scalar head).</summary>
+    [Required]
+    public string ModelPath { get; set; } = "";
+
+    /// <summary>New training rankings that trigger a training round (and a new RM version).</summary>
+    [Range(1, 100_000)]
+    public int TrainEvery { get; set; } = 8;
+
+    /// <summary>Optimizer steps per round; each step sees the new rankings plus a replay sample.</summary>
+    [Range(1, 1_000)]
+    public int StepsPerRound { get; set; } = 4;
+
+    /// <summary>Past rankings kept for replay (oldest dropped first).</summary>
+    [Range(1, 1_000_000)]
+    public int ReplayCapacity { get; set; } = 5_000;
+
+    /// <summary>Past rankings mixed into each step.</summary>
+    [Range(0, 10_000)]
+    public int ReplaySample { get; set; } = 24;
+
+    /// <summary>Share of groups (by a hash of the group id) held out for measuring pairwise accuracy.</summary>
+    [Range(0.0, 0.9)]
+    public double HeldOutShare { get; set; } = 0.1;
+
+    /// <summary>AdamW learning rate of the reward model.</summary>
+    [Range(1e-8, 1.0)]
+    public double LearningRate { get; set; } = 5e-5;
+
+    /// <summary>Rollouts scored in one batch.</summary>
+    [Range(1, 1_024)]
+    public int ScoreBatchSize { get; set; } = 32;
+
+    /// <summary>Rollouts waiting for the first RM version (beyond that the oldest are dropped and counted).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxPendingRollouts { get; set; } = 10_000;
+
+    /// <summary>Seed of the RM's initialisation and replay sampling (replaying the same rankings reproduces the same versions).</summary>
+    public long Seed { get; set; } = 1;
+
+    /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
+    [Range(0, 256)]
+    public int Threads { get; set; }
+}

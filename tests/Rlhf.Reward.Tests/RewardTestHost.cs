@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
+using Rlhf.Hosting;
+using Rlhf.Modeling;
+using Rlhf.Modeling.Tokenization;
+using Rlhf.Storage;
+
+namespace Rlhf.Reward.Tests;
+
+/// <summary>Events of the reward service's bus that tests wait for.</summary>
+public sealed class RewardEvents
+{
+    public ConcurrentQueue<RewardModelUpdated> Updated { get; } = new();
+    public ConcurrentQueue<RolloutScored> Scored { get; } = new();
+
+    public static async Task<T> WaitFor<T>(ConcurrentQueue<T> queue, Func<T, bool> match, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            var found = queue.FirstOrDefault(match);
+            if (found is not null)
+                return found;
+            await Task.Delay(25, TestContext.Current.CancellationToken);
+        }
+
+        throw new TimeoutException($"No {typeof(T).Name} matching the condition arrived.");
+    }
+}
+
+public sealed class UpdatedRecorder(RewardEvents events) : IConsumer<RewardModelUpdated>
+{
+    public Task Consume(ConsumeContext<RewardModelUpdated> context)
+    {
+        events.Updated.Enqueue(context.Message);
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class ScoredRecorder(RewardEvents events) : IConsumer<RolloutScored>
+{
+    public Task Consume(ConsumeContext<RolloutScored> context)
+    {
+        events.Scored.Enqueue(context.Message);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The reward service in process on the in-memory bus and stores, over a tiny random policy checkpoint.</summary>
+public sealed class RewardTestHost : IAsyncDisposable
+{
+    static readonly Lazy<string> TinyCheckpoint = new(() =>
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-reward-tests-{Environment.ProcessId}");
+        TorchRuntime.Seed(3);
+        using var policy = new CausalLM(new ModelConfig
+        {
+            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+            VocabSize = 260, MaxPositionEmbeddings = 128,
+        });
+        ModelCheckpoint.SavePolicy(directory, policy, new ByteTokenizer(), new CheckpointInfo(0));
+        return directory;
+    });
+
+    readonly WebApplicationFactory<Program> factory;
+
+    public RewardTestHost(IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["Bus:Transport"] = "InMemory",
+            ["Reward:ModelPath"] = TinyCheckpoint.Value,
+            ["Reward:TrainEvery"] = "4",
+            ["Reward:StepsPerRound"] = "2",
+            ["Reward:HeldOutShare"] = "0",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            all[key] = value;
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            foreach (var (key, value) in all)
+                web.UseSetting(key, value);
+            web.ConfigureServices(services =>
+            {
+                services.AddSingleton(Events);
+                services.AddBusConsumer<UpdatedRecorder>();
+                services.AddBusConsumer<ScoredRecorder>();
+            });
+        });
+        Client = factory.CreateClient();
+    }
+
+    /// <summary>Points the host contract tests (which build their own factory) at the tiny checkpoint.</summary>
+    public static void EnsureDefaultModelPath() => Environment.SetEnvironmentVariable("Reward__ModelPath", TinyCheckpoint.Value);
+
+    public RewardEvents Events { get; } = new();
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => factory.Services;
+
+    public IPublishEndpoint Bus => factory.Services.GetRequiredService<IBus>();
+
+    /// <summary>Stores a group of n rollouts whose responses are the given texts and returns them.</summary>
+    public async Task<IReadOnlyList<RolloutGenerated>> SeedGroupAsync(params string[] responses)
+    {
+        var tokenizer = new ByteTokenizer();
+        var groupId = $"chatcmpl-{Guid.NewGuid():N}";
+        var prompt = ChatTemplate.ChatMl.Render([new ChatTurn("user", "What is 2 + 3?")], addGenerationPrompt: true);
+        var promptIds = tokenizer.Encode(prompt);
+        var rollouts = responses.Select((text, i) => new RolloutGenerated(Guid.NewGuid(), groupId, i, responses.Length, 0, prompt, promptIds,
+            text, tokenizer.Encode(text).Append(tokenizer.EosId).ToList(), Enumerable.Repeat(-1f, text.Length + 1).ToList(), "stop",
+            new SamplingParameters(1, 1, 0, 32, null, []), "tests", null, DateTimeOffset.UtcNow)).ToList();
+        await factory.Services.GetRequiredService<IRolloutStore>().SaveGroupAsync(rollouts, TestContext.Current.CancellationToken);
+        return rollouts;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        return factory.DisposeAsync();
+    }
+}
