@@ -1,4 +1,11 @@
+using Microsoft.Extensions.Options;
+using Rlhf.Generation.Apis;
+using Rlhf.Generation.Batching;
+using Rlhf.Generation.Consumers;
+using Rlhf.Generation.Policy;
+using Rlhf.Generation.Rollouts;
 using Rlhf.Hosting;
+using Rlhf.Storage;
 
 namespace Rlhf.Generation;
 
@@ -7,14 +14,33 @@ public static class GenerationServiceExtensions
 {
     public const string ServiceName = "rlhf-generation";
 
-    /// <summary>Registers the generation service's options, stores and consumers.</summary>
+    /// <summary>Registers the generation service's options, stores, policy, batcher and consumers.</summary>
     public static IHostApplicationBuilder AddGenerationService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(GenerationServiceExtensions).Assembly));
+        builder.AddStorage();
+
+        var services = builder.Services;
+        services.AddOptions<GenerationOptions>()
+            .BindConfiguration(GenerationOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(provider => GenerationInstance.From(provider.GetRequiredService<IOptions<GenerationOptions>>().Value));
+        services.AddSingleton<GenerationStats>();
+        services.AddSingleton<PolicyHolder>();
+        services.AddSingleton<PolicyManager>();
+        services.AddHostedService<PolicyBootstrapper>();
+        services.AddSingleton<GenerationBatcher>();
+        services.AddHostedService(provider => provider.GetRequiredService<GenerationBatcher>());
+        services.AddScoped<RolloutRecorder>();
+        services.AddBusConsumer<PolicyUpdatedConsumer, PolicyUpdatedConsumerDefinition>();
         return builder;
     }
 
-    /// <summary>Maps the generation service's HTTP API.</summary>
-    public static WebApplication MapGenerationApi(this WebApplication app) => app;
+    /// <summary>Maps <c>POST /v1/chat/completions</c>, <c>GET /v1/models</c> and <c>GET /v1/generation/status</c>.</summary>
+    public static WebApplication MapGenerationApi(this WebApplication app)
+    {
+        app.MapGenerationEndpoints();
+        return app;
+    }
 }
-

@@ -1,0 +1,43 @@
+using Rlhf.Modeling.Generation;
+
+namespace Rlhf.Generation.Batching;
+
+/// <summary>The sequences of one request and the single policy version that produced all of them.</summary>
+public sealed record GenerationResult(long PolicyVersion, IReadOnlyList<GeneratedSequence> Sequences);
+
+/// <summary>No policy is loaded, so nothing can be generated (the API answers 503).</summary>
+public sealed class PolicyUnavailableException(string message) : Exception(message);
+
+/// <summary>
+/// One request waiting for the batcher: its prompt, how to sample, and how many candidates. Candidate i samples
+/// with seed <c>Seed + i</c> when a seed is given, so a seeded request is reproducible whatever shares its batch.
+/// </summary>
+public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOptions sampling, int candidates)
+{
+    readonly TaskCompletionSource<GenerationResult> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
+
+    public SamplingOptions Sampling { get; } = sampling;
+
+    /// <summary>Sampler rows this job takes (the request's n).</summary>
+    public int Candidates { get; } = candidates;
+
+    /// <summary>Answered, failed or cancelled by its caller: the batcher skips it.</summary>
+    public bool IsDone => completion.Task.IsCompleted;
+
+    /// <summary>Waits for the result; cancelling withdraws the job (a waiting job is then never decoded).</summary>
+    public async Task<GenerationResult> WaitAsync(CancellationToken cancellationToken)
+    {
+        await using (cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken)))
+            return await completion.Task;
+    }
+
+    internal IEnumerable<GenerationRequest> Rows() =>
+        Enumerable.Range(0, Candidates).Select(i =>
+            new GenerationRequest(PromptTokenIds, Sampling with { Seed = Sampling.Seed + i }));
+
+    internal void Complete(GenerationResult result) => completion.TrySetResult(result);
+
+    internal void Fail(Exception error) => completion.TrySetException(error);
+}

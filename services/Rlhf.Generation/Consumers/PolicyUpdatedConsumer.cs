@@ -1,0 +1,44 @@
+using MassTransit;
+using Rlhf.Contracts;
+using Rlhf.Generation.Policy;
+
+namespace Rlhf.Generation.Consumers;
+
+/// <summary>
+/// Hot-swaps to a promoted policy. Idempotent: an equal or older version is ignored (unless it is a rollback), and
+/// a blob that is missing or fails its sha256 check is refused and logged while the served version stays.
+/// Transient failures (blob store unreachable) throw, so the definition's retry runs again.
+/// </summary>
+public sealed class PolicyUpdatedConsumer(PolicyManager manager) : IConsumer<PolicyUpdated>
+{
+    public Task Consume(ConsumeContext<PolicyUpdated> context)
+    {
+        var update = context.Message;
+        return manager.ApplyAsync(update.PolicyVersion, update.Blob, update.IsRollback, context.CancellationToken);
+    }
+}
+
+/// <summary>
+/// Every generation replica must swap, so each has its own queue (<c>generation-policy-updated-{instance}</c>)
+/// bound to the event's exchange, rather than sharing one as competing consumers. The queue expires an hour after
+/// its instance is gone; a restarted instance reads the promoted version from the registry at start instead.
+/// </summary>
+public sealed class PolicyUpdatedConsumerDefinition : ConsumerDefinition<PolicyUpdatedConsumer>
+{
+    static readonly TimeSpan QueueExpiry = TimeSpan.FromHours(1);
+
+    public PolicyUpdatedConsumerDefinition(GenerationInstance instance)
+    {
+        EndpointName = $"generation-policy-updated-{instance.Id}";
+        // Loads are serialised anyway; one at a time keeps a second message from holding a prefetched blob.
+        ConcurrentMessageLimit = 1;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<PolicyUpdatedConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(500, 2_000, 5_000));
+        if (endpointConfigurator is IRabbitMqReceiveEndpointConfigurator rabbit)
+            rabbit.SetQueueArgument("x-expires", (int)QueueExpiry.TotalMilliseconds);
+    }
+}

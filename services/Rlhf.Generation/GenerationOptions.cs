@@ -1,0 +1,75 @@
+using System.ComponentModel.DataAnnotations;
+using Rlhf.Modeling;
+
+namespace Rlhf.Generation;
+
+/// <summary>Configuration section <c>Generation</c>; validated when the host starts.</summary>
+public sealed record GenerationOptions : IValidatableObject
+{
+    public const string SectionName = "Generation";
+
+    /// <summary>
+    /// Checkpoint directory of the base policy (config.json, model.safetensors, tokenizer files, optionally
+    /// rlhf_checkpoint.json for its version). Weight blobs from <c>PolicyUpdated</c> carry weights only, so the
+    /// architecture and tokenizer always come from here; without it the service answers 503.
+    /// </summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Model id reported by <c>/v1/models</c> and expected in the request's <c>model</c> field.</summary>
+    [Required]
+    public string ModelName { get; init; } = "rlhf-policy";
+
+    /// <summary>Most sampler rows (a request with n candidates takes n rows) decoded together in one batch.</summary>
+    [Range(1, 1024)]
+    public int MaxBatchSize { get; init; } = 16;
+
+    /// <summary>Requests waiting for a batch; a request beyond this is answered 429.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxQueueLength { get; init; } = 256;
+
+    /// <summary>How long (ms) the batcher waits for more requests to fill a batch once the first one arrived.</summary>
+    [Range(0, 10_000)]
+    public int BatchWindowMs { get; init; } = 5;
+
+    /// <summary>Largest <c>max_tokens</c> a request may ask for.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxTokensLimit { get; init; } = 256;
+
+    /// <summary>Largest <c>n</c> (candidates per request).</summary>
+    [Range(1, 1024)]
+    public int MaxN { get; init; } = 8;
+
+    /// <summary><c>max_tokens</c> when the request gives none (shortened to what the context leaves).</summary>
+    [Range(1, 1_000_000)]
+    public int DefaultMaxTokens { get; init; } = 64;
+
+    /// <summary>LibTorch intra-op threads; 0 keeps LibTorch's default.</summary>
+    [Range(0, 1024)]
+    public int Threads { get; init; }
+
+    /// <summary>How long (ms) a response waits for the broker to take its <c>RolloutGenerated</c> events before it
+    /// is served anyway and the failure is logged (the broker may be down; serving goes on).</summary>
+    [Range(1, 600_000)]
+    public int PublishTimeoutMs { get; init; } = 2_000;
+
+    /// <summary>
+    /// Names this instance's own <c>PolicyUpdated</c> queue (<c>generation-policy-updated-{id}</c>): every replica
+    /// must swap, so each has a queue of its own (it expires an hour after its instance is gone). Empty: machine
+    /// name plus a random suffix, new on every start.
+    /// </summary>
+    [RegularExpression("^[a-z0-9-]*$", ErrorMessage = "InstanceId may hold lower-case letters, digits and '-' only.")]
+    public string? InstanceId { get; init; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (MaxN > MaxBatchSize)
+            yield return new ValidationResult($"MaxN ({MaxN}) must not exceed MaxBatchSize ({MaxBatchSize}): a request's candidates share one batch.",
+                [nameof(MaxN)]);
+        if (DefaultMaxTokens > MaxTokensLimit)
+            yield return new ValidationResult($"DefaultMaxTokens ({DefaultMaxTokens}) must not exceed MaxTokensLimit ({MaxTokensLimit}).",
+                [nameof(DefaultMaxTokens)]);
+        if (!string.IsNullOrWhiteSpace(ModelPath) && !File.Exists(Path.Combine(ModelPath, ModelCheckpoint.ConfigFile)))
+            yield return new ValidationResult($"ModelPath '{ModelPath}' is not a checkpoint directory (no {ModelCheckpoint.ConfigFile}).",
+                [nameof(ModelPath)]);
+    }
+}

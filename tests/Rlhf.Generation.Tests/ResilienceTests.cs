@@ -1,0 +1,61 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
+using Rlhf.Generation.Tests.Support;
+using Rlhf.Storage;
+using Rlhf.Testing;
+
+namespace Rlhf.Generation.Tests;
+
+public sealed class ResilienceTests : IDisposable
+{
+    readonly TinyPolicy policy = new();
+
+    public void Dispose() => policy.Dispose();
+
+    sealed class UnreachableRolloutStore : IRolloutStore
+    {
+        public Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default) =>
+            throw new TimeoutException("Redis did not answer");
+
+        public Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default) =>
+            throw new TimeoutException("Redis did not answer");
+
+        public Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default) =>
+            throw new TimeoutException("Redis did not answer");
+    }
+
+    [Fact]
+    public async Task When_the_rollout_store_fails_the_answer_is_503_and_nothing_is_published()
+    {
+        await using var host = new GenerationHost(policy.Directory,
+            testServices: services => services.AddSingleton<IRolloutStore>(new UnreachableRolloutStore()));
+
+        var reply = await host.ChatAsync(GenerationHost.UserChat("Remember me", new { n = 2, max_tokens = 4 }));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reply.Status);
+        Assert.Equal("application/problem+json", reply.ContentType?.MediaType);
+        Assert.DoesNotContain("rollout_id", reply.Body);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.Empty(host.Recorded.All);
+    }
+
+    [Fact]
+    public async Task While_the_broker_is_unreachable_chat_is_served_stored_and_the_lost_events_are_counted()
+    {
+        var settings = TestInfrastructure.RabbitMqSettings();
+        settings["Bus:RabbitMq:Port"] = TestInfrastructure.ClosedPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["Redis:Configuration"] = "";
+        settings["Storage:Kind"] = "InMemory";
+        settings["Generation:PublishTimeoutMs"] = "300";
+        await using var host = new GenerationHost(policy.Directory, settings);
+
+        var reply = await host.ChatAsync(GenerationHost.UserChat("Is the broker up?", new { n = 2, max_tokens = 4 }));
+
+        Assert.Equal(HttpStatusCode.OK, reply.Status);
+        var stored = await host.Services.GetRequiredService<IRolloutStore>().GetGroupAsync(reply.Json.GetProperty("id").GetString()!,
+            TestContext.Current.CancellationToken);
+        Assert.Equal([reply.RolloutId(0), reply.RolloutId(1)], stored.Select(r => r.RolloutId));
+        Assert.Equal(2, (await host.StatusAsync()).GetProperty("publish_failures").GetInt64());
+    }
+}
