@@ -49,11 +49,22 @@ public static class ServiceDefaultsExtensions
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", identity.Name)
                 .Enrich.WithProperty("ServiceVersion", identity.Version);
-            if (log.Format == LogFormat.Json)
-                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
-            else
-                logger.WriteTo.Console(outputTemplate:
-                    "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {CorrelationId}{NewLine}{Exception}");
+            const string textTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {CorrelationId}{NewLine}{Exception}";
+            if (log.Console)
+            {
+                if (log.Format == LogFormat.Json)
+                    logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+                else
+                    logger.WriteTo.Console(outputTemplate: textTemplate);
+            }
+
+            if (!string.IsNullOrWhiteSpace(log.File))
+            {
+                if (log.Format == LogFormat.Json)
+                    logger.WriteTo.File(new RenderedCompactJsonFormatter(), log.File);
+                else
+                    logger.WriteTo.File(log.File, outputTemplate: textTemplate);
+            }
         });
 
         services.AddProblemDetails();

@@ -173,25 +173,8 @@ public sealed class PolicyManager(
         return (policyBase, new ServedPolicy(model, version, DateTimeOffset.UtcNow));
     }
 
-    /// <summary>
-    /// Builds a model of the base architecture from safetensors bytes: the checkpoint loader checks that every
-    /// parameter is present with its shape, so a blob of another architecture never loads half-way.
-    /// </summary>
-    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
-    {
-        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-generation-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory);
-        try
-        {
-            File.Copy(Path.Combine(policyBase.Directory, ModelCheckpoint.ConfigFile), Path.Combine(directory, ModelCheckpoint.ConfigFile));
-            File.WriteAllBytes(Path.Combine(directory, ModelCheckpoint.WeightsFile), weights);
-            return ModelCheckpoint.LoadPolicy(directory);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights) =>
+        ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights);
 
     public void Dispose() => loading.Dispose();
 }

@@ -55,6 +55,27 @@ public static class ModelCheckpoint
         return model;
     }
 
+    /// <summary>
+    /// Builds a policy of the architecture in <paramref name="baseDirectory"/> from safetensors bytes (a weight blob
+    /// of the claim check). Every parameter must be present with its shape, so a blob of another architecture never
+    /// loads half-way.
+    /// </summary>
+    public static CausalLM LoadPolicyFromWeights(string baseDirectory, byte[] weights, Device? device = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-weights-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        try
+        {
+            File.Copy(Path.Combine(baseDirectory, ConfigFile), Path.Combine(directory, ConfigFile));
+            File.WriteAllBytes(Path.Combine(directory, WeightsFile), weights);
+            return LoadPolicy(directory, device);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public static ScalarHeadModel LoadScalarHead(string directory, Device? device = null)
     {
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
