@@ -1,20 +1,31 @@
 using System.CommandLine;
+using Rlhf.Cli.Embedded;
 
 namespace Rlhf.Cli;
 
-/// <summary><c>rlhf demo</c>: the whole online loop on the embedded default. Not built yet (see the README).</summary>
+/// <summary><c>rlhf demo</c>: the whole online loop on the embedded default.</summary>
 static class DemoCommand
 {
-    public const int NotImplementedExitCode = 3;
-
     public static Command Create()
     {
-        var command = new Command("demo", "Run the whole online RLHF loop on the embedded default (not yet implemented).");
-        command.SetAction(_ =>
+        var target = new Option<double>("--target") { Description = "Stop when held-out greedy accuracy reaches this", DefaultValueFactory = _ => 0.9 };
+        var minutes = new Option<double>("--minutes") { Description = "Time budget of the online loop", DefaultValueFactory = _ => 12 };
+        var users = new Option<int>("--users") { Description = "Concurrent simulated chat users", DefaultValueFactory = _ => 4 };
+        var port = new Option<int>("--port") { Description = "Localhost port of the embedded services", DefaultValueFactory = _ => 5100 };
+        var runs = new Option<string>("--runs") { Description = "Folder for run folders", DefaultValueFactory = _ => "runs" };
+        var cache = new Option<string>("--cache") { Description = "Bootstrap checkpoint cache", DefaultValueFactory = _ => Path.Combine(".cache", "bootstrap") };
+        var seed = new Option<int>("--seed") { Description = "Seed of bootstrap, users and labelers", DefaultValueFactory = _ => 1 };
+        var noise = new Option<double>("--label-noise") { Description = "Probability that a labeler flips a judgement", DefaultValueFactory = _ => 0.1 };
+        var batch = new Option<int>("--learner-batch") { Description = "Rollouts per PPO step", DefaultValueFactory = _ => 128 };
+        var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
-            Console.Error.WriteLine("rlhf demo: not yet implemented. The foundation (services, bus, stores, CI) is in place; " +
-                "the model, trainers and the demo loop land with the modeling, training and demo issues.");
-            return NotImplementedExitCode;
+            target, minutes, users, port, runs, cache, seed, noise, batch,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
+                parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch));
+            return await DemoRun.RunAsync(settings, cancel);
         });
         return command;
     }

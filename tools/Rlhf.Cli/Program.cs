@@ -5,4 +5,5 @@ var root = new RootCommand("rlhf: online RLHF from live users. Operate, demo and
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
+foreach (var command in Rlhf.Cli.Demo.DemoTaskCommands.Create()) root.Subcommands.Add(command);
 return await root.Parse(args).InvokeAsync();

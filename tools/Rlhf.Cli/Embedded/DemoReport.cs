@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+using Rlhf.Demo;
+
+namespace Rlhf.Cli.Embedded;
+
+/// <summary>Writes <c>report.md</c> and the PNG plots of a demo run.</summary>
+public static class DemoReport
+{
+    public static void Write(string runDirectory, DemoSettings settings, BootstrapResult bootstrap, IReadOnlyList<VersionRow> rows,
+        TrafficStats traffic, EventLog events, TimeSpan elapsed, string reason)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var report = new StringBuilder();
+        report.AppendLine("# rlhf demo report").AppendLine();
+        report.AppendLine(inv, $"Run finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC after {elapsed.TotalMinutes:F1} min: {reason}.").AppendLine();
+        report.AppendLine("## Settings").AppendLine();
+        report.AppendLine(inv, $"- target held-out accuracy {settings.TargetAccuracy:P0}, time budget {settings.Budget.TotalMinutes:F0} min, seed {settings.Seed}");
+        report.AppendLine(inv, $"- {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}");
+        report.AppendLine(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step");
+        report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
+        report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
+        report.AppendLine();
+        report.AppendLine("## Per policy version").AppendLine();
+        report.AppendLine("| version | minutes | held-out greedy acc | held-out sampled acc | KL to reference | mean RM score | RM version | RM held-out pair acc | feedback so far |");
+        report.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var row in rows)
+        {
+            report.AppendLine(inv,
+                $"| {row.Version} | {row.Minutes:F1} | {row.GreedyAccuracy:P1} | {row.SampledAccuracy:P1} | {Format(row.Kl, "F3")} | {Format(row.MeanReward, "F3")} | " +
+                $"{row.RewardModelVersion?.ToString(inv) ?? "-"} | {Format(row.RewardModelAccuracy, "P1")} | {row.FeedbackAccepted} |");
+        }
+
+        report.AppendLine().AppendLine("## Final numbers").AppendLine();
+        report.AppendLine(inv, $"- held-out greedy accuracy: {rows[0].GreedyAccuracy:P1} -> {rows[^1].GreedyAccuracy:P1}");
+        report.AppendLine(inv, $"- chat requests {traffic.Requests} (failed {traffic.Failures}), feedback accepted {traffic.FeedbackAccepted} (rejected {traffic.FeedbackRejected})");
+        report.AppendLine(inv, $"- share of served candidates that were correct: {(traffic.Candidates > 0 ? (double)traffic.CorrectCandidates / traffic.Candidates : 0):P1}");
+        report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count}");
+        report.AppendLine().AppendLine("A rising RM score with flat held-out accuracy would be reward hacking; both are in the table.").AppendLine();
+        report.AppendLine("Plots: `accuracy.png`, `reward.png`, `kl.png`, `rm_accuracy.png`. Event log: `events.jsonl`. Service log: `services.log`.");
+        File.WriteAllText(Path.Combine(runDirectory, "report.md"), report.ToString());
+
+        var minutes = rows.Select(r => r.Minutes).ToArray();
+        Plot(runDirectory, "accuracy.png", "Held-out accuracy", "accuracy",
+            ("greedy", minutes, rows.Select(r => r.GreedyAccuracy).ToArray()), ("sampled", minutes, rows.Select(r => r.SampledAccuracy).ToArray()));
+        Plot(runDirectory, "reward.png", "Mean RM score of trained rollouts", "score", Series("mean RM score", rows, r => r.MeanReward));
+        Plot(runDirectory, "kl.png", "KL to the SFT reference", "nats", Series("KL", rows, r => r.Kl));
+        var rm = events.RewardModels.Where(r => r.HeldOutPairwiseAccuracy is not null).ToList();
+        Plot(runDirectory, "rm_accuracy.png", "Reward model held-out pairwise accuracy", "accuracy",
+            ("RM", rm.Select(r => (double)r.RewardModelVersion).ToArray(), rm.Select(r => r.HeldOutPairwiseAccuracy!.Value).ToArray()));
+    }
+
+    static (string, double[], double[]) Series(string name, IReadOnlyList<VersionRow> rows, Func<VersionRow, double?> value)
+    {
+        var points = rows.Where(r => value(r) is double v && double.IsFinite(v)).ToList();
+        return (name, points.Select(r => r.Minutes).ToArray(), points.Select(r => value(r)!.Value).ToArray());
+    }
+
+    static string Format(double? value, string format) =>
+        value is double v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    static void Plot(string directory, string file, string title, string yLabel, params (string Name, double[] X, double[] Y)[] series)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var (name, x, y) in series.Where(s => s.X.Length > 0))
+        {
+            var scatter = plot.Add.Scatter(x, y);
+            scatter.LegendText = name;
+        }
+
+        plot.Title(title);
+        plot.XLabel(file == "rm_accuracy.png" ? "reward model version" : "minutes");
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        plot.SavePng(Path.Combine(directory, file), 640, 400);
+    }
+}

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
+using Rlhf.Demo;
+using Rlhf.Modeling;
+using Rlhf.Modeling.Tokenization;
+using Rlhf.Storage;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Embedded;
+
+/// <summary>Settings of one demo run.</summary>
+public sealed record DemoSettings(
+    double TargetAccuracy,
+    TimeSpan Budget,
+    int Users,
+    int Port,
+    string RunsDirectory,
+    string CacheDirectory,
+    int Seed,
+    double LabelNoise,
+    int LearnerBatch);
+
+/// <summary>One evaluated policy version.</summary>
+public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
+    long? RewardModelVersion, double? RewardModelAccuracy, long FeedbackAccepted);
+
+/// <summary>
+/// <c>rlhf demo</c>: bootstrap (or reuse) the tiny policy, host every service in this process on real localhost
+/// ports, drive them with simulated users and labelers over HTTP, evaluate each new policy version on held-out facts,
+/// show progress live, and write a run folder with a report, plots and the event log.
+/// </summary>
+public static class DemoRun
+{
+    public static async Task<int> RunAsync(DemoSettings settings, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.StartNew();
+        var runDirectory = Path.Combine(settings.RunsDirectory, $"demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(runDirectory);
+        AnsiConsole.MarkupLine($"[bold]rlhf demo[/]: run folder [blue]{runDirectory}[/]");
+
+        var bootstrapOptions = new BootstrapOptions { Seed = settings.Seed };
+        var loop = new LoopOptions();
+        var bootstrap = Bootstrapper.LoadOrTrain(bootstrapOptions, settings.CacheDirectory,
+            p => AnsiConsole.MarkupLine($"  bootstrap step {p.Step}/{p.Steps} loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)"));
+        var start = bootstrap.Report.HeldOut;
+        AnsiConsole.MarkupLine($"bootstrap policy {(bootstrap.Reused ? "reused from cache" : "trained")}: " +
+            $"held-out greedy accuracy {start.GreedyAccuracy:P0}, sampled {start.SampledAccuracy:P0} ({bootstrap.Report.Parameters / 1e6:F2}M parameters)");
+
+        var corpus = new DemoCorpus(new ByteTokenizer());
+        var trainQuestions = DemoCorpus.Questions(bootstrap.Split.Train);
+        var heldOutQuestions = DemoCorpus.Questions(bootstrap.Split.HeldOut);
+        var apiKey = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+        var url = $"http://127.0.0.1:{settings.Port}";
+        using var events = new EventLog(Path.Combine(runDirectory, "events.jsonl"));
+        var serviceSettings = ServiceSettings(bootstrap.Directory, runDirectory, loop, settings);
+        await using var app = EmbeddedPlatform.Build(url, runDirectory, serviceSettings, apiKey, events);
+        await app.StartAsync(cancellationToken);
+        AnsiConsole.MarkupLine($"services listening on [blue]{url}[/] (generation, feedback, reward, learner, dashboard)");
+
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise), settings.Seed);
+        var traffic = new SimulatedTraffic(http, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
+            loop.MaxNewTokens, settings.Seed);
+        var rows = new List<VersionRow> { new(0, 0, start.GreedyAccuracy, start.SampledAccuracy, 0, null, null, null, 0) };
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(settings.Budget);
+        var trafficTask = traffic.RunAsync(settings.Users, stop.Token);
+        var reason = "time budget reached";
+        try
+        {
+            await Watch(app.Services, bootstrap.Directory, corpus, heldOutQuestions, loop, events, traffic, rows, started, settings, stop);
+            if (rows[^1].GreedyAccuracy >= settings.TargetAccuracy)
+                reason = "target accuracy reached";
+            else if (cancellationToken.IsCancellationRequested)
+                reason = "stopped by Ctrl-C";
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await trafficTask.ContinueWith(_ => { }, CancellationToken.None);
+            events.Flush();
+            await app.StopAsync(CancellationToken.None);
+        }
+
+        var reached = rows[^1].GreedyAccuracy >= settings.TargetAccuracy;
+        DemoReport.Write(runDirectory, settings, bootstrap, rows, traffic.Stats, events, started.Elapsed, reason);
+        AnsiConsole.MarkupLine($"{(reached ? "[green]" : "[yellow]")}{reason}[/]: held-out accuracy {rows[0].GreedyAccuracy:P0} -> " +
+            $"{rows[^1].GreedyAccuracy:P0} in {started.Elapsed.TotalMinutes:F1} min; report: [blue]{Path.Combine(runDirectory, "report.md")}[/]");
+        return reached ? 0 : 2;
+    }
+
+    static Dictionary<string, string?> ServiceSettings(string modelPath, string runDirectory, LoopOptions loop, DemoSettings settings)
+    {
+        string F(double value) => value.ToString(CultureInfo.InvariantCulture);
+        return new Dictionary<string, string?>
+        {
+            ["Generation:ModelPath"] = modelPath,
+            ["Generation:MaxBatchSize"] = "32",
+            ["Generation:MaxTokensLimit"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
+            ["Feedback:RaterRateLimit"] = "1000000",
+            ["Reward:ModelPath"] = modelPath,
+            ["Reward:TrainEvery"] = "8",
+            ["Reward:StepsPerRound"] = F(Math.Max(1, loop.RewardModelEpochs)),
+            ["Reward:LearningRate"] = F(loop.RewardModel.LearningRate),
+            ["Reward:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["Learner:ModelPath"] = modelPath,
+            ["Learner:StateDirectory"] = Path.Combine(runDirectory, "learner-state"),
+            ["Learner:BatchSize"] = settings.LearnerBatch.ToString(CultureInfo.InvariantCulture),
+            ["Learner:BatchTimeLimit"] = "00:01:00",
+            ["Learner:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Ppo:Actor:LearningRate"] = F(loop.Ppo.Actor.LearningRate),
+            ["Learner:Ppo:Critic:LearningRate"] = F(loop.Ppo.Critic.LearningRate),
+            ["Learner:Ppo:KlCoef"] = F(loop.Ppo.KlCoef),
+            ["Learner:Ppo:MiniBatchSize"] = loop.Ppo.MiniBatchSize.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Ppo:Epochs"] = loop.Ppo.Epochs.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Ppo:Temperature"] = F(loop.Temperature),
+        };
+    }
+
+    /// <summary>Evaluates each new policy version and refreshes the display until the target or the budget is reached.</summary>
+    static async Task Watch(IServiceProvider services, string baseDirectory, DemoCorpus corpus, IReadOnlyList<ArithmeticQuestion> heldOut,
+        LoopOptions loop, EventLog events, SimulatedTraffic traffic, List<VersionRow> rows, Stopwatch started, DemoSettings settings,
+        CancellationTokenSource stop)
+    {
+        var blobs = services.GetRequiredService<IBlobStore>();
+        var interactive = AnsiConsole.Profile.Capabilities.Interactive;
+        var lastPrint = TimeSpan.Zero;
+        while (!stop.IsCancellationRequested)
+        {
+            var latest = events.Policies.LastOrDefault();
+            if (latest is not null && latest.PolicyVersion > rows[^1].Version)
+            {
+                var bytes = await blobs.GetAsync(latest.Blob, stop.Token);
+                using var policy = ModelCheckpoint.LoadPolicyFromWeights(baseDirectory, bytes);
+                var evaluation = PolicyEvaluator.Evaluate(policy, corpus, heldOut, loop.Temperature, loop.MaxNewTokens, settings.Seed);
+                var rm = events.RewardModels.LastOrDefault();
+                rows.Add(new VersionRow(latest.PolicyVersion, started.Elapsed.TotalMinutes, evaluation.GreedyAccuracy, evaluation.SampledAccuracy,
+                    latest.Metrics.KlToReference, latest.Metrics.MeanReward, rm?.RewardModelVersion, rm?.HeldOutPairwiseAccuracy,
+                    traffic.Stats.FeedbackAccepted));
+                if (evaluation.GreedyAccuracy >= settings.TargetAccuracy)
+                {
+                    PrintStatus(rows, events, traffic, started, interactive);
+                    return;
+                }
+            }
+
+            if (started.Elapsed - lastPrint >= (interactive ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(15)))
+            {
+                PrintStatus(rows, events, traffic, started, interactive);
+                lastPrint = started.Elapsed;
+            }
+
+            try
+            {
+                await Task.Delay(250, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    static void PrintStatus(List<VersionRow> rows, EventLog events, SimulatedTraffic traffic, Stopwatch started, bool interactive)
+    {
+        var last = rows[^1];
+        var rm = events.RewardModels.LastOrDefault();
+        var minutes = Math.Max(started.Elapsed.TotalMinutes, 1e-6);
+        var line = $"[{started.Elapsed:mm\\:ss}] policy v{last.Version}  RM v{rm?.RewardModelVersion.ToString(CultureInfo.InvariantCulture) ?? "-"} " +
+            $"(held-out pair acc {(rm?.HeldOutPairwiseAccuracy is double a ? a.ToString("P0", CultureInfo.InvariantCulture) : "-")})  " +
+            $"rollouts {Interlocked.Read(ref events.Rollouts)} ({Interlocked.Read(ref events.Rollouts) / minutes / 60:F1}/s)  " +
+            $"feedback {Interlocked.Read(ref traffic.Stats.FeedbackAccepted)}  held-out acc {last.GreedyAccuracy:P0} (start {rows[0].GreedyAccuracy:P0})  " +
+            $"KL {(last.Kl is double kl ? kl.ToString("F3", CultureInfo.InvariantCulture) : "-")}  rejected {events.Rejected.Count}";
+        if (interactive)
+            AnsiConsole.Write(new Text(line + "\n"));
+        else
+            Console.WriteLine(line);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using MassTransit;
+using Rlhf.Contracts;
+
+namespace Rlhf.Cli.Embedded;
+
+/// <summary>
+/// Every event of the run as JSONL (one line per event with its headers), plus the counters the live display shows.
+/// In the embedded mode this file is the run's event archive.
+/// </summary>
+public sealed class EventLog : IDisposable
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    readonly StreamWriter writer;
+    readonly Lock gate = new();
+
+    public EventLog(string path) => writer = new StreamWriter(path, append: false) { AutoFlush = false };
+
+    public long Rollouts;
+    public long Scored;
+    public ConcurrentQueue<PolicyUpdated> Policies { get; } = new();
+    public ConcurrentQueue<PolicyRejected> Rejected { get; } = new();
+    public ConcurrentQueue<RewardModelUpdated> RewardModels { get; } = new();
+
+    public void Append<T>(ConsumeContext<T> context) where T : class
+    {
+        var line = JsonSerializer.Serialize(new
+        {
+            type = typeof(T).Name,
+            messageId = context.MessageId,
+            correlationId = context.CorrelationId,
+            sentTime = context.SentTime,
+            message = context.Message,
+        }, Json);
+        lock (gate)
+            writer.WriteLine(line);
+    }
+
+    public void Flush()
+    {
+        lock (gate)
+            writer.Flush();
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+            writer.Dispose();
+    }
+}
+
+/// <summary>Records one event type into the <see cref="EventLog"/>.</summary>
+public sealed class EventLogConsumer<T>(EventLog log) : IConsumer<T> where T : class
+{
+    public Task Consume(ConsumeContext<T> context)
+    {
+        log.Append(context);
+        switch (context.Message)
+        {
+            case RolloutGenerated:
+                Interlocked.Increment(ref log.Rollouts);
+                break;
+            case RolloutScored:
+                Interlocked.Increment(ref log.Scored);
+                break;
+            case PolicyUpdated policy:
+                log.Policies.Enqueue(policy);
+                break;
+            case PolicyRejected rejected:
+                log.Rejected.Enqueue(rejected);
+                break;
+            case RewardModelUpdated rewardModel:
+                log.RewardModels.Enqueue(rewardModel);
+                break;
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>One endpoint per event type (generic consumers would otherwise share a name).</summary>
+public sealed class EventLogConsumerDefinition<T> : ConsumerDefinition<EventLogConsumer<T>> where T : class
+{
+    public EventLogConsumerDefinition() => EndpointName = $"demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}";
+}

@@ -1,0 +1,104 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rlhf.Demo;
+
+namespace Rlhf.Cli.Embedded;
+
+/// <summary>Counters of the simulated chat app.</summary>
+public sealed class TrafficStats
+{
+    public long Requests;
+    public long Failures;
+    public long FeedbackAccepted;
+    public long FeedbackRejected;
+    public long CorrectCandidates;
+    public long Candidates;
+}
+
+/// <summary>
+/// A chat app's users and its labelers, over HTTP exactly as a real client: users ask training questions and get
+/// n candidates (POST /v1/chat/completions), labelers judge them by the hidden preference and post a ranking, a rating
+/// or a pairwise choice (POST /v1/feedback/*) with the app's API key.
+/// </summary>
+public sealed class SimulatedTraffic(HttpClient http, string apiKey, IReadOnlyList<ArithmeticQuestion> questions, SimulatedLabelers labelers,
+    int candidates, double temperature, int maxTokens, int seed)
+{
+    public TrafficStats Stats { get; } = new();
+
+    public Task RunAsync(int users, CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, users).Select(user => UserAsync(user, cancellationToken)));
+
+    async Task UserAsync(int user, CancellationToken cancellationToken)
+    {
+        var random = new Random(seed * 1_000 + user);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var question = questions[random.Next(questions.Count)];
+            try
+            {
+                await AskAndJudgeAsync(question, random, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception error) when (error is HttpRequestException or JsonException or InvalidOperationException)
+            {
+                Interlocked.Increment(ref Stats.Failures);
+                await Task.Delay(500, cancellationToken);
+            }
+        }
+    }
+
+    async Task AskAndJudgeAsync(ArithmeticQuestion question, Random random, CancellationToken cancellationToken)
+    {
+        var request = new
+        {
+            model = "rlhf-policy",
+            messages = new[] { new { role = "user", content = question.Text } },
+            n = candidates,
+            temperature,
+            max_tokens = maxTokens,
+            seed = random.NextInt64(1, long.MaxValue / 2),
+            user = $"user-{random.Next(100)}",
+        };
+        using var response = await http.PostAsJsonAsync("/v1/chat/completions", request, cancellationToken);
+        Interlocked.Increment(ref Stats.Requests);
+        if (!response.IsSuccessStatusCode)
+        {
+            Interlocked.Increment(ref Stats.Failures);
+            await Task.Delay(200, cancellationToken);
+            return;
+        }
+
+        var completion = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))!;
+        var groupId = completion["id"]!.GetValue<string>();
+        var choices = completion["choices"]!.AsArray()
+            .Select(c => (Id: c!["rollout_id"]!.GetValue<string>(), Text: c["message"]!["content"]!.GetValue<string>()))
+            .ToList();
+        Interlocked.Add(ref Stats.Candidates, choices.Count);
+        Interlocked.Add(ref Stats.CorrectCandidates, choices.Count(c => ArithmeticTask.IsCorrect(question, c.Text)));
+        if (choices.Count < 2)
+            return;
+
+        var feedback = labelers.Judge(question, choices.Select(c => c.Text).ToList());
+        var (path, body) = feedback switch
+        {
+            RankingFeedback r => ("/v1/feedback/rankings", (object)new
+            {
+                group_id = groupId,
+                ranking = r.Tiers.Select(t => t.Select(i => choices[i].Id).ToArray()).ToArray(),
+                rater_id = r.RaterId,
+            }),
+            RatingFeedback r => ("/v1/feedback/ratings", new { rollout_id = choices[r.Candidate].Id, scale = "thumbs", value = r.Thumbs, rater_id = r.RaterId }),
+            PairwiseFeedback p => ("/v1/feedback/pairwise", new { group_id = groupId, chosen = choices[p.Chosen].Id, rejected = choices[p.Rejected].Id, rater_id = p.RaterId }),
+            _ => throw new InvalidOperationException($"Unknown feedback {feedback.GetType().Name}"),
+        };
+        using var post = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        post.Headers.Add("X-Api-Key", apiKey);
+        post.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        using var accepted = await http.SendAsync(post, cancellationToken);
+        Interlocked.Increment(ref accepted.IsSuccessStatusCode ? ref Stats.FeedbackAccepted : ref Stats.FeedbackRejected);
+    }
+}
