@@ -1,20 +1,46 @@
 using Rlhf.Hosting;
+using Rlhf.Learner.Apis;
+using Rlhf.Learner.Consumers;
+using Rlhf.Learner.Training;
+using Rlhf.Storage;
 
 namespace Rlhf.Learner;
 
-/// <summary>Runs PPO on scored rollouts and publishes new policy weights.</summary>
+/// <summary>Runs PPO on scored rollouts and SFT on demonstrations, and publishes new policy weights.</summary>
 public static class LearnerServiceExtensions
 {
     public const string ServiceName = "rlhf-learner";
 
-    /// <summary>Registers the learner service's options, stores and consumers.</summary>
+    /// <summary>
+    /// Registers the learner's options (validated at start), stores, engine and consumers. Without
+    /// <c>Learner:ModelPath</c> the consumers are left out: with no model there is nothing to train, and the queues
+    /// keep their messages for a learner that has one.
+    /// </summary>
     public static IHostApplicationBuilder AddLearnerService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(LearnerServiceExtensions).Assembly));
+        builder.AddStorage();
+
+        var services = builder.Services;
+        services.AddOptions<LearnerOptions>()
+            .BindConfiguration(LearnerOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<LearnerEngine>();
+
+        if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))
+            return builder;
+        services.AddHostedService<LearnerStartup>();
+        services.AddBusConsumer<RolloutScoredConsumer, RolloutScoredConsumerDefinition>();
+        services.AddBusConsumer<DemonstrationSubmittedConsumer, DemonstrationSubmittedConsumerDefinition>();
+        services.AddBusConsumer<PolicyRollbackConsumer, PolicyRollbackConsumerDefinition>();
         return builder;
     }
 
-    /// <summary>Maps the learner service's HTTP API.</summary>
-    public static WebApplication MapLearnerApi(this WebApplication app) => app;
+    /// <summary>Maps <c>GET /v1/learner/status</c> and <c>GET /v1/models/versions</c>.</summary>
+    public static WebApplication MapLearnerApi(this WebApplication app)
+    {
+        app.MapLearnerEndpoints();
+        return app;
+    }
 }
-

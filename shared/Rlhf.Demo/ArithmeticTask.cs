@@ -87,6 +87,10 @@ public static partial class ArithmeticTask
 
     public static bool IsCorrect(ArithmeticQuestion question, string response) => ExtractAnswer(response) == question.Answer;
 
+    /// <summary>Whether the response writes the question's own equation "a op b = n" (whatever n is).</summary>
+    public static bool RestatesEquation(ArithmeticQuestion question, string response) =>
+        response.Contains($"{question.A} {question.Op} {question.B} = ", StringComparison.Ordinal) && ExtractAnswer(response) is not null;
+
     [GeneratedRegex(@"=\s*(-?\d+)(?!.*=)", RegexOptions.Singleline)]
     private static partial Regex AnswerPattern();
 }

@@ -1,0 +1,128 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Rlhf.Contracts;
+using Rlhf.Learner.Training;
+using Rlhf.Storage;
+
+namespace Rlhf.Learner.Apis;
+
+/// <summary><c>GET /v1/learner/status</c> and the registry read API <c>GET /v1/models/versions</c>.</summary>
+public static class LearnerApi
+{
+    public static void MapLearnerEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/learner/status", Status);
+        app.MapGet("/v1/models/versions", VersionsAsync);
+    }
+
+    static Ok<object> Status(LearnerEngine engine, IOptions<LearnerOptions> options)
+    {
+        var snapshot = engine.Snapshot();
+        var settings = options.Value;
+        var state = snapshot.State;
+        var counters = snapshot.Counters;
+        return TypedResults.Ok<object>(new
+        {
+            phase = snapshot.Phase switch
+            {
+                LearnerPhase.NoModel => "no_model",
+                LearnerPhase.Starting => "starting",
+                _ => "ready",
+            },
+            startup_problem = snapshot.StartupProblem,
+            policy_version = state?.PolicyVersion,
+            parent_version = state?.ParentVersion,
+            ppo_steps = state?.PpoSteps ?? 0,
+            sft_steps = state?.SftSteps ?? 0,
+            kl_coefficient = state?.KlCoefficient,
+            training = snapshot.Training,
+            batch = new
+            {
+                size = settings.BatchSize,
+                time_limit_seconds = settings.BatchTimeLimit.TotalSeconds,
+                max_policy_lag = settings.MaxPolicyLag,
+                demonstration_size = settings.DemonstrationBatchSize,
+                demonstration_time_limit_seconds = settings.DemonstrationBatchTimeLimit.TotalSeconds,
+            },
+            rollouts = new
+            {
+                batches = counters.RolloutBatches,
+                trained = counters.RolloutsTrained,
+                duplicates = counters.DuplicateRollouts,
+                missing = counters.MissingRollouts,
+                stale = counters.StaleRollouts,
+                off_temperature = counters.OffTemperatureRollouts,
+                invalid = counters.InvalidRollouts,
+            },
+            demonstrations = new
+            {
+                batches = counters.DemonstrationBatches,
+                trained = counters.DemonstrationsTrained,
+                duplicates = counters.DuplicateDemonstrations,
+                invalid = counters.InvalidDemonstrations,
+            },
+            versions_published = counters.VersionsPublished,
+            rejected = counters.CandidatesRejected,
+            skipped_steps = counters.SkippedSteps,
+            kl_bound = settings.KlBound,
+            last_metrics = state?.LastMetrics is { } m ? Metrics(m) : null,
+            last_rejection = state?.LastRejection is { } r
+                ? new { candidate_version = r.CandidateVersion, parent_version = r.ParentVersion, reason = r.Reason, rejected_at = r.RejectedAt }
+                : null,
+            checkpoint = state is null ? null : new
+            {
+                sequence = state.Sequence,
+                directory = snapshot.Checkpoint,
+                written_at = state.WrittenAt,
+            },
+        });
+    }
+
+    static async Task<Results<Ok<object>, ProblemHttpResult>> VersionsAsync(IModelRegistry registry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return TypedResults.Ok<object>(new
+            {
+                policy = await KindAsync(registry, ModelKind.Policy, cancellationToken),
+                reward = await KindAsync(registry, ModelKind.Reward, cancellationToken),
+            });
+        }
+        catch (StackExchange.Redis.RedisException error)
+        {
+            return TypedResults.Problem($"The model registry cannot be read: {error.Message}", statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Model registry unavailable");
+        }
+    }
+
+    static async Task<object> KindAsync(IModelRegistry registry, ModelKind kind, CancellationToken cancellationToken)
+    {
+        var versions = await registry.ListAsync(kind, cancellationToken);
+        var promoted = (await registry.GetPromotedAsync(kind, cancellationToken))?.Version;
+        return new
+        {
+            promoted_version = promoted,
+            versions = versions.Select(v => new
+            {
+                version = v.Version,
+                parent_version = v.ParentVersion,
+                promoted = v.Version == promoted,
+                created_at = v.CreatedAt,
+                blob = new { uri = v.Blob.Uri, sha256 = v.Blob.Sha256, bytes = v.Blob.Bytes, format = v.Blob.Format },
+                metrics = v.Metrics,
+            }),
+        };
+    }
+
+    static object Metrics(PolicyMetrics m) => new
+    {
+        kl_to_reference = m.KlToReference,
+        mean_reward = m.MeanReward,
+        policy_loss = m.PolicyLoss,
+        value_loss = m.ValueLoss,
+        ptx_loss = m.PtxLoss,
+        kl_coefficient = m.KlCoefficient,
+        rollouts_used = m.RolloutsUsed,
+        eval_kl = m.EvalKl,
+    };
+}

@@ -1,0 +1,67 @@
+using System.Globalization;
+using Rlhf.Modeling;
+using Rlhf.Modeling.Generation;
+
+namespace Rlhf.Demo;
+
+/// <summary>How a policy answers a set of questions, judged by the hidden preference (exact, from the text).</summary>
+/// <param name="GreedyAccuracy">Share of questions whose greedy reply gives the right number.</param>
+/// <param name="SampledAccuracy">Share of questions whose reply sampled at the serving temperature is right.</param>
+/// <param name="GreedyConciseShare">Share of greedy replies that are nothing but the equation.</param>
+/// <param name="GreedyWellFormedShare">Share of greedy replies that restate the question's equation (whatever the result):
+/// the chat format is learned.</param>
+/// <param name="Questions">How many questions were asked.</param>
+public sealed record PolicyEvaluation(double GreedyAccuracy, double SampledAccuracy, double GreedyConciseShare, double GreedyWellFormedShare, int Questions);
+
+/// <summary>Measures a policy on questions with batched generation (greedy and sampled).</summary>
+public static class PolicyEvaluator
+{
+    const int ChunkSize = 256;
+
+    public static PolicyEvaluation Evaluate(
+        CausalLM policy, DemoCorpus corpus, IReadOnlyList<ArithmeticQuestion> questions, double temperature, int maxNewTokens, long seed)
+    {
+        var greedy = Answer(policy, corpus, questions, _ => SamplingOptions.Greedy(maxNewTokens));
+        var sampled = Answer(policy, corpus, questions, i => new SamplingOptions(maxNewTokens, temperature, Seed: seed + i));
+        return new PolicyEvaluation(
+            Share(questions, greedy, ArithmeticTask.IsCorrect),
+            Share(questions, sampled, ArithmeticTask.IsCorrect),
+            Share(questions, greedy, SimulatedLabelers.IsConcise),
+            Share(questions, greedy, ArithmeticTask.RestatesEquation),
+            questions.Count);
+    }
+
+    /// <summary>Replies (text) of the policy to each question, generated in batches.</summary>
+    public static IReadOnlyList<string> Answer(
+        CausalLM policy, DemoCorpus corpus, IReadOnlyList<ArithmeticQuestion> questions, Func<int, SamplingOptions> sampling)
+    {
+        var requests = questions.Select((q, i) => new GenerationRequest(corpus.ChatPrompt(q), sampling(i))).ToList();
+        return Generate(policy, corpus, requests).Select(g => corpus.DecodeResponse(g.TokenIds)).ToList();
+    }
+
+    /// <summary>Batched generation that stops on the end-of-turn token.</summary>
+    public static IReadOnlyList<GeneratedSequence> Generate(CausalLM policy, DemoCorpus corpus, IReadOnlyList<GenerationRequest> requests) =>
+        requests.Chunk(ChunkSize)
+            .SelectMany(chunk => Sampler.Generate(policy, chunk, [corpus.EndOfTurnId], corpus.Tokenizer.PadId))
+            .ToList();
+
+    /// <summary>
+    /// Share of facts the model completes correctly as plain text ("a op b = " followed greedily): what it knows,
+    /// whatever its chat behaviour.
+    /// </summary>
+    public static double KnowledgeAccuracy(CausalLM policy, DemoCorpus corpus, IReadOnlyList<(int A, int B, char Op)> facts)
+    {
+        var requests = facts.Select(f => new GenerationRequest(corpus.KnowledgeProbe(f.A, f.B, f.Op), SamplingOptions.Greedy(3))).ToList();
+        var replies = Generate(policy, corpus, requests);
+        var correct = facts.Zip(replies).Count(pair =>
+        {
+            var (f, reply) = pair;
+            var digits = new string(corpus.DecodeResponse(reply.TokenIds).TakeWhile(char.IsAsciiDigit).ToArray());
+            return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value == (f.Op == '+' ? f.A + f.B : f.A - f.B);
+        });
+        return (double)correct / facts.Count;
+    }
+
+    static double Share(IReadOnlyList<ArithmeticQuestion> questions, IReadOnlyList<string> replies, Func<ArithmeticQuestion, string, bool> test) =>
+        questions.Count == 0 ? double.NaN : (double)questions.Zip(replies).Count(p => test(p.First, p.Second)) / questions.Count;
+}

@@ -1,0 +1,160 @@
+using Rlhf.Modeling;
+using static TorchSharp.torch;
+
+namespace Rlhf.Training;
+
+/// <summary>One reward-model step's measurements.</summary>
+/// <param name="Loss">K-wise ranking loss of the batch, nats (before the update).</param>
+/// <param name="PairwiseAccuracy">Share of the batch's pairs ranked correctly (before the update).</param>
+/// <param name="Rankings">Rankings that contributed at least one pair.</param>
+/// <param name="Pairs">(better, worse) pairs in the batch.</param>
+/// <param name="GradNorm">Gradient L2 norm before clipping.</param>
+public sealed record RewardModelStepMetrics(
+    long Step, StepSkipReason SkipReason, double Loss, double PairwiseAccuracy, int Rankings, int Pairs, double GradNorm, long SkippedSteps)
+{
+    public bool Applied => SkipReason == StepSkipReason.None;
+}
+
+/// <summary>Held-out quality of a reward model.</summary>
+/// <param name="Loss">Mean K-wise loss per ranking, nats.</param>
+/// <param name="PairwiseAccuracy">Share of all (better, worse) pairs with r_better &gt; r_worse.</param>
+public sealed record RewardModelEvaluation(double Loss, double PairwiseAccuracy, int Rankings, int Pairs);
+
+/// <summary>
+/// Trains a <see cref="ScalarHeadModel"/> on rankings with the InstructGPT K-wise loss: each ranking's K responses go
+/// through the model once, and all its C(K, 2) cross-tier pairs form one batch element.
+/// </summary>
+public sealed class RewardModelTrainer : IDisposable
+{
+    readonly ScalarHeadModel model;
+    readonly RewardModelOptions options;
+    readonly ModelOptimizer optimizer;
+
+    public RewardModelTrainer(ScalarHeadModel model, RewardModelOptions options)
+    {
+        this.model = model;
+        this.options = options.Validate();
+        optimizer = new ModelOptimizer(model, options.Optimizer);
+    }
+
+    public long Steps { get; private set; }
+
+    /// <summary>Steps skipped because the loss or gradient was not finite (weights kept).</summary>
+    public long SkippedSteps { get; private set; }
+
+    public RewardModelStepMetrics Step(IReadOnlyList<Ranking> rankings)
+    {
+        var pairs = Pairs(rankings);
+        if (pairs.Count == 0)
+            return new RewardModelStepMetrics(Steps, StepSkipReason.NoUsableData, double.NaN, double.NaN, 0, 0, double.NaN, SkippedSteps);
+
+        using var scope = NewDisposeScope();
+        model.train();
+        var (loss, accuracy) = RlhfMath.RankingLoss(Rewards(rankings), pairs);
+        var lossValue = loss.item<float>();
+        var accuracyValue = accuracy.item<float>();
+        var norm = double.NaN;
+        if (float.IsFinite(lossValue))
+        {
+            optimizer.ZeroGrad();
+            loss.backward();
+            norm = optimizer.ClipGradients(options.MaxGradNorm);
+        }
+
+        model.eval();
+        if (!double.IsFinite(norm))
+        {
+            optimizer.ZeroGrad();
+            SkippedSteps++;
+            return new RewardModelStepMetrics(Steps, StepSkipReason.NonFiniteUpdate, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps);
+        }
+
+        optimizer.Step();
+        optimizer.ZeroGrad();
+        Steps++;
+        return new RewardModelStepMetrics(Steps, StepSkipReason.None, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps);
+    }
+
+    /// <summary>Loss and pairwise accuracy on held-out rankings (ties are not counted as pairs).</summary>
+    public RewardModelEvaluation Evaluate(IReadOnlyList<Ranking> rankings)
+    {
+        model.eval();
+        using var noGrad = no_grad();
+        double lossSum = 0, correct = 0;
+        int rankingCount = 0, pairCount = 0;
+        foreach (var chunk in rankings.Chunk(options.EvaluationBatchSize))
+        {
+            var pairs = Pairs(chunk);
+            if (pairs.Count == 0)
+                continue;
+            using var scope = NewDisposeScope();
+            var (loss, accuracy) = RlhfMath.RankingLoss(Rewards(chunk), pairs);
+            lossSum += loss.item<float>() * pairs.Rankings;
+            correct += accuracy.item<float>() * pairs.Count;
+            rankingCount += pairs.Rankings;
+            pairCount += pairs.Count;
+        }
+
+        return pairCount == 0
+            ? new RewardModelEvaluation(double.NaN, double.NaN, 0, 0)
+            : new RewardModelEvaluation(lossSum / rankingCount, correct / pairCount, rankingCount, pairCount);
+    }
+
+    /// <summary>Scores of responses to a prompt (B), e.g. to score rollouts with the trained model.</summary>
+    public Tensor Score(IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Response)> sequences)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        var batch = Scoring.Collate(sequences, options.PadTokenId, model.Trunk.EmbeddingWeight.device);
+        return model.Rewards(batch.InputIds, batch.AttentionMask).MoveToOuterDisposeScope();
+    }
+
+    static RankingPairs Pairs(IReadOnlyList<Ranking> rankings)
+    {
+        foreach (var ranking in rankings)
+            ranking.Validate();
+        return RankingPairs.FromTiers(rankings.Select(r => (IReadOnlyList<int>)r.Responses.Select(x => x.Tier).ToList()).ToList());
+    }
+
+    /// <summary>(N) rewards of every response of every ranking, in order.</summary>
+    Tensor Rewards(IReadOnlyList<Ranking> rankings)
+    {
+        var sequences = rankings.SelectMany(r => r.Responses.Select(x => (r.PromptTokenIds, x.TokenIds))).ToList();
+        using var scope = NewDisposeScope();
+        var batch = Scoring.Collate(sequences, options.PadTokenId, model.Trunk.EmbeddingWeight.device);
+        return model.Rewards(batch.InputIds, batch.AttentionMask).MoveToOuterDisposeScope();
+    }
+
+    public void Save(string directory)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>();
+        TrainerCheckpoint.AddModule(tensors, "model.", model);
+        optimizer.AddState(tensors, "optimizer.");
+        TrainerCheckpoint.AddRng(tensors, TrainerCheckpoint.GlobalRngKey);
+        TrainerCheckpoint.Write(directory, tensors, new RewardModelTrainerState(Steps, SkippedSteps));
+    }
+
+    public void Load(string directory)
+    {
+        var (tensors, state) = TrainerCheckpoint.Read<RewardModelTrainerState>(directory);
+        try
+        {
+            TrainerCheckpoint.LoadModule(tensors, "model.", model);
+            optimizer.LoadState(tensors, "optimizer.");
+            TrainerCheckpoint.LoadRng(tensors, TrainerCheckpoint.GlobalRngKey);
+        }
+        finally
+        {
+            TrainerCheckpoint.Dispose(tensors);
+        }
+
+        Steps = state.Steps;
+        SkippedSteps = state.SkippedSteps;
+    }
+
+    public void Dispose() => optimizer.Dispose();
+
+    sealed record RewardModelTrainerState(long Steps, long SkippedSteps);
+}
