@@ -84,9 +84,9 @@ public sealed class PpoTrainer : IDisposable
         if (actor.NamedProjections().Any(p => p.Layer.IsMerged))
             throw new InvalidOperationException("Unmerge the actor's LoRA adapters before training.");
 
-        var usable = rollouts.Where(r => PolicyVersion - r.PolicyVersion is >= 0 and var lag && lag <= options.MaxPolicyLag).ToList();
+        var usable = rollouts.Where(IsFresh).ToList();
         var beta = klController.Beta;
-        var skipped = new PpoStepMetrics
+        var measured = new PpoStepMetrics
         {
             Step = Steps,
             PolicyVersion = PolicyVersion,
@@ -96,15 +96,15 @@ public sealed class PpoTrainer : IDisposable
             MeanScore = usable.Count > 0 ? usable.Average(r => r.Score) : double.NaN,
         };
         if (usable.Count == 0)
-            return skipped with { SkipReason = StepSkipReason.NoUsableData, SkippedSteps = SkippedSteps };
+            return measured with { SkipReason = StepSkipReason.NoUsableData, SkippedSteps = SkippedSteps };
 
         using var scope = NewDisposeScope();
         var experience = Collect(usable, beta);
-        skipped = skipped with { Kl = experience.Kl, ExplainedVariance = experience.ExplainedVariance };
+        measured = measured with { Kl = experience.Kl, ExplainedVariance = experience.ExplainedVariance };
         if (!experience.Finite)
         {
             SkippedSteps++;
-            return skipped with { SkipReason = StepSkipReason.NonFiniteInput, SkippedSteps = SkippedSteps };
+            return measured with { SkipReason = StepSkipReason.NonFiniteInput, SkippedSteps = SkippedSteps };
         }
 
         var totals = new UpdateTotals();
@@ -122,7 +122,7 @@ public sealed class PpoTrainer : IDisposable
         if (totals.Applied == 0)
         {
             SkippedSteps++;
-            return skipped with
+            return measured with
             {
                 SkipReason = StepSkipReason.NonFiniteUpdate,
                 SkippedUpdates = totals.Skipped,
@@ -133,7 +133,7 @@ public sealed class PpoTrainer : IDisposable
         klController.Update(experience.Kl, usable.Count);
         Steps++;
         PolicyVersion++;
-        return skipped with
+        return measured with
         {
             Step = Steps,
             PolicyVersion = PolicyVersion,
@@ -151,6 +151,13 @@ public sealed class PpoTrainer : IDisposable
             CriticGradNorm = totals.CriticGradNorm / totals.Applied,
             SkippedSteps = SkippedSteps,
         };
+    }
+
+    /// <summary>Off-policy bound: at most MaxPolicyLag versions behind, and not from a version this trainer has not reached.</summary>
+    bool IsFresh(Rollout rollout)
+    {
+        var lag = PolicyVersion - rollout.PolicyVersion;
+        return lag >= 0 && lag <= options.MaxPolicyLag;
     }
 
     /// <summary>Scores the batch once, without gradients: everything the updates hold fixed.</summary>
@@ -294,7 +301,7 @@ public sealed class PpoTrainer : IDisposable
             TrainerCheckpoint.LoadModule(tensors, "critic.", critic);
             actorOptimizer.LoadState(tensors, "actor_optimizer.");
             criticOptimizer.LoadState(tensors, "critic_optimizer.");
-            
+            TrainerCheckpoint.LoadRng(tensors, TrainerCheckpoint.GlobalRngKey);
             TrainerCheckpoint.LoadRng(tensors, ShuffleRngKey, shuffle);
         }
         finally
