@@ -59,7 +59,7 @@ public sealed class LearnerEngine(
     readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly Lock countersLock = new();
     CounterValues counters = new();
-    LearnerModels? models;
+    LearnerModels? loaded;
     CheckpointDirectory? checkpoints;
     string? latest;
     LearnerState? state;
@@ -81,7 +81,7 @@ public sealed class LearnerEngine(
     {
         TorchRuntime.SetThreads(settings.Threads);
         var device = TorchRuntime.SelectDevice(settings.Device);
-        models = LearnerModels.Load(settings, device);
+        loaded = LearnerModels.Load(settings, device);
         checkpoints = new CheckpointDirectory(settings.StateDirectory);
         checkpoints.DeleteScratch();
         latest = checkpoints.Latest();
@@ -91,7 +91,7 @@ public sealed class LearnerEngine(
             return;
         }
 
-        models.Load(latest);
+        loaded.Load(latest);
         state = CheckpointDirectory.Read(latest);
         counters = state.Counters;
         logger.LogInformation("Resumed learner checkpoint {Checkpoint}: policy {PolicyVersion}, PPO step {PpoSteps}, SFT step {SftSteps}",
@@ -281,7 +281,7 @@ public sealed class LearnerEngine(
             return new LearnerSnapshot(Phase, startupProblem, state, counters, training, latest);
     }
 
-    LearnerModels Models => models ?? throw new InvalidOperationException("The learner's models are not loaded.");
+    LearnerModels Models => loaded ?? throw new InvalidOperationException("The learner's models are not loaded.");
 
     LearnerState State => state ?? throw new InvalidOperationException("The learner has no checkpoint yet.");
 
@@ -677,7 +677,7 @@ public sealed class LearnerEngine(
 
     public void Dispose()
     {
-        models?.Dispose();
+        loaded?.Dispose();
         gate.Dispose();
     }
 }

@@ -1,0 +1,152 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Rlhf.Contracts;
+using Rlhf.Hosting;
+using Rlhf.Learner.Tests.Support;
+using Rlhf.Learner.Training;
+using Rlhf.Storage;
+using Rlhf.Testing;
+
+namespace Rlhf.Learner.Tests;
+
+/// <summary>
+/// The learner on the real RabbitMQ and Redis, fed and observed from a second host with its own bus; and a learner
+/// process killed with SIGKILL in the middle of a PPO step.
+/// </summary>
+public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
+{
+    readonly TinyPolicy policy = new();
+    readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
+    readonly string run = Guid.NewGuid().ToString("N")[..12];
+    readonly RecordedEvents observed = new();
+    IHost? observer;
+
+    string KeyPrefix => $"rlhf-test-learner-{run}:";
+
+    string QueuePrefix => $"learner-test-{run}";
+
+    static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(Infrastructure());
+        builder.Configuration["Bus:RabbitMq:QuorumQueues"] = "false";
+        builder.AddServiceDefaults();
+        builder.AddStorage();
+        builder.Services.AddSingleton(observed);
+        builder.Services.AddSingleton(new RecorderEndpoint($"learner-test-observer-{run}"));
+        builder.Services.AddBusConsumer<LearnerEventsRecorder, LearnerEventsRecorderDefinition>();
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        observer = builder.Build();
+        await observer.StartAsync(Cancel);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (observer is not null)
+        {
+            await observer.StopAsync(CancellationToken.None);
+            observer.Dispose();
+        }
+
+        await BrokerLeftovers.DeleteQueuesAsync(QueuePrefix);
+        await BrokerLeftovers.DeleteKeysAsync(KeyPrefix);
+        policy.Dispose();
+        if (Directory.Exists(stateDirectory))
+            Directory.Delete(stateDirectory, recursive: true);
+    }
+
+    T Observer<T>() where T : notnull => observer!.Services.GetRequiredService<T>();
+
+    Dictionary<string, string?> Infrastructure()
+    {
+        var settings = TestInfrastructure.RabbitMqSettings();
+        settings["Redis:KeyPrefix"] = KeyPrefix;
+        settings["Storage:RolloutTtl"] = "00:10:00";
+        return settings;
+    }
+
+    Dictionary<string, string?> LearnerSettings()
+    {
+        var settings = LearnerHost.Settings(policy, stateDirectory);
+        foreach (var (key, value) in Infrastructure())
+            settings[key] = value;
+        settings["Learner:QueuePrefix"] = QueuePrefix;
+        return settings;
+    }
+
+    async Task<IReadOnlyList<RolloutScored>> SeedAsync(int seed = 0)
+    {
+        var rollouts = SampledRollouts.Generate(policy.Directory, groups: 2, seed: seed);
+        foreach (var group in rollouts.GroupBy(r => r.GroupId))
+            await Observer<IRolloutStore>().SaveGroupAsync(group.ToList(), Cancel);
+        return rollouts.Select((r, i) => SampledRollouts.Scored(r, i % 2 == 0 ? 1f : -1f)).ToList();
+    }
+
+    async Task PublishAsync(IEnumerable<RolloutScored> events)
+    {
+        foreach (var scored in events)
+            await Observer<IBus>().Publish(scored, Cancel);
+    }
+
+    [Fact]
+    public async Task A_batch_from_rabbitmq_trains_and_the_update_reaches_another_bus_host_with_its_blob_in_redis()
+    {
+        await using var learner = new LearnerHost(LearnerSettings());
+        await learner.WaitUntilReadyAsync();
+
+        await PublishAsync(await SeedAsync());
+        var update = await observed.WaitForAsync<PolicyUpdated>();
+
+        Assert.Equal(1, update.PolicyVersion);
+        Assert.Equal(0, update.ParentVersion);
+        Assert.Equal(4, update.Metrics.RolloutsUsed);
+        Assert.StartsWith("redis://blob/policy/1/", update.Blob.Uri, StringComparison.Ordinal);
+        // The observer's own store instances, on the same Redis and prefix: blob verified by sha256, registry promoted.
+        var weights = await Observer<IBlobStore>().GetAsync(update.Blob, Cancel);
+        using (var loaded = policy.LoadWeights(weights))
+            Assert.Equal(TinyPolicy.Config.HiddenSize, loaded.Config.HiddenSize);
+        Assert.Equal(1, (await Observer<IModelRegistry>().GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        var status = await learner.WaitForStatusAsync(s => s.GetProperty("policy_version").GetInt64() == 1);
+        Assert.Equal(4, status.GetProperty("rollouts").GetProperty("trained").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_learner_killed_mid_step_loses_no_rollout_and_trains_each_once()
+    {
+        var settings = LearnerSettings();
+        // A step of 48 updates (about 1.5 s here): the kill, milliseconds after the step's first log line, lands inside it.
+        settings["Learner:Ppo:Epochs"] = "12";
+        settings["Learner:Ppo:MiniBatchSize"] = "1";
+        var scored = await SeedAsync();
+
+        using (var doomed = new LearnerProcess(settings))
+        {
+            await doomed.WaitForLogAsync("Learner ready at policy 0", TimeSpan.FromSeconds(60));
+            await PublishAsync(scored);
+            await doomed.WaitForLogAsync("PPO step on 4 rollouts", TimeSpan.FromSeconds(60));
+            doomed.Kill();
+        }
+
+        // Killed inside the step: only the bootstrap checkpoint exists, nothing was published or claimed.
+        Assert.Equal(["checkpoint-0000000000"], Directory.GetDirectories(stateDirectory, "checkpoint-*").Select(Path.GetFileName));
+        Assert.Empty(observed.Updates);
+        Assert.Null(await Observer<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(scored[0].RolloutId), Cancel));
+
+        using var restarted = new LearnerProcess(settings);
+        var update = await observed.WaitForAsync<PolicyUpdated>(timeout: TimeSpan.FromSeconds(90));
+
+        Assert.Equal(1, update.PolicyVersion);
+        Assert.Equal(4, update.Metrics.RolloutsUsed);
+        foreach (var rollout in scored)
+            Assert.Equal("promote:1", await Observer<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(rollout.RolloutId), Cancel));
+        await restarted.WaitForLogAsync("Published policy 1", TimeSpan.FromSeconds(30));
+        var checkpoint = CheckpointDirectory.Read(Directory.GetDirectories(stateDirectory, "checkpoint-*").Single());
+        Assert.Equal(1, checkpoint.PpoSteps);
+        Assert.Equal(4, checkpoint.Counters.RolloutsTrained);
+        Assert.Single(observed.Updates);
+    }
+}

@@ -1,0 +1,48 @@
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using Rlhf.Testing;
+using StackExchange.Redis;
+
+namespace Rlhf.Learner.Tests.Support;
+
+/// <summary>Removes what a test left on the shared RabbitMQ and Redis: the learner's durable queues and exchanges, and its keys.</summary>
+public static class BrokerLeftovers
+{
+    public static async Task DeleteQueuesAsync(string queuePrefix)
+    {
+        var factory = new ConnectionFactory { Uri = TestInfrastructure.RabbitMq };
+        await using var connection = await factory.CreateConnectionAsync();
+        foreach (var endpoint in new[] { "rollout-scored", "demonstrations", "policy-rollback" })
+        {
+            foreach (var name in new[] { $"{queuePrefix}-{endpoint}", $"{queuePrefix}-{endpoint}_error", $"{queuePrefix}-{endpoint}_skipped" })
+            {
+                // A missing queue or exchange closes the channel, so each deletion gets its own.
+                await IgnoringMissingAsync(connection, channel => channel.QueueDeleteAsync(name));
+                await IgnoringMissingAsync(connection, channel => channel.ExchangeDeleteAsync(name));
+            }
+        }
+    }
+
+    public static async Task DeleteKeysAsync(string prefix)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis);
+        var database = redis.GetDatabase();
+        foreach (var server in redis.GetServers())
+        {
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+                await database.KeyDeleteAsync(key);
+        }
+    }
+
+    static async Task IgnoringMissingAsync(IConnection connection, Func<IChannel, Task> delete)
+    {
+        try
+        {
+            await using var channel = await connection.CreateChannelAsync();
+            await delete(channel);
+        }
+        catch (OperationInterruptedException)
+        {
+        }
+    }
+}
