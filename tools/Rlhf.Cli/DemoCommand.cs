@@ -25,7 +25,27 @@ static class DemoCommand
         {
             var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch));
-            return await DemoRun.RunAsync(settings, cancel);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            ConsoleCancelEventHandler onCtrlC = (_, e) =>
+            {
+                e.Cancel = true; // stop the loop, then write the report
+                stop.Cancel();
+            };
+            Console.CancelKeyPress += onCtrlC;
+            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+                {
+                    context.Cancel = true;
+                    stop.Cancel();
+                });
+            try
+            {
+                return await DemoRun.RunAsync(settings, stop.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCtrlC;
+            }
         });
         return command;
     }

@@ -6,4 +6,5 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
 foreach (var command in Rlhf.Cli.Demo.DemoTaskCommands.Create()) root.Subcommands.Add(command);
-return await root.Parse(args).InvokeAsync();
+// Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

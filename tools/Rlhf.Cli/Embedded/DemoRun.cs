@@ -98,6 +98,10 @@ public static class DemoRun
         string F(double value) => value.ToString(CultureInfo.InvariantCulture);
         return new Dictionary<string, string?>
         {
+            // Tiny models are overhead-bound: one LibTorch thread per service lets the services share the cores.
+            ["Generation:Threads"] = "1",
+            ["Reward:Threads"] = "1",
+            ["Learner:Threads"] = "1",
             ["Generation:ModelPath"] = modelPath,
             ["Generation:MaxBatchSize"] = "32",
             ["Generation:MaxTokensLimit"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
