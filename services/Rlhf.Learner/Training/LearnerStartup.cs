@@ -52,9 +52,18 @@ sealed class LearnerStartup(LearnerEngine engine, IBus bus, ILogger<LearnerStart
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A host disposed before it was stopped (a test factory torn down early) has nothing left to stop.
+        if (Volatile.Read(ref disposed))
+            return;
         await stopping.CancelAsync();
         await connecting.WaitAsync(cancellationToken);
     }
 
-    public void Dispose() => stopping.Dispose();
+    public void Dispose()
+    {
+        Volatile.Write(ref disposed, true);
+        stopping.Dispose();
+    }
+
+    bool disposed;
 }

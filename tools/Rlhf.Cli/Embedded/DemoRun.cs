@@ -105,6 +105,7 @@ public static class DemoRun
             ["Generation:ModelPath"] = modelPath,
             ["Generation:MaxBatchSize"] = "32",
             ["Generation:MaxTokensLimit"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
+            ["Generation:DefaultMaxTokens"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
             ["Feedback:RaterRateLimit"] = "1000000",
             ["Reward:ModelPath"] = modelPath,
             ["Reward:TrainEvery"] = "8",

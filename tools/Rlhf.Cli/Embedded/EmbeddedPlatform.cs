@@ -13,6 +13,18 @@ using Rlhf.Reward;
 
 namespace Rlhf.Cli.Embedded;
 
+/// <summary>The services a host runs.</summary>
+[Flags]
+public enum PlatformServices
+{
+    Generation = 1,
+    Feedback = 2,
+    Reward = 4,
+    Learner = 8,
+    Dashboard = 16,
+    All = Generation | Feedback | Reward | Learner | Dashboard,
+}
+
 /// <summary>
 /// Every service in one process: the same Add*Service/Map*Api calls the separate hosts make, on MassTransit's
 /// in-memory transport and the in-memory stores, listening on a real localhost port.
@@ -21,7 +33,8 @@ public static class EmbeddedPlatform
 {
     public const string ClientName = "demo-app";
 
-    public static WebApplication Build(string url, string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey, EventLog events)
+    public static WebApplication Build(string url, string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey, EventLog? events,
+        PlatformServices services = PlatformServices.All)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = runDirectory, Args = [] });
         builder.Configuration.Sources.Clear();
@@ -29,7 +42,6 @@ public static class EmbeddedPlatform
         {
             ["Urls"] = url,
             ["Bus:Transport"] = "InMemory",
-            ["Storage:Kind"] = "InMemory",
             ["Log:Console"] = "false",
             ["Log:File"] = Path.Combine(runDirectory, "services.log"),
             ["Serilog:MinimumLevel:Default"] = "Information",
@@ -42,29 +54,33 @@ public static class EmbeddedPlatform
         builder.Configuration.AddInMemoryCollection(all);
 
         builder.AddServiceDefaults();
-        builder.AddGenerationService();
-        builder.AddFeedbackService();
-        builder.AddRewardService();
-        builder.AddLearnerService();
-        builder.AddDashboardService();
-        builder.SetServiceIdentity(ServiceIdentity.FromAssembly("rlhf-embedded", typeof(EmbeddedPlatform).Assembly));
-        builder.Services.AddSingleton(events);
-        AddEventLog<RolloutGenerated>(builder.Services);
-        AddEventLog<RankingSubmitted>(builder.Services);
-        AddEventLog<RatingSubmitted>(builder.Services);
-        AddEventLog<DemonstrationSubmitted>(builder.Services);
-        AddEventLog<RolloutScored>(builder.Services);
-        AddEventLog<RewardModelUpdated>(builder.Services);
-        AddEventLog<PolicyUpdated>(builder.Services);
-        AddEventLog<PolicyRejected>(builder.Services);
+        if (services.HasFlag(PlatformServices.Generation)) builder.AddGenerationService();
+        if (services.HasFlag(PlatformServices.Feedback)) builder.AddFeedbackService();
+        if (services.HasFlag(PlatformServices.Reward)) builder.AddRewardService();
+        if (services.HasFlag(PlatformServices.Learner)) builder.AddLearnerService();
+        if (services.HasFlag(PlatformServices.Dashboard)) builder.AddDashboardService();
+        builder.SetServiceIdentity(ServiceIdentity.FromAssembly($"rlhf-{services.ToString().ToLowerInvariant().Replace(", ", "+")}",
+            typeof(EmbeddedPlatform).Assembly));
+        if (events is not null)
+        {
+            builder.Services.AddSingleton(events);
+            AddEventLog<RolloutGenerated>(builder.Services);
+            AddEventLog<RankingSubmitted>(builder.Services);
+            AddEventLog<RatingSubmitted>(builder.Services);
+            AddEventLog<DemonstrationSubmitted>(builder.Services);
+            AddEventLog<RolloutScored>(builder.Services);
+            AddEventLog<RewardModelUpdated>(builder.Services);
+            AddEventLog<PolicyUpdated>(builder.Services);
+            AddEventLog<PolicyRejected>(builder.Services);
+        }
 
         var app = builder.Build();
         app.MapDefaultEndpoints();
-        app.MapGenerationApi();
-        app.MapFeedbackApi();
-        app.MapRewardApi();
-        app.MapLearnerApi();
-        app.MapDashboardApi();
+        if (services.HasFlag(PlatformServices.Generation)) app.MapGenerationApi();
+        if (services.HasFlag(PlatformServices.Feedback)) app.MapFeedbackApi();
+        if (services.HasFlag(PlatformServices.Reward)) app.MapRewardApi();
+        if (services.HasFlag(PlatformServices.Learner)) app.MapLearnerApi();
+        if (services.HasFlag(PlatformServices.Dashboard)) app.MapDashboardApi();
         return app;
     }
 
