@@ -21,7 +21,8 @@ public sealed record DemoSettings(
     string CacheDirectory,
     int Seed,
     double LabelNoise,
-    int LearnerBatch);
+    int LearnerBatch,
+    bool LocalInfra);
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
@@ -56,13 +57,39 @@ public static class DemoRun
         var url = $"http://127.0.0.1:{settings.Port}";
         using var events = new EventLog(Path.Combine(runDirectory, "events.jsonl"));
         var serviceSettings = ServiceSettings(bootstrap.Directory, runDirectory, loop, settings);
-        await using var app = EmbeddedPlatform.Build(url, runDirectory, serviceSettings, apiKey, events);
-        await app.StartAsync(cancellationToken);
-        AnsiConsole.MarkupLine($"services listening on [blue]{url}[/] (generation, feedback, reward, learner, dashboard)");
+        LocalServices? local = null;
+        WebApplication app;
+        if (settings.LocalInfra)
+        {
+            // Separate processes over RabbitMQ + Redis; this process only observes the bus and reads weight blobs.
+            var prefix = $"rlhf-demo-{Path.GetFileName(runDirectory)}:";
+            local = await LocalServices.StartAsync(runDirectory, serviceSettings, apiKey, prefix, settings.Port, cancellationToken);
+            app = EmbeddedPlatform.Build(url, runDirectory, new Dictionary<string, string?>
+            {
+                ["Bus:Transport"] = "RabbitMq",
+                ["Bus:RabbitMq:QuorumQueues"] = "false",
+                ["Redis:Configuration"] = "localhost:6379",
+                ["Redis:KeyPrefix"] = prefix,
+            }, apiKey, events, services: 0);
+        }
+        else
+        {
+            app = EmbeddedPlatform.Build(url, runDirectory, serviceSettings, apiKey, events);
+        }
 
-        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        await using var platform = app;
+        await using var localServices = local;
+        await app.StartAsync(cancellationToken);
+        var chatUrl = local?.Urls["Generation"] ?? url;
+        var feedbackUrl = local?.Urls["Feedback"] ?? url;
+        AnsiConsole.MarkupLine(local is null
+            ? $"services listening on [blue]{url}[/] (generation, feedback, reward, learner, dashboard in this process)"
+            : $"services as separate processes over RabbitMQ + Redis: {string.Join(", ", local.Urls.Select(u => $"{u.Key.ToLowerInvariant()} [blue]{u.Value}[/]"))}");
+
+        using var chat = new HttpClient { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) };
+        using var feedback = new HttpClient { BaseAddress = new Uri(feedbackUrl), Timeout = TimeSpan.FromMinutes(2) };
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise), settings.Seed);
-        var traffic = new SimulatedTraffic(http, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
+        var traffic = new SimulatedTraffic(chat, feedback, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
             loop.MaxNewTokens, settings.Seed);
         var rows = new List<VersionRow> { new(0, 0, start.GreedyAccuracy, start.SampledAccuracy, 0, null, null, null, 0) };
 

@@ -10,6 +10,7 @@ using Rlhf.Generation;
 using Rlhf.Hosting;
 using Rlhf.Learner;
 using Rlhf.Reward;
+using Rlhf.Storage;
 
 namespace Rlhf.Cli.Embedded;
 
@@ -54,12 +55,13 @@ public static class EmbeddedPlatform
         builder.Configuration.AddInMemoryCollection(all);
 
         builder.AddServiceDefaults();
+        builder.AddStorage();
         if (services.HasFlag(PlatformServices.Generation)) builder.AddGenerationService();
         if (services.HasFlag(PlatformServices.Feedback)) builder.AddFeedbackService();
         if (services.HasFlag(PlatformServices.Reward)) builder.AddRewardService();
         if (services.HasFlag(PlatformServices.Learner)) builder.AddLearnerService();
         if (services.HasFlag(PlatformServices.Dashboard)) builder.AddDashboardService();
-        builder.SetServiceIdentity(ServiceIdentity.FromAssembly($"rlhf-{services.ToString().ToLowerInvariant().Replace(", ", "+")}",
+        builder.SetServiceIdentity(ServiceIdentity.FromAssembly(services == 0 ? "rlhf-demo-observer" : $"rlhf-{services.ToString().ToLowerInvariant().Replace(", ", "+")}",
             typeof(EmbeddedPlatform).Assembly));
         if (events is not null)
         {

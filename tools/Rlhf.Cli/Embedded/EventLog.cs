@@ -82,5 +82,19 @@ public sealed class EventLogConsumer<T>(EventLog log) : IConsumer<T> where T : c
 /// <summary>One endpoint per event type (generic consumers would otherwise share a name).</summary>
 public sealed class EventLogConsumerDefinition<T> : ConsumerDefinition<EventLogConsumer<T>> where T : class
 {
-    public EventLogConsumerDefinition() => EndpointName = $"demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}";
+    /// <summary>Each run listens on its own queues, so a broker never replays an earlier run's events into this log.</summary>
+    static readonly string RunId = Guid.NewGuid().ToString("N")[..8];
+
+    public EventLogConsumerDefinition() =>
+        EndpointName = $"demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{RunId}";
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<EventLogConsumer<T>> consumer,
+        IRegistrationContext context)
+    {
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue)
+        {
+            queue.AutoDelete = true;
+            queue.Durable = false;
+        }
+    }
 }

@@ -21,7 +21,7 @@ public sealed class TrafficStats
 /// n candidates (POST /v1/chat/completions), labelers judge them by the hidden preference and post a ranking, a rating
 /// or a pairwise choice (POST /v1/feedback/*) with the app's API key.
 /// </summary>
-public sealed class SimulatedTraffic(HttpClient http, string apiKey, IReadOnlyList<ArithmeticQuestion> questions, SimulatedLabelers labelers,
+public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, string apiKey, IReadOnlyList<ArithmeticQuestion> questions, SimulatedLabelers labelers,
     int candidates, double temperature, int maxTokens, int seed)
 {
     public TrafficStats Stats { get; } = new();
@@ -63,7 +63,7 @@ public sealed class SimulatedTraffic(HttpClient http, string apiKey, IReadOnlyLi
             seed = random.NextInt64(1, long.MaxValue / 2),
             user = $"user-{random.Next(100)}",
         };
-        using var response = await http.PostAsJsonAsync("/v1/chat/completions", request, cancellationToken);
+        using var response = await chat.PostAsJsonAsync("/v1/chat/completions", request, cancellationToken);
         Interlocked.Increment(ref Stats.Requests);
         if (!response.IsSuccessStatusCode)
         {
@@ -98,7 +98,7 @@ public sealed class SimulatedTraffic(HttpClient http, string apiKey, IReadOnlyLi
         using var post = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
         post.Headers.Add("X-Api-Key", apiKey);
         post.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
-        using var accepted = await http.SendAsync(post, cancellationToken);
+        using var accepted = await feedbackApi.SendAsync(post, cancellationToken);
         Interlocked.Increment(ref accepted.IsSuccessStatusCode ? ref Stats.FeedbackAccepted : ref Stats.FeedbackRejected);
     }
 }
