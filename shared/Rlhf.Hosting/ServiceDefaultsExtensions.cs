@@ -21,6 +21,9 @@ public static class ServiceDefaultsExtensions
     public const string LiveTag = "live";
     public const string ReadyTag = "ready";
 
+    /// <summary>Endpoint names starting with this are per-instance live views: classic, auto-deleted, never quorum.</summary>
+    public const string LiveEndpointPrefix = "live-";
+
     /// <summary>
     /// Registers Serilog, health checks, MassTransit (transport from <c>Bus:Transport</c>), Redis (when
     /// <c>Redis:Configuration</c> is set) and ProblemDetails. Services add their consumers afterwards with
@@ -176,9 +179,10 @@ public static class ServiceDefaultsExtensions
                 var rabbit = options.RabbitMq;
                 if (rabbit.QuorumQueues)
                 {
-                    x.AddConfigureEndpointsCallback((_, _, endpoint) =>
+                    x.AddConfigureEndpointsCallback((_, name, endpoint) =>
                     {
-                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue)
+                        // Live-view endpoints (auto-deleted per instance) stay classic: quorum queues cannot auto-delete.
+                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue && !name.StartsWith(LiveEndpointPrefix, StringComparison.Ordinal))
                             queue.SetQuorumQueue();
                     });
                 }

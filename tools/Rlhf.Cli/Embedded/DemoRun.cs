@@ -67,7 +67,6 @@ public static class DemoRun
             app = EmbeddedPlatform.Build(url, runDirectory, new Dictionary<string, string?>
             {
                 ["Bus:Transport"] = "RabbitMq",
-                ["Bus:RabbitMq:QuorumQueues"] = "false",
                 ["Redis:Configuration"] = "localhost:6379",
                 ["Redis:KeyPrefix"] = prefix,
             }, apiKey, events, services: 0);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using MassTransit;
+using Rlhf.Hosting;
 using Rlhf.Contracts;
 
 namespace Rlhf.Cli.Embedded;
@@ -86,7 +87,7 @@ public sealed class EventLogConsumerDefinition<T> : ConsumerDefinition<EventLogC
     static readonly string RunId = Guid.NewGuid().ToString("N")[..8];
 
     public EventLogConsumerDefinition() =>
-        EndpointName = $"demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{RunId}";
+        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{RunId}";
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<EventLogConsumer<T>> consumer,
         IRegistrationContext context)
@@ -95,6 +96,7 @@ public sealed class EventLogConsumerDefinition<T> : ConsumerDefinition<EventLogC
         {
             queue.AutoDelete = true;
             queue.Durable = false;
+            queue.SetQueueArgument("x-queue-type", "classic");
         }
     }
 }

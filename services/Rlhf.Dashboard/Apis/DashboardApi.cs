@@ -1,0 +1,60 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Rlhf.Dashboard.Consumers;
+
+namespace Rlhf.Dashboard.Apis;
+
+/// <summary>Recent events as JSON and a small live page over them.</summary>
+public static class DashboardApi
+{
+    public static void MapDashboardEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/dashboard/events", Events);
+        app.MapGet("/dashboard", () => TypedResults.Content(Page, "text/html; charset=utf-8"));
+    }
+
+    static Results<Ok<IReadOnlyList<EventView>>, ProblemHttpResult> Events(RecentEvents recent, string? search, string? type, int? limit)
+    {
+        if (limit is < 1 or > 2_000)
+            return TypedResults.Problem("limit must be between 1 and 2000", statusCode: 400, title: "Invalid request");
+        return TypedResults.Ok(recent.Query(search, type, limit ?? 100));
+    }
+
+    const string Page = """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>rlhf dashboard</title>
+        <style>
+          body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #222; }
+          h1 { font-size: 1.3rem; } input, select { font: inherit; padding: .3rem; }
+          table { border-collapse: collapse; width: 100%; margin-top: 1rem; }
+          th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+          td.json { font: 12px ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; max-width: 60rem; }
+          .type { font-weight: 600; } .muted { color: #777; }
+        </style></head>
+        <body>
+        <h1>rlhf: recent events</h1>
+        <label>Search (correlation id, message id or text) <input id="search" size="40"></label>
+        <label>Type <select id="type"><option value="">all</option>
+          <option>RolloutGenerated</option><option>RankingSubmitted</option><option>RatingSubmitted</option>
+          <option>DemonstrationSubmitted</option><option>RolloutScored</option><option>RewardModelUpdated</option>
+          <option>PolicyUpdated</option><option>PolicyRejected</option></select></label>
+        <span class="muted" id="count"></span>
+        <table><thead><tr><th>sent</th><th>type</th><th>correlation id</th><th>event</th></tr></thead><tbody id="rows"></tbody></table>
+        <script>
+          const esc = s => String(s ?? "").replace(/[&<>]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" }[c]));
+          async function refresh() {
+            const q = new URLSearchParams({ limit: "200" });
+            const search = document.getElementById("search").value.trim();
+            const type = document.getElementById("type").value;
+            if (search) q.set("search", search);
+            if (type) q.set("type", type);
+            const events = await (await fetch("/v1/dashboard/events?" + q)).json();
+            document.getElementById("count").textContent = events.length + " shown";
+            document.getElementById("rows").innerHTML = events.map(e =>
+              `<tr><td>${esc(e.sentTime)}</td><td class="type">${esc(e.type)}</td><td>${esc(e.correlationId)}</td>` +
+              `<td class="json">${esc(JSON.stringify(e.message))}</td></tr>`).join("");
+          }
+          refresh(); setInterval(refresh, 2000);
+        </script>
+        </body></html>
+        """;
+}

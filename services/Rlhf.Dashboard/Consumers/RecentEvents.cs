@@ -1,0 +1,77 @@
+using System.Text.Json;
+using MassTransit;
+using Rlhf.Hosting;
+
+namespace Rlhf.Dashboard.Consumers;
+
+/// <summary>One event as the dashboard shows it.</summary>
+public sealed record EventView(string Type, Guid? MessageId, Guid? CorrelationId, DateTime? SentTime, JsonElement Message);
+
+/// <summary>The most recent events of every type, newest first (a live view; the archive issue adds durable history).</summary>
+public sealed class RecentEvents(int capacity = 2_000)
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    readonly LinkedList<EventView> events = new();
+    readonly Lock gate = new();
+
+    public void Add<T>(ConsumeContext<T> context) where T : class
+    {
+        var view = new EventView(typeof(T).Name, context.MessageId, context.CorrelationId, context.SentTime,
+            JsonSerializer.SerializeToElement(context.Message, Json));
+        lock (gate)
+        {
+            events.AddFirst(view);
+            while (events.Count > capacity)
+                events.RemoveLast();
+        }
+    }
+
+    /// <summary>Newest first, optionally only those whose correlation id, message id or content mentions <paramref name="search"/>.</summary>
+    public IReadOnlyList<EventView> Query(string? search, string? type, int limit)
+    {
+        lock (gate)
+        {
+            return events
+                .Where(e => type is null || string.Equals(e.Type, type, StringComparison.OrdinalIgnoreCase))
+                .Where(e => string.IsNullOrWhiteSpace(search)
+                    || e.CorrelationId?.ToString() == search.Trim()
+                    || e.MessageId?.ToString() == search.Trim()
+                    || e.Message.GetRawText().Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
+                .Take(limit)
+                .ToList();
+        }
+    }
+}
+
+/// <summary>Feeds one event type into <see cref="RecentEvents"/>.</summary>
+public sealed class RecentEventConsumer<T>(RecentEvents recent) : IConsumer<T> where T : class
+{
+    public Task Consume(ConsumeContext<T> context)
+    {
+        recent.Add(context);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Each dashboard instance has its own auto-deleted queue per event type: a live view needs no durability, and every
+/// instance must see every event.
+/// </summary>
+public sealed class RecentEventConsumerDefinition<T> : ConsumerDefinition<RecentEventConsumer<T>> where T : class
+{
+    static readonly string Instance = Guid.NewGuid().ToString("N")[..8];
+
+    public RecentEventConsumerDefinition() =>
+        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}dashboard-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{Instance}";
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RecentEventConsumer<T>> consumer,
+        IRegistrationContext context)
+    {
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue)
+        {
+            queue.AutoDelete = true;
+            queue.Durable = false;
+            queue.SetQueueArgument("x-queue-type", "classic"); // quorum queues cannot be auto-deleted
+        }
+    }
+}
