@@ -22,7 +22,8 @@ public sealed record DemoSettings(
     int Seed,
     double LabelNoise,
     int LearnerBatch,
-    bool LocalInfra);
+    bool LocalInfra,
+    int? BootstrapSteps = null);
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
@@ -38,11 +39,13 @@ public static class DemoRun
     public static async Task<int> RunAsync(DemoSettings settings, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
-        var runDirectory = Path.Combine(settings.RunsDirectory, $"demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        var runDirectory = Path.GetFullPath(Path.Combine(settings.RunsDirectory, $"demo-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
         Directory.CreateDirectory(runDirectory);
         AnsiConsole.MarkupLine($"[bold]rlhf demo[/]: run folder [blue]{runDirectory}[/]");
 
         var bootstrapOptions = new BootstrapOptions { Seed = settings.Seed };
+        if (settings.BootstrapSteps is int steps)
+            bootstrapOptions = bootstrapOptions with { Steps = steps };
         var loop = new LoopOptions();
         var bootstrap = Bootstrapper.LoadOrTrain(bootstrapOptions, settings.CacheDirectory,
             p => AnsiConsole.MarkupLine($"  bootstrap step {p.Step}/{p.Steps} loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)"));
