@@ -15,9 +15,9 @@ public sealed record ArithmeticQuestion(int A, int B, char Op, int Phrasing)
 }
 
 /// <summary>
-/// The demo's task: single-digit addition and subtraction (a - b with a >= b) asked in a few phrasings. The hidden
-/// preference is correctness (then concision); it is checkable from the response text alone, so held-out accuracy is
-/// measured exactly. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
+/// The demo's task: single-digit addition and subtraction (a - b with a >= b) asked in a few phrasings and answered
+/// with the number ("12."), concisely or rambling. The hidden preference is correctness (then concision); it is
+/// checkable from the response text, so held-out accuracy is measured exactly. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
 /// in training, because at this model size unseen phrasings do not generalise (see ../shared/docs/DEMO-CALIBRATION.md),
 /// and the question the demo answers is whether RLHF moves the policy towards the correct answers it already knows.
 /// </summary>
@@ -27,8 +27,8 @@ public static partial class ArithmeticTask
     [
         (a, b, op) => $"What is {a} {op} {b}?",
         (a, b, op) => $"Compute {a} {op} {b}.",
-        (a, b, op) => $"{a} {op} {b} = ?",
-        (a, b, op) => $"How much is {a} {(op == '+' ? "plus" : "minus")} {b}?",
+        (a, b, op) => $"How much is {a} {op} {b}?",
+        (a, b, op) => $"Please work out {a} {op} {b}.",
     ];
 
     public static int PhrasingCount => Phrasings.Length;
@@ -65,32 +65,28 @@ public static partial class ArithmeticTask
         return (facts.Skip(heldOut).ToList(), facts.Take(heldOut).ToList());
     }
 
-    /// <summary>The concise correct answer, e.g. "7 + 5 = 12."</summary>
-    public static string ConciseAnswer(int a, int b, char op, int result) => $"{a} {op} {b} = {result}.";
+    /// <summary>The concise answer: the number and a full stop, e.g. "12."</summary>
+    public static string ConciseAnswer(int result) => $"{result}.";
 
-    /// <summary>A rambling answer with the same result, e.g. "Let me think... 7 + 5 = 12. Hope that helps!"</summary>
-    public static string RamblingAnswer(int a, int b, char op, int result, int variant) => (variant % 3) switch
+    /// <summary>A rambling answer with the same result, e.g. "Let me think. The answer is 12. Hope that helps!"</summary>
+    public static string RamblingAnswer(int result, int variant) => (variant % 3) switch
     {
-        0 => $"Let me think. {a} {op} {b} = {result}. Hope that helps!",
-        1 => $"Sure! So {a} {op} {b} = {result}.",
-        _ => $"Good question. The answer: {a} {op} {b} = {result}.",
+        0 => $"Let me think. The answer is {result}. Hope that helps!",
+        1 => $"Sure! That makes {result}.",
+        _ => $"Good question. It is {result}, I believe.",
     };
 
-    /// <summary>The number the response claims as the answer (after the last '='), or null when it gives none.</summary>
+    /// <summary>The number the response claims as the answer (its last integer), or null when it gives none.</summary>
     public static int? ExtractAnswer(string response)
     {
-        var match = AnswerPattern().Match(response);
-        return match.Success && int.TryParse(match.Groups[1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+        var matches = NumberPattern().Matches(response);
+        return matches.Count > 0 && int.TryParse(matches[^1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
             ? value
             : null;
     }
 
     public static bool IsCorrect(ArithmeticQuestion question, string response) => ExtractAnswer(response) == question.Answer;
 
-    /// <summary>Whether the response writes the question's own equation "a op b = n" (whatever n is).</summary>
-    public static bool RestatesEquation(ArithmeticQuestion question, string response) =>
-        response.Contains($"{question.A} {question.Op} {question.B} = ", StringComparison.Ordinal) && ExtractAnswer(response) is not null;
-
-    [GeneratedRegex(@"=\s*(-?\d+)(?!.*=)", RegexOptions.Singleline)]
-    private static partial Regex AnswerPattern();
+    [GeneratedRegex(@"-?\d+")]
+    private static partial Regex NumberPattern();
 }

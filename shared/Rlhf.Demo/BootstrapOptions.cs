@@ -27,18 +27,21 @@ public sealed record BootstrapOptions
     [Range(1, 64)] public int Heads { get; init; } = 4;
 
     /// <summary>Optimizer steps of the bootstrap.</summary>
-    [Range(1, 1_000_000)] public int Steps { get; init; } = 700;
+    [Range(1, 1_000_000)] public int Steps { get; init; } = 400;
 
     /// <summary>Sequences per step.</summary>
     [Range(1, 4096)] public int BatchSize { get; init; } = 32;
 
     /// <summary>AdamW step size of the first phase.</summary>
-    [Range(1e-7, 1.0)] public double LearningRate { get; init; } = 2e-3;
+    [Range(1e-7, 1.0)] public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>Step size of the last <see cref="AnnealShare"/> of the steps (a second, lower phase).</summary>
     [Range(1e-7, 1.0)] public double AnnealLearningRate { get; init; } = 3e-4;
 
     [Range(0.0, 1.0)] public double AnnealShare { get; init; } = 0.25;
+
+    /// <summary>AdamW's second-moment decay; shorter than PyTorch's 0.999 suits a run of a few hundred steps.</summary>
+    [Range(0.0, 0.9999)] public double Beta2 { get; init; } = 0.99;
 
     /// <summary>Share of a batch that is chat demonstrations; the rest is clean plain-text fact documents.</summary>
     [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.5;
@@ -52,8 +55,14 @@ public sealed record BootstrapOptions
     /// <summary>Share of chat demonstrations that are small talk.</summary>
     [Range(0.0, 1.0)] public double SmallTalkShare { get; init; } = 0.05;
 
+    /// <summary>Share of plain-text items written as a question with its correct answer (the rest are bare fact lines).</summary>
+    [Range(0.0, 1.0)] public double QaShare { get; init; } = 0.5;
+
+    /// <summary>Share of plain-text items that judge an equation "True" or "False" (half of them are wrong).</summary>
+    [Range(0.0, 1.0)] public double VerdictShare { get; init; }
+
     /// <summary>Facts per plain-text document.</summary>
-    [Range(1, 64)] public int FactsPerDocument { get; init; } = 8;
+    [Range(1, 64)] public int FactsPerDocument { get; init; } = 6;
 
     /// <summary>
     /// Whether held-out facts also appear in the noisy chat demonstrations (they always appear in the plain text).
@@ -70,7 +79,7 @@ public sealed record BootstrapOptions
         NumAttentionHeads = Heads,
         NumKeyValueHeads = Heads,
         VocabSize = 260,
-        MaxPositionEmbeddings = 160,
+        MaxPositionEmbeddings = 256,
         TieWordEmbeddings = true,
         BosTokenId = 257,
         PadTokenId = 256,

@@ -122,7 +122,7 @@ public static class Bootstrapper
                 {
                     trainer?.Dispose();
                     var rate = step < annealFrom ? options.LearningRate : options.AnnealLearningRate;
-                    trainer = new SftTrainer(policy, new SftOptions { Optimizer = new AdamWOptions { LearningRate = rate }, PadTokenId = tokenizer.PadId });
+                    trainer = new SftTrainer(policy, new SftOptions { Optimizer = new AdamWOptions { LearningRate = rate, Beta2 = options.Beta2 }, PadTokenId = tokenizer.PadId });
                 }
 
                 var batch = Enumerable.Range(0, options.BatchSize).Select(_ => Sample(options, corpus, chatQuestions, allFacts, random)).ToList();
@@ -170,7 +170,7 @@ public static class Bootstrapper
         IReadOnlyList<(int A, int B, char Op)> facts, Random random)
     {
         if (random.NextDouble() >= options.ChatShare)
-            return corpus.FactDocument(Enumerable.Range(0, options.FactsPerDocument).Select(_ => facts[random.Next(facts.Count)]));
+            return corpus.FactDocument(Enumerable.Range(0, options.FactsPerDocument).Select(_ => facts[random.Next(facts.Count)]).ToList(), options.QaShare, random, options.VerdictShare);
         if (random.NextDouble() < options.SmallTalkShare)
             return corpus.SmallTalkDemonstration(random);
         return corpus.ChatDemonstration(chatQuestions[random.Next(chatQuestions.Count)], options.WrongShare, options.RamblingShare, random);

@@ -28,10 +28,10 @@ public sealed record LoopOptions
     public AdamWOptions RewardModel { get; init; } = new() { LearningRate = 1e-4 };
 
     /// <summary>Passes over each round's new rankings.</summary>
-    [Range(0, 100)] public int RewardModelEpochs { get; init; } = 2;
+    [Range(0, 100)] public int RewardModelEpochs { get; init; } = 4;
 
-    /// <summary>New rankings per reward-model step; as many past rankings are replayed beside them.</summary>
-    [Range(1, 4096)] public int RewardModelBatchSize { get; init; } = 16;
+    /// <summary>Rankings per reward-model step: half from the round's new ones, half replayed from all received so far.</summary>
+    [Range(2, 4096)] public int RewardModelBatchSize { get; init; } = 32;
 
     /// <summary>PPO settings. <see cref="PpoOptions.Temperature"/> and the pad id are set from this record.</summary>
     public PpoOptions Ppo { get; init; } = new()

@@ -92,14 +92,14 @@ public sealed class OfflineLoop : IDisposable
         rewardTrainer = new RewardModelTrainer(rewardModel, new RewardModelOptions { Optimizer = options.RewardModel, PadTokenId = pad });
         var ppoOptions = options.Ppo with { Temperature = options.Temperature, PadTokenId = pad, Seed = options.Seed };
         var ptx = ppoOptions.PtxCoef > 0
-            ? corpus.PtxSource(split.All, bootstrap.Options.FactsPerDocument, options.PtxBatchSize, options.Seed)
+            ? corpus.PtxSource(split.All, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, bootstrap.Options.VerdictShare, options.PtxBatchSize, options.Seed)
             : null;
         ppo = new PpoTrainer(policy, critic, reference, ppoOptions, ptx);
         TrainableParameters = policy.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
         rmEvaluation = RewardModelEvaluationSet.Build(corpus, heldOutQuestions, options.Seed);
         var factRandom = new Random(options.Seed + 1);
         factText = Enumerable.Range(0, 32)
-            .Select(_ => corpus.FactDocument(Enumerable.Range(0, bootstrap.Options.FactsPerDocument).Select(_ => split.All[factRandom.Next(split.All.Count)])))
+            .Select(_ => corpus.FactDocument(Enumerable.Range(0, bootstrap.Options.FactsPerDocument).Select(_ => split.All[factRandom.Next(split.All.Count)]).ToList()))
             .ToList();
     }
 
@@ -165,15 +165,20 @@ public sealed class OfflineLoop : IDisposable
         return Evaluate(round, (double)correct / generated.Count, scores.Average(), step.Kl, rmLoss, started, clock);
     }
 
+    /// <summary>
+    /// <see cref="LoopOptions.RewardModelEpochs"/> passes over the round's new rankings; each step's batch holds half
+    /// new rankings and half rankings replayed uniformly from everything received so far.
+    /// </summary>
     double TrainRewardModel(IReadOnlyList<Ranking> newRankings)
     {
-        var past = feedback.Rankings.Count - newRankings.Count;
+        var half = Math.Max(1, options.RewardModelBatchSize / 2);
         var losses = new List<double>();
         for (var epoch = 0; epoch < options.RewardModelEpochs; epoch++)
         {
-            foreach (var chunk in newRankings.OrderBy(_ => random.Next()).Chunk(options.RewardModelBatchSize))
+            foreach (var chunk in newRankings.OrderBy(_ => random.Next()).Chunk(half))
             {
-                var replay = Enumerable.Range(0, past == 0 ? 0 : chunk.Length).Select(_ => feedback.Rankings[random.Next(past)]);
+                var replay = Enumerable.Range(0, options.RewardModelBatchSize - chunk.Length)
+                    .Select(_ => feedback.Rankings[random.Next(feedback.Rankings.Count)]);
                 var metrics = rewardTrainer.Step([.. chunk, .. replay]);
                 if (metrics.Applied)
                     losses.Add(metrics.Loss);
@@ -257,10 +262,10 @@ sealed class RewardModelEvaluationSet
             var below = q.Answer == 0 ? q.Answer + 2 : q.Answer - 1;
             string[] replies =
             [
-                ArithmeticTask.ConciseAnswer(q.A, q.B, q.Op, q.Answer),
-                ArithmeticTask.RamblingAnswer(q.A, q.B, q.Op, q.Answer, random.Next(3)),
-                ArithmeticTask.ConciseAnswer(q.A, q.B, q.Op, q.Answer + 1),
-                ArithmeticTask.RamblingAnswer(q.A, q.B, q.Op, below, random.Next(3)),
+                ArithmeticTask.ConciseAnswer(q.Answer),
+                ArithmeticTask.RamblingAnswer(q.Answer, random.Next(3)),
+                ArithmeticTask.ConciseAnswer(q.Answer + 1),
+                ArithmeticTask.RamblingAnswer(below, random.Next(3)),
             ];
             foreach (var reply in replies)
             {

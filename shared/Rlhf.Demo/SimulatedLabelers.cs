@@ -32,11 +32,11 @@ public sealed class SimulatedLabelers(LabelerOptions options, int seed)
     public static int HiddenScore(ArithmeticQuestion question, string response) =>
         (ArithmeticTask.IsCorrect(question, response) ? 2 : 0) + (IsConcise(question, response) ? 1 : 0);
 
-    /// <summary>Concise: nothing but the equation (whatever its result).</summary>
+    /// <summary>Concise: nothing but the number (whatever it is) and a full stop.</summary>
     public static bool IsConcise(ArithmeticQuestion question, string response)
     {
         var answer = ArithmeticTask.ExtractAnswer(response);
-        return answer is not null && response.Trim() == ArithmeticTask.ConciseAnswer(question.A, question.B, question.Op, answer.Value);
+        return answer is not null && response.Trim() == ArithmeticTask.ConciseAnswer(answer.Value);
     }
 
     public LabelerFeedback Judge(ArithmeticQuestion question, IReadOnlyList<string> candidates)

@@ -24,25 +24,26 @@ public sealed class TaskAndLabelerTests
     }
 
     [Theory]
-    [InlineData("7 + 5 = 12.", 12)]
-    [InlineData("Let me think. 7 + 5 = 13. Hope that helps!", 13)]
-    [InlineData("9 - 9 = 0.", 0)]
-    [InlineData("a = 3, so 3 + 4 = 7", 7)]
+    [InlineData("12.", 12)]
+    [InlineData("Let me think. The answer is 13. Hope that helps!", 13)]
+    [InlineData("0.", 0)]
+    [InlineData("3 + 4 = 7", 7)]
     [InlineData("no number here", null)]
-    [InlineData("7 + 5 = .", null)]
-    public void The_answer_is_the_number_after_the_last_equals_sign(string response, int? expected) =>
+    [InlineData("", null)]
+    public void The_answer_is_the_last_number_of_the_reply(string response, int? expected) =>
         Assert.Equal(expected, ArithmeticTask.ExtractAnswer(response));
 
     [Fact]
     public void Hidden_preference_puts_correct_above_wrong_then_concise_above_rambling()
     {
         var q = new ArithmeticQuestion(7, 5, '+', 0);
-        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, "7 + 5 = 12."));
-        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(7, 5, '+', 12, 0)));
-        Assert.Equal(1, SimulatedLabelers.HiddenScore(q, "7 + 5 = 13."));
-        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(7, 5, '+', 13, 2)));
-        Assert.True(ArithmeticTask.RestatesEquation(q, "Sure! So 7 + 5 = 13."));
-        Assert.False(ArithmeticTask.RestatesEquation(q, "5 + 7 = 12."));
+        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, "12."));
+        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, " 12. "));
+        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(12, 0)));
+        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, "12"));
+        Assert.Equal(1, SimulatedLabelers.HiddenScore(q, "13."));
+        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(13, 2)));
+        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, "no idea"));
     }
 
     [Fact]
@@ -50,7 +51,7 @@ public sealed class TaskAndLabelerTests
     {
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: 0, RatingShare: 0, PairwiseShare: 0), seed: 3);
         var q = new ArithmeticQuestion(3, 4, '+', 1);
-        string[] candidates = ["3 + 4 = 8.", "3 + 4 = 7.", ArithmeticTask.RamblingAnswer(3, 4, '+', 7, 1), "3 + 4 = 7."];
+        string[] candidates = ["8.", "7.", ArithmeticTask.RamblingAnswer(7, 1), "7."];
         var ranking = Assert.IsType<RankingFeedback>(labelers.Judge(q, candidates));
         Assert.Equal([[1, 3], [2], [0]], ranking.Tiers.Select(t => t.ToArray()).ToArray());
     }
@@ -74,12 +75,24 @@ public sealed class TaskAndLabelerTests
         var prompt = corpus.ChatPrompt(q);
         Assert.Equal("<|im_start|>user\nWhat is 7 + 5?<|im_end|>\n<|im_start|>assistant\n", corpus.Tokenizer.Decode(prompt));
         var demonstration = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 0, new Random(1));
-        Assert.Equal("7 + 5 = 12.<|im_end|>", corpus.Tokenizer.Decode(demonstration.ResponseTokenIds));
+        Assert.Equal("12.<|im_end|>", corpus.Tokenizer.Decode(demonstration.ResponseTokenIds));
         var wrong = corpus.ChatDemonstration(q, wrongShare: 1, ramblingShare: 0, new Random(1));
-        Assert.Equal("7 + 5 = 13.<|im_end|>", corpus.Tokenizer.Decode(wrong.ResponseTokenIds));
+        Assert.Equal("13.<|im_end|>", corpus.Tokenizer.Decode(wrong.ResponseTokenIds));
+        var rambling = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 1, new Random(1));
+        Assert.Equal(corpus.EndOfTurnId, rambling.ResponseTokenIds[^1]);
+        Assert.Single(rambling.ResponseTokenIds, id => id == corpus.EndOfTurnId);
+        Assert.Equal(12, ArithmeticTask.ExtractAnswer(corpus.DecodeResponse(rambling.ResponseTokenIds)));
+
         var document = corpus.FactDocument([(7, 5, '+'), (9, 3, '-')]);
         Assert.Empty(document.PromptTokenIds);
         Assert.Equal("<|bos|>7 + 5 = 12\n9 - 3 = 6\n", corpus.Tokenizer.Decode(document.ResponseTokenIds));
+        var qa = corpus.Tokenizer.Decode(corpus.FactDocument([(7, 5, '+')], qaShare: 1, new Random(2)).ResponseTokenIds);
+        Assert.Matches(@"^<\|bos\|>Q: [^\n]*7 \+ 5[?.]\nA: 12\.\n$", qa);
+        var verdicts = Enumerable.Range(0, 200)
+            .Select(i => corpus.Tokenizer.Decode(corpus.FactDocument([(7, 5, '+')], qaShare: 0, new Random(i), verdictShare: 1).ResponseTokenIds))
+            .ToList();
+        Assert.All(verdicts, v => Assert.Matches(@"\nA: (12\. Right|(?!12\.)\d+\. Wrong)\n$", v));
+        Assert.InRange(verdicts.Count(v => v.EndsWith("Right\n", StringComparison.Ordinal)), 70, 130);
     }
 
     [Fact]
