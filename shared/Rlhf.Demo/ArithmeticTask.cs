@@ -68,12 +68,12 @@ public static partial class ArithmeticTask
     /// <summary>The concise answer: the number and a full stop, e.g. "12."</summary>
     public static string ConciseAnswer(int result) => $"{result}.";
 
-    /// <summary>A rambling answer with the same result, e.g. "Let me think. The answer is 12. Hope that helps!"</summary>
+    /// <summary>A rambling answer with the same result, e.g. "Hmm, I think it is 12."</summary>
     public static string RamblingAnswer(int result, int variant) => (variant % 3) switch
     {
-        0 => $"Let me think. The answer is {result}. Hope that helps!",
+        0 => $"Hmm, I think it is {result}.",
         1 => $"Sure! That makes {result}.",
-        _ => $"Good question. It is {result}, I believe.",
+        _ => $"Easy: the answer is {result}!",
     };
 
     /// <summary>The number the response claims as the answer (its last integer), or null when it gives none.</summary>

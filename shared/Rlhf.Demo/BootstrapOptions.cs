@@ -18,16 +18,16 @@ public sealed record BootstrapOptions
     /// <summary>Share of facts (number pair + operation) held out from RLHF prompts and used for evaluation.</summary>
     [Range(0.05, 0.95)] public double HeldOutShare { get; init; } = 0.25;
 
-    [Range(8, 4096)] public int HiddenSize { get; init; } = 128;
+    [Range(8, 4096)] public int HiddenSize { get; init; } = 192;
 
-    [Range(8, 16384)] public int IntermediateSize { get; init; } = 384;
+    [Range(8, 16384)] public int IntermediateSize { get; init; } = 512;
 
-    [Range(1, 64)] public int Layers { get; init; } = 4;
+    [Range(1, 64)] public int Layers { get; init; } = 2;
 
     [Range(1, 64)] public int Heads { get; init; } = 4;
 
     /// <summary>Optimizer steps of the bootstrap.</summary>
-    [Range(1, 1_000_000)] public int Steps { get; init; } = 400;
+    [Range(1, 1_000_000)] public int Steps { get; init; } = 700;
 
     /// <summary>Sequences per step.</summary>
     [Range(1, 4096)] public int BatchSize { get; init; } = 32;
@@ -44,7 +44,7 @@ public sealed record BootstrapOptions
     [Range(0.0, 0.9999)] public double Beta2 { get; init; } = 0.99;
 
     /// <summary>Share of a batch that is chat demonstrations; the rest is clean plain-text fact documents.</summary>
-    [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.5;
+    [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.8;
 
     /// <summary>Share of arithmetic chat demonstrations whose answer is off by one.</summary>
     [Range(0.0, 1.0)] public double WrongShare { get; init; } = 0.5;
@@ -56,13 +56,13 @@ public sealed record BootstrapOptions
     [Range(0.0, 1.0)] public double SmallTalkShare { get; init; } = 0.05;
 
     /// <summary>Share of plain-text items written as a question with its correct answer (the rest are bare fact lines).</summary>
-    [Range(0.0, 1.0)] public double QaShare { get; init; } = 0.5;
+    [Range(0.0, 1.0)] public double QaShare { get; init; } = 0.3;
 
     /// <summary>Share of plain-text items that judge an equation "True" or "False" (half of them are wrong).</summary>
-    [Range(0.0, 1.0)] public double VerdictShare { get; init; }
+    [Range(0.0, 1.0)] public double VerdictShare { get; init; } = 0.4;
 
     /// <summary>Facts per plain-text document.</summary>
-    [Range(1, 64)] public int FactsPerDocument { get; init; } = 6;
+    [Range(1, 64)] public int FactsPerDocument { get; init; } = 2;
 
     /// <summary>
     /// Whether held-out facts also appear in the noisy chat demonstrations (they always appear in the plain text).
