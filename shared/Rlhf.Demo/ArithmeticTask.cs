@@ -16,8 +16,12 @@ public sealed record ArithmeticQuestion(int A, int B, char Op, int Phrasing)
 
 /// <summary>
 /// The demo's task: single-digit addition and subtraction (a - b with a >= b) asked in a few phrasings and answered
-/// with the number ("12."), concisely or rambling. The hidden preference is correctness (then concision); it is
-/// checkable from the response text, so held-out accuracy is measured exactly. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
+/// by writing the equation with its result ("7 + 5 = 12."), concisely or rambling. The hidden preference is correctness (then
+/// concision); it is checkable from the response text, so held-out accuracy is measured exactly. The bootstrap's demonstrators
+/// make one systematic mistake: they misread the second number by one ("What is 7 + 5?" -> "7 + 6 = 13."), then compute
+/// correctly. The policy thus learns to misread (its chat behaviour is bad) while its arithmetic stays right (the knowledge
+/// is there), and whether a reply is right is visible from the prompt and the reply together, so a reward model initialised
+/// from the policy can learn it from rankings in minutes instead of memorising every fact. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
 /// in training, because at this model size unseen phrasings do not generalise (see ../shared/docs/DEMO-CALIBRATION.md),
 /// and the question the demo answers is whether RLHF moves the policy towards the correct answers it already knows.
 /// </summary>
@@ -65,28 +69,67 @@ public static partial class ArithmeticTask
         return (facts.Skip(heldOut).ToList(), facts.Take(heldOut).ToList());
     }
 
-    /// <summary>The concise answer: the number and a full stop, e.g. "12."</summary>
-    public static string ConciseAnswer(int result) => $"{result}.";
+    /// <summary>The concise answer: the question's equation and its result, e.g. "7 + 5 = 12."</summary>
+    public static string ConciseAnswer(ArithmeticQuestion question, int result) => $"{Equation(question)} = {result}.";
 
-    /// <summary>A rambling answer with the same result, e.g. "Hmm, I think it is 12."</summary>
-    public static string RamblingAnswer(int result, int variant) => (variant % 3) switch
+    /// <summary>
+    /// The demonstrators' mistake: the question with its second number misread by one (up, or down where up leaves the
+    /// task: past 9, or a difference below zero); null for "0 - 0", which has no misreading inside the task.
+    /// </summary>
+    public static ArithmeticQuestion? Misread(ArithmeticQuestion question)
     {
-        0 => $"Hmm, I think it is {result}.",
-        1 => $"Sure! That makes {result}.",
-        _ => $"Easy: the answer is {result}!",
+        var up = question.B + 1;
+        if (up <= 9 && (question.Op == '+' || up <= question.A))
+            return question with { B = up };
+        return question.B >= 1 ? question with { B = question.B - 1 } : null;
+    }
+
+    /// <summary>A rambling answer with the same result, e.g. "Hmm, I think 7 + 5 = 12."</summary>
+    public static string RamblingAnswer(ArithmeticQuestion question, int result, int variant) => (variant % 3) switch
+    {
+        0 => $"Hmm, I think {Equation(question)} = {result}.",
+        1 => $"Sure! So {Equation(question)} = {result}.",
+        _ => $"Easy one: {Equation(question)} = {result}.",
     };
 
-    /// <summary>The number the response claims as the answer (its last integer), or null when it gives none.</summary>
+    static string Equation(ArithmeticQuestion q) => $"{q.A} {q.Op} {q.B}";
+
+    /// <summary>The number the response claims as the answer (after its last '='), or null when it gives none.</summary>
     public static int? ExtractAnswer(string response)
     {
-        var matches = NumberPattern().Matches(response);
-        return matches.Count > 0 && int.TryParse(matches[^1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+        var match = AnswerPattern().Match(response);
+        return match.Success && int.TryParse(match.Groups[1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
             ? value
             : null;
     }
 
     public static bool IsCorrect(ArithmeticQuestion question, string response) => ExtractAnswer(response) == question.Answer;
 
-    [GeneratedRegex(@"-?\d+")]
-    private static partial Regex NumberPattern();
+    /// <summary>Whether the response writes the question's own equation with some result ("7 + 5 = n").</summary>
+    public static bool RestatesEquation(ArithmeticQuestion question, string response) =>
+        response.Contains($"{Equation(question)} = ", StringComparison.Ordinal) && ExtractAnswer(response) is not null;
+
+    /// <summary>Whether the response writes some equation "x op y = z" whose result is arithmetically right.</summary>
+    public static bool ComputesCorrectly(string response)
+    {
+        var match = EquationPattern().Match(response);
+        if (!match.Success)
+            return false;
+        var x = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        var y = int.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture);
+        var z = int.Parse(match.Groups[4].Value, CultureInfo.InvariantCulture);
+        return z == (match.Groups[2].Value == "+" ? x + y : x - y);
+    }
+
+    /// <summary>Whether the text is exactly one equation with its result and a full stop, "x op y = z."</summary>
+    public static bool IsBareEquation(string text) => BareEquationPattern().IsMatch(text);
+
+    [GeneratedRegex(@"^\d+ [+-] \d+ = -?\d+\.$")]
+    private static partial Regex BareEquationPattern();
+
+    [GeneratedRegex(@"(\d+) ([+-]) (\d+) = (-?\d+)")]
+    private static partial Regex EquationPattern();
+
+    [GeneratedRegex(@"=\s*(-?\d+)(?!.*=)", RegexOptions.Singleline)]
+    private static partial Regex AnswerPattern();
 }

@@ -44,9 +44,9 @@ public sealed record BootstrapOptions
     [Range(0.0, 0.9999)] public double Beta2 { get; init; } = 0.99;
 
     /// <summary>Share of a batch that is chat demonstrations; the rest is clean plain-text fact documents.</summary>
-    [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.8;
+    [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.65;
 
-    /// <summary>Share of arithmetic chat demonstrations whose answer is off by one.</summary>
+    /// <summary>Share of arithmetic chat demonstrations that misread the second number by one (so the answer is off by one).</summary>
     [Range(0.0, 1.0)] public double WrongShare { get; init; } = 0.5;
 
     /// <summary>Share of arithmetic chat demonstrations whose reply rambles around the equation.</summary>
@@ -56,10 +56,7 @@ public sealed record BootstrapOptions
     [Range(0.0, 1.0)] public double SmallTalkShare { get; init; } = 0.05;
 
     /// <summary>Share of plain-text items written as a question with its correct answer (the rest are bare fact lines).</summary>
-    [Range(0.0, 1.0)] public double QaShare { get; init; } = 0.3;
-
-    /// <summary>Share of plain-text items that judge an equation "True" or "False" (half of them are wrong).</summary>
-    [Range(0.0, 1.0)] public double VerdictShare { get; init; } = 0.4;
+    [Range(0.0, 1.0)] public double QaShare { get; init; } = 0.5;
 
     /// <summary>Facts per plain-text document.</summary>
     [Range(1, 64)] public int FactsPerDocument { get; init; } = 2;
@@ -87,7 +84,7 @@ public sealed record BootstrapOptions
     }.Validate();
 
     /// <summary>Bumped when the bootstrap code changes what the same options produce.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     /// <summary>First 16 hex digits of the SHA-256 of the options (and <see cref="FormatVersion"/>).</summary>
     public string Hash()

@@ -105,8 +105,7 @@ public static class Bootstrapper
         var tokenizer = new ByteTokenizer();
         var corpus = new DemoCorpus(tokenizer);
         var random = new Random(options.Seed);
-        var chatQuestions = DemoCorpus.Questions(options.HeldOutFactsInChat ? split.All : split.Train);
-        var allFacts = split.All;
+        var questions = new CorpusQuestions(DemoCorpus.Questions(options.HeldOutFactsInChat ? split.All : split.Train), split.All);
 
         TorchRuntime.Seed(options.Seed);
         using var policy = new CausalLM(options.CreateModelConfig());
@@ -125,7 +124,7 @@ public static class Bootstrapper
                     trainer = new SftTrainer(policy, new SftOptions { Optimizer = new AdamWOptions { LearningRate = rate, Beta2 = options.Beta2 }, PadTokenId = tokenizer.PadId });
                 }
 
-                var batch = Enumerable.Range(0, options.BatchSize).Select(_ => Sample(options, corpus, chatQuestions, allFacts, random)).ToList();
+                var batch = Enumerable.Range(0, options.BatchSize).Select(_ => Sample(options, corpus, questions, random)).ToList();
                 var metrics = trainer!.Step(batch);
                 recentLoss.Enqueue(metrics.Loss);
                 if (recentLoss.Count > 20)
@@ -165,16 +164,19 @@ public static class Bootstrapper
         return new BootstrapReport(heldOut, knowledge, parameters, trainingSeconds);
     }
 
-    static Demonstration Sample(
-        BootstrapOptions options, DemoCorpus corpus, IReadOnlyList<ArithmeticQuestion> chatQuestions,
-        IReadOnlyList<(int A, int B, char Op)> facts, Random random)
+    static Demonstration Sample(BootstrapOptions options, DemoCorpus corpus, CorpusQuestions questions, Random random)
     {
-        if (random.NextDouble() >= options.ChatShare)
-            return corpus.FactDocument(Enumerable.Range(0, options.FactsPerDocument).Select(_ => facts[random.Next(facts.Count)]).ToList(), options.QaShare, random, options.VerdictShare);
-        if (random.NextDouble() < options.SmallTalkShare)
-            return corpus.SmallTalkDemonstration(random);
-        return corpus.ChatDemonstration(chatQuestions[random.Next(chatQuestions.Count)], options.WrongShare, options.RamblingShare, random);
+        var draw = random.NextDouble();
+        if (draw < options.ChatShare)
+            return random.NextDouble() < options.SmallTalkShare
+                ? corpus.SmallTalkDemonstration(random)
+                : corpus.ChatDemonstration(questions.Chat[random.Next(questions.Chat.Count)], options.WrongShare, options.RamblingShare, random);
+        return corpus.FactDocument(
+            Enumerable.Range(0, options.FactsPerDocument).Select(_ => questions.Facts[random.Next(questions.Facts.Count)]).ToList(), options.QaShare, random);
     }
+
+    sealed record CorpusQuestions(
+IReadOnlyList<ArithmeticQuestion> Chat, IReadOnlyList<(int A, int B, char Op)> Facts);
 
     sealed record CachedBootstrap(BootstrapOptions Options, BootstrapReport Report);
 }

@@ -45,53 +45,39 @@ public sealed class DemoCorpus
     public string DecodeResponse(IReadOnlyList<int> tokens) => Tokenizer.Decode(tokens, skipSpecialTokens: true);
 
     /// <summary>
-    /// Clean plain pretraining text, BOS first, one item per fact: a bare fact line "7 + 5 = 12"; or, with probability
-    /// <paramref name="qaShare"/>, a question and its correct answer ("Q: What is 7 + 5?\nA: 12."), the knowledge in the
-    /// form chat uses; or, with probability <paramref name="verdictShare"/>, an answer judged as quizzes on the web do
-    /// ("Q: What is 7 + 5?\nA: 13. Wrong"), which gives the trunk a feature "this answer is wrong" right after the answer
-    /// that a reward model initialised from it can read off.
+    /// Clean plain pretraining text, BOS first, one item per fact: a bare fact line "7 + 5 = 12" or, with probability
+    /// <paramref name="qaShare"/>, a question with its correct answer ("Q: What is 7 + 5?\nA: 7 + 5 = 12."), the knowledge in
+    /// the form chat uses.
     /// </summary>
-    public Demonstration FactDocument(IEnumerable<(int A, int B, char Op)> facts, double qaShare = 0, Random? random = null, double verdictShare = 0)
+    public Demonstration FactDocument(IEnumerable<(int A, int B, char Op)> facts, double qaShare = 0, Random? random = null)
     {
         var text = ByteTokenizer.BosToken + string.Concat(facts.Select(f =>
         {
-            var draw = random?.NextDouble() ?? 1;
-            if (draw >= qaShare + verdictShare)
+            if (random is null || random.NextDouble() >= qaShare)
                 return FactLine(f.A, f.B, f.Op) + "\n";
-            var question = new ArithmeticQuestion(f.A, f.B, f.Op, random!.Next(ArithmeticTask.PhrasingCount));
-            if (draw < qaShare)
-                return $"Q: {question.Text}\nA: {ArithmeticTask.ConciseAnswer(question.Answer)}\n";
-            var shown = random.Next(2) == 0 ? question.Answer : WrongResult(question.Answer, random);
-            return $"Q: {question.Text}\nA: {ArithmeticTask.ConciseAnswer(shown)} {(shown == question.Answer ? "Right" : "Wrong")}\n";
+            var question = new ArithmeticQuestion(f.A, f.B, f.Op, random.Next(ArithmeticTask.PhrasingCount));
+            return $"Q: {question.Text}\nA: {ArithmeticTask.ConciseAnswer(question, question.Answer)}\n";
         }));
         return new Demonstration([], Tokenizer.Encode(text));
     }
 
     public static string FactLine(int a, int b, char op) => $"{a} {op} {b} = {(op == '+' ? a + b : a - b)}";
 
-    /// <summary>A wrong result: mostly off by one (the demonstrators' error), sometimes further off.</summary>
-    static int WrongResult(int result, Random random) => random.Next(4) switch
-    {
-        0 or 1 => result + 1,
-        2 => result == 0 ? 2 : result - 1,
-        _ => result + 2 + random.Next(8),
-    };
-
-    /// <summary>The plain-text prefix "Q: question\nA: " whose greedy continuation shows whether the model knows the fact.</summary>
-    public IReadOnlyList<int> KnowledgeProbe(ArithmeticQuestion question) => Tokenizer.Encode($"{ByteTokenizer.BosToken}Q: {question.Text}\nA: ");
+    /// <summary>The plain-text prefix "a op b = " whose greedy continuation shows whether the model knows the fact.</summary>
+    public IReadOnlyList<int> KnowledgeProbe(ArithmeticQuestion question) => Tokenizer.Encode($"{ByteTokenizer.BosToken}{question.A} {question.Op} {question.B} = ");
 
     /// <summary>
-    /// A chat demonstration of a noisy demonstrator: with probability <paramref name="wrongShare"/> the answer is off by
-    /// one (always +1: a systematic error, which a model can hold as a second "mode" next to the fact, unlike random
-    /// errors, which only teach the marginal answer distribution); with probability <paramref name="ramblingShare"/>
-    /// the reply rambles.
+    /// A chat demonstration of a noisy demonstrator: with probability <paramref name="wrongShare"/> the second number is
+    /// misread by one and the misread equation computed correctly ("What is 7 + 5?" -> "7 + 6 = 13."), a systematic
+    /// error the model holds as a second "mode" next to the right reading (random wrong results would only teach the
+    /// marginal answer distribution); with probability <paramref name="ramblingShare"/> the reply rambles.
     /// </summary>
     public Demonstration ChatDemonstration(ArithmeticQuestion question, double wrongShare, double ramblingShare, Random random)
     {
-        var result = question.Answer + (random.NextDouble() < wrongShare ? 1 : 0);
+        var written = random.NextDouble() < wrongShare ? ArithmeticTask.Misread(question) ?? question : question;
         var reply = random.NextDouble() < ramblingShare
-            ? ArithmeticTask.RamblingAnswer(result, random.Next(3))
-            : ArithmeticTask.ConciseAnswer(result);
+            ? ArithmeticTask.RamblingAnswer(written, written.Answer, random.Next(3))
+            : ArithmeticTask.ConciseAnswer(written, written.Answer);
         return new Demonstration(ChatPrompt(question), ChatResponse(reply));
     }
 
@@ -102,18 +88,17 @@ public sealed class DemoCorpus
     }
 
     /// <summary>The PTX corpus: clean fact documents, each holding <paramref name="factsPerDocument"/> random facts.</summary>
-    public IPtxSource PtxSource(IReadOnlyList<(int A, int B, char Op)> facts, int factsPerDocument, double qaShare, double verdictShare, int batchSize, int seed) =>
-        new FactDocumentSource(this, facts, factsPerDocument, qaShare, verdictShare, batchSize, seed);
+    public IPtxSource PtxSource(IReadOnlyList<(int A, int B, char Op)> facts, int factsPerDocument, double qaShare, int batchSize, int seed) =>
+        new FactDocumentSource(this, facts, factsPerDocument, qaShare, batchSize, seed);
 
     sealed class FactDocumentSource(
-        DemoCorpus corpus, IReadOnlyList<(int A, int B, char Op)> facts, int factsPerDocument, double qaShare, double verdictShare, int batchSize, int seed)
-        : IPtxSource
+        DemoCorpus corpus, IReadOnlyList<(int A, int B, char Op)> facts, int factsPerDocument, double qaShare, int batchSize, int seed) : IPtxSource
     {
         readonly Random random = new(seed);
 
         public IReadOnlyList<Demonstration> NextBatch() =>
             Enumerable.Range(0, batchSize)
-                .Select(_ => corpus.FactDocument(Enumerable.Range(0, factsPerDocument).Select(_ => facts[random.Next(facts.Count)]).ToList(), qaShare, random, verdictShare))
+                .Select(_ => corpus.FactDocument(Enumerable.Range(0, factsPerDocument).Select(_ => facts[random.Next(facts.Count)]).ToList(), qaShare, random))
                 .ToList();
     }
 }

@@ -51,6 +51,9 @@ public sealed record LoopOptions
 
     public LoraOptions Lora { get; init; } = new(Rank: 8, Alpha: 16) { TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
 
+    /// <summary>Run the PPO step; off, only the reward model learns (how fast does it learn from rankings alone?).</summary>
+    public bool UpdatePolicy { get; init; } = true;
+
     /// <summary>Stop once held-out greedy accuracy reaches this.</summary>
     [Range(0.0, 1.0)] public double TargetAccuracy { get; init; } = 0.9;
 

@@ -92,7 +92,7 @@ public sealed class OfflineLoop : IDisposable
         rewardTrainer = new RewardModelTrainer(rewardModel, new RewardModelOptions { Optimizer = options.RewardModel, PadTokenId = pad });
         var ppoOptions = options.Ppo with { Temperature = options.Temperature, PadTokenId = pad, Seed = options.Seed };
         var ptx = ppoOptions.PtxCoef > 0
-            ? corpus.PtxSource(split.All, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, bootstrap.Options.VerdictShare, options.PtxBatchSize, options.Seed)
+            ? corpus.PtxSource(split.All, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, options.PtxBatchSize, options.Seed)
             : null;
         ppo = new PpoTrainer(policy, critic, reference, ppoOptions, ptx);
         TrainableParameters = policy.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
@@ -160,9 +160,9 @@ public sealed class OfflineLoop : IDisposable
             .Zip(generated, (p, g) => (Prompt: p, Response: g.TokenIds)).ToList();
         var scores = Score(sequences);
         var rollouts = sequences.Select((s, i) => new Rollout(s.Prompt, s.Response, generated[i].LogProbs, scores[i], version)).ToList();
-        var step = ppo.Step(rollouts);
+        var kl = options.UpdatePolicy ? ppo.Step(rollouts).Kl : 0;
 
-        return Evaluate(round, (double)correct / generated.Count, scores.Average(), step.Kl, rmLoss, started, clock);
+        return Evaluate(round, (double)correct / generated.Count, scores.Average(), kl, rmLoss, started, clock);
     }
 
     /// <summary>
@@ -235,7 +235,7 @@ public sealed class OfflineLoop : IDisposable
 
 /// <summary>
 /// Noise-free rankings of held-out questions for measuring the reward model: per question a concise correct reply,
-/// a rambling correct one, a concise one off by one (the bootstrap's own error) and a rambling one off by minus one.
+/// a rambling correct one, and a concise and a rambling one that misread the second number (the bootstrap's own error).
 /// </summary>
 sealed class RewardModelEvaluationSet
 {
@@ -259,13 +259,13 @@ sealed class RewardModelEvaluationSet
         foreach (var q in questions)
         {
             var prompt = corpus.ChatPrompt(q);
-            var below = q.Answer == 0 ? q.Answer + 2 : q.Answer - 1;
+            var misread = ArithmeticTask.Misread(q) ?? q with { A = q.A + 1 };
             string[] replies =
             [
-                ArithmeticTask.ConciseAnswer(q.Answer),
-                ArithmeticTask.RamblingAnswer(q.Answer, random.Next(3)),
-                ArithmeticTask.ConciseAnswer(q.Answer + 1),
-                ArithmeticTask.RamblingAnswer(below, random.Next(3)),
+                ArithmeticTask.ConciseAnswer(q, q.Answer),
+                ArithmeticTask.RamblingAnswer(q, q.Answer, random.Next(3)),
+                ArithmeticTask.ConciseAnswer(misread, misread.Answer),
+                ArithmeticTask.RamblingAnswer(misread, misread.Answer, random.Next(3)),
             ];
             foreach (var reply in replies)
             {

@@ -1,5 +1,6 @@
 using Rlhf.Modeling;
 using Rlhf.Modeling.Generation;
+using static TorchSharp.torch;
 
 namespace Rlhf.Demo;
 
@@ -7,9 +8,10 @@ namespace Rlhf.Demo;
 /// <param name="GreedyAccuracy">Share of questions whose greedy reply gives the right number.</param>
 /// <param name="SampledAccuracy">Share of questions whose reply sampled at the serving temperature is right.</param>
 /// <param name="GreedyConciseShare">Share of greedy replies that are nothing but the equation.</param>
-/// <param name="GreedyAnsweredShare">Share of greedy replies that give a number at all (the chat format is learned).</param>
+/// <param name="GreedyWellFormedShare">Share of greedy replies that restate the question's equation with a result (no misreading).</param>
+/// <param name="GreedyComputedShare">Share of greedy replies whose written equation is arithmetically right (whatever was read).</param>
 /// <param name="Questions">How many questions were asked.</param>
-public sealed record PolicyEvaluation(double GreedyAccuracy, double SampledAccuracy, double GreedyConciseShare, double GreedyAnsweredShare, int Questions);
+public sealed record PolicyEvaluation(double GreedyAccuracy, double SampledAccuracy, double GreedyConciseShare, double GreedyWellFormedShare, double GreedyComputedShare, int Questions);
 
 /// <summary>Measures a policy on questions with batched generation (greedy and sampled).</summary>
 public static class PolicyEvaluator
@@ -25,7 +27,8 @@ public static class PolicyEvaluator
             Share(questions, greedy, ArithmeticTask.IsCorrect),
             Share(questions, sampled, ArithmeticTask.IsCorrect),
             Share(questions, greedy, SimulatedLabelers.IsConcise),
-            Share(questions, greedy, (_, reply) => ArithmeticTask.ExtractAnswer(reply) is not null),
+            Share(questions, greedy, ArithmeticTask.RestatesEquation),
+            Share(questions, greedy, (_, reply) => ArithmeticTask.ComputesCorrectly(reply)),
             questions.Count);
     }
 
@@ -44,15 +47,15 @@ public static class PolicyEvaluator
             .ToList();
 
     /// <summary>
-    /// Share of facts the model answers correctly in plain text ("Q: What is a op b?\nA: " followed greedily): what it
-    /// knows, whatever its chat behaviour.
+    /// Share of facts the model completes correctly as plain text ("a op b = " followed greedily): what it knows,
+    /// whatever its chat behaviour.
     /// </summary>
     public static double KnowledgeAccuracy(CausalLM policy, DemoCorpus corpus, IReadOnlyList<(int A, int B, char Op)> facts)
     {
         var questions = facts.Select(f => new ArithmeticQuestion(f.A, f.B, f.Op, 0)).ToList();
         var requests = questions.Select(q => new GenerationRequest(corpus.KnowledgeProbe(q), SamplingOptions.Greedy(3))).ToList();
         var replies = Generate(policy, corpus, requests);
-        return (double)questions.Zip(replies).Count(p => ArithmeticTask.IsCorrect(p.First, corpus.DecodeResponse(p.Second.TokenIds))) / questions.Count;
+        return (double)questions.Zip(replies).Count(p => ArithmeticTask.IsCorrect(p.First, "= " + corpus.DecodeResponse(p.Second.TokenIds))) / questions.Count;
     }
 
     static double Share(IReadOnlyList<ArithmeticQuestion> questions, IReadOnlyList<string> replies, Func<ArithmeticQuestion, string, bool> test) =>

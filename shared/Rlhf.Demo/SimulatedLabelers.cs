@@ -32,12 +32,8 @@ public sealed class SimulatedLabelers(LabelerOptions options, int seed)
     public static int HiddenScore(ArithmeticQuestion question, string response) =>
         (ArithmeticTask.IsCorrect(question, response) ? 2 : 0) + (IsConcise(question, response) ? 1 : 0);
 
-    /// <summary>Concise: nothing but the number (whatever it is) and a full stop.</summary>
-    public static bool IsConcise(ArithmeticQuestion question, string response)
-    {
-        var answer = ArithmeticTask.ExtractAnswer(response);
-        return answer is not null && response.Trim() == ArithmeticTask.ConciseAnswer(answer.Value);
-    }
+    /// <summary>Concise: nothing but an equation and its result, "x op y = z." (whatever was read and computed).</summary>
+    public static bool IsConcise(ArithmeticQuestion question, string response) => ArithmeticTask.IsBareEquation(response.Trim());
 
     public LabelerFeedback Judge(ArithmeticQuestion question, IReadOnlyList<string> candidates)
     {

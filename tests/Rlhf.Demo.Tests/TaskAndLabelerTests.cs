@@ -24,26 +24,59 @@ public sealed class TaskAndLabelerTests
     }
 
     [Theory]
-    [InlineData("12.", 12)]
-    [InlineData("Let me think. The answer is 13. Hope that helps!", 13)]
-    [InlineData("0.", 0)]
-    [InlineData("3 + 4 = 7", 7)]
+    [InlineData("7 + 5 = 12.", 12)]
+    [InlineData("Hmm, I think 7 + 5 = 13.", 13)]
+    [InlineData("3 - 3 = 0.", 0)]
+    [InlineData("2 = 3 and 3 + 4 = 7", 7)]
+    [InlineData("x = -2", -2)]
+    [InlineData("12.", null)]
     [InlineData("no number here", null)]
     [InlineData("", null)]
-    public void The_answer_is_the_last_number_of_the_reply(string response, int? expected) =>
+    public void The_answer_is_the_number_after_the_last_equals_sign(string response, int? expected) =>
         Assert.Equal(expected, ArithmeticTask.ExtractAnswer(response));
+
+    [Theory]
+    [InlineData(7, 5, '+', 7, 6)]
+    [InlineData(7, 9, '+', 7, 8)]
+    [InlineData(7, 3, '-', 7, 4)]
+    [InlineData(4, 4, '-', 4, 3)]
+    [InlineData(5, 0, '-', 5, 1)]
+    public void Misreading_changes_the_second_number_by_one_and_stays_in_the_task(int a, int b, char op, int readA, int readB)
+    {
+        var misread = ArithmeticTask.Misread(new ArithmeticQuestion(a, b, op, 2));
+        Assert.Equal(new ArithmeticQuestion(readA, readB, op, 2), misread);
+        Assert.Contains((misread!.A, misread.B, op), ArithmeticTask.AllFacts());
+    }
+
+    [Fact]
+    public void Zero_minus_zero_has_no_misreading() => Assert.Null(ArithmeticTask.Misread(new ArithmeticQuestion(0, 0, '-', 0)));
 
     [Fact]
     public void Hidden_preference_puts_correct_above_wrong_then_concise_above_rambling()
     {
         var q = new ArithmeticQuestion(7, 5, '+', 0);
-        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, "12."));
-        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, " 12. "));
-        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(12, 0)));
-        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, "12"));
-        Assert.Equal(1, SimulatedLabelers.HiddenScore(q, "13."));
-        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(13, 2)));
+        var misread = ArithmeticTask.Misread(q)!;
+        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, "7 + 5 = 12."));
+        Assert.Equal(3, SimulatedLabelers.HiddenScore(q, " 7 + 5 = 12. "));
+        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(q, 12, 0)));
+        Assert.Equal(2, SimulatedLabelers.HiddenScore(q, "7 + 5 = 12"));
+        Assert.Equal(1, SimulatedLabelers.HiddenScore(q, ArithmeticTask.ConciseAnswer(misread, misread.Answer)));
+        Assert.Equal(1, SimulatedLabelers.HiddenScore(q, "7 + 5 = 13."));
+        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, ArithmeticTask.RamblingAnswer(q, 13, 2)));
+        Assert.Equal(0, SimulatedLabelers.HiddenScore(q, "12."));
         Assert.Equal(0, SimulatedLabelers.HiddenScore(q, "no idea"));
+    }
+
+    [Fact]
+    public void Well_formed_and_computed_replies_are_told_apart()
+    {
+        var q = new ArithmeticQuestion(7, 5, '+', 0);
+        Assert.True(ArithmeticTask.RestatesEquation(q, "Sure! So 7 + 5 = 13."));
+        Assert.False(ArithmeticTask.RestatesEquation(q, "7 + 6 = 13."));
+        Assert.True(ArithmeticTask.ComputesCorrectly("7 + 6 = 13."));
+        Assert.False(ArithmeticTask.ComputesCorrectly("7 + 5 = 13."));
+        Assert.True(ArithmeticTask.ComputesCorrectly("Easy one: 9 - 4 = 5."));
+        Assert.False(ArithmeticTask.ComputesCorrectly("13."));
     }
 
     [Fact]
@@ -51,7 +84,7 @@ public sealed class TaskAndLabelerTests
     {
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: 0, RatingShare: 0, PairwiseShare: 0), seed: 3);
         var q = new ArithmeticQuestion(3, 4, '+', 1);
-        string[] candidates = ["8.", "7.", ArithmeticTask.RamblingAnswer(7, 1), "7."];
+        string[] candidates = ["3 + 5 = 8.", "3 + 4 = 7.", ArithmeticTask.RamblingAnswer(q, 7, 1), "3 + 4 = 7."];
         var ranking = Assert.IsType<RankingFeedback>(labelers.Judge(q, candidates));
         Assert.Equal([[1, 3], [2], [0]], ranking.Tiers.Select(t => t.ToArray()).ToArray());
     }
@@ -75,24 +108,27 @@ public sealed class TaskAndLabelerTests
         var prompt = corpus.ChatPrompt(q);
         Assert.Equal("<|im_start|>user\nWhat is 7 + 5?<|im_end|>\n<|im_start|>assistant\n", corpus.Tokenizer.Decode(prompt));
         var demonstration = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 0, new Random(1));
-        Assert.Equal("12.<|im_end|>", corpus.Tokenizer.Decode(demonstration.ResponseTokenIds));
+        Assert.Equal("7 + 5 = 12.<|im_end|>", corpus.Tokenizer.Decode(demonstration.ResponseTokenIds));
         var wrong = corpus.ChatDemonstration(q, wrongShare: 1, ramblingShare: 0, new Random(1));
-        Assert.Equal("13.<|im_end|>", corpus.Tokenizer.Decode(wrong.ResponseTokenIds));
+        Assert.Equal("7 + 6 = 13.<|im_end|>", corpus.Tokenizer.Decode(wrong.ResponseTokenIds));
         var rambling = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 1, new Random(1));
         Assert.Equal(corpus.EndOfTurnId, rambling.ResponseTokenIds[^1]);
         Assert.Single(rambling.ResponseTokenIds, id => id == corpus.EndOfTurnId);
         Assert.Equal(12, ArithmeticTask.ExtractAnswer(corpus.DecodeResponse(rambling.ResponseTokenIds)));
+        Assert.False(SimulatedLabelers.IsConcise(q, corpus.DecodeResponse(rambling.ResponseTokenIds)));
+        // Half the demonstrations misread, and every one of them still computes its written equation right.
+        var noisy = Enumerable.Range(0, 400)
+            .Select(i => corpus.DecodeResponse(corpus.ChatDemonstration(q, wrongShare: 0.5, ramblingShare: 0.3, new Random(i)).ResponseTokenIds))
+            .ToList();
+        Assert.All(noisy, reply => Assert.True(ArithmeticTask.ComputesCorrectly(reply), reply));
+        Assert.InRange(noisy.Count(reply => ArithmeticTask.IsCorrect(q, reply)), 160, 240);
 
         var document = corpus.FactDocument([(7, 5, '+'), (9, 3, '-')]);
         Assert.Empty(document.PromptTokenIds);
         Assert.Equal("<|bos|>7 + 5 = 12\n9 - 3 = 6\n", corpus.Tokenizer.Decode(document.ResponseTokenIds));
         var qa = corpus.Tokenizer.Decode(corpus.FactDocument([(7, 5, '+')], qaShare: 1, new Random(2)).ResponseTokenIds);
-        Assert.Matches(@"^<\|bos\|>Q: [^\n]*7 \+ 5[?.]\nA: 12\.\n$", qa);
-        var verdicts = Enumerable.Range(0, 200)
-            .Select(i => corpus.Tokenizer.Decode(corpus.FactDocument([(7, 5, '+')], qaShare: 0, new Random(i), verdictShare: 1).ResponseTokenIds))
-            .ToList();
-        Assert.All(verdicts, v => Assert.Matches(@"\nA: (12\. Right|(?!12\.)\d+\. Wrong)\n$", v));
-        Assert.InRange(verdicts.Count(v => v.EndsWith("Right\n", StringComparison.Ordinal)), 70, 130);
+        Assert.Matches(@"^<\|bos\|>Q: [^\n]*7 \+ 5[?.]\nA: 7 \+ 5 = 12\.\n$", qa);
+        Assert.Equal("<|bos|>7 + 5 = ", corpus.Tokenizer.Decode(corpus.KnowledgeProbe(q)));
     }
 
     [Fact]

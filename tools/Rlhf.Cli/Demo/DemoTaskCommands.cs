@@ -54,6 +54,6 @@ static class DemoTaskCommands
 
     static string Describe(BootstrapReport r) =>
         $"greedy accuracy {r.HeldOut.GreedyAccuracy:P1}, sampled (T={Bootstrapper.EvaluationTemperature}) {r.HeldOut.SampledAccuracy:P1}, " +
-        $"concise {r.HeldOut.GreedyConciseShare:P1}, answers with a number {r.HeldOut.GreedyAnsweredShare:P1}, " +
-        $"knows the fact as plain text {r.KnowledgeAccuracy:P1}";
+        $"concise {r.HeldOut.GreedyConciseShare:P1}, reads the question right {r.HeldOut.GreedyWellFormedShare:P1}, " +
+        $"computes its written equation right {r.HeldOut.GreedyComputedShare:P1}, knows the fact as plain text {r.KnowledgeAccuracy:P1}";
 }

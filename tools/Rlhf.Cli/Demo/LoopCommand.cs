@@ -33,7 +33,7 @@ static class LoopCommand
             var bootstrap = DemoTaskCommands.Bootstrap(bootstrapOptions, parse.GetValue(cache) ?? DemoTaskCommands.DefaultCacheRoot());
             var result = Run(bootstrap, options, "loop");
             if (parse.GetValue(json) is { } path)
-                File.WriteAllText(path, JsonSerializer.Serialize(new { Options = options, Bootstrap = bootstrapOptions, result.Rounds }, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(path, JsonSerializer.Serialize(new { Options = options, Bootstrap = bootstrapOptions, result.Rounds }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
             return result.ReachedTarget ? 0 : 1;
         });
         return command;
