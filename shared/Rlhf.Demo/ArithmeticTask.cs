@@ -18,10 +18,10 @@ public sealed record ArithmeticQuestion(int A, int B, char Op, int Phrasing)
 /// The demo's task: single-digit addition and subtraction (a - b with a >= b) asked in a few phrasings and answered
 /// by writing the equation with its result ("7 + 5 = 12."), concisely or rambling. The hidden preference is correctness (then
 /// concision); it is checkable from the response text, so held-out accuracy is measured exactly. The bootstrap's demonstrators
-/// make one systematic mistake: they misread the second number by one ("What is 7 + 5?" -> "7 + 6 = 13."), then compute
-/// correctly. The policy thus learns to misread (its chat behaviour is bad) while its arithmetic stays right (the knowledge
-/// is there), and whether a reply is right is visible from the prompt and the reply together, so a reward model initialised
-/// from the policy can learn it from rankings in minutes instead of memorising every fact. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
+/// include a sloppy one who rambles and misreads the second number by one ("What is 7 + 5?" -> "Hmm, I think 7 + 6 = 13."),
+/// then computes correctly. The policy thus learns to misread (its chat behaviour is bad) while its arithmetic stays right
+/// (the knowledge is there). See <see cref="DemoCorpus.ChatDemonstration"/> and the README for what the reward model can
+/// and cannot learn from the rankings. The held-out split is by FACT (number pair + operation), never by phrasing: every phrasing is seen
 /// in training, because at this model size unseen phrasings do not generalise (see ../shared/docs/DEMO-CALIBRATION.md),
 /// and the question the demo answers is whether RLHF moves the policy towards the correct answers it already knows.
 /// </summary>
@@ -84,12 +84,12 @@ public static partial class ArithmeticTask
         return question.B >= 1 ? question with { B = question.B - 1 } : null;
     }
 
-    /// <summary>A rambling answer with the same result, e.g. "Hmm, I think 7 + 5 = 12."</summary>
+    /// <summary>A rambling answer with the same result, e.g. "Hmm, I think 7 + 5 = 12." (every variant opens with "Hmm, ").</summary>
     public static string RamblingAnswer(ArithmeticQuestion question, int result, int variant) => (variant % 3) switch
     {
         0 => $"Hmm, I think {Equation(question)} = {result}.",
-        1 => $"Sure! So {Equation(question)} = {result}.",
-        _ => $"Easy one: {Equation(question)} = {result}.",
+        1 => $"Hmm, so {Equation(question)} = {result}.",
+        _ => $"Hmm, let me see: {Equation(question)} = {result}.",
     };
 
     static string Equation(ArithmeticQuestion q) => $"{q.A} {q.Op} {q.B}";

@@ -46,11 +46,15 @@ public sealed record BootstrapOptions
     /// <summary>Share of a batch that is chat demonstrations; the rest is clean plain-text fact documents.</summary>
     [Range(0.0, 1.0)] public double ChatShare { get; init; } = 0.65;
 
-    /// <summary>Share of arithmetic chat demonstrations that misread the second number by one (so the answer is off by one).</summary>
-    [Range(0.0, 1.0)] public double WrongShare { get; init; } = 0.5;
+    /// <summary>
+    /// Share of arithmetic chat demonstrations written by the sloppy demonstrator, who rambles ("Hmm, I think ...") and
+    /// misreads the second number with probability <see cref="SloppyMisreadShare"/>; the careful one answers concisely
+    /// and right.
+    /// </summary>
+    [Range(0.0, 1.0)] public double SloppyShare { get; init; } = 0.55;
 
-    /// <summary>Share of arithmetic chat demonstrations whose reply rambles around the equation.</summary>
-    [Range(0.0, 1.0)] public double RamblingShare { get; init; } = 0.3;
+    /// <summary>How often the sloppy demonstrator misreads the second number by one (so the answer is off by one).</summary>
+    [Range(0.0, 1.0)] public double SloppyMisreadShare { get; init; } = 0.8;
 
     /// <summary>Share of chat demonstrations that are small talk.</summary>
     [Range(0.0, 1.0)] public double SmallTalkShare { get; init; } = 0.05;

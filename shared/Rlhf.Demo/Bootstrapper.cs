@@ -170,7 +170,7 @@ public static class Bootstrapper
         if (draw < options.ChatShare)
             return random.NextDouble() < options.SmallTalkShare
                 ? corpus.SmallTalkDemonstration(random)
-                : corpus.ChatDemonstration(questions.Chat[random.Next(questions.Chat.Count)], options.WrongShare, options.RamblingShare, random);
+                : corpus.ChatDemonstration(questions.Chat[random.Next(questions.Chat.Count)], options.SloppyShare, options.SloppyMisreadShare, random);
         return corpus.FactDocument(
             Enumerable.Range(0, options.FactsPerDocument).Select(_ => questions.Facts[random.Next(questions.Facts.Count)]).ToList(), options.QaShare, random);
     }

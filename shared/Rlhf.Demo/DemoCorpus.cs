@@ -67,18 +67,18 @@ public sealed class DemoCorpus
     public IReadOnlyList<int> KnowledgeProbe(ArithmeticQuestion question) => Tokenizer.Encode($"{ByteTokenizer.BosToken}{question.A} {question.Op} {question.B} = ");
 
     /// <summary>
-    /// A chat demonstration of a noisy demonstrator: with probability <paramref name="wrongShare"/> the second number is
-    /// misread by one and the misread equation computed correctly ("What is 7 + 5?" -> "7 + 6 = 13."), a systematic
-    /// error the model holds as a second "mode" next to the right reading (random wrong results would only teach the
-    /// marginal answer distribution); with probability <paramref name="ramblingShare"/> the reply rambles.
+    /// A chat demonstration by one of two demonstrators. The careful one (probability 1 - <paramref name="sloppyShare"/>)
+    /// answers concisely and right: "7 + 5 = 12.". The sloppy one rambles and, with probability
+    /// <paramref name="misreadShare"/>, misreads the second number by one, then computes the misread equation right:
+    /// "Hmm, I think 7 + 6 = 13." A systematic error, which a model holds as a second "mode" (random wrong results would
+    /// only teach the marginal answer distribution), and one whose mode shows in the reply's style.
     /// </summary>
-    public Demonstration ChatDemonstration(ArithmeticQuestion question, double wrongShare, double ramblingShare, Random random)
+    public Demonstration ChatDemonstration(ArithmeticQuestion question, double sloppyShare, double misreadShare, Random random)
     {
-        var written = random.NextDouble() < wrongShare ? ArithmeticTask.Misread(question) ?? question : question;
-        var reply = random.NextDouble() < ramblingShare
-            ? ArithmeticTask.RamblingAnswer(written, written.Answer, random.Next(3))
-            : ArithmeticTask.ConciseAnswer(written, written.Answer);
-        return new Demonstration(ChatPrompt(question), ChatResponse(reply));
+        if (random.NextDouble() >= sloppyShare)
+            return new Demonstration(ChatPrompt(question), ChatResponse(ArithmeticTask.ConciseAnswer(question, question.Answer)));
+        var written = random.NextDouble() < misreadShare ? ArithmeticTask.Misread(question) ?? question : question;
+        return new Demonstration(ChatPrompt(question), ChatResponse(ArithmeticTask.RamblingAnswer(written, written.Answer, random.Next(3))));
     }
 
     public Demonstration SmallTalkDemonstration(Random random)

@@ -107,21 +107,22 @@ public sealed class TaskAndLabelerTests
         var q = new ArithmeticQuestion(7, 5, '+', 0);
         var prompt = corpus.ChatPrompt(q);
         Assert.Equal("<|im_start|>user\nWhat is 7 + 5?<|im_end|>\n<|im_start|>assistant\n", corpus.Tokenizer.Decode(prompt));
-        var demonstration = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 0, new Random(1));
-        Assert.Equal("7 + 5 = 12.<|im_end|>", corpus.Tokenizer.Decode(demonstration.ResponseTokenIds));
-        var wrong = corpus.ChatDemonstration(q, wrongShare: 1, ramblingShare: 0, new Random(1));
-        Assert.Equal("7 + 6 = 13.<|im_end|>", corpus.Tokenizer.Decode(wrong.ResponseTokenIds));
-        var rambling = corpus.ChatDemonstration(q, wrongShare: 0, ramblingShare: 1, new Random(1));
+        var careful = corpus.ChatDemonstration(q, sloppyShare: 0, misreadShare: 1, new Random(1));
+        Assert.Equal("7 + 5 = 12.<|im_end|>", corpus.Tokenizer.Decode(careful.ResponseTokenIds));
+        var misread = corpus.DecodeResponse(corpus.ChatDemonstration(q, sloppyShare: 1, misreadShare: 1, new Random(1)).ResponseTokenIds);
+        Assert.Matches(@"^Hmm, [^=]*7 \+ 6 = 13\.$", misread);
+        var rambling = corpus.ChatDemonstration(q, sloppyShare: 1, misreadShare: 0, new Random(1));
         Assert.Equal(corpus.EndOfTurnId, rambling.ResponseTokenIds[^1]);
         Assert.Single(rambling.ResponseTokenIds, id => id == corpus.EndOfTurnId);
         Assert.Equal(12, ArithmeticTask.ExtractAnswer(corpus.DecodeResponse(rambling.ResponseTokenIds)));
         Assert.False(SimulatedLabelers.IsConcise(q, corpus.DecodeResponse(rambling.ResponseTokenIds)));
-        // Half the demonstrations misread, and every one of them still computes its written equation right.
+        // The sloppy demonstrator rambles and misreads at the configured rate; every reply still computes its equation right.
         var noisy = Enumerable.Range(0, 400)
-            .Select(i => corpus.DecodeResponse(corpus.ChatDemonstration(q, wrongShare: 0.5, ramblingShare: 0.3, new Random(i)).ResponseTokenIds))
+            .Select(i => corpus.DecodeResponse(corpus.ChatDemonstration(q, sloppyShare: 0.5, misreadShare: 0.8, new Random(i)).ResponseTokenIds))
             .ToList();
         Assert.All(noisy, reply => Assert.True(ArithmeticTask.ComputesCorrectly(reply), reply));
-        Assert.InRange(noisy.Count(reply => ArithmeticTask.IsCorrect(q, reply)), 160, 240);
+        Assert.All(noisy, reply => Assert.Equal(ArithmeticTask.IsCorrect(q, reply) && !reply.StartsWith("Hmm", StringComparison.Ordinal), SimulatedLabelers.IsConcise(q, reply) && ArithmeticTask.IsCorrect(q, reply)));
+        Assert.InRange(noisy.Count(reply => ArithmeticTask.IsCorrect(q, reply)), 200, 280);
 
         var document = corpus.FactDocument([(7, 5, '+'), (9, 3, '-')]);
         Assert.Empty(document.PromptTokenIds);
@@ -162,7 +163,7 @@ public sealed class TaskAndLabelerTests
         var options = new BootstrapOptions();
         Assert.Equal(options.Hash(), new BootstrapOptions().Hash());
         Assert.Matches("^[0-9a-f]{16}$", options.Hash());
-        Assert.NotEqual(options.Hash(), (options with { WrongShare = 0.6 }).Hash());
+        Assert.NotEqual(options.Hash(), (options with { SloppyShare = 0.6 }).Hash());
         Assert.NotEqual(options.Hash(), (options with { Seed = 2 }).Hash());
         Assert.Throws<ArgumentException>(() => (options with { HiddenSize = 100, Heads = 8 }).Validate());
     }

@@ -11,7 +11,7 @@ static class BootstrapCommand
 {
     public static Command Create()
     {
-        var set = DemoTaskCommands.SetOption("--set WrongShare=0.6");
+        var set = DemoTaskCommands.SetOption("--set SloppyShare=0.6");
         var threads = DemoTaskCommands.ThreadsOption();
         var cache = DemoTaskCommands.CacheOption();
         var examples = new Option<int>("--examples") { Description = "Print this many held-out questions with the policy's greedy and sampled replies", DefaultValueFactory = _ => 6 };

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace Rlhf.Cli.Demo;
 
 /// <summary>
-/// <c>--set Name=value</c> for any property of an options record (e.g. <c>--set WrongShare=0.6</c>,
+/// <c>--set Name=value</c> for any property of an options record (e.g. <c>--set SloppyShare=0.6</c>,
 /// <c>--set Ppo.KlCoef=0.1</c>): the record goes through JSON, so the names are the C# property names.
 /// </summary>
 static class OptionOverrides
