@@ -36,7 +36,7 @@ public sealed record LoopOptions
     /// <summary>PPO settings. <see cref="PpoOptions.Temperature"/> and the pad id are set from this record.</summary>
     public PpoOptions Ppo { get; init; } = new()
     {
-        Actor = new AdamWOptions { LearningRate = 1e-4 },
+        Actor = new AdamWOptions { LearningRate = 3e-5 },
         Critic = new AdamWOptions { LearningRate = 2e-4 },
         KlCoef = 0.05,
         MiniBatchSize = 32,

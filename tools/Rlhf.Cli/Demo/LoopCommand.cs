@@ -22,15 +22,32 @@ static class LoopCommand
         var threads = DemoTaskCommands.ThreadsOption();
         var cache = DemoTaskCommands.CacheOption();
         var json = new Option<string?>("--json") { Description = "Also write every round of every run to this JSON file" };
+        var ablation = new Option<string?>("--ablation")
+        {
+            Description = "Run a comparison instead of one loop: ptx (PTX on/off: accuracy and fact-text NLL), lora (LoRA vs full " +
+                "fine-tuning: accuracy, trainable parameters, wall time), curve (accuracy vs rankings received), rm (reward head " +
+                "from rankings only, policy frozen: what the RM learns), all. Each run has the same rounds (--rounds), no early stop.",
+        };
+        ablation.AcceptOnlyFromAmong("ptx", "lora", "curve", "rm", "all");
+        var rounds = new Option<int>("--rounds") { Description = "Rounds per ablation run", DefaultValueFactory = _ => 8 };
         var command = new Command("loop",
             "Offline RLHF loop on the demo task: sample n per prompt -> simulated labelers -> reward model -> PPO -> held-out accuracy, " +
-            "until the target accuracy or the time budget.") { set, bootstrapSet, threads, cache, json };
+            "until the target accuracy or the time budget.") { set, bootstrapSet, threads, cache, json, ablation, rounds };
         command.SetAction(parse =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
             var bootstrapOptions = OptionOverrides.Apply(new BootstrapOptions(), parse.GetValue(bootstrapSet)!).Validate();
             var options = OptionOverrides.Apply(new LoopOptions(), parse.GetValue(set)!).Validate();
             var bootstrap = DemoTaskCommands.Bootstrap(bootstrapOptions, parse.GetValue(cache) ?? DemoTaskCommands.DefaultCacheRoot());
+            if (parse.GetValue(ablation) is { } which)
+            {
+                var runs = Ablations.Run(bootstrap, options, which, parse.GetValue(rounds));
+                if (parse.GetValue(json) is { } ablationPath)
+                    File.WriteAllText(ablationPath, JsonSerializer.Serialize(runs.Select(r => new { r.Name, r.Options, r.Result.Rounds, r.Result.TrainableParameters, r.Result.Seconds }),
+                        new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+                return 0;
+            }
+
             var result = Run(bootstrap, options, "loop");
             if (parse.GetValue(json) is { } path)
                 File.WriteAllText(path, JsonSerializer.Serialize(new { Options = options, Bootstrap = bootstrapOptions, result.Rounds }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
