@@ -83,6 +83,16 @@ public sealed class LearnerOptions : IValidatableObject
     /// <summary>SFT hyper-parameters for demonstrations (<see cref="SftOptions.PadTokenId"/> comes from the tokenizer).</summary>
     public SftOptions Sft { get; set; } = new();
 
+    /// <summary>
+    /// PPO-ptx corpus: a JSONL file with one <c>{"text": "..."}</c> document per line (the pretraining mix the policy
+    /// must not forget). Required exactly when <see cref="PpoOptions.PtxCoef"/> is above zero.
+    /// </summary>
+    public string? PtxCorpusPath { get; set; }
+
+    /// <summary>Documents per PTX batch (one batch per PPO mini-batch update).</summary>
+    [Range(1, 4096)]
+    public int PtxBatchSize { get; set; } = 8;
+
     public bool HasModel => !string.IsNullOrWhiteSpace(ModelPath);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -93,6 +103,10 @@ public sealed class LearnerOptions : IValidatableObject
             yield return new ValidationResult($"BatchTimeLimit must be positive (got {BatchTimeLimit}).", [nameof(BatchTimeLimit)]);
         if (DemonstrationBatchTimeLimit <= TimeSpan.Zero)
             yield return new ValidationResult($"DemonstrationBatchTimeLimit must be positive (got {DemonstrationBatchTimeLimit}).", [nameof(DemonstrationBatchTimeLimit)]);
+        if (Ppo.PtxCoef > 0 && (string.IsNullOrWhiteSpace(PtxCorpusPath) || !File.Exists(PtxCorpusPath)))
+            yield return new ValidationResult($"Ppo:PtxCoef is {Ppo.PtxCoef} but PtxCorpusPath '{PtxCorpusPath}' is not an existing JSONL file.", [nameof(PtxCorpusPath)]);
+        if (Ppo.PtxCoef == 0 && !string.IsNullOrWhiteSpace(PtxCorpusPath))
+            yield return new ValidationResult("PtxCorpusPath is set but Ppo:PtxCoef is 0: set both or neither.", [nameof(PtxCorpusPath)]);
         if (EvalPrompts.Any(string.IsNullOrWhiteSpace))
             yield return new ValidationResult("EvalPrompts must not hold empty prompts.", [nameof(EvalPrompts)]);
         foreach (var failure in Check(nameof(Ppo), () => Ppo.Validate()).Concat(Check(nameof(Sft), () => Sft.Validate())))

@@ -49,16 +49,29 @@ public sealed class DemoCorpus
     /// <paramref name="qaShare"/>, a question with its correct answer ("Q: What is 7 + 5?\nA: 7 + 5 = 12."), the knowledge in
     /// the form chat uses.
     /// </summary>
-    public Demonstration FactDocument(IEnumerable<(int A, int B, char Op)> facts, double qaShare = 0, Random? random = null)
-    {
-        var text = ByteTokenizer.BosToken + string.Concat(facts.Select(f =>
+    public Demonstration FactDocument(IEnumerable<(int A, int B, char Op)> facts, double qaShare = 0, Random? random = null) =>
+        new([], Tokenizer.Encode(FactDocumentText(facts, qaShare, random)));
+
+    /// <summary>The text of <see cref="FactDocument"/> (with the BOS marker), e.g. for a learner's PTX corpus file.</summary>
+    public static string FactDocumentText(IEnumerable<(int A, int B, char Op)> facts, double qaShare = 0, Random? random = null) =>
+        ByteTokenizer.BosToken + string.Concat(facts.Select(f =>
         {
             if (random is null || random.NextDouble() >= qaShare)
                 return FactLine(f.A, f.B, f.Op) + "\n";
             var question = new ArithmeticQuestion(f.A, f.B, f.Op, random.Next(ArithmeticTask.PhrasingCount));
             return $"Q: {question.Text}\nA: {ArithmeticTask.ConciseAnswer(question, question.Answer)}\n";
         }));
-        return new Demonstration([], Tokenizer.Encode(text));
+
+    /// <summary>Writes <paramref name="documents"/> clean fact documents as JSONL (<c>{"text": ...}</c>): a PTX corpus.</summary>
+    public static void WritePtxCorpus(string path, IReadOnlyList<(int A, int B, char Op)> facts, int documents, int factsPerDocument, double qaShare, int seed)
+    {
+        var random = new Random(seed);
+        using var writer = new StreamWriter(path);
+        for (var i = 0; i < documents; i++)
+        {
+            var chosen = Enumerable.Range(0, factsPerDocument).Select(_ => facts[random.Next(facts.Count)]).ToList();
+            writer.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { text = FactDocumentText(chosen, qaShare, random) }));
+        }
     }
 
     public static string FactLine(int a, int b, char op) => $"{a} {op} {b} = {(op == '+' ? a + b : a - b)}";

@@ -38,7 +38,8 @@ public sealed record LoopOptions
     {
         Actor = new AdamWOptions { LearningRate = 3e-5 },
         Critic = new AdamWOptions { LearningRate = 2e-4 },
-        KlCoef = 0.05,
+        KlCoef = 0.1,
+        PtxCoef = 1.0,
         MiniBatchSize = 32,
         Epochs = 4,
     };

@@ -52,7 +52,8 @@ public sealed class Attention : nn.Module
             v = v.repeat_interleave(group, dim: 1);
         }
 
-        var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(headDim)) + mask;   // (B, nh, T, S)
+        using var scale = (1.0 / Math.Sqrt(headDim)).ToScalar();                          // kept alive across the native call
+        var scores = q.matmul(k.transpose(-2, -1)).mul(scale) + mask;                     // (B, nh, T, S)
         var attended = scores.softmax(-1).matmul(v);                                      // (B, nh, T, hd)
         var merged = attended.transpose(1, 2).reshape(b, t, heads * headDim);             // (B, T, D)
         return o_proj.call(merged).MoveToOuterDisposeScope();

@@ -13,7 +13,8 @@ namespace Rlhf.Learner.Training;
 /// </summary>
 public sealed class LearnerModels : IDisposable
 {
-    LearnerModels(string modelPath, CausalLM reference, CausalLM actor, ScalarHeadModel critic, ITextTokenizer tokenizer, PpoOptions ppo, SftOptions sft)
+    LearnerModels(string modelPath, CausalLM reference, CausalLM actor, ScalarHeadModel critic, ITextTokenizer tokenizer, PpoOptions ppo, SftOptions sft,
+        IPtxSource? ptx)
     {
         ModelPath = modelPath;
         Reference = reference;
@@ -22,7 +23,7 @@ public sealed class LearnerModels : IDisposable
         Tokenizer = tokenizer;
         StopTokenIds = new HashSet<int> { Template.EndOfTurnId(tokenizer), tokenizer.EosId };
         PpoOptions = ppo;
-        Ppo = new PpoTrainer(actor, critic, reference, ppo);
+        Ppo = new PpoTrainer(actor, critic, reference, ppo, ptx);
         Sft = new SftTrainer(actor, sft);
     }
 
@@ -62,7 +63,11 @@ public sealed class LearnerModels : IDisposable
         critic.LoadTrunkFrom(reference);
         var ppo = options.Ppo with { MaxPolicyLag = options.MaxPolicyLag, PadTokenId = tokenizer.PadId };
         var sft = options.Sft with { PadTokenId = tokenizer.PadId };
-        return new LearnerModels(path, reference, actor, critic, tokenizer, ppo, sft);
+        var ptx = ppo.PtxCoef > 0
+            ? new JsonlPtxCorpus(options.PtxCorpusPath ?? throw new InvalidOperationException("Learner:PtxCorpusPath is not set."),
+                tokenizer, options.PtxBatchSize, (int)options.Seed)
+            : null;
+        return new LearnerModels(path, reference, actor, critic, tokenizer, ppo, sft, ptx);
     }
 
     /// <summary>Version recorded in the base checkpoint's metadata (0 for a plain HF checkpoint).</summary>

@@ -125,7 +125,8 @@ public static class Sampler
             return (greedy, logits.log_softmax(-1)[greedy].item<float>());
         }
 
-        var logp = (logits / sampling.Temperature).log_softmax(-1);                         // (V)
+        using var temperature = sampling.Temperature.ToScalar();
+        var logp = logits.div(temperature).log_softmax(-1);                         // (V)
         var probs = logp.exp();
         if (sampling.TopK > 0 && sampling.TopK < probs.shape[0])
         {
@@ -138,7 +139,8 @@ public static class Sampler
             var (sorted, order) = probs.sort(descending: true);
             var cumulative = sorted.cumsum(0);
             // Keep a token when the mass before it is still below P (the most likely token is always kept).
-            var drop = (cumulative - sorted).ge(sampling.TopP);
+            using var topP = sampling.TopP.ToScalar();
+            var drop = (cumulative - sorted).ge(topP);
             probs = probs.scatter(0, order, sorted.masked_fill(drop, 0));
         }
 

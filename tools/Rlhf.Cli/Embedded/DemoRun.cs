@@ -59,7 +59,10 @@ public static class DemoRun
         var apiKey = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         var url = $"http://127.0.0.1:{settings.Port}";
         using var events = new EventLog(Path.Combine(runDirectory, "events.jsonl"));
-        var serviceSettings = ServiceSettings(bootstrap.Directory, runDirectory, loop, settings);
+        var ptxCorpus = Path.Combine(runDirectory, "ptx.jsonl");
+        if (loop.Ppo.PtxCoef > 0)
+            DemoCorpus.WritePtxCorpus(ptxCorpus, bootstrap.Split.All, documents: 4096, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, settings.Seed);
+        var serviceSettings = ServiceSettings(bootstrap.Directory, runDirectory, loop, settings, loop.Ppo.PtxCoef > 0 ? ptxCorpus : null);
         LocalServices? local = null;
         WebApplication app;
         if (settings.LocalInfra)
@@ -112,7 +115,10 @@ public static class DemoRun
             await stop.CancelAsync();
             await trafficTask.ContinueWith(_ => { }, CancellationToken.None);
             events.Flush();
-            await app.StopAsync(CancellationToken.None);
+            // The services may still hold a backlog (the reward model trains slower than simulated users rate): do not
+            // wait for it to drain; in-flight consumers are cancelled after a short grace period.
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await app.StopAsync(grace.Token);
         }
 
         var reached = rows[^1].GreedyAccuracy >= settings.TargetAccuracy;
@@ -122,7 +128,7 @@ public static class DemoRun
         return reached ? 0 : 2;
     }
 
-    static Dictionary<string, string?> ServiceSettings(string modelPath, string runDirectory, LoopOptions loop, DemoSettings settings)
+    static Dictionary<string, string?> ServiceSettings(string modelPath, string runDirectory, LoopOptions loop, DemoSettings settings, string? ptxCorpus)
     {
         string F(double value) => value.ToString(CultureInfo.InvariantCulture);
         return new Dictionary<string, string?>
@@ -152,6 +158,9 @@ public static class DemoRun
             ["Learner:Ppo:MiniBatchSize"] = loop.Ppo.MiniBatchSize.ToString(CultureInfo.InvariantCulture),
             ["Learner:Ppo:Epochs"] = loop.Ppo.Epochs.ToString(CultureInfo.InvariantCulture),
             ["Learner:Ppo:Temperature"] = F(loop.Temperature),
+            ["Learner:Ppo:PtxCoef"] = F(ptxCorpus is null ? 0 : loop.Ppo.PtxCoef),
+            ["Learner:PtxCorpusPath"] = ptxCorpus,
+            ["Learner:PtxBatchSize"] = loop.PtxBatchSize.ToString(CultureInfo.InvariantCulture),
         };
     }
 
