@@ -23,6 +23,8 @@ public sealed class LearnerOptionsTests : IDisposable
     [InlineData("Learner:Sft:Optimizer:LearningRate", "0", "Sft: .*LearningRate")]
     [InlineData("Learner:QueuePrefix", "Learner_Queue", "QueuePrefix may hold lower-case letters")]
     [InlineData("Learner:ModelPath", "/nonexistent/model", "ModelPath '/nonexistent/model' is not a checkpoint directory")]
+    [InlineData("Learner:Ppo:PtxCoef", "0.5", "PtxCoef is 0.5 but PtxCorpusPath '' is not an existing JSONL file")]
+    [InlineData("Learner:PtxCorpusPath", "/tmp/corpus.jsonl", "PtxCorpusPath is set but Ppo:PtxCoef is 0")]
     public async Task An_invalid_option_stops_the_host_and_names_the_key(string key, string value, string pattern)
     {
         var settings = LearnerHost.Settings(policy, stateDirectory);
@@ -36,6 +38,32 @@ public sealed class LearnerOptionsTests : IDisposable
         Assert.NotNull(error);
         Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
         Assert.Matches(pattern, error.Message);
+    }
+
+    [Fact]
+    public void The_ptx_corpus_reads_jsonl_text_documents_and_names_a_bad_line()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rlhf-ptx-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            var tokenizer = new Rlhf.Modeling.Tokenization.ByteTokenizer();
+            File.WriteAllLines(path, ["{\"text\": \"7 + 5 = 12\\n\"}", "", "{\"text\": \"<|bos|>9 - 3 = 6\"}"]);
+            var corpus = new Training.JsonlPtxCorpus(path, tokenizer, batchSize: 5, seed: 1);
+            Assert.Equal(2, corpus.Count);
+            var batch = corpus.NextBatch();
+            Assert.Equal(5, batch.Count);
+            Assert.All(batch, d => Assert.Empty(d.PromptTokenIds));
+            Assert.Contains(batch, d => tokenizer.Decode(d.ResponseTokenIds) == "<|bos|>9 - 3 = 6");
+            Assert.All(batch, d => Assert.Contains(tokenizer.Decode(d.ResponseTokenIds), new[] { "7 + 5 = 12\n", "<|bos|>9 - 3 = 6" }));
+
+            File.WriteAllLines(path, ["{\"text\": \"ok\"}", "{\"content\": \"no text field\"}"]);
+            var error = Assert.Throws<InvalidDataException>(() => new Training.JsonlPtxCorpus(path, tokenizer, 4, 1));
+            Assert.Contains(":2:", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

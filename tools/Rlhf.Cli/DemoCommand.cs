@@ -17,6 +17,11 @@ static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Seed of bootstrap, users and labelers", DefaultValueFactory = _ => 1 };
         var noise = new Option<double>("--label-noise") { Description = "Probability that a labeler flips a judgement", DefaultValueFactory = _ => 0.1 };
         var batch = new Option<int>("--learner-batch") { Description = "Rollouts per PPO step", DefaultValueFactory = _ => 128 };
+        var feedbackShare = new Option<double>("--feedback-share")
+        {
+            Description = "Share of chat requests whose candidates a labeler judges (real apps get feedback on a fraction of answers)",
+            DefaultValueFactory = _ => 0.25,
+        };
         var bootstrapSteps = new Option<int?>("--bootstrap-steps") { Description = "Override the bootstrap's training steps (smoke runs)" };
         var infra = new Option<string>("--infra")
         {
@@ -26,13 +31,18 @@ static class DemoCommand
         infra.AcceptOnlyFromAmong("embedded", "local");
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
-            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps,
+            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch),
-                parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps));
+                parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare));
+            if (settings.FeedbackShare is <= 0 or > 1)
+            {
+                Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");
+                return 1;
+            }
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             ConsoleCancelEventHandler onCtrlC = (_, e) =>
             {

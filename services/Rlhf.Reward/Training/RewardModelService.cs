@@ -100,6 +100,9 @@ public sealed class RewardModelService : IDisposable
             var losses = new List<double>();
             for (var step = 0; step < options.StepsPerRound; step++)
             {
+                // A stopping host cancels here (between steps) instead of waiting for the whole round; the fresh
+                // rankings stay queued for the next round, nothing was published.
+                cancellationToken.ThrowIfCancellationRequested();
                 var batch = fresh.Concat(SampleReplay()).ToList();
                 var metrics = trainer.Step(batch);
                 if (metrics.Applied)

@@ -23,7 +23,8 @@ public sealed record DemoSettings(
     double LabelNoise,
     int LearnerBatch,
     bool LocalInfra,
-    int? BootstrapSteps = null);
+    int? BootstrapSteps = null,
+    double FeedbackShare = 0.25);
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
@@ -82,7 +83,6 @@ public static class DemoRun
             app = EmbeddedPlatform.Build(url, runDirectory, serviceSettings, apiKey, events);
         }
 
-        await using var platform = app;
         await using var localServices = local;
         await app.StartAsync(cancellationToken);
         var chatUrl = local?.Urls["Generation"] ?? url;
@@ -95,7 +95,7 @@ public static class DemoRun
         using var feedback = new HttpClient { BaseAddress = new Uri(feedbackUrl), Timeout = TimeSpan.FromMinutes(2) };
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise), settings.Seed);
         var traffic = new SimulatedTraffic(chat, feedback, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
-            loop.MaxNewTokens, settings.Seed);
+            loop.MaxNewTokens, settings.Seed, settings.FeedbackShare);
         var rows = new List<VersionRow> { new(0, 0, start.GreedyAccuracy, start.SampledAccuracy, 0, null, null, null, 0) };
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -113,19 +113,43 @@ public static class DemoRun
         finally
         {
             await stop.CancelAsync();
-            await trafficTask.ContinueWith(_ => { }, CancellationToken.None);
+            await Bounded(trafficTask, TimeSpan.FromSeconds(10));
             events.Flush();
-            // The services may still hold a backlog (the reward model trains slower than simulated users rate): do not
-            // wait for it to drain; in-flight consumers are cancelled after a short grace period.
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await app.StopAsync(grace.Token);
         }
 
         var reached = rows[^1].GreedyAccuracy >= settings.TargetAccuracy;
-        DemoReport.Write(runDirectory, settings, bootstrap, rows, traffic.Stats, events, started.Elapsed, reason);
+        var elapsed = started.Elapsed;
+        DemoReport.Write(runDirectory, settings, bootstrap, rows, traffic.Stats, events, elapsed, reason);
         AnsiConsole.MarkupLine($"{(reached ? "[green]" : "[yellow]")}{reason}[/]: held-out accuracy {rows[0].GreedyAccuracy:P0} -> " +
-            $"{rows[^1].GreedyAccuracy:P0} in {started.Elapsed.TotalMinutes:F1} min; report: [blue]{Path.Combine(runDirectory, "report.md")}[/]");
-        return reached ? 0 : 2;
+            $"{rows[^1].GreedyAccuracy:P0} in {elapsed.TotalMinutes:F1} min; report: [blue]{Path.Combine(runDirectory, "report.md")}[/]");
+
+        // The services may still hold a backlog (the reward model trains slower than the simulated users rate, and a
+        // consumer in the middle of a training step does not stop): the report is written, so stop without draining.
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var code = reached ? 0 : 2;
+        if (!await Bounded(app.StopAsync(grace.Token), TimeSpan.FromSeconds(10)) || !await Bounded(app.DisposeAsync().AsTask(), TimeSpan.FromSeconds(5)))
+        {
+            // A PPO or RM step is still inside LibTorch on another thread; a normal exit would run LibTorch's static
+            // destructors under it (seen as a segfault, exit 139). Everything is written: leave at once.
+            AnsiConsole.MarkupLine("[grey]services did not stop within 15 s (a training step was running); exiting without waiting[/]");
+            if (local is not null)
+                await local.DisposeAsync();
+            Console.Out.Flush();
+            if (!OperatingSystem.IsWindows())
+                ImmediateExit(code);
+        }
+
+        return code;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
+    static extern void ImmediateExit(int status);
+
+    /// <summary>Waits for <paramref name="task"/> at most <paramref name="limit"/>; false when it had not finished (its errors are observed).</summary>
+    static async Task<bool> Bounded(Task task, TimeSpan limit)
+    {
+        _ = task.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        return await Task.WhenAny(task, Task.Delay(limit)) == task;
     }
 
     static Dictionary<string, string?> ServiceSettings(string modelPath, string runDirectory, LoopOptions loop, DemoSettings settings, string? ptxCorpus)
@@ -143,8 +167,10 @@ public static class DemoRun
             ["Generation:DefaultMaxTokens"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
             ["Feedback:RaterRateLimit"] = "1000000",
             ["Reward:ModelPath"] = modelPath,
-            ["Reward:TrainEvery"] = "8",
-            ["Reward:StepsPerRound"] = F(Math.Max(1, loop.RewardModelEpochs)),
+            // One RM round (two steps over the new rankings plus replay) per 32 new rankings: with rounds per 8 rankings
+            // the reward service fell minutes behind the labelers and scoring waited behind training.
+            ["Reward:TrainEvery"] = "32",
+            ["Reward:StepsPerRound"] = "2",
             ["Reward:LearningRate"] = F(loop.RewardModel.LearningRate),
             ["Reward:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
             ["Learner:ModelPath"] = modelPath,

@@ -22,7 +22,7 @@ public sealed class TrafficStats
 /// or a pairwise choice (POST /v1/feedback/*) with the app's API key.
 /// </summary>
 public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, string apiKey, IReadOnlyList<ArithmeticQuestion> questions, SimulatedLabelers labelers,
-    int candidates, double temperature, int maxTokens, int seed)
+    int candidates, double temperature, int maxTokens, int seed, double feedbackShare = 1.0)
 {
     public TrafficStats Stats { get; } = new();
 
@@ -79,7 +79,7 @@ public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, st
             .ToList();
         Interlocked.Add(ref Stats.Candidates, choices.Count);
         Interlocked.Add(ref Stats.CorrectCandidates, choices.Count(c => ArithmeticTask.IsCorrect(question, c.Text)));
-        if (choices.Count < 2)
+        if (choices.Count < 2 || random.NextDouble() >= feedbackShare)
             return;
 
         var feedback = labelers.Judge(question, choices.Select(c => c.Text).ToList());
