@@ -20,7 +20,7 @@ public sealed class LearningTests(ITestOutputHelper output) : IDisposable
         Assert.InRange(bootstrap.Report.HeldOut.GreedyAccuracy, 0.0, 0.65);
 
         using var loop = new OfflineLoop(bootstrap, new LoopOptions { Seed = 1, TargetAccuracy = 0.9, MaxRounds = 6 });
-        var result = loop.Run(r => output.WriteLine(
+        var result = loop.Run(cancellationToken: TestContext.Current.CancellationToken, onRound: r => output.WriteLine(
             $"round {r.Round}: rankings {r.Rankings}, greedy {r.HeldOutGreedy:P1}, sampled {r.HeldOutSampled:P1}, RM score {r.MeanRmScore:F2}, KL {r.Kl:F2}, {r.ElapsedSeconds:F0} s"));
 
         var rise = result.End.HeldOutGreedy - result.Start.HeldOutGreedy;
