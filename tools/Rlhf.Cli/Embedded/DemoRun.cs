@@ -63,7 +63,7 @@ public static class DemoRun
         var ptxCorpus = Path.Combine(runDirectory, "ptx.jsonl");
         if (loop.Ppo.PtxCoef > 0)
             DemoCorpus.WritePtxCorpus(ptxCorpus, bootstrap.Split.All, documents: 4096, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, settings.Seed);
-        var serviceSettings = ServiceSettings(bootstrap.Directory, runDirectory, loop, settings, loop.Ppo.PtxCoef > 0 ? ptxCorpus : null);
+        var serviceSettings = ServiceSettings(Path.GetFullPath(bootstrap.Directory), runDirectory, loop, settings, loop.Ppo.PtxCoef > 0 ? ptxCorpus : null);
         LocalServices? local = null;
         WebApplication app;
         if (settings.LocalInfra)
