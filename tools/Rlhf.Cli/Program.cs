@@ -6,5 +6,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
 foreach (var command in Rlhf.Cli.Demo.DemoTaskCommands.Create()) root.Subcommands.Add(command);
+root.Subcommands.Add(Rlhf.Cli.Archive.ReplayCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Archive.ExportCommand.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

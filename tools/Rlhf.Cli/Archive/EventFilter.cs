@@ -1,0 +1,65 @@
+using Rlhf.Contracts;
+
+namespace Rlhf.Cli.Archive;
+
+/// <summary>
+/// Which events of the log to keep. Every criterion given must hold. Time bounds apply to the <c>sentTime</c> header:
+/// <see cref="Since"/> inclusive, <see cref="Until"/> exclusive.
+/// </summary>
+public sealed record EventFilter
+{
+    /// <summary>Event types the log holds, as its <c>type</c> header spells them.</summary>
+    public static readonly IReadOnlyList<string> KnownTypes =
+    [
+        nameof(RolloutGenerated), nameof(RankingSubmitted), nameof(RatingSubmitted), nameof(DemonstrationSubmitted),
+        nameof(RolloutScored), nameof(RewardModelUpdated), nameof(PolicyUpdated), nameof(PolicyRejected),
+    ];
+
+    public DateTimeOffset? Since { get; init; }
+    public DateTimeOffset? Until { get; init; }
+    public IReadOnlySet<string>? Types { get; init; }
+    public string? CorrelationId { get; init; }
+    public string? GroupId { get; init; }
+    public Guid? RolloutId { get; init; }
+    public long? PolicyVersion { get; init; }
+
+    /// <summary>
+    /// Rollouts of <see cref="GroupId"/>, so that an event naming only a rollout of the group still matches it
+    /// (see <see cref="WithGroupRollouts"/>).
+    /// </summary>
+    public IReadOnlySet<Guid> GroupRollouts { get; init; } = new HashSet<Guid>();
+
+    /// <summary>
+    /// Collects the rollout ids of the group's <see cref="RolloutGenerated"/> events in a first pass: the log appends
+    /// events as they are consumed, so a score may be written before the rollout it scores.
+    /// </summary>
+    public EventFilter WithGroupRollouts(string eventsPath)
+    {
+        if (GroupId is null)
+            return this;
+        var rollouts = new HashSet<Guid>();
+        foreach (var e in EventLogReader.Read(eventsPath))
+            if (e.Type == nameof(RolloutGenerated) && e.GetString("groupId") == GroupId)
+                rollouts.UnionWith(e.ReferencedRollouts());
+        return this with { GroupRollouts = rollouts };
+    }
+
+    public bool Matches(in ArchivedEvent e)
+    {
+        if (Types is not null && !Types.Contains(e.Type))
+            return false;
+        if (Since is { } since && !(e.SentTime >= since))
+            return false;
+        if (Until is { } until && !(e.SentTime < until))
+            return false;
+        if (CorrelationId is not null && !string.Equals(e.CorrelationId, CorrelationId, StringComparison.OrdinalIgnoreCase))
+            return false;
+        if (PolicyVersion is { } version && e.GetInt64("policyVersion") != version)
+            return false;
+        if (RolloutId is { } rollout && !e.ReferencedRollouts().Contains(rollout))
+            return false;
+        if (GroupId is not null && e.GetString("groupId") != GroupId && !e.ReferencedRollouts().Any(GroupRollouts.Contains))
+            return false;
+        return true;
+    }
+}

@@ -1,0 +1,165 @@
+using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Rlhf.Contracts;
+
+namespace Rlhf.Cli.Archive;
+
+/// <summary>
+/// <c>rlhf export preferences|sft</c>: training data from an embedded run's event log, in the layouts TRL reads
+/// (prompt/chosen/rejected for RewardTrainer and DPOTrainer, messages for SFTTrainer).
+/// </summary>
+public static class ExportCommand
+{
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Prompts are ChatML; keep <|im_start|> readable rather than \u003C-escaped. Output is JSONL, never HTML.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static Command Create() =>
+        new("export", "Training data from an embedded run's event log (events.jsonl) as JSONL.") { Preferences(), Sft() };
+
+    static Command Preferences()
+    {
+        var options = new ArchiveOptions();
+        var format = new Option<string>("--format")
+        {
+            Description = "pairs: one {prompt, chosen, rejected} line per (better, worse) pair across tiers; " +
+                "kwise: one {prompt, completions, ranks} line per ranking (rank = tier index, 0 best)",
+            DefaultValueFactory = _ => "pairs",
+        };
+        format.AcceptOnlyFromAmong("pairs", "kwise");
+        var command = new Command("preferences",
+            "Rankings joined with their group's rollouts. Filters apply to the RankingSubmitted event; --policy-version to its rollouts.")
+        {
+            options.Events, options.Out, format, options.Since, options.Until, options.CorrelationId, options.GroupId, options.RolloutId,
+            options.PolicyVersion,
+        };
+        command.SetAction(parse => RunPreferences(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(format) == "kwise",
+            parse.GetValue(options.Out), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    static Command Sft()
+    {
+        var options = new ArchiveOptions();
+        var command = new Command("sft",
+            "Demonstrations as {messages: [..., {role: assistant, content: ideal response}]}. Filters apply to the DemonstrationSubmitted event.")
+        {
+            options.Events, options.Out, options.Since, options.Until, options.CorrelationId, options.GroupId,
+        };
+        command.SetAction(parse => RunSft(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(options.Out),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    sealed record Rollout(string GroupId, string Prompt, string Response, long? PolicyVersion);
+
+    sealed record PreferencePair(string Prompt, string Chosen, string Rejected, string GroupId, string RaterId);
+
+    sealed record KwiseRanking(string Prompt, IReadOnlyList<string> Completions, IReadOnlyList<int> Ranks, string GroupId, string RaterId);
+
+    sealed record SftExample(IReadOnlyList<ChatMessage> Messages);
+
+    /// <summary>
+    /// One pass keeps every rollout's text and the matching rankings (the log may hold a ranking before the rollouts it
+    /// names), then writes the rankings in file order.
+    /// </summary>
+    public static int RunPreferences(string eventsPath, EventFilter filter, bool kwise, string? outPath, TextWriter output, TextWriter error) =>
+        ArchiveOptions.Execute(outPath, output, error, destination =>
+        {
+            var rolloutFilter = filter.PolicyVersion;
+            var rankingFilter = filter with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
+            var rollouts = new Dictionary<Guid, Rollout>();
+            var rankings = new List<RankingSubmitted>();
+            foreach (var e in EventLogReader.Read(eventsPath))
+            {
+                if (e.Type == nameof(RolloutGenerated) && e.ReferencedRollouts().FirstOrDefault() is var id && id != Guid.Empty)
+                    rollouts[id] = new Rollout(e.GetString("groupId") ?? "", e.GetString("promptText") ?? "", e.GetString("responseText") ?? "",
+                        e.GetInt64("policyVersion"));
+                else if (rankingFilter.Matches(e))
+                    rankings.Add(e.MessageAs<RankingSubmitted>());
+            }
+
+            int lines = 0, used = 0, unknown = 0, singleTier = 0, otherPolicy = 0;
+            foreach (var ranking in rankings)
+            {
+                var tiers = new List<List<Rollout>>();
+                foreach (var tier in ranking.RankedRolloutIds)
+                {
+                    var texts = tier.Select(id => rollouts.GetValueOrDefault(id)).Where(r => r?.GroupId == ranking.GroupId).ToList();
+                    if (texts.Count != tier.Count)
+                        break;
+                    tiers.Add(texts!);
+                }
+
+                if (tiers.Count != ranking.RankedRolloutIds.Count || tiers.Count == 0)
+                {
+                    unknown++;
+                    continue;
+                }
+
+                if (rolloutFilter is { } version && tiers[0][0].PolicyVersion != version)
+                {
+                    otherPolicy++;
+                    continue;
+                }
+
+                if (tiers.Count == 1)
+                {
+                    singleTier++;
+                    continue;
+                }
+
+                used++;
+                var prompt = tiers[0][0].Prompt;
+                if (kwise)
+                {
+                    var ranked = tiers.SelectMany((tier, rank) => tier.Select(r => (r.Response, Rank: rank))).ToList();
+                    destination.WriteLine(JsonSerializer.Serialize(
+                        new KwiseRanking(prompt, [.. ranked.Select(r => r.Response)], [.. ranked.Select(r => r.Rank)], ranking.GroupId, ranking.RaterId), Json));
+                    lines++;
+                    continue;
+                }
+
+                for (var better = 0; better < tiers.Count; better++)
+                    for (var worse = better + 1; worse < tiers.Count; worse++)
+                        foreach (var chosen in tiers[better])
+                            foreach (var rejected in tiers[worse])
+                            {
+                                destination.WriteLine(JsonSerializer.Serialize(
+                                    new PreferencePair(prompt, chosen.Response, rejected.Response, ranking.GroupId, ranking.RaterId), Json));
+                                lines++;
+                            }
+            }
+
+            destination.Flush();
+            error.WriteLine(
+                $"exported {lines} {(kwise ? "rankings" : "pairs")} from {used} of {rankings.Count} rankings; " +
+                $"skipped {unknown} rankings with unknown rollouts, {singleTier} with a single tier (no preference)" +
+                (rolloutFilter is null ? "" : $", {otherPolicy} of another policy version"));
+            return 0;
+        });
+
+    public static int RunSft(string eventsPath, EventFilter filter, string? outPath, TextWriter output, TextWriter error) =>
+        ArchiveOptions.Execute(outPath, output, error, destination =>
+        {
+            var demonstrations = filter with { Types = new HashSet<string> { nameof(DemonstrationSubmitted) } };
+            var lines = 0;
+            foreach (var e in EventLogReader.Read(eventsPath))
+            {
+                if (!demonstrations.Matches(e))
+                    continue;
+                var demonstration = e.MessageAs<DemonstrationSubmitted>();
+                destination.WriteLine(JsonSerializer.Serialize(
+                    new SftExample([.. demonstration.Messages ?? [], new ChatMessage("assistant", demonstration.IdealResponse)]), Json));
+                lines++;
+            }
+
+            destination.Flush();
+            error.WriteLine($"exported {lines} demonstrations");
+            return 0;
+        });
+}

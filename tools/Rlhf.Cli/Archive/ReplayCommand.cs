@@ -1,0 +1,65 @@
+using System.CommandLine;
+
+namespace Rlhf.Cli.Archive;
+
+/// <summary>
+/// <c>rlhf replay</c>: the events of an embedded run's log that match a filter, as stored (headers included), in file order.
+/// </summary>
+public static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var options = new ArchiveOptions();
+        var types = new Option<string[]>("--type")
+        {
+            Description = "Keep events of this type (repeatable): " + string.Join(", ", EventFilter.KnownTypes),
+            DefaultValueFactory = _ => [],
+        };
+        types.AcceptOnlyFromAmong(StringComparer.OrdinalIgnoreCase, [.. EventFilter.KnownTypes]);
+        var offset = new Option<int>("--offset") { Description = "Skip this many matching events", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int?>("--limit") { Description = "Write at most this many matching events" };
+        offset.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 0) result.AddError("--offset must be 0 or more"); });
+        limit.Validators.Add(result => { if (result.GetValueOrDefault<int?>() < 0) result.AddError("--limit must be 0 or more"); });
+        var command = new Command("replay",
+            "Write the events of an embedded run's event log (events.jsonl) that match every filter given, one JSON line each, as stored.")
+        {
+            options.Events, options.Out, options.Since, options.Until, types, options.CorrelationId, options.GroupId,
+            options.RolloutId, options.PolicyVersion, offset, limit,
+        };
+        command.SetAction(parse =>
+        {
+            var selected = parse.GetValue(types)!;
+            var filter = options.Filter(parse) with
+            {
+                Types = selected.Length == 0
+                    ? null
+                    : EventFilter.KnownTypes.Where(t => selected.Contains(t, StringComparer.OrdinalIgnoreCase)).ToHashSet(),
+            };
+            return Run(parse.GetValue(options.Events)!, filter, parse.GetValue(offset), parse.GetValue(limit), parse.GetValue(options.Out),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
+        return command;
+    }
+
+    /// <summary>Writes the matching lines to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>
+    public static int Run(string eventsPath, EventFilter filter, int offset, int? limit, string? outPath, TextWriter output, TextWriter error) =>
+        ArchiveOptions.Execute(outPath, output, error, destination =>
+        {
+            filter = filter.WithGroupRollouts(eventsPath);
+            int read = 0, matched = 0, written = 0;
+            foreach (var e in EventLogReader.Read(eventsPath))
+            {
+                if (written == limit)
+                    break;
+                read++;
+                if (!filter.Matches(e) || matched++ < offset)
+                    continue;
+                destination.WriteLine(e.Line);
+                written++;
+            }
+
+            destination.Flush();
+            error.WriteLine($"replayed {written} events ({matched} matched in the first {read} read)");
+            return 0;
+        });
+}
