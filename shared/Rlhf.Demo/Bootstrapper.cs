@@ -69,6 +69,9 @@ public static class Bootstrapper
         var directory = CacheDirectory(cacheRoot, options);
         var split = DemoSplit.From(options);
         var reportPath = Path.Combine(directory, ReportFile);
+        // One trainer per settings at a time: a second process (another demo, a parallel test) waits and reuses.
+        Directory.CreateDirectory(cacheRoot);
+        using var trainerLock = AcquireLock($"{directory}.lock");
         if (File.Exists(reportPath))
         {
             var cached = JsonSerializer.Deserialize<CachedBootstrap>(File.ReadAllText(reportPath), Json)
@@ -97,6 +100,21 @@ public static class Bootstrapper
         {
             if (Directory.Exists(staging))
                 Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    static FileStream AcquireLock(string path)
+    {
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(500);
+            }
         }
     }
 

@@ -55,6 +55,9 @@ public sealed record LoopOptions
     /// <summary>Run the PPO step; off, only the reward model learns (how fast does it learn from rankings alone?).</summary>
     public bool UpdatePolicy { get; init; } = true;
 
+    /// <summary>Stop at the target (off: run every round, e.g. to compare runs of equal length).</summary>
+    public bool StopAtTarget { get; init; } = true;
+
     /// <summary>Stop once held-out greedy accuracy reaches this.</summary>
     [Range(0.0, 1.0)] public double TargetAccuracy { get; init; } = 0.9;
 

@@ -113,17 +113,17 @@ public sealed class OfflineLoop : IDisposable
         var clock = Stopwatch.StartNew();
         var rounds = new List<RoundReport> { Evaluate(0, double.NaN, double.NaN, double.NaN, double.NaN, 0, clock) };
         onRound?.Invoke(rounds[0]);
-        var reached = rounds[0].HeldOutGreedy >= options.TargetAccuracy;
+        var reached = options.StopAtTarget && rounds[0].HeldOutGreedy >= options.TargetAccuracy;
         for (var round = 1; !reached && round <= options.MaxRounds && clock.Elapsed.TotalSeconds < options.TimeBudgetSeconds; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var report = RunRound(round, clock);
             rounds.Add(report);
             onRound?.Invoke(report);
-            reached = report.HeldOutGreedy >= options.TargetAccuracy;
+            reached = options.StopAtTarget && report.HeldOutGreedy >= options.TargetAccuracy;
         }
 
-        return new LoopResult(rounds, reached, TrainableParameters, clock.Elapsed.TotalSeconds);
+        return new LoopResult(rounds, rounds.Any(r => r.HeldOutGreedy >= options.TargetAccuracy), TrainableParameters, clock.Elapsed.TotalSeconds);
     }
 
     RoundReport RunRound(int round, Stopwatch clock)

@@ -7,15 +7,19 @@ namespace Rlhf.Demo.Tests;
 /// trainers (sample, simulated labelers with 10% noise, reward model, PPO) until 90% or a handful of rounds; held-out
 /// greedy accuracy must rise by at least 20 points. Fixed seeds; about 2-3 minutes on 2 cores.
 /// </summary>
-public sealed class LearningTests(ITestOutputHelper output) : IDisposable
+public sealed class LearningTests(ITestOutputHelper output)
 {
-    readonly string cache = Directory.CreateTempSubdirectory("rlhf-demo-learning-").FullName;
+    /// <summary>
+    /// Shared with the end-to-end demo test (same settings, same hash): whichever runs first trains it, the other waits
+    /// on the bootstrap's lock and reuses it. A clean machine (CI) trains it once per run.
+    /// </summary>
+    static readonly string Cache = Path.Combine(Path.GetTempPath(), "rlhf-test-bootstrap-cache");
 
     [Fact]
     public void Feedback_raises_held_out_accuracy_by_at_least_20_points()
     {
         TorchRuntime.SetThreads(1);
-        var bootstrap = Bootstrapper.LoadOrTrain(new BootstrapOptions { Steps = ReducedBootstrapSteps }, cache);
+        var bootstrap = Bootstrapper.LoadOrTrain(new BootstrapOptions { Steps = ReducedBootstrapSteps }, Cache);
         output.WriteLine($"bootstrap: greedy {bootstrap.Report.HeldOut.GreedyAccuracy:P1}, knowledge {bootstrap.Report.KnowledgeAccuracy:P1}, {bootstrap.Report.TrainingSeconds:F0} s");
         Assert.InRange(bootstrap.Report.HeldOut.GreedyAccuracy, 0.0, 0.65);
 
@@ -32,9 +36,4 @@ public sealed class LearningTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>Fewer steps than the default bootstrap (CI time); still past the point where the facts are known.</summary>
     const int ReducedBootstrapSteps = 400;
-
-    public void Dispose()
-    {
-        try { Directory.Delete(cache, recursive: true); } catch (IOException) { }
-    }
 }

@@ -37,7 +37,8 @@ static class DemoCommand
         {
             var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch),
-                parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare));
+                parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare),
+                ExitAtOnceWhenStuck: true);
             if (settings.FeedbackShare is <= 0 or > 1)
             {
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");

@@ -12,6 +12,8 @@ using Spectre.Console;
 namespace Rlhf.Cli.Embedded;
 
 /// <summary>Settings of one demo run.</summary>
+/// <param name="ExitAtOnceWhenStuck">The CLI's choice: when the services do not stop within 15 s after the report is
+/// written (a training step inside LibTorch), end the process at once. Tests leave it off (their host must live on).</param>
 public sealed record DemoSettings(
     double TargetAccuracy,
     TimeSpan Budget,
@@ -24,7 +26,8 @@ public sealed record DemoSettings(
     int LearnerBatch,
     bool LocalInfra,
     int? BootstrapSteps = null,
-    double FeedbackShare = 0.25);
+    double FeedbackShare = 0.25,
+    bool ExitAtOnceWhenStuck = false);
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
@@ -135,7 +138,7 @@ public static class DemoRun
             if (local is not null)
                 await local.DisposeAsync();
             Console.Out.Flush();
-            if (!OperatingSystem.IsWindows())
+            if (settings.ExitAtOnceWhenStuck && !OperatingSystem.IsWindows())
                 ImmediateExit(code);
         }
 
