@@ -77,6 +77,8 @@ public static class ServiceDefaultsExtensions
         if (redis.IsConfigured)
             services.AddRedis(redis);
 
+        if (configuration.GetValue<bool>($"{EventArchiveOptions.SectionName}:Enabled"))
+            builder.AddEventArchive();
         services.AddRlhfBus(bus);
         return builder;
     }
