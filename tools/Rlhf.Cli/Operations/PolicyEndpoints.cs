@@ -1,0 +1,130 @@
+using MassTransit;
+using Rlhf.Contracts;
+using Rlhf.Storage;
+using StackExchange.Redis;
+
+namespace Rlhf.Cli.Operations;
+
+/// <summary>
+/// Where a deployment's registry, blobs and bus are: the same Redis (and key prefix) and RabbitMQ the services use
+/// (their defaults are <c>localhost:6379</c>, <c>rlhf:</c> and <c>amqp://guest:guest@localhost:5672/</c>).
+/// </summary>
+/// <param name="Redis">StackExchange.Redis configuration string.</param>
+/// <param name="KeyPrefix">Prefix of the deployment's Redis keys (<c>Redis:KeyPrefix</c>).</param>
+/// <param name="RabbitMq">amqp://user:password@host:port/vhost.</param>
+/// <param name="BlobDirectory">The services' <c>Storage:BlobDirectory</c> when blobs live on a shared volume; null: blobs are in Redis.</param>
+/// <param name="Timeout">How long to wait for Redis to connect and for the broker to confirm a publish.</param>
+public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitMq, string? BlobDirectory, TimeSpan Timeout)
+{
+    public const string DefaultRedis = "localhost:6379";
+    public const string DefaultKeyPrefix = "rlhf:";
+    public static readonly Uri DefaultRabbitMq = new("amqp://guest:guest@localhost:5672/");
+
+    /// <summary>Connects to Redis; throws <see cref="RedisConnectionException"/> when it does not answer in time.</summary>
+    public async Task<ConnectionMultiplexer> ConnectRedisAsync()
+    {
+        var options = ConfigurationOptions.Parse(Redis);
+        options.AbortOnConnectFail = true;
+        options.ConnectTimeout = (int)Timeout.TotalMilliseconds;
+        options.SyncTimeout = (int)Timeout.TotalMilliseconds;
+        options.AsyncTimeout = (int)Timeout.TotalMilliseconds;
+        return await ConnectionMultiplexer.ConnectAsync(options);
+    }
+
+    /// <summary>The blob store the services read: the file system when a directory is given, else Redis under the prefix.</summary>
+    public IBlobStore BlobStore(IConnectionMultiplexer redis) =>
+        string.IsNullOrWhiteSpace(BlobDirectory)
+            ? new RedisBlobStore(redis, KeyPrefix, new StorageOptions().BlobChunkBytes)
+            : new FileSystemBlobStore(BlobDirectory);
+
+    /// <summary>host:port/vhost, without credentials.</summary>
+    public string RabbitMqDisplay
+    {
+        get
+        {
+            var (host, port, vhost, _, _) = RabbitMqParts();
+            return $"{host}:{port}{(vhost.StartsWith('/') ? vhost : "/" + vhost)}";
+        }
+    }
+
+    (string Host, ushort Port, string VirtualHost, string User, string Password) RabbitMqParts()
+    {
+        if (!string.Equals(RabbitMq.Scheme, "amqp", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"--rabbitmq must be an amqp:// address (got '{RabbitMq}').");
+        var userInfo = RabbitMq.UserInfo.Split(':', 2);
+        var user = userInfo[0] is "" ? "guest" : Uri.UnescapeDataString(userInfo[0]);
+        var password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : "guest";
+        var vhost = RabbitMq.AbsolutePath is "" or "/" ? "/" : Uri.UnescapeDataString(RabbitMq.AbsolutePath.TrimStart('/'));
+        var port = RabbitMq.IsDefaultPort || RabbitMq.Port <= 0 ? (ushort)5672 : (ushort)RabbitMq.Port;
+        return (RabbitMq.Host, port, vhost, user, password);
+    }
+
+    /// <summary>
+    /// Publishes one event through a short-lived MassTransit bus configured like the services' (same host settings,
+    /// publisher confirms on, default entity names), so it reaches the message-type exchange they bind to
+    /// (<c>Rlhf.Contracts:PolicyUpdated</c>). Completes when the broker has confirmed it; throws otherwise.
+    /// </summary>
+    public async Task PublishAsync<T>(T message, CancellationToken cancellationToken) where T : class
+    {
+        var (host, port, vhost, user, password) = RabbitMqParts();
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(host, port, vhost, "rlhf-cli", h =>
+            {
+                h.Username(user);
+                h.Password(password);
+                h.PublisherConfirmation = true;
+                h.RequestedConnectionTimeout(Timeout);
+            });
+        });
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Timeout);
+        await bus.StartAsync(timeout.Token);
+        try
+        {
+            await bus.Publish(message, timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"RabbitMQ at {RabbitMqDisplay} did not confirm the publish within {Timeout.TotalSeconds:0.#} s.");
+        }
+        finally
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await bus.StopAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping a bus that never connected can outlast the grace period; the process is ending anyway.
+            }
+        }
+    }
+
+    /// <summary>The event a rollback publishes: the record's weights and metrics, marked as a rollback.</summary>
+    public static PolicyUpdated RollbackEvent(ModelVersionRecord record, DateTimeOffset now) =>
+        new(record.Version, record.ParentVersion ?? record.Version, record.Blob, MetricsOf(record.Metrics), IsRollback: true, now);
+
+    /// <summary>
+    /// <see cref="PolicyMetrics"/> from the registry's metric names (the learner writes kl_to_reference, mean_reward,
+    /// policy_loss, value_loss, kl_coefficient, rollouts_used, ptx_loss, eval_kl): zero where a required one is
+    /// absent, null where an optional one is.
+    /// </summary>
+    public static PolicyMetrics MetricsOf(IReadOnlyDictionary<string, double> metrics)
+    {
+        double Value(string name) => metrics.TryGetValue(name, out var v) && double.IsFinite(v) ? v : 0;
+        double? Optional(string name) => metrics.TryGetValue(name, out var v) && double.IsFinite(v) ? v : null;
+        return new PolicyMetrics(
+            KlToReference: Value("kl_to_reference"),
+            MeanReward: Value("mean_reward"),
+            PolicyLoss: Value("policy_loss"),
+            ValueLoss: Value("value_loss"),
+            PtxLoss: Optional("ptx_loss"),
+            KlCoefficient: Value("kl_coefficient"),
+            RolloutsUsed: (int)Math.Clamp(Math.Round(Value("rollouts_used")), 0, int.MaxValue),
+            EvalMeanReward: Optional("eval_mean_reward"),
+            EvalKl: Optional("eval_kl"),
+            EvalTaskAccuracy: Optional("eval_task_accuracy"));
+    }
+}
