@@ -8,6 +8,7 @@ root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
 foreach (var command in Rlhf.Cli.Demo.DemoTaskCommands.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(Rlhf.Cli.Archive.ReplayCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ExportCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Archive.ArchiveCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.PolicyCommand.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

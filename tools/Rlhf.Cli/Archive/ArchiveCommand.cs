@@ -1,0 +1,114 @@
+using System.CommandLine;
+using Rlhf.Hosting;
+
+namespace Rlhf.Cli.Archive;
+
+/// <summary>
+/// <c>rlhf archive dump</c>: the events of the broker's archive stream (see <see cref="EventArchive"/>) as JSONL in the
+/// embedded event log's shape, so <c>rlhf replay --events</c> and <c>rlhf export</c> read a dump like a demo run's log.
+/// </summary>
+public static class ArchiveCommand
+{
+    public static Command Create()
+    {
+        var rabbit = new Option<Uri>("--rabbitmq")
+        {
+            Description = "RabbitMQ address, e.g. amqp://guest:guest@localhost:5672/",
+            Required = true,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps")
+                    return uri;
+                result.AddError($"--rabbitmq: '{text}' is not an amqp:// or amqps:// address");
+                return null;
+            },
+        };
+        var queue = new Option<string>("--queue") { Description = "The archive stream (Archive:QueueName)", DefaultValueFactory = _ => new EventArchiveOptions().QueueName };
+        var offset = new Option<StreamOffset>("--offset")
+        {
+            Description = "Where to start: first, last (the last chunk), next (only new events), a stream offset, or an ISO 8601 time",
+            DefaultValueFactory = _ => new StreamOffset("first", "first"),
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (StreamOffset.TryParse(text, out var parsed))
+                    return parsed;
+                result.AddError($"--offset: '{text}' is not first, last, next, an offset (0 or more) or an ISO 8601 time");
+                return default;
+            },
+        };
+        var max = new Option<int?>("--max") { Description = "Write at most this many events" };
+        var idle = new Option<double>("--idle-seconds") { Description = "Stop when no event arrived for this long", DefaultValueFactory = _ => 2 };
+        var output = new Option<string?>("--out") { Description = "Write JSONL to this file (written whole or not at all) instead of stdout" };
+        max.Validators.Add(result => { if (result.GetValueOrDefault<int?>() < 0) result.AddError("--max must be 0 or more"); });
+        idle.Validators.Add(result => { if (result.GetValueOrDefault<double>() <= 0) result.AddError("--idle-seconds must be more than 0"); });
+
+        var dump = new Command("dump",
+            "Write the archived events, in stream order, one JSON line each ({type, messageId, correlationId, sentTime, message}); " +
+            "with --out, the file is what `rlhf replay --events` and `rlhf export --events` read.")
+        {
+            rabbit, queue, offset, max, idle, output,
+        };
+        dump.SetAction((parse, cancel) => DumpAsync(parse.GetValue(rabbit)!, parse.GetValue(queue)!, parse.GetValue(offset), parse.GetValue(max),
+            TimeSpan.FromSeconds(parse.GetValue(idle)), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        return new Command("archive", "The broker's durable event archive (a RabbitMQ stream; Archive:Enabled on the services).") { dump };
+    }
+
+    /// <summary>Writes the stream's events to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>
+    public static async Task<int> DumpAsync(Uri rabbitmq, string queue, StreamOffset offset, int? max, TimeSpan idle, string? outPath,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        // Ctrl-C ends the dump like an idle stream does: what was read is written (System.CommandLine's handler is off).
+        using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupted.Cancel();
+        };
+        Console.CancelKeyPress += onCtrlC;
+        var partial = outPath is null ? null : outPath + ".partial";
+        var written = 0;
+        try
+        {
+            await using (var destination = partial is null ? null : new StreamWriter(partial))
+            {
+                var writer = destination ?? output;
+                try
+                {
+                    await foreach (var line in StreamArchiveReader.ReadAsync(rabbitmq, queue, offset, max, idle, interrupted.Token))
+                    {
+                        await writer.WriteLineAsync(line);
+                        written++;
+                    }
+                }
+                catch (OperationCanceledException) when (interrupted.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                }
+
+                await writer.FlushAsync(CancellationToken.None);
+            }
+
+            if (partial is not null)
+                File.Move(partial, outPath!, overwrite: true);
+            await error.WriteLineAsync($"dumped {written} events from {queue} (offset {offset.Text}){(outPath is null ? "" : " to " + outPath)}");
+            return 0;
+        }
+        catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))
+        {
+            await error.WriteLineAsync($"error: {queue} on {rabbitmq.Host}:{rabbitmq.Port}: {reason}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+            if (partial is not null && File.Exists(partial))
+                File.Delete(partial);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using MassTransit.Serialization;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+using Rlhf.Hosting;
+
+namespace Rlhf.Cli.Archive;
+
+/// <summary>Where a stream read starts: <c>first</c>, <c>last</c> (the last chunk), <c>next</c>, an offset, or a time.</summary>
+public readonly record struct StreamOffset(object Value, string Text)
+{
+    /// <summary>Parses <c>first|last|next</c>, a non-negative offset, or an ISO 8601 time (UTC unless it names an offset).</summary>
+    public static bool TryParse(string text, out StreamOffset offset)
+    {
+        offset = default;
+        if (text is "first" or "last" or "next")
+            offset = new StreamOffset(text, text);
+        else if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            offset = new StreamOffset(number, text);
+        else if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+            offset = new StreamOffset(new AmqpTimestamp(time.ToUnixTimeSeconds()), time.ToString("O", CultureInfo.InvariantCulture));
+        else
+            return false;
+        return true;
+    }
+
+    public override string ToString() => Text;
+}
+
+/// <summary>
+/// Reads the archive stream (<see cref="EventArchive"/>) with a basic consumer and turns each MassTransit envelope into
+/// one line of the embedded event log's shape: <c>{"type","messageId","correlationId","sentTime","message"}</c>.
+/// </summary>
+public static class StreamArchiveReader
+{
+    static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+
+    static readonly Dictionary<string, Type> Contracts =
+        EventArchive.EventTypes.ToDictionary(t => $"urn:message:{EventArchive.ExchangeName(t)}", StringComparer.Ordinal);
+
+    /// <summary>
+    /// Lines of the stream <paramref name="queue"/> from <paramref name="offset"/>, in stream order, until
+    /// <paramref name="max"/> were read or none arrived for <paramref name="idle"/>.
+    /// </summary>
+    public static async IAsyncEnumerable<string> ReadAsync(Uri rabbitmq, string queue, StreamOffset offset, int? max, TimeSpan idle,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (max == 0)
+            yield break;
+        // Cancelled before the channel closes, so a delivery waiting for room in `lines` does not hold the close up.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var factory = new ConnectionFactory { Uri = rabbitmq, ClientProvidedName = "rlhf-archive-dump", RequestedConnectionTimeout = TimeSpan.FromSeconds(5) };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        // Streams need a prefetch (consumer credit) and manual acknowledgements.
+        var prefetch = (ushort)Math.Clamp(max ?? 500, 1, 500);
+        await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
+        var lines = Channel.CreateBounded<string>(new BoundedChannelOptions(prefetch) { SingleReader = true, SingleWriter = true });
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += async (_, delivery) =>
+        {
+            var line = ToLine(delivery.Body.Span, delivery.BasicProperties.Headers);
+            try
+            {
+                await lines.Writer.WriteAsync(line, stop.Token);
+                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        };
+        var arguments = new Dictionary<string, object?> { ["x-stream-offset"] = offset.Value };
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, cancellationToken);
+
+        var read = 0;
+        try
+        {
+            while (true)
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(idle);
+                string line;
+                try
+                {
+                    line = await lines.Reader.ReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    yield break;
+                }
+
+                yield return line;
+                if (++read == max)
+                    yield break;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+        }
+    }
+
+    /// <summary>One JSONL line from a MassTransit JSON envelope; a body that is not one keeps its raw JSON under <c>message</c>.</summary>
+    public static string ToLine(ReadOnlySpan<byte> body, IDictionary<string, object?>? headers)
+    {
+        long? offset = headers?.TryGetValue("x-stream-offset", out var value) == true && value is long position ? position : null;
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body.ToArray());
+        }
+        catch (JsonException)
+        {
+            // Not a MassTransit JSON envelope: kept as a line replay can read, with the body as text.
+            return JsonSerializer.Serialize(new { type = "unknown", message = new { body = System.Text.Encoding.UTF8.GetString(body) }, streamOffset = offset }, Web);
+        }
+
+        using var _ = document;
+        var root = document.RootElement;
+        var urn = root.TryGetProperty("messageType", out var types) && types.ValueKind == JsonValueKind.Array && types.GetArrayLength() > 0
+            ? types[0].GetString() ?? ""
+            : "";
+        var type = urn.Length == 0 ? "unknown" : urn[(urn.LastIndexOf(':') + 1)..];
+        var correlationId = Guid(root, "correlationId") ?? Guid(root, "conversationId");
+        DateTime? sentTime = root.TryGetProperty("sentTime", out var sent) && sent.ValueKind == JsonValueKind.String && sent.TryGetDateTime(out var time)
+            ? time.ToUniversalTime()
+            : null;
+        var message = root.TryGetProperty("message", out var m) ? Normalize(urn, m) : root.Clone();
+        return JsonSerializer.Serialize(new
+        {
+            type,
+            messageId = Guid(root, "messageId"),
+            correlationId,
+            sentTime,
+            message,
+            conversationId = Guid(root, "conversationId"),
+            streamOffset = offset,
+        }, Web);
+    }
+
+    /// <summary>A contract message re-serialized as the embedded log writes it (web defaults), so replay and export read both alike.</summary>
+    static object Normalize(string urn, JsonElement message)
+    {
+        if (Contracts.TryGetValue(urn, out var contract))
+        {
+            try
+            {
+                return JsonSerializer.Deserialize(message, contract, SystemTextJsonMessageSerializer.Options) ?? (object)message.Clone();
+            }
+            catch (JsonException)
+            {
+            }
+        }
+
+        return message.Clone();
+    }
+
+    static Guid? Guid(JsonElement root, string property) =>
+        root.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.TryGetGuid(out var id) ? id : null;
+
+    /// <summary>True when <paramref name="error"/> says the queue is missing (404) or not a stream.</summary>
+    public static bool IsBrokerRefusal(Exception error, out string reason)
+    {
+        reason = error switch
+        {
+            OperationInterruptedException { ShutdownReason: { } shutdown } => $"{shutdown.ReplyCode} {shutdown.ReplyText}",
+            BrokerUnreachableException => "broker unreachable",
+            _ => "",
+        };
+        return reason.Length > 0;
+    }
+}
