@@ -131,7 +131,7 @@ public static class PolicyCommand
             Metric(r.Metrics, "rollouts_used", "F0"),
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
-        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i is 0 or 3 or 4 or 6 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd();
+        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i is <= 4 or 6 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd();
         output.WriteLine(Line(header));
         foreach (var row in rows)
             output.WriteLine(Line(row));
