@@ -125,6 +125,27 @@ public sealed class LearnerResumeTests : IDisposable
         Assert.Equal(4, update.Metrics.RolloutsUsed);
     }
 
+    [Fact]
+    public async Task A_rollback_to_weights_this_deployment_never_registered_is_ignored()
+    {
+        await using var host = new LearnerHost(LearnerHost.Settings(policy, stateDirectory), stores);
+        await host.WaitUntilReadyAsync();
+        var first = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2));
+        await host.PublishAllAsync(first.Select(r => SampledRollouts.Scored(r, 1f)));
+        await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 1);
+
+        // Loadable weights under a version this registry does not have: a rollback published by another deployment
+        // sharing the broker. Followed, the next update would have parent 7.
+        var version0 = (await stores.Registry.GetAsync(ModelKind.Policy, 0, Cancel))!;
+        await host.PublishAsync(new PolicyUpdated(7, 6, version0.Blob, new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), true,
+            DateTimeOffset.UtcNow));
+
+        var second = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2, seed: 5));
+        await host.PublishAllAsync(second.Select(r => SampledRollouts.Scored(r, 1f)));
+        var update = await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 2);
+        Assert.Equal(1, update.ParentVersion); // trained on from its own version 1, not from the foreign weights
+    }
+
     async Task<IReadOnlyList<RolloutGenerated>> SeedAsync(IReadOnlyList<RolloutGenerated> rollouts) =>
         await LearnerPpoTests.SeedAsync(stores.Rollouts, rollouts);
 }

@@ -265,6 +265,15 @@ public sealed class LearnerEngine(
             if (version == State.PolicyVersion)
                 return;
             var record = await registry.GetAsync(ModelKind.Policy, version, cancellationToken);
+            if (record is null || !string.Equals(record.Blob.Sha256, blob.Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                // Another deployment on the same broker (its registry is under another key prefix), or a stale event:
+                // this deployment never registered these weights, so it does not follow them.
+                logger.LogWarning("Rollback to policy {PolicyVersion} ignored: this deployment's registry has {Record} for that version, not blob {Sha256}",
+                    version, record is null ? "no record" : $"blob {record.Blob.Sha256}", blob.Sha256);
+                return;
+            }
+
             logger.LogWarning("Rollback to policy {PolicyVersion}: the learner leaves policy {Current} and trains from it", version, State.PolicyVersion);
             await AdoptAsync(version, record?.ParentVersion, blob, cancellationToken);
         }
