@@ -10,5 +10,6 @@ root.Subcommands.Add(Rlhf.Cli.Archive.ReplayCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ExportCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ArchiveCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.PolicyCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Operations.ErrorsCommand.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

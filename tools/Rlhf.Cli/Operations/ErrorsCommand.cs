@@ -1,0 +1,249 @@
+using System.CommandLine;
+using System.Globalization;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Rlhf.Cli.Operations;
+
+/// <summary>
+/// <c>rlhf errors list|requeue|purge --queue &lt;name&gt;_error</c>: inspect, move back, or drop the messages MassTransit
+/// dead-lettered to <c>&lt;queue&gt;_error</c> (or <c>_skipped</c>). AMQP only (no management API), so the queue is named.
+/// </summary>
+public static class ErrorsCommand
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    public static Command Create()
+    {
+        var rabbit = new Option<Uri>("--rabbitmq")
+        {
+            Description = "RabbitMQ address the services use (amqp://user:password@host:port/vhost)",
+            DefaultValueFactory = _ => PolicyEndpoints.DefaultRabbitMq,
+            // System.CommandLine has no Uri converter: parse it here (amqp:// or amqps:// only).
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps")
+                    return uri;
+                result.AddError($"--rabbitmq must be an amqp:// address (got '{text}').");
+                return null;
+            },
+            Recursive = true,
+        };
+
+        Option<string> Queue() => new("--queue", "-q")
+        {
+            Description = "Dead-letter queue (<queue>_error or <queue>_skipped; a bare <queue> means <queue>_error)",
+            Required = true,
+        };
+        Option<bool> Yes() => new("--yes", "-y") { Description = "Do not ask for confirmation" };
+        TextReader? Terminal() => Console.IsInputRedirected ? null : Console.In;
+
+        var listQueue = Queue();
+        var listMax = new Option<int>("--max") { Description = "Most messages to show", DefaultValueFactory = _ => 20 };
+        listMax.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max must be at least 1"); });
+        var list = new Command("list", "Show the first messages of a dead-letter queue (read and put back: the queue is unchanged).")
+        {
+            listQueue, listMax,
+        };
+        list.SetAction((parse, cancel) => ListAsync(parse.GetValue(rabbit)!, parse.GetValue(listQueue)!, parse.GetValue(listMax),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        var requeueQueue = Queue();
+        var requeueMax = new Option<int?>("--max") { Description = "Most messages to move (default: all present when it starts)" };
+        requeueMax.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--max must be at least 1"); });
+        var requeueYes = Yes();
+        var requeue = new Command("requeue",
+            "Move dead-lettered messages back to their original queue (<queue> without _error/_skipped), body and properties unchanged; " +
+            "each is removed from the dead-letter queue only after the broker confirmed the copy.")
+        {
+            requeueQueue, requeueMax, requeueYes,
+        };
+        requeue.SetAction((parse, cancel) => RequeueAsync(parse.GetValue(rabbit)!, parse.GetValue(requeueQueue)!, parse.GetValue(requeueMax),
+            parse.GetValue(requeueYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        var purgeQueue = Queue();
+        var purgeYes = Yes();
+        var purge = new Command("purge", "Delete every message of a dead-letter queue.") { purgeQueue, purgeYes };
+        purge.SetAction((parse, cancel) => PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        return new Command("errors", "Inspect, requeue or purge MassTransit's dead-letter queues (<queue>_error, <queue>_skipped).")
+        {
+            rabbit, list, requeue, purge,
+        };
+    }
+
+    /// <summary>Prints up to <paramref name="max"/> messages and the queue's count; every message is put back. 1 on a missing queue or broker.</summary>
+    public static async Task<int> ListAsync(Uri rabbitmq, string queue, int max, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var (deadLetter, _) = DeadLetterQueues.Resolve(queue);
+        try
+        {
+            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
+            var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
+            if (count is null)
+                return NotFound(deadLetter, error);
+
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            var entries = new List<DeadLetterQueues.Entry>();
+            ulong? lastTag = null;
+            try
+            {
+                while (entries.Count < max)
+                {
+                    var result = await channel.BasicGetAsync(deadLetter, autoAck: false, cancellationToken);
+                    if (result is null)
+                        break;
+                    lastTag = result.DeliveryTag;
+                    entries.Add(DeadLetterQueues.Describe(entries.Count + 1, result.BasicProperties, result.Body.Span));
+                }
+            }
+            finally
+            {
+                // Back where they were: a requeued message keeps its position in a classic queue.
+                if (lastTag is { } tag)
+                    await channel.BasicNackAsync(tag, multiple: true, requeue: true, CancellationToken.None);
+            }
+
+            output.WriteLine($"Queue {deadLetter}: {count} message(s).");
+            if (entries.Count == 0)
+                return 0;
+            DeadLetterQueues.WriteTable(entries, output);
+            if (count > entries.Count)
+                output.WriteLine($"Showing the first {entries.Count} of {count}; pass --max to see more.");
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return BrokerError(rabbitmq, e, "Nothing was changed.", error);
+        }
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="max"/> (default: all present at the start) messages from the dead-letter queue to the
+    /// original queue through the default exchange, with publisher confirms; each is acked only after its copy was
+    /// confirmed. 0 when done, 1 when refused before any change, 2 when a publish failed part-way.
+    /// </summary>
+    public static async Task<int> RequeueAsync(Uri rabbitmq, string queue, int? max, bool yes, TextReader? confirm, TextWriter output,
+        TextWriter error, CancellationToken cancellationToken)
+    {
+        var (deadLetter, original) = DeadLetterQueues.Resolve(queue);
+        var moved = 0;
+        try
+        {
+            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
+            var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
+            if (count is null)
+                return NotFound(deadLetter, error);
+            if (await DeadLetterQueues.MessageCountAsync(connection, original, cancellationToken) is null)
+            {
+                error.WriteLine($"error: the original queue '{original}' does not exist on {Display(rabbitmq)}; nothing to requeue to. Nothing was changed.");
+                return 1;
+            }
+
+            var limit = (int)Math.Min(count.Value, (uint)(max ?? int.MaxValue));
+            if (limit == 0)
+            {
+                output.WriteLine($"Queue {deadLetter} is empty: moved 0 message(s).");
+                return 0;
+            }
+
+            if (!await ConfirmAsync($"Move {limit} message(s) from {deadLetter} back to {original}?", yes, confirm, output, error, cancellationToken))
+                return 1;
+
+            var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
+            await using var channel = await connection.CreateChannelAsync(options, cancellationToken);
+            while (moved < limit)
+            {
+                var result = await channel.BasicGetAsync(deadLetter, autoAck: false, cancellationToken);
+                if (result is null)
+                    break;
+                var body = result.Body.ToArray();
+                var properties = new BasicProperties(result.BasicProperties);
+                try
+                {
+                    // Completes when the broker confirmed it; mandatory, so an unroutable copy fails instead of vanishing.
+                    await channel.BasicPublishAsync("", original, mandatory: true, properties, body, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    await channel.BasicNackAsync(result.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+                    error.WriteLine($"error: publishing message {moved + 1} to '{original}' failed ({DeadLetterQueues.Describe(e)}); " +
+                        $"it stays in {deadLetter}. Moved {moved} message(s) before that.");
+                    return 2;
+                }
+
+                await channel.BasicAckAsync(result.DeliveryTag, multiple: false, cancellationToken);
+                moved++;
+            }
+
+            output.WriteLine($"Moved {moved} message(s) from {deadLetter} to {original}.");
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return BrokerError(rabbitmq, e, moved == 0 ? "Nothing was changed." : $"Moved {moved} message(s) before that.", error, moved == 0 ? 1 : 2);
+        }
+    }
+
+    /// <summary>Purges the dead-letter queue after confirmation; prints how many messages were deleted.</summary>
+    public static async Task<int> PurgeAsync(Uri rabbitmq, string queue, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        var (deadLetter, _) = DeadLetterQueues.Resolve(queue);
+        try
+        {
+            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
+            var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
+            if (count is null)
+                return NotFound(deadLetter, error);
+            if (!await ConfirmAsync($"Delete all {count} message(s) of {deadLetter}?", yes, confirm, output, error, cancellationToken))
+                return 1;
+
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            var purged = await channel.QueuePurgeAsync(deadLetter, cancellationToken);
+            output.WriteLine($"Purged {purged} message(s) from {deadLetter}.");
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return BrokerError(rabbitmq, e, "", error);
+        }
+    }
+
+    static async Task<bool> ConfirmAsync(string question, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        if (yes)
+            return true;
+        if (confirm is null)
+        {
+            error.WriteLine($"error: {question.TrimEnd('?')} needs confirmation and stdin is not a terminal: pass --yes. Nothing was changed.");
+            return false;
+        }
+
+        output.Write($"{question} [y/N] ");
+        var answer = (await confirm.ReadLineAsync(cancellationToken))?.Trim();
+        if (answer is "y" or "Y" or "yes" or "Yes" or "YES")
+            return true;
+        output.WriteLine("Cancelled. Nothing was changed.");
+        return false;
+    }
+
+    static int NotFound(string queue, TextWriter error)
+    {
+        error.WriteLine($"error: queue '{queue}' not found (404 NOT_FOUND). Dead-letter queues are named <queue>_error or <queue>_skipped.");
+        return 1;
+    }
+
+    static int BrokerError(Uri rabbitmq, Exception e, string state, TextWriter error, int code = 1)
+    {
+        var reason = e is BrokerUnreachableException or OperationInterruptedException ? DeadLetterQueues.Describe(e) : e.GetBaseException().Message;
+        error.WriteLine($"error: RabbitMQ at {Display(rabbitmq)}: {reason}.{(state.Length > 0 ? " " + state : "")}");
+        return code;
+    }
+
+    static string Display(Uri rabbitmq) =>
+        $"{rabbitmq.Host}:{(rabbitmq.IsDefaultPort || rabbitmq.Port <= 0 ? 5672 : rabbitmq.Port).ToString(CultureInfo.InvariantCulture)}{rabbitmq.AbsolutePath}";
+}
