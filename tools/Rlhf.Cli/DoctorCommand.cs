@@ -15,6 +15,7 @@ static class DoctorCommand
         {
             Description = "RabbitMQ address to check",
             DefaultValueFactory = _ => new Uri("amqp://guest:guest@localhost:5672/"),
+            CustomParser = RabbitMqAddress.Parse,
         };
         var redis = new Option<string>("--redis")
         {

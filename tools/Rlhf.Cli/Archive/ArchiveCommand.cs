@@ -15,14 +15,7 @@ public static class ArchiveCommand
         {
             Description = "RabbitMQ address, e.g. amqp://guest:guest@localhost:5672/",
             Required = true,
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps")
-                    return uri;
-                result.AddError($"--rabbitmq: '{text}' is not an amqp:// or amqps:// address");
-                return null;
-            },
+            CustomParser = RabbitMqAddress.Parse,
         };
         var queue = new Option<string>("--queue") { Description = "The archive stream (Archive:QueueName)", DefaultValueFactory = _ => new EventArchiveOptions().QueueName };
         var offset = new Option<StreamOffset>("--offset")

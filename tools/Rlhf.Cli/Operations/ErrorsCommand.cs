@@ -19,15 +19,7 @@ public static class ErrorsCommand
         {
             Description = "RabbitMQ address the services use (amqp://user:password@host:port/vhost)",
             DefaultValueFactory = _ => PolicyEndpoints.DefaultRabbitMq,
-            // System.CommandLine has no Uri converter: parse it here (amqp:// or amqps:// only).
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps")
-                    return uri;
-                result.AddError($"--rabbitmq must be an amqp:// address (got '{text}').");
-                return null;
-            },
+            CustomParser = RabbitMqAddress.Parse,
             Recursive = true,
         };
 

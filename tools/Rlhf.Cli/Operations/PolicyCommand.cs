@@ -31,6 +31,7 @@ public static class PolicyCommand
         {
             Description = "RabbitMQ address the services use (amqp://user:password@host:port/vhost)",
             DefaultValueFactory = _ => PolicyEndpoints.DefaultRabbitMq,
+            CustomParser = RabbitMqAddress.Parse,
             Recursive = true,
         };
         var blobDirectory = new Option<string?>("--blob-directory")
