@@ -105,16 +105,11 @@ public sealed class LearnerResumeTests : IDisposable
     [Fact]
     public async Task A_rollback_makes_the_learner_train_from_the_rolled_back_version()
     {
-        await using var host = new LearnerHost(LearnerHost.Settings(policy, stateDirectory), stores);
-        await host.WaitUntilReadyAsync();
-        var first = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2));
-        await host.PublishAllAsync(first.Select(r => SampledRollouts.Scored(r, 1f)));
-        await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 1);
+        await using var host = await StartTrainedToVersion1Async();
 
         var version0 = (await stores.Registry.GetAsync(ModelKind.Policy, 0, Cancel))!;
         await stores.Registry.PromoteAsync(ModelKind.Policy, 0, Cancel);
-        await host.PublishAsync(new PolicyUpdated(0, 0, version0.Blob, new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), true,
-            DateTimeOffset.UtcNow));
+        await host.PublishAsync(Rollback(0, 0, version0.Blob));
         await host.WaitForStatusAsync(s => s.GetProperty("policy_version").GetInt64() == 0);
 
         var second = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2, seed: 5));
@@ -128,23 +123,32 @@ public sealed class LearnerResumeTests : IDisposable
     [Fact]
     public async Task A_rollback_to_weights_this_deployment_never_registered_is_ignored()
     {
-        await using var host = new LearnerHost(LearnerHost.Settings(policy, stateDirectory), stores);
-        await host.WaitUntilReadyAsync();
-        var first = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2));
-        await host.PublishAllAsync(first.Select(r => SampledRollouts.Scored(r, 1f)));
-        await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 1);
+        await using var host = await StartTrainedToVersion1Async();
 
         // Loadable weights under a version this registry does not have: a rollback published by another deployment
         // sharing the broker. Followed, the next update would have parent 7.
         var version0 = (await stores.Registry.GetAsync(ModelKind.Policy, 0, Cancel))!;
-        await host.PublishAsync(new PolicyUpdated(7, 6, version0.Blob, new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), true,
-            DateTimeOffset.UtcNow));
+        await host.PublishAsync(Rollback(7, 6, version0.Blob));
 
         var second = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2, seed: 5));
         await host.PublishAllAsync(second.Select(r => SampledRollouts.Scored(r, 1f)));
         var update = await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 2);
         Assert.Equal(1, update.ParentVersion); // trained on from its own version 1, not from the foreign weights
     }
+
+    /// <summary>A learner host that has trained one PPO step and published policy 1.</summary>
+    async Task<LearnerHost> StartTrainedToVersion1Async()
+    {
+        var host = new LearnerHost(LearnerHost.Settings(policy, stateDirectory), stores);
+        await host.WaitUntilReadyAsync();
+        var first = await SeedAsync(SampledRollouts.Generate(policy.Directory, groups: 2));
+        await host.PublishAllAsync(first.Select(r => SampledRollouts.Scored(r, 1f)));
+        await host.Events.WaitForAsync<PolicyUpdated>(u => u.PolicyVersion == 1);
+        return host;
+    }
+
+    static PolicyUpdated Rollback(long version, long parent, BlobReference blob) =>
+        new(version, parent, blob, new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), IsRollback: true, DateTimeOffset.UtcNow);
 
     async Task<IReadOnlyList<RolloutGenerated>> SeedAsync(IReadOnlyList<RolloutGenerated> rollouts) =>
         await LearnerPpoTests.SeedAsync(stores.Rollouts, rollouts);

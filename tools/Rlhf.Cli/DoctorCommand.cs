@@ -60,8 +60,7 @@ static class DoctorCommand
 
     static async Task<string> CheckRabbit(Uri address, CancellationToken cancel)
     {
-        var factory = new ConnectionFactory { Uri = address, RequestedConnectionTimeout = TimeSpan.FromSeconds(3) };
-        await using var connection = await factory.CreateConnectionAsync("rlhf-doctor", cancel);
+        await using var connection = await RabbitMqAddress.ConnectAsync(address, "rlhf-doctor", TimeSpan.FromSeconds(3), cancel);
         var version = connection.ServerProperties?.TryGetValue("version", out var v) == true && v is byte[] bytes
             ? System.Text.Encoding.UTF8.GetString(bytes)
             : "unknown";

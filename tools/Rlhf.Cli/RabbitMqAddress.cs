@@ -1,4 +1,5 @@
 using System.CommandLine.Parsing;
+using RabbitMQ.Client;
 
 namespace Rlhf.Cli;
 
@@ -16,4 +17,15 @@ static class RabbitMqAddress
         result.AddError($"--rabbitmq must be an amqp:// or amqps:// address (got '{text}').");
         return null;
     }
+
+    /// <summary>One AMQP connection for a CLI command: bounded connect and RPC waits, no automatic recovery.</summary>
+    public static Task<IConnection> ConnectAsync(Uri rabbitmq, string clientName, TimeSpan timeout, CancellationToken cancellationToken) =>
+        new ConnectionFactory
+        {
+            Uri = rabbitmq,
+            ClientProvidedName = clientName,
+            RequestedConnectionTimeout = timeout,
+            ContinuationTimeout = timeout,
+            AutomaticRecoveryEnabled = false,
+        }.CreateConnectionAsync(cancellationToken);
 }

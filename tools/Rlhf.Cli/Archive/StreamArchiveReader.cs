@@ -52,8 +52,7 @@ public static class StreamArchiveReader
             yield break;
         // Cancelled before the channel closes, so a delivery waiting for room in `lines` does not hold the close up.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var factory = new ConnectionFactory { Uri = rabbitmq, ClientProvidedName = "rlhf-archive-dump", RequestedConnectionTimeout = TimeSpan.FromSeconds(5) };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var connection = await RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-archive-dump", TimeSpan.FromSeconds(5), cancellationToken);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         // Streams need a prefetch (consumer credit) and manual acknowledgements.
         var prefetch = (ushort)Math.Clamp(max ?? 500, 1, 500);

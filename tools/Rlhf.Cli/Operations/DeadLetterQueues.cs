@@ -33,18 +33,8 @@ public static class DeadLetterQueues
     }
 
     /// <summary>Opens an AMQP connection to <paramref name="rabbitmq"/>.</summary>
-    public static Task<IConnection> ConnectAsync(Uri rabbitmq, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var factory = new ConnectionFactory
-        {
-            Uri = rabbitmq,
-            ClientProvidedName = "rlhf-errors",
-            RequestedConnectionTimeout = timeout,
-            ContinuationTimeout = timeout,
-            AutomaticRecoveryEnabled = false,
-        };
-        return factory.CreateConnectionAsync(cancellationToken);
-    }
+    public static Task<IConnection> ConnectAsync(Uri rabbitmq, TimeSpan timeout, CancellationToken cancellationToken) =>
+        RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-errors", timeout, cancellationToken);
 
     /// <summary>
     /// The ready-message count of <paramref name="queue"/> (passive declare), or null when the broker answers 404
