@@ -8,7 +8,6 @@ namespace Rlhf.Modeling;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     readonly Parameter weight;
-    readonly double eps;
     // Held for the module's lifetime: an implicitly converted Scalar can be finalized by the GC while the native call
     // still reads it (TorchSharp does not keep it alive), which corrupted a forward under load in the demo.
     readonly Scalar epsScalar;
@@ -16,7 +15,6 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public RmsNorm(int size, double eps, Device? device = null) : base(nameof(RmsNorm))
     {
         weight = new Parameter(ones(size, device: device));
-        this.eps = eps;
         epsScalar = eps.ToScalar();
         RegisterComponents();
     }
