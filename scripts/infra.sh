@@ -6,6 +6,10 @@
 #   scripts/infra.sh status   print each server's state; exit 0 only if both answer
 #   scripts/infra.sh down     stop the servers on the configured ports, but only those `up` started
 #                             (pre-existing servers are left alone)
+#   scripts/infra.sh restart rabbitmq|redis
+#                             stop one server `up` started (RabbitMQ: rabbitmqctl stop; Redis: SHUTDOWN, which
+#                             flushes the AOF), wait INFRA_DOWN_SECONDS, start it again on the same data, wait until
+#                             ready (the fault injection of `rlhf chaos`)
 #
 # Environment:
 #   RABBITMQ_PORT        AMQP port (default 5672)
@@ -13,6 +17,9 @@
 #   RABBITMQ_MANAGEMENT  1 = enable rabbitmq_management on 127.0.0.1:(15672 + RABBITMQ_PORT - 5672)
 #                        for nodes started by this script (default 0; read at node start)
 #   INFRA_TIMEOUT        seconds to wait for a server to become ready (default 90)
+#   INFRA_FRESH          1 = a server this script starts begins with empty data (its Mnesia / AOF under .infra/
+#                        are deleted first); servers already running are left as they are (default 0)
+#   INFRA_DOWN_SECONDS   how long `restart` leaves the server stopped (default 3)
 #
 # What this script started is recorded under .infra/ at the repo root (git-ignored):
 #   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
@@ -29,6 +36,8 @@ RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
 INFRA_TIMEOUT="${INFRA_TIMEOUT:-90}"
+INFRA_FRESH="${INFRA_FRESH:-0}"
+INFRA_DOWN_SECONDS="${INFRA_DOWN_SECONDS:-3}"
 
 log() { echo "infra: $*" >&2; }
 die() { echo "infra: ERROR: $*" >&2; exit 1; }
@@ -160,6 +169,9 @@ rabbit_up() {
   dir="$(rabbit_dir_for "$port")"
   node="$(rabbit_node "$port")"
   local mgmt_port=$((15672 + port - 5672))
+  if [ "$INFRA_FRESH" = "1" ]; then
+    $SUDO rm -rf "$dir/mnesia" "$dir/log"
+  fi
   {
     echo "# written by scripts/infra.sh"
     echo "listeners.tcp.1 = 127.0.0.1:$port"
@@ -248,6 +260,9 @@ redis_up() {
   rm -f "$marker"
   local dir="$STATE/redis-$port"
   mkdir -p "$dir"
+  if [ "$INFRA_FRESH" = "1" ]; then
+    rm -rf "$dir/appendonlydir" "$dir/appendonly.aof" "$dir/dump.rdb"
+  fi
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
     --appendonly yes --dir "$dir" \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
@@ -264,14 +279,15 @@ redis_up() {
 }
 
 redis_down() {
-  local marker="$1" port
+  # $2: the shutdown command (`down` skips the RDB save; the AOF is flushed either way)
+  local marker="$1" how="${2:-shutdown nosave}" port
   port="$(basename "$marker" .started)"; port="${port#redis-}"
   if ! redis_answers "$port"; then
     rm -f "$marker"
     echo "redis: down (was not running) port $port"
     return 0
   fi
-  redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  redis-cli -h 127.0.0.1 -p "$port" $how >/dev/null 2>&1 || true
   local waited=0
   while port_open "$port" && [ "$waited" -lt 50 ]; do sleep 0.2; waited=$((waited + 1)); done
   if port_open "$port"; then
@@ -334,9 +350,32 @@ cmd_down() {
   fi
 }
 
+cmd_restart() {
+  # Only a server this script started: its data, config and marker are ours to reuse.
+  local marker
+  case "${1:-}" in
+    rabbitmq)
+      marker="$STATE/rabbitmq-$RABBITMQ_PORT.started"
+      [ -f "$marker" ] || die "restart rabbitmq: no RabbitMQ node started by infra.sh on port $RABBITMQ_PORT"
+      rabbit_down "$marker"
+      sleep "$INFRA_DOWN_SECONDS"
+      INFRA_FRESH=0 rabbit_up
+      ;;
+    redis)
+      marker="$STATE/redis-$REDIS_PORT.started"
+      [ -f "$marker" ] || die "restart redis: no Redis started by infra.sh on port $REDIS_PORT"
+      redis_down "$marker" shutdown
+      sleep "$INFRA_DOWN_SECONDS"
+      INFRA_FRESH=0 redis_up
+      ;;
+    *) echo "usage: $0 restart rabbitmq|redis" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart) cmd_restart "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|restart rabbitmq|redis" >&2; exit 2 ;;
 esac
