@@ -28,7 +28,8 @@ public static class ServiceDefaultsExtensions
     /// Registers Serilog, health checks, MassTransit (transport from <c>Bus:Transport</c>), Redis (when
     /// <c>Redis:Configuration</c> is set) and ProblemDetails. Services add their consumers afterwards with
     /// <see cref="AddBusConsumer{TConsumer, TDefinition}"/>. Invalid options stop the host at start with a message
-    /// naming the key.
+    /// naming the key. <c>Replay:Sandbox=true</c> makes the host a replay sandbox (see <see cref="ReplayOptions"/>): it
+    /// refuses the production virtual host and logs a warning at start; the stores then use the sandbox key prefix.
     /// </summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
@@ -39,10 +40,15 @@ public static class ServiceDefaultsExtensions
         Validate(bus.RabbitMq, $"{BusOptions.SectionName}:RabbitMq");
         var redis = BindAndValidate<RedisOptions>(configuration, RedisOptions.SectionName);
         var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
+        var replay = BindAndValidate<ReplayOptions>(configuration, ReplayOptions.SectionName);
+        if (replay.Problems(bus, redis) is { Count: > 0 } sandboxProblems)
+            throw new OptionsValidationException(ReplayOptions.SectionName, typeof(ReplayOptions), [.. sandboxProblems]);
 
         services.AddOptions<BusOptions>().Bind(configuration.GetSection(BusOptions.SectionName)).ValidateOnStart();
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.SectionName)).ValidateOnStart();
         services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<ReplayOptions>().Bind(configuration.GetSection(ReplayOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ReplayOptions>, ReplayOptionsValidator>();
         services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
 
         services.AddSerilog((provider, logger) =>
@@ -77,6 +83,8 @@ public static class ServiceDefaultsExtensions
         if (redis.IsConfigured)
             services.AddRedis(redis);
 
+        if (replay.Sandbox)
+            services.AddHostedService<SandboxBanner>();
         if (configuration.GetValue<bool>($"{EventArchiveOptions.SectionName}:Enabled"))
             builder.AddEventArchive();
         services.AddRlhfBus(bus);

@@ -16,9 +16,10 @@ public static class StorageServiceExtensions
     /// <see cref="IClaimStore"/>, <see cref="IIdempotencyStore"/>, <see cref="IModelRegistry"/> and
     /// <see cref="IBlobStore"/> as singletons. Redis backs them when <c>Storage:Kind</c> is <c>Redis</c>, or when it
     /// is unset and <c>Redis:Configuration</c> is set (the multiplexer comes from <c>AddServiceDefaults</c>; keys start
-    /// with <c>Redis:KeyPrefix</c>); otherwise they live in process memory. Blobs go to the file system when
-    /// <c>Storage:BlobDirectory</c> is set. Safe to call more than once (the embedded host calls it once per service);
-    /// a store registered before the first call is kept, which is how one process can share its own instances.
+    /// with <c>Redis:KeyPrefix</c>, or the sandbox prefix under <c>Replay:Sandbox</c>); otherwise they live in process
+    /// memory. Blobs go to the file system when <c>Storage:BlobDirectory</c> is set (its <c>sandbox</c> subfolder in a
+    /// sandbox). Safe to call more than once (the embedded host calls it once per service); a store registered before
+    /// the first call is kept, which is how one process can share its own instances.
     /// </summary>
     public static IHostApplicationBuilder AddStorage(this IHostApplicationBuilder builder)
     {
@@ -33,6 +34,8 @@ public static class StorageServiceExtensions
             .ValidateOnStart();
         if (!services.Any(d => d.ServiceType == typeof(IConfigureOptions<RedisOptions>)))
             services.AddOptions<RedisOptions>().Bind(builder.Configuration.GetSection(RedisOptions.SectionName));
+        if (!services.Any(d => d.ServiceType == typeof(IConfigureOptions<ReplayOptions>)))
+            services.AddOptions<ReplayOptions>().Bind(builder.Configuration.GetSection(ReplayOptions.SectionName));
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
 
@@ -50,7 +53,9 @@ public static class StorageServiceExtensions
             (_, _) => new InMemoryModelRegistry()));
         services.TryAddSingleton<IBlobStore>(sp =>
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.BlobDirectory is { } directory && !string.IsNullOrWhiteSpace(directory)
-                ? new FileSystemBlobStore(directory)
+                ? new FileSystemBlobStore(sp.GetRequiredService<IOptions<ReplayOptions>>().Value.Sandbox
+                    ? Path.Combine(directory, ReplayOptions.BlobSubdirectory)
+                    : directory)
                 : Create<IBlobStore>(sp,
                     (redis, prefix, options) => new RedisBlobStore(redis, prefix, options.BlobChunkBytes),
                     (_, _) => new InMemoryBlobStore()));
@@ -73,7 +78,7 @@ public static class StorageServiceExtensions
         var multiplexer = services.GetService<IConnectionMultiplexer>()
             ?? throw new InvalidOperationException(
                 "Storage:Kind is Redis but no IConnectionMultiplexer is registered: call AddServiceDefaults() with Redis:Configuration set.");
-        return redis(multiplexer, redisOptions.KeyPrefix, storage);
+        return redis(multiplexer, services.GetRequiredService<IOptions<ReplayOptions>>().Value.KeyPrefixFor(redisOptions), storage);
     }
 
     /// <summary>Marks that <see cref="AddStorage"/> ran, so later calls change nothing.</summary>
