@@ -47,10 +47,23 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(0, 1024)]
     public int Threads { get; init; }
 
-    /// <summary>How long (ms) a response waits for the broker to take its <c>RolloutGenerated</c> events before it
-    /// is served anyway and the failure is logged (the broker may be down; serving goes on).</summary>
+    /// <summary>How long (ms) one publish of a queued <c>RolloutGenerated</c> may wait for the broker's confirm before
+    /// it counts as failed and is retried. Responses never wait for it: the events go through the rollout outbox.</summary>
     [Range(1, 600_000)]
     public int PublishTimeoutMs { get; init; } = 2_000;
+
+    /// <summary>Most <c>RolloutGenerated</c> events held in memory while the broker does not take them; when full,
+    /// the oldest is dropped (and counted) for each new one.</summary>
+    [Range(1, 10_000_000)]
+    public int OutboxCapacity { get; init; } = 10_000;
+
+    /// <summary>Pause (ms) after a failed publish before the outbox tries the same event again.</summary>
+    [Range(1, 600_000)]
+    public int OutboxRetryDelayMs { get; init; } = 1_000;
+
+    /// <summary>Largest chat request body in bytes; a larger one is answered 413.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
     /// Names this instance's own <c>PolicyUpdated</c> queue (<c>generation-policy-updated-{id}</c>): every replica

@@ -1,3 +1,5 @@
+using MassTransit;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Rlhf.Generation.Apis;
 using Rlhf.Generation.Batching;
@@ -32,6 +34,10 @@ public static class GenerationServiceExtensions
         services.AddHostedService<PolicyBootstrapper>();
         services.AddSingleton<GenerationBatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<GenerationBatcher>());
+        services.AddSingleton<RolloutOutbox>();
+        services.AddKeyedSingleton<IPublishEndpoint>(RolloutOutbox.PublisherKey, (provider, _) => provider.GetRequiredService<IBus>());
+        services.AddHostedService<RolloutOutboxFlusher>();
+        services.AddHealthChecks().AddCheck<RolloutOutbox>("outbox", HealthStatus.Unhealthy, [ServiceDefaultsExtensions.ReadyTag]);
         services.AddScoped<RolloutRecorder>();
         services.AddBusConsumer<PolicyUpdatedConsumer, PolicyUpdatedConsumerDefinition>();
         return builder;

@@ -32,7 +32,7 @@ public sealed class GenerationStats
         Interlocked.Add(ref sequences, sequenceCount);
     }
 
-    public void PublishFailed(int events) => Interlocked.Add(ref publishFailures, events);
+    public void PublishFailed(int attempts) => Interlocked.Add(ref publishFailures, attempts);
 
     public void PolicySwapped() => Interlocked.Increment(ref policySwaps);
 

@@ -41,13 +41,14 @@ public sealed class ResilienceTests : IDisposable
     }
 
     [Fact]
-    public async Task While_the_broker_is_unreachable_chat_is_served_stored_and_the_lost_events_are_counted()
+    public async Task While_the_broker_is_unreachable_chat_is_served_stored_and_the_events_wait_in_the_outbox()
     {
         var settings = TestInfrastructure.RabbitMqSettings();
         settings["Bus:RabbitMq:Port"] = TestInfrastructure.ClosedPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         settings["Redis:Configuration"] = "";
         settings["Storage:Kind"] = "InMemory";
         settings["Generation:PublishTimeoutMs"] = "300";
+        settings["Generation:OutboxRetryDelayMs"] = "100";
         await using var host = new GenerationHost(policy.Directory, settings);
 
         var reply = await host.ChatAsync(GenerationHost.UserChat("Is the broker up?", new { n = 2, max_tokens = 4 }));
@@ -56,6 +57,16 @@ public sealed class ResilienceTests : IDisposable
         var stored = await host.Services.GetRequiredService<IRolloutStore>().GetGroupAsync(reply.Json.GetProperty("id").GetString()!,
             TestContext.Current.CancellationToken);
         Assert.Equal([reply.RolloutId(0), reply.RolloutId(1)], stored.Select(r => r.RolloutId));
-        Assert.Equal(2, (await host.StatusAsync()).GetProperty("publish_failures").GetInt64());
+        var status = await host.WaitForStatusAsync(s => s.GetProperty("publish_failures").GetInt64() >= 1);
+        Assert.Equal(2, status.GetProperty("outbox_depth").GetInt64());
+        Assert.Equal(0, status.GetProperty("outbox_flushed").GetInt64());
+        Assert.True(status.GetProperty("publish_failures").GetInt64() >= 1);
+        // Not ready (the bus is down), and the outbox says events wait: degraded, not unhealthy.
+        var ready = await host.Client.GetAsync("/health/ready", TestContext.Current.CancellationToken);
+        var checks = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))
+            .RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("Unhealthy", checks["rabbitmq"]);
+        Assert.Equal("Degraded", checks["outbox"]);
     }
 }

@@ -25,6 +25,7 @@ public static class GenerationApi
             .Produces<ChatCompletionChunk>(StatusCodes.Status200OK, "text/event-stream")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         v1.MapGet("/models", ListModels).WithName("ListModels");
@@ -47,10 +48,16 @@ public static class GenerationApi
         CancellationToken cancellationToken)
     {
         var settings = options.Value;
+        var body = await ReadBodyAsync(http.Request, settings.MaxBodyBytes, cancellationToken);
+        if (body is null)
+            return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
+                detail: $"The body is larger than the limit of {settings.MaxBodyBytes} bytes (Generation:MaxBodyBytes).");
+        if (body.Length == 0)
+            return Invalid("body", "The body is empty; a JSON object is required.");
         ChatCompletionRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<ChatCompletionRequest>(http.Request.Body, OpenAiJson.Options, cancellationToken);
+            request = JsonSerializer.Deserialize<ChatCompletionRequest>(body, OpenAiJson.Options);
         }
         catch (JsonException error)
         {
@@ -113,7 +120,7 @@ public static class GenerationApi
             return Unavailable(http, "The rollout store is unavailable, so the response could not be recorded for feedback.");
         }
 
-        await recorder.PublishAsync(rollouts, CorrelationId.Get(http));
+        recorder.Publish(rollouts, CorrelationId.Get(http));
 
         var fingerprint = ServedPolicy.FingerprintOf(result.PolicyVersion);
         var created = createdAt.ToUnixTimeSeconds();
@@ -138,13 +145,14 @@ public static class GenerationApi
     }
 
     public static JsonHttpResult<GenerationStatus> GetStatus(PolicyHolder holder, GenerationBatcher batcher, GenerationStats stats,
-        IOptions<GenerationOptions> options)
+        RolloutOutbox outbox, IOptions<GenerationOptions> options)
     {
         var current = holder.Current;
         var settings = options.Value;
         var status = new GenerationStatus(settings.ModelName, current?.Version, current?.Fingerprint, current?.LoadedAt,
             batcher.QueueLength, settings.MaxQueueLength, settings.MaxBatchSize, stats.BatchesServed, stats.RequestsServed,
-            stats.SequencesServed, stats.PublishFailures, stats.PolicySwaps, stats.PolicyRefusals, stats.PolicyUpdatesIgnored);
+            stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, stats.PolicySwaps,
+            stats.PolicyRefusals, stats.PolicyUpdatesIgnored);
         return TypedResults.Json(status, OpenAiJson.Options);
     }
 
@@ -201,6 +209,24 @@ public static class GenerationApi
     {
         http.Response.Headers.RetryAfter = RetryAfterUnavailableSeconds;
         return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Generation is unavailable", detail: detail);
+    }
+
+    /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/> (read no further than that).</summary>
+    static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+            return null;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+                return null;
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     /// <summary>"$.messages[0].role" -> "messages[0].role"; the document itself is "body".</summary>

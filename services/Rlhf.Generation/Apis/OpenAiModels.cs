@@ -107,6 +107,10 @@ public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, long? PolicyVersion);
 
 /// <summary>Body of <c>GET /v1/generation/status</c>.</summary>
+/// <param name="PublishFailures">Publish attempts of the rollout outbox that failed (each is retried).</param>
+/// <param name="OutboxDepth">RolloutGenerated events waiting for the broker.</param>
+/// <param name="OutboxDropped">Events pushed out of the full outbox, never published.</param>
+/// <param name="OutboxFlushed">Events the broker took.</param>
 public sealed record GenerationStatus(
     string Model,
     long? PolicyVersion,
@@ -119,6 +123,10 @@ public sealed record GenerationStatus(
     long RequestsServed,
     long SequencesServed,
     long PublishFailures,
+    int OutboxDepth,
+    int OutboxCapacity,
+    long OutboxDropped,
+    long OutboxFlushed,
     long PolicySwaps,
     long PolicyRefusals,
     long PolicyUpdatesIgnored);

@@ -1,0 +1,90 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Rlhf.Generation.Rollouts;
+
+/// <summary>
+/// Publishes the <see cref="RolloutOutbox"/> one event at a time, oldest first, each attempt bounded by
+/// <see cref="GenerationOptions.PublishTimeoutMs"/>. A failed attempt (broker down, no confirm in time) is retried
+/// after <see cref="GenerationOptions.OutboxRetryDelayMs"/> with the same event, so the order holds; an attempt that
+/// reached the broker although it timed out here is published again with the same message id, which consumers
+/// deduplicate. At shutdown it keeps publishing until the broker fails once or the host's stop timeout ends.
+/// </summary>
+public sealed class RolloutOutboxFlusher(
+    RolloutOutbox outbox,
+    [FromKeyedServices(RolloutOutbox.PublisherKey)] IPublishEndpoint publisher,
+    GenerationStats stats,
+    IOptions<GenerationOptions> options,
+    ILogger<RolloutOutboxFlusher> logger) : BackgroundService
+{
+    readonly TimeSpan publishTimeout = TimeSpan.FromMilliseconds(options.Value.PublishTimeoutMs);
+    readonly TimeSpan retryDelay = TimeSpan.FromMilliseconds(options.Value.OutboxRetryDelayMs);
+    bool failing;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (true)
+            {
+                if (outbox.Peek() is not { } head)
+                    await outbox.WaitForEventsAsync(stoppingToken);
+                else if (!await TryPublishAsync(head, stoppingToken))
+                    await Task.Delay(retryDelay, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            while (outbox.Peek() is { } head && await TryPublishAsync(head, cancellationToken))
+            {
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        if (outbox.Depth > 0)
+            logger.LogError("Stopping with {Depth} RolloutGenerated events the broker did not take; they are lost " +
+                "(the rollouts stay in the rollout store)", outbox.Depth);
+    }
+
+    async Task<bool> TryPublishAsync(LinkedListNode<PendingRollout> head, CancellationToken cancellationToken)
+    {
+        var entry = head.Value;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(publishTimeout);
+            // WaitAsync bounds the wait even if the transport ignores the token while it reconnects.
+            await publisher.Publish(entry.Rollout, context =>
+                {
+                    context.MessageId = entry.MessageId;
+                    context.CorrelationId = entry.CorrelationId;
+                }, deadline.Token)
+                .WaitAsync(publishTimeout, cancellationToken);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+        {
+            stats.PublishFailed(1);
+            if (!failing)
+                logger.LogWarning(error, "The broker did not take RolloutGenerated {RolloutId}; {Depth} events wait in the outbox, retrying every {RetryDelay}",
+                    entry.Rollout.RolloutId, outbox.Depth, retryDelay);
+            failing = true;
+            return false;
+        }
+
+        outbox.Delivered(head);
+        if (failing)
+            logger.LogInformation("The broker takes RolloutGenerated events again; {Depth} still wait in the outbox", outbox.Depth);
+        failing = false;
+        return true;
+    }
+}
