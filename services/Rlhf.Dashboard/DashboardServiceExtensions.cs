@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Dashboard.Apis;
+using Rlhf.Dashboard.Archive;
 using Rlhf.Dashboard.Consumers;
 using Rlhf.Hosting;
 
@@ -10,7 +11,10 @@ public static class DashboardServiceExtensions
 {
     public const string ServiceName = "rlhf-dashboard";
 
-    /// <summary>Registers the recent-events view and its consumers (one per event type).</summary>
+    /// <summary>
+    /// Registers the recent-events view and its consumers (one per event type) and, when <c>Archive:Enabled</c>,
+    /// <c>Archive:IndexEnabled</c> (default true), Redis and the RabbitMQ transport are all on, the archive indexer.
+    /// </summary>
     public static IHostApplicationBuilder AddDashboardService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(DashboardServiceExtensions).Assembly));
@@ -24,6 +28,7 @@ public static class DashboardServiceExtensions
         Watch<RewardModelUpdated>(services);
         Watch<PolicyUpdated>(services);
         Watch<PolicyRejected>(services);
+        AddArchiveIndex(builder);
         return builder;
     }
 
@@ -32,6 +37,19 @@ public static class DashboardServiceExtensions
     {
         app.MapDashboardEndpoints();
         return app;
+    }
+
+    static void AddArchiveIndex(IHostApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var section = configuration.GetSection(EventArchiveOptions.SectionName);
+        builder.Services.AddOptions<ArchiveIndexOptions>().Bind(section);
+        var options = section.Get<ArchiveIndexOptions>() ?? new ArchiveIndexOptions();
+        var transport = configuration.GetSection(BusOptions.SectionName).Get<BusOptions>()?.Transport;
+        var redis = configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>();
+        if (section.GetValue<bool>(nameof(EventArchiveOptions.Enabled)) && options.IndexEnabled && redis?.IsConfigured == true
+            && transport == BusTransport.RabbitMq)
+            builder.Services.AddHostedService<ArchiveIndexService>();
     }
 
     static void Watch<T>(IServiceCollection services) where T : class =>

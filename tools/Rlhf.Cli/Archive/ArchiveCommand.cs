@@ -1,11 +1,14 @@
 using System.CommandLine;
+using System.Globalization;
 using Rlhf.Hosting;
+using StackExchange.Redis;
 
 namespace Rlhf.Cli.Archive;
 
 /// <summary>
 /// <c>rlhf archive dump</c>: the events of the broker's archive stream (see <see cref="EventArchive"/>) as JSONL in the
 /// embedded event log's shape, so <c>rlhf replay --events</c> and <c>rlhf export</c> read a dump like a demo run's log.
+/// <c>rlhf archive index</c>: brings the Redis index of the stream (<see cref="ArchiveIndex"/>) up to date once.
 /// </summary>
 public static class ArchiveCommand
 {
@@ -45,7 +48,54 @@ public static class ArchiveCommand
         };
         dump.SetAction((parse, cancel) => DumpAsync(parse.GetValue(rabbit)!, parse.GetValue(queue)!, parse.GetValue(offset), parse.GetValue(max),
             TimeSpan.FromSeconds(parse.GetValue(idle)), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
-        return new Command("archive", "The broker's durable event archive (a RabbitMQ stream; Archive:Enabled on the services).") { dump };
+        return new Command("archive", "The broker's durable event archive (a RabbitMQ stream; Archive:Enabled on the services).") { dump, CreateIndex() };
+    }
+
+    static Command CreateIndex()
+    {
+        var source = new ArchiveSourceOptions();
+        var idle = new Option<double>("--idle-seconds") { Description = "Stop when no event arrived for this long", DefaultValueFactory = _ => 2 };
+        idle.Validators.Add(result => { if (result.GetValueOrDefault<double>() <= 0) result.AddError("--idle-seconds must be more than 0"); });
+        var index = new Command("index",
+            "Index the archive stream in Redis from where the index stopped (the dashboard does this continuously), so " +
+            "`rlhf replay --archive` finds events by correlation, group, rollout, policy version, type and time without a scan.");
+        foreach (var option in source.All)
+            index.Options.Add(option);
+        index.Options.Add(idle);
+        index.SetAction((parse, cancel) => IndexAsync(source.Source(parse), TimeSpan.FromSeconds(parse.GetValue(idle)),
+            parse.InvocationConfiguration.Error, cancel));
+        return index;
+    }
+
+    /// <summary>Indexes the stream from the stored offset until it is idle; a summary goes to <paramref name="error"/>.</summary>
+    public static async Task<int> IndexAsync(ArchiveSource source, TimeSpan idle, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var redis = await source.ConnectRedisAsync();
+            await using var connection = await RabbitMqAddress.ConnectAsync(source.RabbitMq, "rlhf-archive-index", TimeSpan.FromSeconds(5), cancellationToken);
+            var run = await source.Index(redis).RunAsync(connection, idle, cancellationToken);
+            await error.WriteLineAsync(
+                $"indexed {run.Indexed} events of {source.Queue} from offset {run.FromOffset?.ToString(CultureInfo.InvariantCulture) ?? "first"} " +
+                $"under {source.KeyPrefix}archive:idx:; next offset {run.NextOffset?.ToString(CultureInfo.InvariantCulture) ?? "none"}, " +
+                $"stream starts at {run.StreamFirstOffset?.ToString(CultureInfo.InvariantCulture) ?? "(empty)"}, {run.TrimmedKeys} keys trimmed");
+            return 0;
+        }
+        catch (RedisException e)
+        {
+            await error.WriteLineAsync($"error: Redis at {source.Redis}: {e.Message}");
+            return 1;
+        }
+        catch (InvalidOperationException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))
+        {
+            await error.WriteLineAsync($"error: {source.Queue} on {source.RabbitMq.Host}:{source.RabbitMq.Port}: {reason}");
+            return 1;
+        }
     }
 
     /// <summary>Writes the stream's events to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>

@@ -1,9 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Threading.Channels;
 using MassTransit.Serialization;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 using Rlhf.Hosting;
 
@@ -50,62 +48,21 @@ public static class StreamArchiveReader
     {
         if (max == 0)
             yield break;
-        // Cancelled before the channel closes, so a delivery waiting for room in `lines` does not hold the close up.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var connection = await RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-archive-dump", TimeSpan.FromSeconds(5), cancellationToken);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        // Streams need a prefetch (consumer credit) and manual acknowledgements.
         var prefetch = (ushort)Math.Clamp(max ?? 500, 1, 500);
-        await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
-        var lines = Channel.CreateBounded<string>(new BoundedChannelOptions(prefetch) { SingleReader = true, SingleWriter = true });
-        var consumer = new AsyncEventingBasicConsumer(channel);
-        consumer.ReceivedAsync += async (_, delivery) =>
-        {
-            var line = ToLine(delivery.Body.Span, delivery.BasicProperties.Headers);
-            try
-            {
-                await lines.Writer.WriteAsync(line, stop.Token);
-                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, stop.Token);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
-        };
-        var arguments = new Dictionary<string, object?> { ["x-stream-offset"] = offset.Value };
-        await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, cancellationToken);
-
+        await using var stream = await ArchiveStream.OpenAsync(connection, queue, offset.Value, prefetch, cancellationToken);
         var read = 0;
-        try
+        while (await stream.ReadAsync(idle, cancellationToken) is { } entry)
         {
-            while (true)
-            {
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                wait.CancelAfter(idle);
-                string line;
-                try
-                {
-                    line = await lines.Reader.ReadAsync(wait.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    yield break;
-                }
-
-                yield return line;
-                if (++read == max)
-                    yield break;
-            }
-        }
-        finally
-        {
-            await stop.CancelAsync();
+            yield return ToLine(entry.Body.Span, entry.Offset);
+            if (++read == max)
+                yield break;
         }
     }
 
     /// <summary>One JSONL line from a MassTransit JSON envelope; a body that is not one keeps its raw JSON under <c>message</c>.</summary>
-    public static string ToLine(ReadOnlySpan<byte> body, IDictionary<string, object?>? headers)
+    public static string ToLine(ReadOnlySpan<byte> body, long? offset)
     {
-        long? offset = headers?.TryGetValue("x-stream-offset", out var value) == true && value is long position ? position : null;
         JsonDocument document;
         try
         {

@@ -1,0 +1,71 @@
+using System.Text.Json;
+
+namespace Rlhf.Hosting;
+
+/// <summary>
+/// What the archive index keeps of one MassTransit envelope: the fields <c>rlhf replay</c> filters on, read as
+/// <c>rlhf archive dump</c> writes them (type = last segment of the message type urn, correlation id falling back to the
+/// conversation id, camelCase message properties).
+/// </summary>
+public sealed record ArchiveIndexedEvent(
+    long Offset,
+    string Type,
+    string? CorrelationId,
+    DateTimeOffset? SentTime,
+    string? GroupId,
+    IReadOnlyList<Guid> RolloutIds,
+    long? PolicyVersion)
+{
+    /// <summary>The envelope's fields, or null when the body is not a JSON envelope (such an entry is skipped, not indexed).</summary>
+    public static ArchiveIndexedEvent? Parse(in ArchiveEntry entry)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(entry.Body);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        using var _ = document;
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            return null;
+        var urn = root.TryGetProperty("messageType", out var types) && types.ValueKind == JsonValueKind.Array && types.GetArrayLength() > 0
+            ? types[0].GetString() ?? ""
+            : "";
+        var type = urn.Length == 0 ? "unknown" : urn[(urn.LastIndexOf(':') + 1)..];
+        var correlation = GuidOf(root, "correlationId") ?? GuidOf(root, "conversationId");
+        DateTimeOffset? sent = root.TryGetProperty("sentTime", out var time) && time.ValueKind == JsonValueKind.String && time.TryGetDateTimeOffset(out var at)
+            ? at
+            : null;
+        string? group = null;
+        long? policy = null;
+        var rollouts = new List<Guid>();
+        if (root.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
+        {
+            group = message.TryGetProperty("groupId", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
+            policy = message.TryGetProperty("policyVersion", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt64(out var v) ? v : null;
+            if (GuidOf(message, "rolloutId") is { } rollout)
+                rollouts.Add(rollout);
+            if (message.TryGetProperty("rankedRolloutIds", out var tiers) && tiers.ValueKind == JsonValueKind.Array)
+                foreach (var tier in tiers.EnumerateArray())
+                    if (tier.ValueKind == JsonValueKind.Array)
+                        foreach (var candidate in tier.EnumerateArray())
+                            if (candidate.ValueKind == JsonValueKind.String && candidate.TryGetGuid(out var ranked))
+                                rollouts.Add(ranked);
+        }
+
+        return new ArchiveIndexedEvent(entry.Offset, type, correlation is { } c ? NormalizeCorrelation(c.ToString("D")) : null, sent, group,
+            rollouts, policy);
+    }
+
+    /// <summary>Correlation ids compare case-insensitively (as <c>rlhf replay</c> does); a GUID in any layout maps to its <c>D</c> form.</summary>
+    public static string NormalizeCorrelation(string correlationId) =>
+        Guid.TryParse(correlationId, out var id) ? id.ToString("D") : correlationId.ToLowerInvariant();
+
+    static Guid? GuidOf(JsonElement element, string property) =>
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.TryGetGuid(out var id) ? id : null;
+}
