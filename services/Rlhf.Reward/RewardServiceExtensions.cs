@@ -25,6 +25,7 @@ public static class RewardServiceExtensions
         services.AddSingleton<RewardModelService>();
         services.AddSingleton<RewardStats>();
         services.AddSingleton<RewardPipeline>();
+        services.AddHostedService<RewardStateRestorer>();
         services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
         services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
         services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();

@@ -13,7 +13,8 @@ public static class StorageServiceExtensions
 {
     /// <summary>
     /// Binds and validates the <c>Storage</c> section (at start) and registers <see cref="IRolloutStore"/>,
-    /// <see cref="IClaimStore"/>, <see cref="IIdempotencyStore"/>, <see cref="IModelRegistry"/> and
+    /// <see cref="IClaimStore"/>, <see cref="IIdempotencyStore"/>, <see cref="IModelRegistry"/>, <see cref="IFeedbackJournal"/>,
+    /// <see cref="IPendingRolloutQueue"/> and
     /// <see cref="IBlobStore"/> as singletons. Redis backs them when <c>Storage:Kind</c> is <c>Redis</c>, or when it
     /// is unset and <c>Redis:Configuration</c> is set (the multiplexer comes from <c>AddServiceDefaults</c>; keys start
     /// with <c>Redis:KeyPrefix</c>, or the sandbox prefix under <c>Replay:Sandbox</c>); otherwise they live in process
@@ -51,6 +52,12 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<IModelRegistry>(sp => Create<IModelRegistry>(sp,
             (redis, prefix, _) => new RedisModelRegistry(redis, prefix),
             (_, _) => new InMemoryModelRegistry()));
+        services.TryAddSingleton<IFeedbackJournal>(sp => Create<IFeedbackJournal>(sp,
+            (redis, prefix, _) => new RedisFeedbackJournal(redis, prefix, sp.GetRequiredService<TimeProvider>()),
+            (time, _) => new InMemoryFeedbackJournal(time)));
+        services.TryAddSingleton<IPendingRolloutQueue>(sp => Create<IPendingRolloutQueue>(sp,
+            (redis, prefix, _) => new RedisPendingRolloutQueue(redis, prefix),
+            (_, _) => new InMemoryPendingRolloutQueue()));
         services.TryAddSingleton<IBlobStore>(sp =>
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.BlobDirectory is { } directory && !string.IsNullOrWhiteSpace(directory)
                 ? new FileSystemBlobStore(sp.GetRequiredService<IOptions<ReplayOptions>>().Value.Sandbox

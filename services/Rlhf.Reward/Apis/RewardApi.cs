@@ -46,17 +46,25 @@ public static class RewardApi
             : TypedResults.Ok(new ScoreResponse(scored.Value.Reward, scored.Value.Version));
     }
 
-    static Ok<object> Status(RewardModelService model, RewardPipeline pipeline, RewardStats stats) => TypedResults.Ok<object>(new
+    static async Task<Ok<object>> Status(RewardModelService model, RewardPipeline pipeline, RewardStats stats, CancellationToken cancellationToken)
     {
-        reward_model_version = model.Current?.Version,
-        held_out_pairwise_accuracy = model.Current is { } c && double.IsFinite(c.HeldOutAccuracy) ? c.HeldOutAccuracy : (double?)null,
-        rankings_seen = model.RankingsSeen,
-        held_out_rankings = model.HeldOutRankings,
-        pending_rollouts = pipeline.PendingRollouts,
-        scored = stats.Scored,
-        ratings = stats.Ratings,
-        rankings_without_pairs = stats.RankingsWithoutPairs,
-        missing_rollouts = stats.MissingRollouts,
-        duplicates = stats.Duplicates,
-    });
+        var (journalLength, pendingRollouts) = await pipeline.CountsAsync(cancellationToken);
+        return TypedResults.Ok<object>(new
+        {
+            reward_model_version = model.Current?.Version,
+            held_out_pairwise_accuracy = model.Current is { } c && double.IsFinite(c.HeldOutAccuracy) ? c.HeldOutAccuracy : (double?)null,
+            rankings_seen = model.RankingsSeen,
+            held_out_rankings = model.HeldOutRankings,
+            journal_length = journalLength,
+            trained_through = model.TrainedThrough,
+            fresh_rankings = model.FreshRankings,
+            pending_rollouts = pendingRollouts,
+            scored = stats.Scored,
+            ratings = stats.Ratings,
+            rankings_without_pairs = stats.RankingsWithoutPairs,
+            missing_rollouts = stats.MissingRollouts,
+            pending_dropped = stats.PendingDropped,
+            duplicates = stats.Duplicates,
+        });
+    }
 }

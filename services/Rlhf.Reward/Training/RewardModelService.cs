@@ -8,14 +8,19 @@ using static TorchSharp.torch;
 
 namespace Rlhf.Reward.Training;
 
-/// <summary>A published reward-model version.</summary>
-public sealed record RewardModelVersion(long Version, double HeldOutAccuracy, double TrainingLoss, long RankingsSeen);
+/// <summary>A published reward-model version; <paramref name="TrainedThrough"/> is the last journal position its rounds covered.</summary>
+public sealed record RewardModelVersion(long Version, double HeldOutAccuracy, double TrainingLoss, long RankingsSeen, long TrainedThrough);
+
+/// <summary>A training ranking and the journal position of the feedback it came from.</summary>
+public sealed record JournalRanking(Ranking Ranking, string GroupId, long Seq);
 
 /// <summary>
 /// Owns the reward model: collects rankings (training and held-out), trains a round every
 /// <see cref="RewardOptions.TrainEvery"/> new training rankings, publishes each round as a new version (blob + registry +
 /// <see cref="RewardModelUpdated"/>), and scores sequences with the latest version. One lock serialises training and
-/// scoring, so a score always comes from exactly one version.
+/// scoring, so a score always comes from exactly one version. Rankings arrive in journal order (see
+/// <see cref="RewardPipeline"/>), so the rankings a version trained on are always a prefix of the journal; after a restart
+/// <see cref="Restore"/> rebuilds the state from the promoted version's weights and the journal.
 /// </summary>
 public sealed class RewardModelService : IDisposable
 {
@@ -25,7 +30,7 @@ public sealed class RewardModelService : IDisposable
     readonly SemaphoreSlim gate = new(1, 1);
     readonly List<Ranking> replay = [];
     readonly List<Ranking> heldOut = [];
-    readonly List<Ranking> fresh = [];
+    readonly Queue<JournalRanking> fresh = new();
     readonly Random random;
     readonly ILogger<RewardModelService> logger;
 
@@ -60,27 +65,32 @@ public sealed class RewardModelService : IDisposable
 
     public RewardModelVersion? Current { get; private set; }
 
+    /// <summary>Last journal position whose rankings a published version trained on (0 before the first).</summary>
+    public long TrainedThrough => Current?.TrainedThrough ?? 0;
+
+    /// <summary>Training rankings waiting for the next round.</summary>
+    public int FreshRankings => fresh.Count;
+
+    /// <summary>True when enough fresh training rankings wait for a round.</summary>
+    public bool RoundDue => fresh.Count >= options.TrainEvery;
+
     public long RankingsSeen { get; private set; }
 
     public int HeldOutRankings => heldOut.Count;
 
     public int MaxPending => options.MaxPendingRollouts;
 
-    /// <summary>Adds a ranking; returns true when enough new training rankings arrived for a round.</summary>
-    public async Task<bool> AddAsync(Ranking ranking, string groupId, CancellationToken cancellationToken)
+    public int ScoreBatchSize => options.ScoreBatchSize;
+
+    /// <summary>Adds the rankings of one journal entry; returns true when enough new training rankings arrived for a round.</summary>
+    public async Task<bool> AddAsync(IReadOnlyList<JournalRanking> rankings, CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (HeldOutSplit.IsHeldOut(groupId, options.HeldOutShare))
-            {
-                heldOut.Add(ranking);
-                return false;
-            }
-
-            fresh.Add(ranking);
-            RankingsSeen++;
-            return fresh.Count >= options.TrainEvery;
+            foreach (var ranking in rankings)
+                Add(ranking, trained: false);
+            return RoundDue;
         }
         finally
         {
@@ -88,8 +98,47 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
-    /// <summary>Trains one round on the fresh rankings plus replay; returns the new version's weights and metrics,
-    /// or null when there was nothing to train on.</summary>
+    /// <summary>
+    /// Rebuilds the state after a restart: the promoted version's weights (when there is one) and every journal ranking,
+    /// those at or before <see cref="RewardModelVersion.TrainedThrough"/> into replay, later ones as fresh. The optimizer
+    /// starts afresh (its moments are not part of the published blob).
+    /// </summary>
+    public void Restore(RewardModelVersion? version, byte[]? weights, IEnumerable<JournalRanking> journal)
+    {
+        gate.Wait();
+        try
+        {
+            if (weights is not null)
+                LoadWeights(weights);
+            Current = version;
+            foreach (var ranking in journal)
+                Add(ranking, trained: ranking.Seq <= TrainedThrough);
+            if (replay.Count > options.ReplayCapacity)
+                replay.RemoveRange(0, replay.Count - options.ReplayCapacity);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    void Add(JournalRanking ranking, bool trained)
+    {
+        if (HeldOutSplit.IsHeldOut(ranking.GroupId, options.HeldOutShare))
+        {
+            heldOut.Add(ranking.Ranking);
+            return;
+        }
+
+        RankingsSeen++;
+        if (trained)
+            replay.Add(ranking.Ranking);
+        else
+            fresh.Enqueue(ranking);
+    }
+
+    /// <summary>Trains one round on the oldest <see cref="RewardOptions.TrainEvery"/> fresh rankings plus replay; returns the
+    /// new version's weights and metrics, or null when there was nothing to train on.</summary>
     public async Task<(RewardModelVersion Version, byte[] Weights)?> TrainRoundAsync(long version, CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken);
@@ -97,25 +146,28 @@ public sealed class RewardModelService : IDisposable
         {
             if (fresh.Count == 0)
                 return null;
+            var round = fresh.Take(options.TrainEvery).ToList();
+            var rankings = round.Select(r => r.Ranking).ToList();
             var losses = new List<double>();
             for (var step = 0; step < options.StepsPerRound; step++)
             {
                 // A stopping host cancels here (between steps) instead of waiting for the whole round; the fresh
                 // rankings stay queued for the next round, nothing was published.
                 cancellationToken.ThrowIfCancellationRequested();
-                var batch = fresh.Concat(SampleReplay()).ToList();
+                var batch = rankings.Concat(SampleReplay()).ToList();
                 var metrics = trainer.Step(batch);
                 if (metrics.Applied)
                     losses.Add(metrics.Loss);
             }
 
-            replay.AddRange(fresh);
-            fresh.Clear();
+            foreach (var _ in round)
+                fresh.Dequeue();
+            replay.AddRange(rankings);
             if (replay.Count > options.ReplayCapacity)
                 replay.RemoveRange(0, replay.Count - options.ReplayCapacity);
             var evaluation = heldOut.Count > 0 ? trainer.Evaluate(heldOut) : null;
             var result = new RewardModelVersion(version, evaluation?.PairwiseAccuracy ?? double.NaN,
-                losses.Count > 0 ? losses.Average() : double.NaN, RankingsSeen);
+                losses.Count > 0 ? losses.Average() : double.NaN, RankingsSeen - fresh.Count, round[^1].Seq);
             var weights = SerializeWeights();
             Current = result;
             logger.LogInformation("Reward model {Version} trained: held-out pairwise accuracy {Accuracy:F3} on {HeldOut} rankings, loss {Loss:F4}",
@@ -154,6 +206,29 @@ public sealed class RewardModelService : IDisposable
         if (replay.Count <= options.ReplaySample)
             return replay;
         return Enumerable.Range(0, options.ReplaySample).Select(_ => replay[random.Next(replay.Count)]);
+    }
+
+    void LoadWeights(byte[] weights)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rlhf-rm-{Guid.NewGuid():N}.safetensors");
+        File.WriteAllBytes(path, weights);
+        var tensors = SafeTensors.Load(path);
+        try
+        {
+            var expected = model.state_dict();
+            var missing = expected.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
+            if (missing.Count > 0 || tensors.Count != expected.Count)
+                throw new InvalidDataException($"Reward-model weights do not match the model (missing: {string.Join(", ", missing.Take(5))}).");
+            using var _ = no_grad();
+            foreach (var (name, parameter) in expected)
+                parameter.copy_(tensors[name]);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+            File.Delete(path);
+        }
     }
 
     byte[] SerializeWeights()

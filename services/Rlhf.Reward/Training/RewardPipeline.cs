@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using MassTransit;
 using Rlhf.Contracts;
 using Rlhf.Modeling.Tokenization;
@@ -7,25 +8,228 @@ using Rlhf.Training;
 
 namespace Rlhf.Reward.Training;
 
+/// <summary>What a journal entry holds: the training rankings the feedback became, and for a rating its value.</summary>
+public sealed record JournalPayload(IReadOnlyList<Ranking> Rankings, Guid? RolloutId = null, int? Value = null);
+
 /// <summary>
-/// What the reward service does with feedback and rollouts: turns rankings and ratings into training rankings,
-/// publishes each trained round as a version, and scores rollouts (holding them until the first version exists).
+/// What the reward service does with feedback and rollouts. Every ranking and rating is first resolved to training
+/// rankings (token ids, so later rollout expiry does not matter) and appended to the <see cref="IFeedbackJournal"/>,
+/// deduplicated by feedback id; only then does the consumer acknowledge the message. Rounds train over the journal in
+/// order and each version records the journal position it covered, so a restarted service (<see cref="EnsureRestoredAsync"/>)
+/// reloads the promoted version and retrains exactly the rankings after it. Rollouts that arrive before the first
+/// version wait in the durable <see cref="IPendingRolloutQueue"/>.
 /// </summary>
 public sealed class RewardPipeline(
     RewardModelService rewardModel,
     IRolloutStore rollouts,
+    IFeedbackJournal journal,
+    IPendingRolloutQueue pending,
     IBlobStore blobs,
     IModelRegistry registry,
     RewardStats stats,
     ILogger<RewardPipeline> logger)
 {
-    readonly ConcurrentQueue<RolloutGenerated> pending = new();
+    /// <summary>Registry metric of a reward version: the last journal position it trained on.</summary>
+    public const string JournalPositionMetric = "journal_position";
+
+    const int JournalPage = 1_000;
+    static readonly JsonSerializerOptions PayloadJson = new(JsonSerializerDefaults.Web);
+
+    // Appending to the journal and adding to the in-memory round happen under one gate, so the model sees rankings
+    // in journal order and a version's journal position means "everything up to here".
+    readonly SemaphoreSlim intake = new(1, 1);
+    readonly SemaphoreSlim restoring = new(1, 1);
+    readonly SemaphoreSlim scoringPending = new(1, 1); // one drainer, so a page is never published twice
+
     readonly ConcurrentDictionary<string, ConcurrentDictionary<Guid, int>> ratingsByGroup = new();
+    volatile bool restored;
 
-    public int PendingRollouts => pending.Count;
+    /// <summary>
+    /// Rebuilds the model state from the registry and the journal once, before the first message is handled, then trains
+    /// the rounds that are due (when a publish endpoint is given).
+    /// </summary>
+    public async Task EnsureRestoredAsync(IPublishEndpoint? publish, CancellationToken cancellationToken)
+    {
+        if (restored)
+            return;
+        await restoring.WaitAsync(cancellationToken);
+        try
+        {
+            if (restored)
+                return;
+            var started = DateTime.UtcNow;
+            var promoted = await registry.GetPromotedAsync(ModelKind.Reward, cancellationToken);
+            byte[]? weights = null;
+            RewardModelVersion? version = null;
+            if (promoted is not null)
+            {
+                weights = await blobs.GetAsync(promoted.Blob, cancellationToken);
+                version = new RewardModelVersion(promoted.Version, Metric(promoted, "held_out_pairwise_accuracy"),
+                    Metric(promoted, "training_loss"), (long)Metric(promoted, "rankings_seen", 0), (long)Metric(promoted, JournalPositionMetric, 0));
+            }
 
-    /// <summary>Adds a ranking of stored rollouts (tiers best first); trains and publishes a version when a round is due.</summary>
-    public async Task AddRankingAsync(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, IPublishEndpoint publish, CancellationToken cancellationToken)
+            var entries = new List<JournalRanking>();
+            long length = await journal.LengthAsync(cancellationToken), seq = 1;
+            while (seq <= length)
+            {
+                var page = await journal.ReadAsync(seq, JournalPage, cancellationToken);
+                if (page.Count == 0)
+                    break;
+                foreach (var entry in page)
+                {
+                    var payload = entry.Payload.Deserialize<JournalPayload>(PayloadJson)!;
+                    if (payload is { RolloutId: { } rolloutId, Value: { } value })
+                        ratingsByGroup.GetOrAdd(entry.GroupId, _ => new ConcurrentDictionary<Guid, int>())[rolloutId] = value;
+                    entries.AddRange(payload.Rankings.Select(r => new JournalRanking(r, entry.GroupId, entry.Seq)));
+                }
+
+                seq += page.Count;
+            }
+
+            rewardModel.Restore(version, weights, entries);
+            restored = true;
+            if (promoted is not null || length > 0)
+                logger.LogInformation(
+                    "Reward state restored in {Seconds:F1} s: version {Version} (trained through journal position {TrainedThrough}), {Entries} journal entries, {Fresh} rankings to train",
+                    (DateTime.UtcNow - started).TotalSeconds, version?.Version, rewardModel.TrainedThrough, length, rewardModel.FreshRankings);
+        }
+        finally
+        {
+            restoring.Release();
+        }
+
+        if (publish is not null)
+            await TrainDueRoundsAsync(publish, cancellationToken);
+    }
+
+    /// <summary>Records a ranking (tiers of stored rollouts, best first) in the journal; trains and publishes when a round is due.</summary>
+    public async Task AddRankingAsync(RankingSubmitted ranking, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await EnsureRestoredAsync(publish, cancellationToken);
+        bool due;
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            if (await IsDuplicateAsync(ranking.FeedbackId, cancellationToken))
+                return;
+            var resolved = ranking.AllBad ? null : await ResolveAsync(ranking.GroupId, ranking.RankedRolloutIds, cancellationToken);
+            var appended = await AppendAsync(ranking.FeedbackId, "ranking", ranking.GroupId,
+                new JournalPayload(resolved is null ? [] : [resolved]), cancellationToken);
+            if (appended is null)
+                return;
+            if (resolved is null)
+            {
+                stats.RankingsWithoutPairs++; // every candidate tied, or too few rollouts left: no pair to learn from
+                return;
+            }
+
+            stats.Rankings++;
+            due = await rewardModel.AddAsync([new JournalRanking(resolved, ranking.GroupId, appended.Value)], cancellationToken);
+        }
+        finally
+        {
+            intake.Release();
+        }
+
+        if (due)
+            await TrainDueRoundsAsync(publish, cancellationToken);
+    }
+
+    /// <summary>
+    /// Ratings become pairs within their group: a new rating forms a two-response ranking with every earlier rating of
+    /// the same group that has a different value (thumbs up over down; more stars over fewer). Equal values form no pair.
+    /// The rating and its pairs are one journal entry.
+    /// </summary>
+    public async Task AddRatingAsync(RatingSubmitted rating, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await EnsureRestoredAsync(publish, cancellationToken);
+        bool due;
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            if (await IsDuplicateAsync(rating.FeedbackId, cancellationToken))
+                return;
+            var value = rating.Scale == RatingScale.Thumbs ? rating.Value * 4 + 1 : rating.Value; // thumbs: 1 or 5 stars
+            var group = ratingsByGroup.GetOrAdd(rating.GroupId, _ => new ConcurrentDictionary<Guid, int>());
+            var pairs = new List<Ranking>();
+            foreach (var (other, otherValue) in group.Where(kv => kv.Key != rating.RolloutId && kv.Value != value).ToList())
+            {
+                IReadOnlyList<IReadOnlyList<Guid>> tiers = value > otherValue ? [[rating.RolloutId], [other]] : [[other], [rating.RolloutId]];
+                if (await ResolveAsync(rating.GroupId, tiers, cancellationToken) is { } pair)
+                    pairs.Add(pair);
+            }
+
+            var appended = await AppendAsync(rating.FeedbackId, "rating", rating.GroupId, new JournalPayload(pairs, rating.RolloutId, value),
+                cancellationToken);
+            if (appended is null)
+                return;
+            group[rating.RolloutId] = value;
+            stats.Ratings++;
+            stats.Rankings += pairs.Count;
+            due = await rewardModel.AddAsync(pairs.Select(p => new JournalRanking(p, rating.GroupId, appended.Value)).ToList(), cancellationToken);
+        }
+        finally
+        {
+            intake.Release();
+        }
+
+        if (due)
+            await TrainDueRoundsAsync(publish, cancellationToken);
+    }
+
+    /// <summary>Scores rollouts with the current version; before the first version they wait in the durable pending queue.</summary>
+    public async Task ScoreAsync(IReadOnlyList<RolloutGenerated> batch, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await EnsureRestoredAsync(publish, cancellationToken);
+        var scored = await rewardModel.ScoreAsync(batch.Select(r => (r.PromptTokenIds, r.ResponseTokenIds)).ToList(), cancellationToken);
+        if (scored is null)
+        {
+            var dropped = await pending.PushAsync(batch, rewardModel.MaxPending, cancellationToken);
+            Interlocked.Add(ref stats.PendingDropped, dropped);
+            if (rewardModel.Current is not null)
+                await ScorePendingAsync(publish, cancellationToken); // the first version appeared meanwhile
+            return;
+        }
+
+        await PublishScoresAsync(batch, scored.Value.Version, scored.Value.Rewards, publish, cancellationToken);
+    }
+
+    /// <summary>Scores a (prompt, response) pair given as chat messages, for the ad-hoc API.</summary>
+    public async Task<(long Version, float Reward)?> ScoreChatAsync(IReadOnlyList<ChatTurn> messages, string response, CancellationToken cancellationToken)
+    {
+        await EnsureRestoredAsync(null, cancellationToken);
+        var tokenizer = rewardModel.Tokenizer;
+        var prompt = tokenizer.Encode(ChatTemplate.ChatMl.Render(messages, addGenerationPrompt: true));
+        var reply = tokenizer.Encode(response).Append(ChatTemplate.ChatMl.EndOfTurnId(tokenizer)).ToList();
+        var scored = await rewardModel.ScoreAsync([(prompt, reply)], cancellationToken);
+        return scored is null ? null : (scored.Value.Version, scored.Value.Rewards[0]);
+    }
+
+    /// <summary>Journal length and rollouts waiting for the first version, for the status endpoint.</summary>
+    public async Task<(long JournalLength, long PendingRollouts)> CountsAsync(CancellationToken cancellationToken) =>
+        (await journal.LengthAsync(cancellationToken), await pending.CountAsync(cancellationToken));
+
+    async Task<bool> IsDuplicateAsync(Guid feedbackId, CancellationToken cancellationToken)
+    {
+        if (await journal.FindAsync(feedbackId, cancellationToken) is null)
+            return false;
+        Interlocked.Increment(ref stats.Duplicates);
+        logger.LogInformation("Feedback {FeedbackId} is already in the training journal; redelivery ignored", feedbackId);
+        return true;
+    }
+
+    /// <summary>The entry's journal position, or null when another delivery of the same feedback got there first.</summary>
+    async Task<long?> AppendAsync(Guid feedbackId, string kind, string groupId, JournalPayload payload, CancellationToken cancellationToken)
+    {
+        var appended = await journal.AppendAsync(feedbackId, kind, groupId, JsonSerializer.SerializeToElement(payload, PayloadJson), cancellationToken);
+        if (appended.Appended)
+            return appended.Seq;
+        Interlocked.Increment(ref stats.Duplicates);
+        return null;
+    }
+
+    /// <summary>The ranking as token ids, or null when fewer than two tiers of it are still stored.</summary>
+    async Task<Ranking?> ResolveAsync(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, CancellationToken cancellationToken)
     {
         var responses = new List<RankedResponse>();
         IReadOnlyList<int>? prompt = null;
@@ -36,8 +240,8 @@ public sealed class RewardPipeline(
                 var rollout = await rollouts.GetAsync(id, cancellationToken);
                 if (rollout is null)
                 {
-                    stats.MissingRollouts++;
-                    logger.LogWarning("Ranking of group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, id);
+                    Interlocked.Increment(ref stats.MissingRollouts);
+                    logger.LogWarning("Feedback on group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, id);
                     continue;
                 }
 
@@ -46,69 +250,14 @@ public sealed class RewardPipeline(
             }
         }
 
-        if (prompt is null || responses.Count < 2 || responses.Select(r => r.Tier).Distinct().Count() < 2)
-        {
-            stats.RankingsWithoutPairs++;
-            return;
-        }
+        return prompt is null || responses.Select(r => r.Tier).Distinct().Count() < 2 ? null : new Ranking(prompt, responses);
+    }
 
-        stats.Rankings++;
-        if (await rewardModel.AddAsync(new Ranking(prompt, responses), groupId, cancellationToken))
+    /// <summary>Trains rounds while enough fresh rankings wait (more than one after a restart with a backlog).</summary>
+    async Task TrainDueRoundsAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        while (rewardModel.RoundDue)
             await TrainAndPublishAsync(publish, cancellationToken);
-    }
-
-    /// <summary>
-    /// Ratings become pairs within their group: a new rating forms a two-response ranking with every earlier rating of
-    /// the same group that has a different value (thumbs up over down; more stars over fewer). Equal values form no pair.
-    /// </summary>
-    public async Task AddRatingAsync(RatingSubmitted rating, IPublishEndpoint publish, CancellationToken cancellationToken)
-    {
-        var value = rating.Scale == RatingScale.Thumbs ? rating.Value * 4 + 1 : rating.Value; // thumbs: 1 or 5 stars
-        var group = ratingsByGroup.GetOrAdd(rating.GroupId, _ => new ConcurrentDictionary<Guid, int>());
-        var earlier = group.Where(kv => kv.Key != rating.RolloutId && kv.Value != value).ToList();
-        group[rating.RolloutId] = value;
-        stats.Ratings++;
-        foreach (var (other, otherValue) in earlier)
-        {
-            IReadOnlyList<IReadOnlyList<Guid>> tiers = value > otherValue
-                ? [[rating.RolloutId], [other]]
-                : [[other], [rating.RolloutId]];
-            await AddRankingAsync(rating.GroupId, tiers, publish, cancellationToken);
-        }
-    }
-
-    /// <summary>Scores rollouts with the current version; before the first version they wait in a bounded queue.</summary>
-    public async Task ScoreAsync(IReadOnlyList<RolloutGenerated> batch, IPublishEndpoint publish, CancellationToken cancellationToken)
-    {
-        var sequences = batch.Select(r => (r.PromptTokenIds, r.ResponseTokenIds)).ToList();
-        var scored = await rewardModel.ScoreAsync(sequences, cancellationToken);
-        if (scored is null)
-        {
-            foreach (var rollout in batch)
-                pending.Enqueue(rollout);
-            stats.PendingDropped += TrimPending();
-            return;
-        }
-
-        var (version, rewards) = scored.Value;
-        var now = DateTimeOffset.UtcNow;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var rollout = batch[i];
-            await publish.Publish(new RolloutScored(rollout.RolloutId, rollout.GroupId, rollout.PolicyVersion, version, rewards[i], now), cancellationToken);
-        }
-
-        stats.Scored += batch.Count;
-    }
-
-    /// <summary>Scores a (prompt, response) pair given as chat messages, for the ad-hoc API.</summary>
-    public async Task<(long Version, float Reward)?> ScoreChatAsync(IReadOnlyList<ChatTurn> messages, string response, CancellationToken cancellationToken)
-    {
-        var tokenizer = rewardModel.Tokenizer;
-        var prompt = tokenizer.Encode(ChatTemplate.ChatMl.Render(messages, addGenerationPrompt: true));
-        var reply = tokenizer.Encode(response).Append(ChatTemplate.ChatMl.EndOfTurnId(tokenizer)).ToList();
-        var scored = await rewardModel.ScoreAsync([(prompt, reply)], cancellationToken);
-        return scored is null ? null : (scored.Value.Version, scored.Value.Rewards[0]);
     }
 
     async Task TrainAndPublishAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
@@ -126,30 +275,60 @@ public sealed class RewardPipeline(
                 ["held_out_pairwise_accuracy"] = result.HeldOutAccuracy,
                 ["training_loss"] = result.TrainingLoss,
                 ["rankings_seen"] = result.RankingsSeen,
+                [JournalPositionMetric] = result.TrainedThrough,
             }, DateTimeOffset.UtcNow), cancellationToken);
         await registry.PromoteAsync(ModelKind.Reward, version, cancellationToken);
         await publish.Publish(new RewardModelUpdated(version, Math.Max(parent, 0), blob, FiniteOrNull(result.HeldOutAccuracy), FiniteOrNull(result.TrainingLoss),
             result.RankingsSeen, DateTimeOffset.UtcNow), cancellationToken);
+        await ScorePendingAsync(publish, cancellationToken);
+    }
 
-        var waiting = new List<RolloutGenerated>();
-        while (pending.TryDequeue(out var rollout))
-            waiting.Add(rollout);
-        if (waiting.Count > 0)
+    /// <summary>Scores the rollouts that waited for the first version, oldest first, removing each page once published.</summary>
+    async Task ScorePendingAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await scoringPending.WaitAsync(cancellationToken);
+        try
         {
-            logger.LogInformation("Scoring {Count} rollouts that waited for the first reward model", waiting.Count);
-            await ScoreAsync(waiting, publish, cancellationToken);
+            await ScorePendingPagesAsync(publish, cancellationToken);
         }
+        finally
+        {
+            scoringPending.Release();
+        }
+    }
+
+    async Task ScorePendingPagesAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize * 8, cancellationToken);
+            if (waiting.Count == 0)
+                return;
+            var scored = await rewardModel.ScoreAsync(waiting.Select(r => (r.PromptTokenIds, r.ResponseTokenIds)).ToList(), cancellationToken);
+            if (scored is null)
+                return;
+            logger.LogInformation("Scoring {Count} rollouts that waited for the first reward model", waiting.Count);
+            await PublishScoresAsync(waiting, scored.Value.Version, scored.Value.Rewards, publish, cancellationToken);
+            await pending.RemoveAsync(waiting.Count, cancellationToken);
+        }
+    }
+
+    async Task PublishScoresAsync(IReadOnlyList<RolloutGenerated> batch, long version, float[] rewards, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var rollout = batch[i];
+            await publish.Publish(new RolloutScored(rollout.RolloutId, rollout.GroupId, rollout.PolicyVersion, version, rewards[i], now), cancellationToken);
+        }
+
+        Interlocked.Add(ref stats.Scored, batch.Count);
     }
 
     static double? FiniteOrNull(double value) => double.IsFinite(value) ? value : null;
 
-    int TrimPending()
-    {
-        var dropped = 0;
-        while (pending.Count > rewardModel.MaxPending && pending.TryDequeue(out _))
-            dropped++;
-        return dropped;
-    }
+    static double Metric(ModelVersionRecord record, string name, double fallback = double.NaN) =>
+        record.Metrics.TryGetValue(name, out var value) ? value : fallback;
 }
 
 /// <summary>Counters for <c>GET /v1/reward/status</c>.</summary>

@@ -1,0 +1,149 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
+using Rlhf.Reward.Apis;
+using Rlhf.Storage;
+using Rlhf.Testing;
+using StackExchange.Redis;
+
+namespace Rlhf.Reward.Tests;
+
+/// <summary>
+/// The training journal: a ranking is in Redis before its message is acknowledged, a retried feedback (same feedback
+/// id, new message) trains once, and a new reward process resumes from the promoted version and the journal.
+/// Stores are the real Redis under a prefix of the test's own; the bus is in memory (the broker's part is tested in
+/// the end-to-end suite).
+/// </summary>
+public sealed class RewardDurabilityTests : IAsyncLifetime
+{
+    readonly string prefix = $"rlhf-test:reward:{Guid.NewGuid():N}:";
+
+    static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    static RankingSubmitted Ranking(IReadOnlyList<RolloutGenerated> group, params int[][] tiers) => new(Guid.NewGuid(), group[0].GroupId,
+        tiers.Select(t => (IReadOnlyList<Guid>)t.Select(i => group[i].RolloutId).ToList()).ToList(), false, "rater-1", "tests", DateTimeOffset.UtcNow);
+
+    RewardTestHost StartHost(int trainEvery = 4) => new(new Dictionary<string, string?>
+    {
+        ["Redis:Configuration"] = TestInfrastructure.Redis,
+        ["Redis:KeyPrefix"] = prefix,
+        ["Storage:Kind"] = "Redis",
+        ["Reward:TrainEvery"] = trainEvery.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    });
+
+    [Fact]
+    public async Task A_retried_feedback_with_a_new_message_id_is_in_the_journal_once()
+    {
+        await using var host = StartHost(trainEvery: 2);
+        var group = await host.SeedGroupAsync("a", "b");
+        var ranking = Ranking(group, [0], [1]);
+
+        await host.Bus.Publish(ranking, Cancel);
+        await host.Bus.Publish(ranking, Cancel); // the feedback service republished after a 503 whose first publish did arrive
+        var status = await WaitForStatus(host, s => s.GetProperty("duplicates").GetInt64() == 1);
+
+        Assert.Equal(1, status.GetProperty("journal_length").GetInt64());
+        Assert.Equal(1, status.GetProperty("rankings_seen").GetInt64());
+        Assert.Empty(host.Events.Updated); // one ranking is below TrainEvery = 2: the duplicate did not count
+        var journal = host.Services.GetRequiredService<IFeedbackJournal>();
+        Assert.Equal(1, await journal.FindAsync(ranking.FeedbackId, Cancel));
+    }
+
+    [Fact]
+    public async Task A_new_process_resumes_from_the_promoted_version_and_trains_the_rest_of_the_journal()
+    {
+        var request = new ScoreRequest([new ScoreMessage("user", "What is 2 + 3?")], "2 + 3 = 5.");
+        float rewardBefore;
+        await using (var first = StartHost())
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                var group = await first.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
+                await first.Bus.Publish(Ranking(group, [0], [1]), Cancel);
+            }
+
+            await WaitForStatus(first, s => s.GetProperty("journal_length").GetInt64() == 6 && s.GetProperty("trained_through").GetInt64() == 4);
+            rewardBefore = await ScoreAsync(first, request);
+        } // the process is gone: two journal rankings were never trained
+
+        await using var second = StartHost();
+        var restored = await WaitForStatus(second, s => s.GetProperty("reward_model_version").ValueKind == JsonValueKind.Number);
+        Assert.Equal(1, restored.GetProperty("reward_model_version").GetInt64());
+        Assert.Equal(4, restored.GetProperty("trained_through").GetInt64());
+        Assert.Equal(2, restored.GetProperty("fresh_rankings").GetInt64());
+        Assert.Equal(rewardBefore, await ScoreAsync(second, request)); // the promoted weights, not the base checkpoint
+
+        for (var i = 0; i < 2; i++)
+        {
+            var group = await second.SeedGroupAsync("7 - 2 = 5.", "7 - 2 = 4.");
+            await second.Bus.Publish(Ranking(group, [0], [1]), Cancel);
+        }
+
+        var updated = await RewardEvents.WaitFor(second.Events.Updated, u => u.RewardModelVersion == 2);
+        Assert.Equal(8, updated.RankingsSeen);
+        var record = await second.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 2, Cancel);
+        Assert.Equal(8, record!.Metrics["journal_position"]);
+        Assert.NotEqual(rewardBefore, await ScoreAsync(second, request));
+    }
+
+    [Fact]
+    public async Task Rollouts_waiting_for_the_first_version_survive_a_restart()
+    {
+        RolloutGenerated early;
+        await using (var first = StartHost())
+        {
+            early = (await first.SeedGroupAsync("5.", "6."))[0];
+            await first.Bus.Publish(early, Cancel);
+            await WaitForStatus(first, s => s.GetProperty("pending_rollouts").GetInt64() == 1);
+        }
+
+        await using var second = StartHost();
+        for (var i = 0; i < 4; i++)
+        {
+            var group = await second.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
+            await second.Bus.Publish(Ranking(group, [0], [1]), Cancel);
+        }
+
+        var scored = await RewardEvents.WaitFor(second.Events.Scored, s => s.RolloutId == early.RolloutId);
+        Assert.Equal(1, scored.RewardModelVersion);
+        Assert.Equal(0, (await WaitForStatus(second, s => s.GetProperty("pending_rollouts").GetInt64() == 0)).GetProperty("pending_rollouts").GetInt64());
+    }
+
+    static async Task<float> ScoreAsync(RewardTestHost host, ScoreRequest request)
+    {
+        using var response = await host.Client.PostAsJsonAsync("/v1/reward/score", request, Cancel);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<ScoreResponse>(Cancel))!.Reward;
+    }
+
+    static async Task<JsonElement> WaitForStatus(RewardTestHost host, Func<JsonElement, bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var status = JsonDocument.Parse(await host.Client.GetStringAsync("/v1/reward/status", Cancel)).RootElement;
+            if (condition(status))
+                return status;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Reward status never matched: {status}");
+            await Task.Delay(50, Cancel);
+        }
+    }
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis);
+        foreach (var server in redis.GetServers())
+        {
+            var keys = new List<RedisKey>();
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+                keys.Add(key);
+            if (keys.Count > 0)
+                await redis.GetDatabase().KeyDeleteAsync(keys.ToArray());
+        }
+    }
+}

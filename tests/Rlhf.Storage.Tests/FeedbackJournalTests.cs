@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Rlhf.Contracts;
+
+namespace Rlhf.Storage.Tests;
+
+/// <summary>What every <see cref="IFeedbackJournal"/> and <see cref="IPendingRolloutQueue"/> does; run against the twin and real Redis.</summary>
+public abstract class FeedbackJournalContract
+{
+    protected abstract IFeedbackJournal CreateJournal();
+
+    protected abstract IPendingRolloutQueue CreateQueue();
+
+    protected static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    static JsonElement Payload(int n) => JsonSerializer.SerializeToElement(new { rankings = new[] { new[] { n, n + 1 } } });
+
+    static RolloutGenerated Rollout(int choice) => new(Guid.NewGuid(), "chatcmpl-q", choice, 8, 1, "p", [1, 2], $"r{choice}", [3, choice],
+        [-0.5f, float.NegativeInfinity], "stop", new SamplingParameters(1, 1, 0, 8, null, []), "m", null, DateTimeOffset.UnixEpoch);
+
+    [Fact]
+    public async Task Entries_get_consecutive_positions_and_read_back_in_order()
+    {
+        var journal = CreateJournal();
+        var ids = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToList();
+
+        for (var i = 0; i < ids.Count; i++)
+            Assert.Equal(new JournalAppend(true, i + 1), await journal.AppendAsync(ids[i], i % 2 == 0 ? "ranking" : "rating", $"g{i}", Payload(i), Cancel));
+
+        Assert.Equal(5, await journal.LengthAsync(Cancel));
+        var read = await journal.ReadAsync(2, 3, Cancel);
+        Assert.Equal([2L, 3L, 4L], read.Select(e => e.Seq));
+        Assert.Equal(ids[1..4], read.Select(e => e.FeedbackId));
+        Assert.Equal("rating", read[0].Kind);
+        Assert.Equal("g2", read[1].GroupId);
+        Assert.Equal(JsonSerializer.Serialize(Payload(3)), read[2].Payload.GetRawText());
+        Assert.Empty(await journal.ReadAsync(6, 10, Cancel));
+    }
+
+    [Fact]
+    public async Task Same_feedback_id_is_kept_once_and_answers_its_first_position()
+    {
+        var journal = CreateJournal();
+        var first = Guid.NewGuid();
+        await journal.AppendAsync(first, "ranking", "g", Payload(1), Cancel);
+        await journal.AppendAsync(Guid.NewGuid(), "ranking", "g", Payload(2), Cancel);
+
+        var again = await journal.AppendAsync(first, "ranking", "g", Payload(99), Cancel);
+
+        Assert.Equal(new JournalAppend(false, 1), again);
+        Assert.Equal(2, await journal.LengthAsync(Cancel));
+        Assert.Equal(1, await journal.FindAsync(first, Cancel));
+        Assert.Null(await journal.FindAsync(Guid.NewGuid(), Cancel));
+        Assert.Equal(JsonSerializer.Serialize(Payload(1)), (await journal.ReadAsync(1, 1, Cancel))[0].Payload.GetRawText());
+    }
+
+    [Fact]
+    public async Task Twenty_parallel_appends_of_one_feedback_store_one_entry()
+    {
+        var journal = CreateJournal();
+        var id = Guid.NewGuid();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            Task.Run(() => journal.AppendAsync(id, "ranking", "g", Payload(i), Cancel), Cancel)));
+
+        Assert.Equal(1, results.Count(r => r.Appended));
+        Assert.All(results, r => Assert.Equal(1, r.Seq));
+        Assert.Equal(1, await journal.LengthAsync(Cancel));
+    }
+
+    [Fact]
+    public async Task Pending_queue_peeks_oldest_first_and_removes_after_scoring()
+    {
+        var queue = CreateQueue();
+        var rollouts = Enumerable.Range(0, 5).Select(Rollout).ToList();
+
+        Assert.Equal(0, await queue.PushAsync(rollouts[..3], 10, Cancel));
+        Assert.Equal(0, await queue.PushAsync(rollouts[3..], 10, Cancel));
+        var peeked = await queue.PeekAsync(2, Cancel);
+        await queue.RemoveAsync(2, Cancel);
+
+        Assert.Equal(rollouts[..2].Select(r => r.RolloutId), peeked.Select(r => r.RolloutId));
+        Assert.True(float.IsNegativeInfinity(peeked[0].BehaviourLogProbs[1]));
+        Assert.Equal(3, await queue.CountAsync(Cancel));
+        Assert.Equal(rollouts[2..].Select(r => r.RolloutId), (await queue.PeekAsync(10, Cancel)).Select(r => r.RolloutId));
+    }
+
+    [Fact]
+    public async Task Pending_queue_drops_the_oldest_beyond_its_capacity()
+    {
+        var queue = CreateQueue();
+        var rollouts = Enumerable.Range(0, 5).Select(Rollout).ToList();
+
+        Assert.Equal(0, await queue.PushAsync(rollouts[..3], 4, Cancel));
+        Assert.Equal(1, await queue.PushAsync(rollouts[3..], 4, Cancel));
+
+        Assert.Equal(rollouts[1..].Select(r => r.RolloutId), (await queue.PeekAsync(10, Cancel)).Select(r => r.RolloutId));
+    }
+}
+
+public sealed class InMemoryFeedbackJournalTests : FeedbackJournalContract
+{
+    protected override IFeedbackJournal CreateJournal() => new InMemoryFeedbackJournal(TimeProvider.System);
+
+    protected override IPendingRolloutQueue CreateQueue() => new InMemoryPendingRolloutQueue();
+}
+
+public sealed class RedisFeedbackJournalTests(RedisTestConnection redis) : FeedbackJournalContract, IClassFixture<RedisTestConnection>
+{
+    readonly string prefix = $"{redis.KeyPrefix}{Guid.NewGuid():N}:";
+
+    protected override IFeedbackJournal CreateJournal() => new RedisFeedbackJournal(redis.Redis, prefix, TimeProvider.System);
+
+    protected override IPendingRolloutQueue CreateQueue() => new RedisPendingRolloutQueue(redis.Redis, prefix);
+
+    [Fact]
+    public async Task Journal_is_a_prefixed_list_of_json_entries_with_their_position()
+    {
+        var id = Guid.NewGuid();
+        await CreateJournal().AppendAsync(id, "ranking", "chatcmpl-1", JsonSerializer.SerializeToElement(new { rankings = Array.Empty<int>() }), Cancel);
+
+        var raw = (string?)await redis.Database.ListGetByIndexAsync($"{prefix}reward:journal", 0);
+        using var entry = JsonDocument.Parse(raw!);
+        Assert.Equal(1, entry.RootElement.GetProperty("seq").GetInt64());
+        Assert.Equal(id.ToString(), entry.RootElement.GetProperty("feedbackId").GetString());
+        Assert.Equal("ranking", entry.RootElement.GetProperty("kind").GetString());
+        Assert.Equal("1", (string?)await redis.Database.HashGetAsync($"{prefix}reward:journal:ids", id.ToString()));
+    }
+}
