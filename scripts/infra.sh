@@ -10,6 +10,7 @@
 #                             stop one server `up` started (RabbitMQ: rabbitmqctl stop; Redis: SHUTDOWN, which
 #                             flushes the AOF), wait INFRA_DOWN_SECONDS, start it again on the same data, wait until
 #                             ready (the fault injection of `rlhf chaos`)
+#   scripts/infra.sh queues   print "<queue>\t<messages>" for every queue of the RabbitMQ node on RABBITMQ_PORT
 #
 # Environment:
 #   RABBITMQ_PORT        AMQP port (default 5672)
@@ -372,10 +373,16 @@ cmd_restart() {
   esac
 }
 
+cmd_queues() {
+  rabbit_answers || die "nothing answers AMQP on localhost:$RABBITMQ_PORT"
+  rabbitmqctl -q -n "$(rabbit_node "$RABBITMQ_PORT")" list_queues --no-table-headers name messages
+}
+
 case "${1:-}" in
   up) cmd_up ;;
+  queues) cmd_queues ;;
   down) cmd_down ;;
   status) cmd_status ;;
   restart) cmd_restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|restart rabbitmq|redis" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|queues|restart rabbitmq|redis" >&2; exit 2 ;;
 esac

@@ -1,64 +1,81 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
 namespace Rlhf.Cli.Embedded;
 
+/// <summary>Where the service processes find RabbitMQ and Redis.</summary>
+/// <param name="RabbitMqPort">AMQP port on localhost.</param>
+/// <param name="Redis">StackExchange.Redis configuration string.</param>
+public sealed record LocalInfrastructure(int RabbitMqPort = 5672, string Redis = "localhost:6379");
+
 /// <summary>
-/// <c>rlhf demo --infra local</c>: each service as its own process (the same service assemblies docker compose runs),
-/// configured by environment variables, on the local RabbitMQ and Redis that <c>scripts/infra.sh up</c> starts.
-/// Every child process is stopped when the run ends.
+/// <c>rlhf demo --infra local</c> and <c>rlhf chaos</c>: each service as its own process (the same service assemblies
+/// docker compose runs), configured by environment variables, on a local RabbitMQ and Redis. One service can be
+/// killed (SIGKILL) and started again; every child process is stopped when the run ends.
 /// </summary>
 public sealed class LocalServices : IAsyncDisposable
 {
-    static readonly string[] Names = ["Generation", "Feedback", "Reward", "Learner"];
-    readonly List<Process> processes = [];
+    public static readonly IReadOnlyList<string> Names = ["Generation", "Feedback", "Reward", "Learner"];
 
-    public IReadOnlyDictionary<string, string> Urls { get; private init; } = new Dictionary<string, string>();
+    readonly ConcurrentDictionary<string, Process> processes = new();
+    readonly ConcurrentDictionary<int, bool> killed = new();
+    readonly ConcurrentQueue<string> unexpectedExits = new();
+    readonly ConcurrentDictionary<string, TextWriter> consoles = new();
+    readonly Dictionary<string, string> urls = [];
+    readonly string runDirectory;
+    readonly Func<string, Dictionary<string, string?>> environmentFor;
 
+    LocalServices(string runDirectory, Func<string, Dictionary<string, string?>> environmentFor)
+    {
+        this.runDirectory = runDirectory;
+        this.environmentFor = environmentFor;
+    }
+
+    public IReadOnlyDictionary<string, string> Urls => urls;
+
+    /// <summary>Service processes that exited without <see cref="Kill"/> (name, exit code, time), in order.</summary>
+    public IReadOnlyCollection<string> UnexpectedExits => unexpectedExits;
+
+    /// <summary>The demo's form: runs <c>scripts/infra.sh up</c> (default ports), then starts every service.</summary>
     public static async Task<LocalServices> StartAsync(string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey,
         string redisPrefix, int firstPort, CancellationToken cancellationToken)
     {
         await RunInfraUpAsync(cancellationToken);
-        var binaries = AppContext.BaseDirectory;
-        var urls = new Dictionary<string, string>();
-        var services = new LocalServices { Urls = urls };
+        return await StartAsync(runDirectory, settings, apiKey, redisPrefix, firstPort, new LocalInfrastructure(), cancellationToken);
+    }
+
+    /// <summary>Starts every service on <paramref name="infrastructure"/> (already running) and waits until each is ready.</summary>
+    /// <param name="firstPort">Service i listens on <c>firstPort + i + 1</c> (generation, feedback, reward, learner).</param>
+    public static async Task<LocalServices> StartAsync(string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey,
+        string redisPrefix, int firstPort, LocalInfrastructure infrastructure, CancellationToken cancellationToken)
+    {
+        var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
+        var ports = Names.Select((name, i) => (name, port: firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
+        var services = new LocalServices(runDirectory, name => new Dictionary<string, string?>(settings)
+        {
+            ["Urls"] = $"http://127.0.0.1:{ports[name]}",
+            ["Bus:Transport"] = "RabbitMq",
+            ["Bus:RabbitMq:Host"] = "localhost",
+            ["Bus:RabbitMq:Port"] = infrastructure.RabbitMqPort.ToString(CultureInfo.InvariantCulture),
+            ["Redis:Configuration"] = infrastructure.Redis,
+            ["Redis:KeyPrefix"] = redisPrefix,
+            ["Log:Console"] = "false",
+            ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
+            [$"Feedback:ApiKeys:{EmbeddedPlatform.ClientName}"] = apiKeyHash,
+        });
         try
         {
-            for (var i = 0; i < Names.Length; i++)
+            foreach (var name in Names)
             {
-                var name = Names[i];
-                var url = $"http://127.0.0.1:{firstPort + i + 1}";
-                urls[name] = url;
-                var start = new ProcessStartInfo("dotnet", [Path.Combine(binaries, $"Rlhf.{name}.dll")])
-                {
-                    WorkingDirectory = runDirectory,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                };
-                var environment = new Dictionary<string, string?>(settings)
-                {
-                    ["Urls"] = url,
-                    ["Bus:Transport"] = "RabbitMq",
-                    ["Redis:Configuration"] = "localhost:6379",
-                    ["Redis:KeyPrefix"] = redisPrefix,
-                    ["Log:Console"] = "false",
-                    ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
-                    [$"Feedback:ApiKeys:{EmbeddedPlatform.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
-                };
-                foreach (var (key, value) in environment)
-                    start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-                var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start Rlhf.{name}");
-                process.OutputDataReceived += (_, _) => { };
-                process.ErrorDataReceived += (_, _) => { };
-                process.BeginOutputReadLine();
-                process.BeginErrorReadLine();
-                services.processes.Add(process);
+                services.urls[name] = $"http://127.0.0.1:{ports[name]}";
+                services.Start(name);
             }
 
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            foreach (var (name, url) in urls)
-                await WaitReadyAsync(http, name, url, services, cancellationToken);
+            foreach (var name in Names)
+                await services.WaitReadyAsync(name, TimeSpan.FromMinutes(2), cancellationToken);
             return services;
         }
         catch
@@ -68,42 +85,115 @@ public sealed class LocalServices : IAsyncDisposable
         }
     }
 
-    static async Task WaitReadyAsync(HttpClient http, string name, string url, LocalServices services, CancellationToken cancellationToken)
+    /// <summary>The process id of a running service.</summary>
+    public int ProcessId(string name) => processes[name].Id;
+
+    /// <summary>Starts the named service's process (again, after <see cref="Kill"/>); does not wait until it is ready.</summary>
+    public void Start(string name)
     {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
+        if (processes.TryGetValue(name, out var running) && !running.HasExited)
+            throw new InvalidOperationException($"Rlhf.{name} is already running (pid {running.Id}).");
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, $"Rlhf.{name}.dll")])
+        {
+            WorkingDirectory = runDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in environmentFor(name))
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        // Logs go to the service's log file; the console only carries what happens before logging starts or after it
+        // ends (an unhandled exception, a native crash), kept next to it.
+        var console = consoles.GetOrAdd(name, n =>
+            TextWriter.Synchronized(new StreamWriter(Path.Combine(runDirectory, $"{n.ToLowerInvariant()}.console.log"), append: true)));
+        process.OutputDataReceived += (_, e) => WriteLine(console, e.Data);
+        process.ErrorDataReceived += (_, e) => WriteLine(console, e.Data);
+        process.Exited += (_, _) =>
+        {
+            if (!killed.ContainsKey(process.Id))
+                unexpectedExits.Enqueue($"{name} (pid {process.Id}) exited with code {process.ExitCode} at {DateTime.UtcNow:HH:mm:ss.fff} UTC");
+        };
+        if (!process.Start())
+            throw new InvalidOperationException($"Could not start Rlhf.{name}");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (processes.TryGetValue(name, out var previous))
+            previous.Dispose();
+        processes[name] = process;
+    }
+
+    static void WriteLine(TextWriter writer, string? line)
+    {
+        if (line is null)
+            return;
+        try
+        {
+            writer.WriteLine(line);
+            writer.Flush();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Kills the named service's process at once (SIGKILL, as <c>kill -9</c>) and waits until it is gone.</summary>
+    public async Task KillAsync(string name, CancellationToken cancellationToken)
+    {
+        var process = processes[name];
+        killed[process.Id] = true;
+        if (!process.HasExited)
+            process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync(cancellationToken);
+    }
+
+    /// <summary>Waits until the named service answers <c>/health/ready</c> with 200; fails when its process exits.</summary>
+    public async Task WaitReadyAsync(string name, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + limit;
         while (DateTime.UtcNow < deadline)
         {
-            if (services.processes.FirstOrDefault(p => p.HasExited) is { } dead)
-                throw new InvalidOperationException($"A service process exited with code {dead.ExitCode} during start-up; see its log in the run folder.");
-            try
-            {
-                using var response = await http.GetAsync($"{url}/health/ready", cancellationToken);
-                if (response.IsSuccessStatusCode)
-                    return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            await Task.Delay(500, cancellationToken);
+            var process = processes[name];
+            if (process.HasExited)
+                throw new InvalidOperationException(
+                    $"Rlhf.{name} exited with code {process.ExitCode} during start-up; see {name.ToLowerInvariant()}.log and .console.log in {runDirectory}.");
+            if (await IsReadyAsync(http, urls[name], cancellationToken))
+                return;
+            await Task.Delay(250, cancellationToken);
         }
 
-        throw new TimeoutException($"Rlhf.{name} at {url} did not become ready within 2 minutes.");
+        throw new TimeoutException($"Rlhf.{name} at {urls[name]} did not become ready within {limit.TotalSeconds:0} s.");
+    }
+
+    /// <summary>True when the service at <paramref name="url"/> answers <c>/health/ready</c> with 200.</summary>
+    public static async Task<bool> IsReadyAsync(HttpClient http, string url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"{url}/health/ready", cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     static async Task RunInfraUpAsync(CancellationToken cancellationToken)
     {
-        var script = FindScript();
+        var script = InfraScript();
         using var process = Process.Start(new ProcessStartInfo("bash", [script, "up"])) ?? throw new InvalidOperationException("could not run infra.sh");
         await process.WaitForExitAsync(cancellationToken);
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{script} up failed with exit code {process.ExitCode}.");
     }
 
-    static string FindScript()
+    /// <summary><c>scripts/infra.sh</c> of the repository that holds the current directory.</summary>
+    public static string InfraScript()
     {
         for (var directory = new DirectoryInfo(Environment.CurrentDirectory); directory is not null; directory = directory.Parent)
         {
@@ -117,10 +207,13 @@ public sealed class LocalServices : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var process in processes)
+        foreach (var name in processes.Keys)
         {
+            if (!processes.TryRemove(name, out var process))
+                continue;
             try
             {
+                killed[process.Id] = true;
                 if (!process.HasExited)
                     process.Kill(entireProcessTree: true);
                 await process.WaitForExitAsync(CancellationToken.None);
@@ -130,6 +223,12 @@ public sealed class LocalServices : IAsyncDisposable
             }
 
             process.Dispose();
+        }
+
+        foreach (var name in consoles.Keys)
+        {
+            if (consoles.TryRemove(name, out var console))
+                await console.DisposeAsync();
         }
     }
 }

@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Rlhf.Cli.Chaos;
+
+/// <summary><c>rlhf chaos</c>: feedback under broker, cache and process faults, then a total-queue check of the RM's training journal.</summary>
+public static class ChaosCommand
+{
+    public static Command Create()
+    {
+        var feedback = new Option<int>("--feedback") { Description = "Feedback submissions (rankings and ratings) to send", DefaultValueFactory = _ => 200 };
+        feedback.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--feedback must be at least 1"); });
+        var faults = new Option<IReadOnlyList<Fault>>("--faults")
+        {
+            Description = "Faults to inject, comma-separated, in this order: rabbitmq, redis, reward, learner",
+            DefaultValueFactory = _ => Faults.All,
+            CustomParser = ParseFaults,
+        };
+        var clients = new Option<int>("--clients") { Description = "Concurrent clients", DefaultValueFactory = _ => 4 };
+        clients.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--clients must be at least 1"); });
+        var rabbitPort = new Option<int>("--rabbitmq-port") { Description = "AMQP port of the RabbitMQ node this run starts", DefaultValueFactory = _ => 5682 };
+        var redisPort = new Option<int>("--redis-port") { Description = "Port of the Redis server this run starts", DefaultValueFactory = _ => 6389 };
+        var port = new Option<int>("--port") { Description = "Services listen on port+1..port+4 (generation, feedback, reward, learner)", DefaultValueFactory = _ => 5200 };
+        var drain = new Option<TimeSpan>("--drain-timeout")
+        {
+            Description = "Longest wait for every acknowledged feedback to reach the journal (e.g. 120s, 2m)",
+            DefaultValueFactory = _ => TimeSpan.FromSeconds(120),
+            CustomParser = r => ParseDuration(r, "--drain-timeout"),
+        };
+        var submitTimeout = new Option<TimeSpan>("--submit-timeout")
+        {
+            Description = "How long a client keeps retrying one submission (same Idempotency-Key) before it gives up",
+            DefaultValueFactory = _ => TimeSpan.FromSeconds(120),
+            CustomParser = r => ParseDuration(r, "--submit-timeout"),
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed of the clients' choices and the bootstrap", DefaultValueFactory = _ => 1 };
+        var output = new Option<string?>("--out") { Description = "Run folder (default runs/chaos-<time>)" };
+        var cache = new Option<string>("--cache") { Description = "Bootstrap checkpoint cache", DefaultValueFactory = _ => Path.Combine(".cache", "bootstrap") };
+        var bootstrapSteps = new Option<int>("--bootstrap-steps")
+        {
+            Description = "Training steps of the small policy the services load (its quality does not matter here)",
+            DefaultValueFactory = _ => 20,
+        };
+        var command = new Command("chaos",
+            "Send feedback while RabbitMQ and Redis are restarted and the reward and learner processes are killed (-9) and restarted; " +
+            "then check that every acknowledged (202) feedback is in the reward model's training journal exactly once. Exit 0 only then.")
+        {
+            feedback, faults, clients, rabbitPort, redisPort, port, drain, submitTimeout, seed, output, cache, bootstrapSteps,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var settings = new ChaosSettings(parse.GetValue(feedback), parse.GetValue(faults)!, parse.GetValue(clients), parse.GetValue(rabbitPort),
+                parse.GetValue(redisPort), parse.GetValue(port), parse.GetValue(drain), parse.GetValue(submitTimeout), parse.GetValue(seed),
+                parse.GetValue(output) ?? Path.Combine("runs", $"chaos-{DateTime.UtcNow:yyyyMMdd-HHmmss}"), parse.GetValue(cache)!,
+                parse.GetValue(bootstrapSteps));
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            ConsoleCancelEventHandler onCtrlC = (_, e) =>
+            {
+                e.Cancel = true; // stop, then stop the services and servers this run started
+                stop.Cancel();
+            };
+            Console.CancelKeyPress += onCtrlC;
+            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+                {
+                    context.Cancel = true;
+                    stop.Cancel();
+                });
+            try
+            {
+                var result = await ChaosRun.RunAsync(settings, Console.Out, stop.Token);
+                return result.ExitCode;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCtrlC;
+            }
+        });
+        return command;
+    }
+
+    static IReadOnlyList<Fault> ParseFaults(ArgumentResult result)
+    {
+        var parsed = new List<Fault>();
+        foreach (var token in result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            if (Faults.TryParse(token) is not { } fault)
+            {
+                result.AddError($"--faults: unknown fault '{token}'; known: {string.Join(", ", Faults.All.Select(Faults.Name))}");
+                return [];
+            }
+
+            if (!parsed.Contains(fault))
+                parsed.Add(fault);
+        }
+
+        if (parsed.Count == 0)
+            result.AddError("--faults: name at least one fault");
+        return parsed;
+    }
+
+    /// <summary>Seconds (<c>90</c>, <c>90s</c>), minutes (<c>2m</c>) or a TimeSpan (<c>00:02:00</c>).</summary>
+    static TimeSpan ParseDuration(ArgumentResult result, string name)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+        double number;
+        if (text.EndsWith('s') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out number) ||
+            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number))
+        {
+            if (number > 0)
+                return TimeSpan.FromSeconds(number);
+        }
+        else if (text.EndsWith('m') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out number) && number > 0)
+        {
+            return TimeSpan.FromMinutes(number);
+        }
+        else if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
+        {
+            return span;
+        }
+
+        result.AddError($"{name}: '{text}' is not a positive duration (90s, 2m, 00:02:00)");
+        return TimeSpan.Zero;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using Rlhf.Cli.Embedded;
+
+namespace Rlhf.Cli.Chaos;
+
+/// <summary>
+/// The RabbitMQ node and Redis server of one chaos run, through <c>scripts/infra.sh</c> on the run's own ports: started
+/// empty, restarted as faults, stopped at the end. The script's output is appended to <c>infra.log</c> in the run folder.
+/// </summary>
+public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string runDirectory)
+{
+    readonly string script = LocalServices.InfraScript();
+    readonly SemaphoreSlim logLock = new(1, 1);
+
+    public int RabbitMqPort => rabbitMqPort;
+
+    public int RedisPort => redisPort;
+
+    public string Redis => $"localhost:{redisPort.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// Starts both servers with empty data. Fails when either port is served by something infra.sh did not start
+    /// (a fault injection must not stop someone else's server).
+    /// </summary>
+    public async Task UpAsync(CancellationToken cancellationToken)
+    {
+        // A node left by an interrupted run on these ports is ours (infra.sh's marker says so): stop it, then start fresh.
+        await RunAsync(["down"], new Dictionary<string, string>(), cancellationToken);
+        var (code, output) = await RunAsync(["up"], new Dictionary<string, string> { ["INFRA_FRESH"] = "1" }, cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh up failed (exit {code}): {Last(output)}; see infra.log in the run folder.");
+        if (!output.Contains("rabbitmq: up (started)", StringComparison.Ordinal) || !output.Contains("redis: up (started)", StringComparison.Ordinal))
+            throw new InvalidOperationException(
+                $"RabbitMQ on port {rabbitMqPort} or Redis on port {redisPort} was already running and not started by infra.sh; " +
+                "choose free ports (--rabbitmq-port, --redis-port).");
+    }
+
+    /// <summary>Stops both servers (only those infra.sh started); never throws.</summary>
+    public async Task DownAsync()
+    {
+        try
+        {
+            await RunAsync(["down"], new Dictionary<string, string>(), CancellationToken.None);
+        }
+        catch (Exception error) when (error is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"rlhf chaos: could not stop the servers on ports {rabbitMqPort}/{redisPort}: {error.Message}");
+        }
+    }
+
+    /// <summary>Stops a server, waits <paramref name="downSeconds"/>, starts it again on its data and waits until it answers.</summary>
+    public async Task RestartAsync(Fault server, int downSeconds, CancellationToken cancellationToken)
+    {
+        var name = server == Fault.RabbitMq ? "rabbitmq" : "redis";
+        var (code, output) = await RunAsync(["restart", name],
+            new Dictionary<string, string> { ["INFRA_DOWN_SECONDS"] = downSeconds.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh restart {name} failed (exit {code}): {Last(output)}");
+    }
+
+    /// <summary>Every queue of the node and its ready messages.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> QueuesAsync(CancellationToken cancellationToken)
+    {
+        var (code, output) = await RunAsync(["queues"], new Dictionary<string, string>(), cancellationToken, log: false);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh queues failed (exit {code}): {Last(output)}");
+        var queues = new Dictionary<string, long>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split('\t');
+            if (parts.Length == 2 && long.TryParse(parts[1].Trim(), CultureInfo.InvariantCulture, out var messages))
+                queues[parts[0]] = messages;
+        }
+
+        return queues;
+    }
+
+    /// <summary>True while something accepts TCP connections on the port (the server is up, or at least listening).</summary>
+    public static async Task<bool> ListensAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new TcpClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(1));
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port, timeout.Token);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    async Task<(int Code, string Output)> RunAsync(string[] arguments, Dictionary<string, string> environment, CancellationToken cancellationToken,
+        bool log = true)
+    {
+        var start = new ProcessStartInfo("bash", [script, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["RABBITMQ_PORT"] = rabbitMqPort.ToString(CultureInfo.InvariantCulture);
+        start.Environment["REDIS_PORT"] = redisPort.ToString(CultureInfo.InvariantCulture);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run {script}");
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Let the script finish what it does to the server (a half-started node is worse than a late stop).
+            await process.WaitForExitAsync(CancellationToken.None);
+            throw;
+        }
+
+        var output = await stdout + await stderr;
+        if (log)
+        {
+            await logLock.WaitAsync(CancellationToken.None);
+            try
+            {
+                await File.AppendAllTextAsync(Path.Combine(runDirectory, "infra.log"),
+                    $"[{DateTime.UtcNow:HH:mm:ss.fff}] infra.sh {string.Join(' ', arguments)} -> exit {process.ExitCode}\n{output}", CancellationToken.None);
+            }
+            finally
+            {
+                logLock.Release();
+            }
+        }
+
+        return (process.ExitCode, output);
+    }
+
+    static string Last(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "(no output)";
+}

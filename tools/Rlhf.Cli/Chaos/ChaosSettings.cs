@@ -1,0 +1,74 @@
+namespace Rlhf.Cli.Chaos;
+
+/// <summary>What <c>rlhf chaos</c> breaks.</summary>
+public enum Fault
+{
+    /// <summary>Stop the RabbitMQ node (rabbitmqctl stop), wait a few seconds, start it on the same data.</summary>
+    RabbitMq,
+
+    /// <summary>Shut Redis down (SHUTDOWN flushes its AOF) and start it on the same data.</summary>
+    Redis,
+
+    /// <summary>kill -9 the reward service's process, then start it again.</summary>
+    Reward,
+
+    /// <summary>kill -9 the learner's process, then start it again.</summary>
+    Learner,
+}
+
+public static class Faults
+{
+    public static readonly IReadOnlyList<Fault> All = [Fault.RabbitMq, Fault.Redis, Fault.Reward, Fault.Learner];
+
+    public static string Name(Fault fault) => fault switch
+    {
+        Fault.RabbitMq => "rabbitmq",
+        Fault.Redis => "redis",
+        Fault.Reward => "reward",
+        Fault.Learner => "learner",
+        _ => throw new ArgumentOutOfRangeException(nameof(fault)),
+    };
+
+    public static Fault? TryParse(string name) => All.Where(f => string.Equals(Name(f), name, StringComparison.OrdinalIgnoreCase)).Cast<Fault?>().FirstOrDefault();
+
+    /// <summary>The services whose readiness a fault takes away: every service for the servers, one for a killed process.</summary>
+    public static IReadOnlyList<string> Affected(Fault fault) => fault switch
+    {
+        Fault.Reward => ["Reward"],
+        Fault.Learner => ["Learner"],
+        _ => Embedded.LocalServices.Names,
+    };
+}
+
+/// <summary>Settings of one <c>rlhf chaos</c> run.</summary>
+/// <param name="Feedback">Feedback submissions in all (rankings and ratings).</param>
+/// <param name="Faults">Faults to inject, each once, spread over the submissions in this order.</param>
+/// <param name="Clients">Concurrent clients.</param>
+/// <param name="RabbitMqPort">AMQP port of the node this run starts (and restarts, and stops).</param>
+/// <param name="RedisPort">Port of the Redis server this run starts.</param>
+/// <param name="ServicePort">The services listen on ServicePort + 1..4.</param>
+/// <param name="DrainTimeout">Longest wait, after the last submission, for every acknowledged id to reach the journal.</param>
+/// <param name="SubmitTimeout">How long a client retries one submission before it gives up on it.</param>
+/// <param name="Seed">Seed of the clients and the bootstrap.</param>
+/// <param name="OutDirectory">Run folder: report.md, chaos.json, the services' logs.</param>
+/// <param name="CacheDirectory">Bootstrap checkpoint cache.</param>
+/// <param name="BootstrapSteps">Training steps of the small policy the services load.</param>
+/// <param name="RabbitMqDownSeconds">How long the RabbitMQ node stays stopped.</param>
+/// <param name="RedisDownSeconds">How long Redis stays stopped.</param>
+/// <param name="ProcessRestartDelay">Between kill -9 and the new process (a supervisor's restart delay).</param>
+public sealed record ChaosSettings(
+    int Feedback,
+    IReadOnlyList<Fault> Faults,
+    int Clients,
+    int RabbitMqPort,
+    int RedisPort,
+    int ServicePort,
+    TimeSpan DrainTimeout,
+    TimeSpan SubmitTimeout,
+    int Seed,
+    string OutDirectory,
+    string CacheDirectory,
+    int BootstrapSteps,
+    int RabbitMqDownSeconds = 3,
+    int RedisDownSeconds = 1,
+    double ProcessRestartDelay = 1.0);

@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Rlhf.Cli.Embedded;
+
+namespace Rlhf.Cli.Chaos;
+
+/// <summary>
+/// One injected fault and its recovery, in seconds into the run: <see cref="StartedAt"/> the fault began;
+/// <see cref="DownAt"/> the server stopped answering on its port or the killed process was gone; <see cref="BackAt"/>
+/// the server answered again or the new process was started; <see cref="ReadyAt"/> every affected service answered
+/// <c>/health/ready</c> 200 again.
+/// </summary>
+public sealed class FaultRecord(Fault fault)
+{
+    public Fault Fault { get; } = fault;
+
+    public double StartedAt { get; set; }
+
+    public double? DownAt { get; set; }
+
+    public double? BackAt { get; set; }
+
+    public double? ReadyAt { get; set; }
+
+    /// <summary>Submissions started when the fault began.</summary>
+    public int AtSubmission { get; set; }
+
+    public bool Injected { get; set; }
+
+    public string? Error { get; set; }
+
+    /// <summary>The first 202 to an attempt sent after the outage began (<see cref="DownAt"/>), if any.</summary>
+    public double? FirstAcceptAt { get; set; }
+
+    /// <summary>The journal first grew after the affected services were ready again.</summary>
+    public double? JournalResumedAt { get; set; }
+}
+
+/// <summary>
+/// Injects each requested fault once, in order, spread over the submissions: fault i (of K) starts once
+/// N * (i + 1) / (K + 2) submissions have started and the previous fault has recovered, so the last third of the
+/// submissions runs after the last fault. RabbitMQ and Redis restart through <c>scripts/infra.sh restart</c>; the reward
+/// and learner processes are killed with SIGKILL and started again after a short delay, as a supervisor would.
+/// </summary>
+public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure infrastructure, LocalServices services, FeedbackClients clients,
+    Stopwatch clock, TextWriter output)
+{
+    static readonly TimeSpan ReadyLimit = TimeSpan.FromMinutes(2);
+
+    public async Task<IReadOnlyList<FaultRecord>> RunAsync(Task clientsDone, CancellationToken cancellationToken)
+    {
+        var records = new List<FaultRecord>();
+        for (var i = 0; i < settings.Faults.Count; i++)
+        {
+            var threshold = (int)Math.Ceiling(settings.Feedback * (i + 1.0) / (settings.Faults.Count + 2));
+            while (clients.Started < threshold && !clientsDone.IsCompleted)
+                await Task.Delay(100, cancellationToken);
+            var record = new FaultRecord(settings.Faults[i]) { AtSubmission = clients.Started };
+            records.Add(record);
+            await InjectAsync(record, cancellationToken);
+        }
+
+        return records;
+    }
+
+    async Task InjectAsync(FaultRecord record, CancellationToken cancellationToken)
+    {
+        var name = Faults.Name(record.Fault);
+        record.StartedAt = Now;
+        output.WriteLine($"[{Clock}] fault: {Describe(record.Fault)} (submission {record.AtSubmission}/{settings.Feedback})");
+        try
+        {
+            switch (record.Fault)
+            {
+                case Fault.RabbitMq:
+                case Fault.Redis:
+                    await RestartServerAsync(record, cancellationToken);
+                    break;
+                default:
+                    await RestartProcessAsync(record, cancellationToken);
+                    break;
+            }
+
+            record.Injected = true;
+            await WaitReadyAsync(record, cancellationToken);
+            output.WriteLine($"[{Clock}] {name}: services ready {record.ReadyAt - record.StartedAt:F1} s after the fault began");
+        }
+        catch (Exception error) when (error is InvalidOperationException or TimeoutException)
+        {
+            record.Error = error.Message;
+            output.WriteLine($"[{Clock}] {name}: {error.Message}");
+        }
+    }
+
+    async Task RestartServerAsync(FaultRecord record, CancellationToken cancellationToken)
+    {
+        var port = record.Fault == Fault.RabbitMq ? infrastructure.RabbitMqPort : infrastructure.RedisPort;
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = WatchPortClosedAsync(record, port, watching.Token);
+        var downSeconds = record.Fault == Fault.RabbitMq ? settings.RabbitMqDownSeconds : settings.RedisDownSeconds;
+        await infrastructure.RestartAsync(record.Fault, downSeconds, cancellationToken);
+        record.BackAt = Now;
+        await watching.CancelAsync();
+        await watcher;
+    }
+
+    async Task WatchPortClosedAsync(FaultRecord record, int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (!await ChaosInfrastructure.ListensAsync(port, cancellationToken))
+                {
+                    record.DownAt = Now;
+                    return;
+                }
+
+                await Task.Delay(50, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    async Task RestartProcessAsync(FaultRecord record, CancellationToken cancellationToken)
+    {
+        var name = record.Fault == Fault.Reward ? "Reward" : "Learner";
+        var pid = services.ProcessId(name);
+        await services.KillAsync(name, cancellationToken);
+        record.DownAt = Now;
+        output.WriteLine($"[{Clock}] killed Rlhf.{name} (pid {pid}, SIGKILL)");
+        await Task.Delay(TimeSpan.FromSeconds(settings.ProcessRestartDelay), cancellationToken);
+        services.Start(name);
+        record.BackAt = Now;
+    }
+
+    async Task WaitReadyAsync(FaultRecord record, CancellationToken cancellationToken)
+    {
+        var affected = Faults.Affected(record.Fault);
+        var failures = new ConcurrentBag<string>();
+        await Task.WhenAll(affected.Select(async name =>
+        {
+            try
+            {
+                await services.WaitReadyAsync(name, ReadyLimit, cancellationToken);
+            }
+            catch (Exception error) when (error is InvalidOperationException or TimeoutException)
+            {
+                failures.Add(error.Message);
+            }
+        }));
+        if (!failures.IsEmpty)
+            throw new TimeoutException($"not recovered: {string.Join("; ", failures)}");
+        record.ReadyAt = Now;
+    }
+
+    static string Describe(Fault fault) => fault switch
+    {
+        Fault.RabbitMq => "restart RabbitMQ (rabbitmqctl stop, wait, start)",
+        Fault.Redis => "restart Redis (SHUTDOWN, start on its AOF)",
+        Fault.Reward => "kill -9 the reward service, start it again",
+        _ => "kill -9 the learner, start it again",
+    };
+
+    double Now => clock.Elapsed.TotalSeconds;
+
+    string Clock => clock.Elapsed.ToString(@"mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
+}
