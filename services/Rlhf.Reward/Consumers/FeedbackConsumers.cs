@@ -21,13 +21,29 @@ public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer
         pipeline.AddRatingAsync(context.Message, context, context.CancellationToken);
 }
 
+/// <summary>
+/// Feedback is irreplaceable, so a Redis restart or failover must not push it to the <c>_error</c> queue: transient
+/// errors are retried with exponential back-off for about two minutes (the message stays unacknowledged); errors that
+/// another try cannot fix (bad data) go to the <c>_error</c> queue at once, for <c>rlhf errors</c>.
+/// </summary>
+public static class FeedbackRetry
+{
+    public static void Configure(IRetryConfigurator retry)
+    {
+        retry.Exponential(10, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
+        retry.Ignore<ArgumentException>();
+        retry.Ignore<InvalidDataException>();
+        retry.Ignore<System.Text.Json.JsonException>();
+    }
+}
+
 /// <summary>Training must see feedback one message at a time (the model is one shared state).</summary>
 public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<RankingSubmittedConsumer>
 {
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RankingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {
-        endpoint.UseMessageRetry(r => r.Intervals(100, 500, 2_000));
+        endpoint.UseMessageRetry(FeedbackRetry.Configure);
         endpoint.ConcurrentMessageLimit = 1;
     }
 }
@@ -37,7 +53,7 @@ public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<Ratin
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {
-        endpoint.UseMessageRetry(r => r.Intervals(100, 500, 2_000));
+        endpoint.UseMessageRetry(FeedbackRetry.Configure);
         endpoint.ConcurrentMessageLimit = 1;
     }
 }
