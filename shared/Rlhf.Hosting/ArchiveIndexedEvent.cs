@@ -46,7 +46,7 @@ public sealed record ArchiveIndexedEvent(
         var rollouts = new List<Guid>();
         if (root.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
         {
-            group = message.TryGetProperty("groupId", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
+            group = message.TryGetProperty("groupId", out var g) && g.ValueKind == JsonValueKind.String && g.GetString() is { Length: > 0 } named ? named : null;
             policy = message.TryGetProperty("policyVersion", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt64(out var v) ? v : null;
             if (GuidOf(message, "rolloutId") is { } rollout)
                 rollouts.Add(rollout);

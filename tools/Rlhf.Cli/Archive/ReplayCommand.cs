@@ -3,7 +3,8 @@ using System.CommandLine;
 namespace Rlhf.Cli.Archive;
 
 /// <summary>
-/// <c>rlhf replay</c>: the events of an embedded run's log that match a filter, as stored (headers included), in file order.
+/// <c>rlhf replay</c>: the events of an embedded run's log that match a filter, as stored (headers included), in file order;
+/// with <c>--archive</c>, the broker archive's events found through its Redis index (<see cref="ArchiveSelection"/>).
 /// </summary>
 public static class ReplayCommand
 {
@@ -26,7 +27,8 @@ public static class ReplayCommand
             options.Events, options.Out, options.Since, options.Until, types, options.CorrelationId, options.GroupId,
             options.RolloutId, options.PolicyVersion, offset, limit,
         };
-        command.SetAction(parse =>
+        var archive = ArchiveReplayOptions.AddTo(command, options.Events);
+        command.SetAction((parse, cancel) =>
         {
             var selected = parse.GetValue(types)!;
             var filter = options.Filter(parse) with
@@ -35,8 +37,11 @@ public static class ReplayCommand
                     ? null
                     : EventFilter.KnownTypes.Where(t => selected.Contains(t, StringComparer.OrdinalIgnoreCase)).ToHashSet(),
             };
-            return Run(parse.GetValue(options.Events)!, filter, parse.GetValue(offset), parse.GetValue(limit), parse.GetValue(options.Out),
-                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            if (archive.Selected(parse))
+                return ArchiveSelection.ReplayAsync(archive.Source(parse), filter, parse.GetValue(offset), parse.GetValue(limit), parse.GetValue(options.Out),
+                    parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel);
+            return Task.FromResult(Run(parse.GetValue(options.Events)!, filter, parse.GetValue(offset), parse.GetValue(limit), parse.GetValue(options.Out),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         });
         return command;
     }
