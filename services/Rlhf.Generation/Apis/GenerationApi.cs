@@ -61,7 +61,7 @@ public static class GenerationApi
         }
         catch (JsonException error)
         {
-            return Invalid(FieldOf(error.Path), error.Message);
+            return Invalid(FieldOf(error.Path), Describe(error));
         }
 
         if (request is null)
@@ -227,6 +227,18 @@ public static class GenerationApi
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>System.Text.Json's message without .NET type names or the reader's internals.</summary>
+    static string Describe(JsonException error)
+    {
+        var field = FieldOf(error.Path);
+        if (error.Message.Contains("could not be converted", StringComparison.Ordinal))
+            return field == "body" ? "The body must be a JSON object." : $"{field} has the wrong type or format.";
+        var position = error.LineNumber is { } line ? $" (line {line + 1}, byte {error.BytePositionInLine + 1})" : "";
+        var reason = error.InnerException?.Message ?? error.Message;
+        var cut = reason.IndexOf(" Path: ", StringComparison.Ordinal) is var at and >= 0 ? at : reason.IndexOf(" LineNumber: ", StringComparison.Ordinal);
+        return $"Malformed JSON{position}{(field == "body" ? "" : $" at {field}")}: {(cut >= 0 ? reason[..cut] : reason)}";
     }
 
     /// <summary>"$.messages[0].role" -> "messages[0].role"; the document itself is "body".</summary>
