@@ -28,6 +28,7 @@ public static class ReplayCommand
             options.RolloutId, options.PolicyVersion, offset, limit,
         };
         var archive = ArchiveReplayOptions.AddTo(command, options.Events);
+        var publish = ReplayPublishOptions.AddTo(command, options.Out);
         command.SetAction((parse, cancel) =>
         {
             var selected = parse.GetValue(types)!;
@@ -37,6 +38,8 @@ public static class ReplayCommand
                     ? null
                     : EventFilter.KnownTypes.Where(t => selected.Contains(t, StringComparer.OrdinalIgnoreCase)).ToHashSet(),
             };
+            if (publish.Run(parse, parse.GetValue(options.Events), filter, parse.GetValue(offset), parse.GetValue(limit), cancel) is { } published)
+                return published;
             if (archive.Selected(parse))
                 return ArchiveSelection.ReplayAsync(archive.Source(parse), filter, parse.GetValue(offset), parse.GetValue(limit), parse.GetValue(options.Out),
                     parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel);
