@@ -1,0 +1,266 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using Rlhf.Cli.Embedded;
+using Rlhf.Contracts;
+using Rlhf.Modeling;
+using Rlhf.Modeling.Tokenization;
+using Rlhf.Testing;
+using StackExchange.Redis;
+
+namespace Rlhf.EndToEnd;
+
+/// <summary>
+/// The learner and generation services on the real RabbitMQ and Redis (queue names and key prefix unique to this run),
+/// with their consumers' queues reachable by name: the learner's <c>{prefix}-rollout-scored</c> and this generation
+/// instance's <c>generation-policy-updated-{id}</c>.
+/// </summary>
+public sealed class BrokerServicesFixture : IAsyncLifetime
+{
+    readonly string run = Guid.NewGuid().ToString("N")[..12];
+    readonly string directory = Path.Combine(Path.GetTempPath(), $"rlhf-malformed-{Guid.NewGuid():N}");
+    WebApplication? app;
+
+    public string LearnerPrefix => $"malformed-learner-{run}";
+
+    public string RedisPrefix => $"rlhf-malformed:{run}:";
+
+    public string RolloutScoredQueue => $"{LearnerPrefix}-rollout-scored";
+
+    public string PolicyUpdatedQueue => $"generation-policy-updated-malformed-{run}";
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public IConnection Rabbit { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        TorchRuntime.Seed(5);
+        using (var policy = new CausalLM(new ModelConfig
+        {
+            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+            VocabSize = 260, MaxPositionEmbeddings = 256,
+        }))
+            ModelCheckpoint.SavePolicy(Path.Combine(directory, "policy"), policy, new ByteTokenizer(), new CheckpointInfo(0));
+
+        var settings = TestInfrastructure.RabbitMqSettings();
+        settings["Redis:KeyPrefix"] = RedisPrefix;
+        settings["Generation:ModelPath"] = Path.Combine(directory, "policy");
+        settings["Generation:InstanceId"] = $"malformed-{run}";
+        settings["Learner:ModelPath"] = Path.Combine(directory, "policy");
+        settings["Learner:StateDirectory"] = Path.Combine(directory, "learner");
+        settings["Learner:QueuePrefix"] = LearnerPrefix;
+        settings["Learner:BatchSize"] = "1";
+        settings["Learner:BatchTimeLimit"] = "00:00:01";
+        settings["Learner:Threads"] = "1";
+        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
+        app = EmbeddedPlatform.Build(url, directory, settings, "malformed-key", events: null, PlatformServices.Generation | PlatformServices.Learner);
+        await app.StartAsync(ct);
+        Http = new HttpClient { BaseAddress = new Uri(url) };
+        Rabbit = await new ConnectionFactory { Uri = TestInfrastructure.RabbitMq }.CreateConnectionAsync("malformed-message-tests", ct);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var ready = await Http.GetAsync("/health/ready", ct);
+            var learner = await JsonAsync("/v1/learner/status");
+            if (ready.StatusCode == HttpStatusCode.OK && learner["phase"]?.GetValue<string>() == "ready")
+                break;
+            Assert.True(DateTime.UtcNow < deadline, $"services not ready: /health/ready {ready.StatusCode}, learner {learner.ToJsonString()}");
+            await Task.Delay(250, ct);
+        }
+    }
+
+    public async Task<JsonNode> JsonAsync(string path) =>
+        JsonNode.Parse(await Http.GetStringAsync(path, TestContext.Current.CancellationToken))!;
+
+    public async ValueTask DisposeAsync()
+    {
+        Http?.Dispose();
+        if (app is not null)
+            await app.DisposeAsync();
+        if (Rabbit is not null)
+        {
+            var queues = new[] { "rollout-scored", "demonstrations", "policy-rollback" }.Select(e => $"{LearnerPrefix}-{e}").Append(PolicyUpdatedQueue);
+            foreach (var queue in queues)
+            {
+                foreach (var name in new[] { queue, $"{queue}_error", $"{queue}_skipped" })
+                {
+                    // A missing queue or exchange closes the channel, so each deletion gets its own.
+                    await IgnoringMissingAsync(channel => channel.QueueDeleteAsync(name));
+                    await IgnoringMissingAsync(channel => channel.ExchangeDeleteAsync(name));
+                }
+            }
+
+            await Rabbit.DisposeAsync();
+        }
+
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis))
+        {
+            foreach (var server in redis.GetServers())
+            {
+                await foreach (var key in server.KeysAsync(pattern: RedisPrefix + "*"))
+                    await redis.GetDatabase().KeyDeleteAsync(key);
+            }
+        }
+
+        if (Directory.Exists(directory))
+            Directory.Delete(directory, recursive: true);
+    }
+
+    async Task IgnoringMissingAsync(Func<IChannel, Task> delete)
+    {
+        try
+        {
+            await using var channel = await Rabbit.CreateChannelAsync();
+            await delete(channel);
+        }
+        catch (OperationInterruptedException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Messages injected straight into a service's RabbitMQ queue (RabbitMQ.Client, default exchange) that no consumer can
+/// use never crash it: MassTransit moves a message it cannot deserialize (unknown content type, body that is not a
+/// MassTransit envelope) to <c>&lt;queue&gt;_error</c>, and a readable envelope of a type no consumer of the queue
+/// handles to <c>&lt;queue&gt;_skipped</c>. Each test then sends a valid message to the same queue and sees the
+/// consumer act on it.
+/// </summary>
+public sealed class MalformedMessageTests(BrokerServicesFixture services) : IClassFixture<BrokerServicesFixture>
+{
+    const string MassTransitJson = "application/vnd.masstransit+json";
+
+    public enum Target
+    {
+        LearnerRolloutScored,
+        GenerationPolicyUpdated,
+    }
+
+    string QueueOf(Target target) => target == Target.LearnerRolloutScored ? services.RolloutScoredQueue : services.PolicyUpdatedQueue;
+
+    static byte[] Envelope(Guid messageId, string messageType, object message) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        messageId,
+        messageType = new[] { $"urn:message:{messageType}" },
+        message,
+        sentTime = DateTimeOffset.UtcNow,
+    }, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+    async Task SendAsync(string queue, Guid messageId, string contentType, byte[] body)
+    {
+        await using var channel = await services.Rabbit.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
+            TestContext.Current.CancellationToken);
+        var properties = new BasicProperties { MessageId = messageId.ToString(), ContentType = contentType, Persistent = true };
+        await channel.BasicPublishAsync("", queue, mandatory: true, properties, body, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Waits (up to 20 s) for the message with <paramref name="messageId"/> in <paramref name="queue"/> and removes it; false if it never came.</summary>
+    async Task<bool> TakeAsync(string queue, Guid messageId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                await using var channel = await services.Rabbit.CreateChannelAsync(cancellationToken: TestContext.Current.CancellationToken);
+                while (await channel.BasicGetAsync(queue, autoAck: false, TestContext.Current.CancellationToken) is { } delivery)
+                {
+                    if (delivery.BasicProperties.MessageId == messageId.ToString())
+                    {
+                        await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, TestContext.Current.CancellationToken);
+                        return true;
+                    }
+                }
+            }
+            catch (OperationInterruptedException)
+            {
+                // The _error/_skipped queue is declared when MassTransit moves the first message there.
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        return false;
+    }
+
+    async Task<uint> CountAsync(string queue)
+    {
+        try
+        {
+            await using var channel = await services.Rabbit.CreateChannelAsync(cancellationToken: TestContext.Current.CancellationToken);
+            return (await channel.QueueDeclarePassiveAsync(queue, TestContext.Current.CancellationToken)).MessageCount;
+        }
+        catch (OperationInterruptedException)
+        {
+            return 0;
+        }
+    }
+
+    async Task AssertLandsInAsync(Target target, string suffix, string contentType, byte[] body)
+    {
+        var queue = QueueOf(target);
+        var messageId = Guid.NewGuid();
+
+        await SendAsync(queue, messageId, contentType, body);
+
+        Assert.True(await TakeAsync(queue + suffix, messageId), $"the message did not reach {queue}{suffix}");
+        var other = suffix == "_error" ? "_skipped" : "_error";
+        Assert.Equal(0u, await CountAsync(queue + other));
+        await AssertStillConsumesAsync(target);
+    }
+
+    /// <summary>A valid message on the same queue is consumed: its effect shows in the service's status.</summary>
+    async Task AssertStillConsumesAsync(Target target)
+    {
+        var queue = QueueOf(target);
+        var (path, counter) = target == Target.LearnerRolloutScored
+            ? ("/v1/learner/status", (Func<JsonNode, long>)(s => s["rollouts"]!["missing"]!.GetValue<long>()))
+            : ("/v1/generation/status", s => s["policy_updates_ignored"]!.GetValue<long>());
+        var before = counter(await services.JsonAsync(path));
+
+        // The learner drops a scored rollout that is not in the store (counted as missing); generation ignores an
+        // update to the version it already serves (counted as ignored). Both prove the consumer ran.
+        var body = target == Target.LearnerRolloutScored
+            ? Envelope(Guid.NewGuid(), "Rlhf.Contracts:RolloutScored",
+                new RolloutScored(Guid.NewGuid(), "chatcmpl-malformed", 0, 1, 0.5f, DateTimeOffset.UtcNow))
+            : Envelope(Guid.NewGuid(), "Rlhf.Contracts:PolicyUpdated",
+                new PolicyUpdated(0, 0, new BlobReference("redis://nowhere", new string('0', 64), 1, "safetensors"),
+                    new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), false, DateTimeOffset.UtcNow));
+        await SendAsync(queue, Guid.NewGuid(), MassTransitJson, body);
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        long after;
+        while ((after = counter(await services.JsonAsync(path))) == before && DateTime.UtcNow < deadline)
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        Assert.Equal(before + 1, after);
+        var ready = await services.Http.GetAsync("/health/ready", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(Target.LearnerRolloutScored)]
+    [InlineData(Target.GenerationPolicyUpdated)]
+    public async Task Wrong_content_type_goes_to_error_queue_because_no_deserializer_reads_it(Target target) =>
+        await AssertLandsInAsync(target, "_error", "text/plain", Encoding.UTF8.GetBytes("reward=0.5 for rollout 42"));
+
+    [Theory]
+    [InlineData(Target.LearnerRolloutScored)]
+    [InlineData(Target.GenerationPolicyUpdated)]
+    public async Task Garbage_body_with_masstransit_json_type_goes_to_error_queue_because_it_does_not_deserialize(Target target) =>
+        await AssertLandsInAsync(target, "_error", MassTransitJson, [0x7B, 0x22, 0x6D, 0x65, 0xFF, 0xFE, 0x00, 0x2C, 0x5D]);
+
+    [Theory]
+    [InlineData(Target.LearnerRolloutScored)]
+    [InlineData(Target.GenerationPolicyUpdated)]
+    public async Task Valid_envelope_of_an_unknown_type_goes_to_skipped_queue_because_no_consumer_handles_it(Target target) =>
+        await AssertLandsInAsync(target, "_skipped", MassTransitJson,
+            Envelope(Guid.NewGuid(), "Rlhf.Contracts:RolloutTeleported", new { rolloutId = Guid.NewGuid(), destination = "mars" }));
+}
