@@ -65,7 +65,8 @@ public static class ChaosReport
             $"Clients: {result.Submissions.Count(x => x.Outcome == "accepted")} accepted, {result.Submissions.Count(x => x.Outcome == "rejected")} rejected, " +
             $"{result.Submissions.Count(x => x.Outcome == "gave-up")} gave up; {n.FeedbackAttempts} attempts ({n.Unavailable503} x 503, " +
             $"{n.InProgress409} x 409 in progress, {n.OtherServerErrors} x other 5xx, {n.ConnectionErrors} connection errors, {n.Timeouts} timeouts); " +
-            $"{n.Resends} deliberate resends ({n.ResendsSameId} same id, {n.ResendsMismatched} mismatched); " +
+            $"{n.Resends} deliberate resends of accepted submissions ({n.ResendsSameId} got 202 with the same id, {n.ResendsOtherId} another id, " +
+            $"{n.ResendsWithout202} no 202 within {FeedbackClients.ResendTimeout.TotalSeconds:0} s); " +
             $"{n.ChatRequests} chat requests ({n.ChatFailures} failed)."));
         text.AppendLine(result.DrainSeconds is { } drain
             ? string.Create(CultureInfo.InvariantCulture, $"Drain: every acknowledged id was in the journal {drain:F1} s after the last submission settled.")
@@ -103,6 +104,14 @@ public static class ChaosReport
             : $"Service processes that exited on their own: {string.Join("; ", result.UnexpectedExits)}.");
         foreach (var fault in result.Faults.Where(f => f.Error is not null))
             report.AppendLine(CultureInfo.InvariantCulture, $"- {Faults.Name(fault.Fault)}: {fault.Error}");
+        if (result.ResendProblems.Count > 0)
+        {
+            report.AppendLine();
+            report.AppendLine("Resends of accepted submissions (same Idempotency-Key, same body) that did not get their 202 back:");
+            foreach (var problem in result.ResendProblems)
+                report.AppendLine(CultureInfo.InvariantCulture, $"- {problem}");
+        }
+
         var notAccepted = result.Submissions.Where(x => x.Outcome != "accepted").ToList();
         if (notAccepted.Count > 0)
         {
@@ -188,7 +197,9 @@ public static class ChaosReport
             result.Counters.ReplayedAccepts,
             result.Counters.Resends,
             result.Counters.ResendsSameId,
-            result.Counters.ResendsMismatched,
+            result.Counters.ResendsOtherId,
+            result.Counters.ResendsWithout202,
+            resendProblems = result.ResendProblems,
         },
         result.DrainSeconds,
         result.Seconds,

@@ -25,7 +25,8 @@ public sealed record ChaosResult(
     IReadOnlyDictionary<string, long> DeadLetters,
     double? DrainSeconds,
     double Seconds,
-    IReadOnlyList<string> UnexpectedExits)
+    IReadOnlyList<string> UnexpectedExits,
+    IReadOnlyList<string> ResendProblems)
 {
     /// <summary>Client retries answered 202 again with the same id, plus the reward service's own <c>duplicates</c> counter.</summary>
     public long DuplicatesAbsorbed => Counters.ReplayedAccepts + RewardDuplicates;
@@ -67,7 +68,16 @@ public static class ChaosRun
         Task sampler = Task.CompletedTask;
         try
         {
-            var bootstrap = Bootstrapper.LoadOrTrain(new BootstrapOptions { Seed = settings.Seed, Steps = settings.BootstrapSteps }, settings.CacheDirectory);
+            // A one-layer policy of width 64: the services only need weights to serve, score and train, not good answers.
+            var bootstrap = Bootstrapper.LoadOrTrain(new BootstrapOptions
+            {
+                Seed = settings.Seed,
+                Steps = settings.BootstrapSteps,
+                HiddenSize = 64,
+                IntermediateSize = 128,
+                Layers = 1,
+                Heads = 2,
+            }, settings.CacheDirectory);
             output.WriteLine($"[{Clock(clock)}] bootstrap policy {(bootstrap.Reused ? "reused from cache" : "trained")} " +
                 $"({settings.BootstrapSteps} steps, {bootstrap.Report.Parameters / 1e6:F2}M parameters; its quality does not matter here)");
 
@@ -90,6 +100,7 @@ public static class ChaosRun
 
             clients = new FeedbackClients(new Uri(services.Urls["Generation"]), new Uri(services.Urls["Feedback"]), apiKey,
                 DemoCorpus.Questions(bootstrap.Split.Train), settings.Feedback, settings.SubmitTimeout, settings.Seed, clock);
+            clients.Allow(FaultInjector.Threshold(settings, 1));
             var clientsDone = clients.RunAsync(settings.Clients, cancellationToken);
             var progress = ReportProgressAsync(clients, samples, clock, output, clientsDone, cancellationToken);
             faults = await new FaultInjector(settings, infrastructure, services, clients, clock, output).RunAsync(clientsDone, cancellationToken);
@@ -142,14 +153,14 @@ public static class ChaosRun
         foreach (var fault in faults)
             Measure(fault, submissions, samples);
         var result = Judge(settings, runDirectory, submissions, clients?.Counters ?? new ClientCounters(), faults, check, rewardStatus, deadLetters,
-            drainSeconds, clock.Elapsed.TotalSeconds, services?.UnexpectedExits.ToList() ?? [], failure);
+            drainSeconds, clock.Elapsed.TotalSeconds, services?.UnexpectedExits.ToList() ?? [], clients?.ResendProblems.ToList() ?? [], failure);
         ChaosReport.Write(result, output);
         return result;
     }
 
     static ChaosResult Judge(ChaosSettings settings, string runDirectory, IReadOnlyList<SubmissionRecord> submissions, ClientCounters counters,
         IReadOnlyList<FaultRecord> faults, JournalCheckResult? check, JsonObject? rewardStatus, IReadOnlyDictionary<string, long> deadLetters,
-        double? drainSeconds, double seconds, IReadOnlyList<string> unexpectedExits, string? failure)
+        double? drainSeconds, double seconds, IReadOnlyList<string> unexpectedExits, IReadOnlyList<string> resendProblems, string? failure)
     {
         var problems = new List<string>();
         if (failure is not null)
@@ -177,7 +188,7 @@ public static class ChaosRun
             ? "PASSED: every acknowledged feedback is in the training journal exactly once"
             : $"FAILED: {string.Join("; ", problems)}";
         return new ChaosResult(problems.Count == 0 ? 0 : 2, verdict, runDirectory, settings, submissions, counters, faults, check, rewardStatus,
-            deadLetters, drainSeconds, seconds, unexpectedExits);
+            deadLetters, drainSeconds, seconds, unexpectedExits, resendProblems);
     }
 
     /// <summary>First 202 to an attempt sent after the outage began; first journal growth after the services were ready again.</summary>

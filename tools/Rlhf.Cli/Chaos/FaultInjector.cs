@@ -38,8 +38,10 @@ public sealed class FaultRecord(Fault fault)
 
 /// <summary>
 /// Injects each requested fault once, in order, spread over the submissions: fault i (of K) starts once
-/// N * (i + 1) / (K + 2) submissions have started and the previous fault has recovered, so the last third of the
-/// submissions runs after the last fault. RabbitMQ and Redis restart through <c>scripts/infra.sh restart</c>; the reward
+/// <see cref="Threshold"/>(i) = N * (i + 1) / (K + 2) submissions have started and the previous fault has recovered.
+/// Until a fault has recovered the clients run ahead only to the next threshold (plus one submission per second, see
+/// <see cref="TrickleAsync"/>), so every fault has traffic before, during and after it, and the submissions past
+/// N * (K + 1) / (K + 2) all come after the last fault. RabbitMQ and Redis restart through <c>scripts/infra.sh restart</c>; the reward
 /// and learner processes are killed with SIGKILL and started again after a short delay, as a supervisor would.
 /// </summary>
 public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure infrastructure, LocalServices services, FeedbackClients clients,
@@ -47,20 +49,59 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
 {
     static readonly TimeSpan ReadyLimit = TimeSpan.FromMinutes(2);
 
+    /// <summary>Submissions started before fault <paramref name="i"/> begins (i = K: the last submission gated by the schedule).</summary>
+    public static int Threshold(ChaosSettings settings, int i) =>
+        i > settings.Faults.Count ? settings.Feedback : (int)Math.Ceiling(settings.Feedback * (i + 1.0) / (settings.Faults.Count + 2));
+
     public async Task<IReadOnlyList<FaultRecord>> RunAsync(Task clientsDone, CancellationToken cancellationToken)
     {
         var records = new List<FaultRecord>();
-        for (var i = 0; i < settings.Faults.Count; i++)
+        try
         {
-            var threshold = (int)Math.Ceiling(settings.Feedback * (i + 1.0) / (settings.Faults.Count + 2));
-            while (clients.Started < threshold && !clientsDone.IsCompleted)
-                await Task.Delay(100, cancellationToken);
-            var record = new FaultRecord(settings.Faults[i]) { AtSubmission = clients.Started };
-            records.Add(record);
-            await InjectAsync(record, cancellationToken);
+            for (var i = 0; i < settings.Faults.Count; i++)
+            {
+                while (clients.Started < Threshold(settings, i) && !clientsDone.IsCompleted)
+                    await Task.Delay(100, cancellationToken);
+                var record = new FaultRecord(settings.Faults[i]) { AtSubmission = clients.Started };
+                records.Add(record);
+                using (var recovered = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    var trickle = TrickleAsync(i, recovered.Token);
+                    await InjectAsync(record, cancellationToken);
+                    await recovered.CancelAsync();
+                    await trickle;
+                }
+
+                clients.Allow(Threshold(settings, i + 2));
+            }
+        }
+        finally
+        {
+            clients.Allow(settings.Feedback);
         }
 
         return records;
+    }
+
+    /// <summary>
+    /// While fault <paramref name="i"/> lasts, lets one more submission start per second (up to half of the next window),
+    /// so there is traffic during the fault as well as after it.
+    /// </summary>
+    async Task TrickleAsync(int i, CancellationToken cancellationToken)
+    {
+        var next = Threshold(settings, i + 1);
+        var cap = next + (Threshold(settings, i + 2) - next) / 2;
+        try
+        {
+            for (var allowance = next + 1; allowance <= cap; allowance++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                clients.Allow(allowance);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     async Task InjectAsync(FaultRecord record, CancellationToken cancellationToken)

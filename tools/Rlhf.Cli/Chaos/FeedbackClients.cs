@@ -52,8 +52,11 @@ public sealed class ClientCounters
     /// <summary>Resends answered 202 with the same feedback id.</summary>
     public long ResendsSameId;
 
-    /// <summary>Resends answered with another id or not accepted: an idempotency violation.</summary>
-    public long ResendsMismatched;
+    /// <summary>Resends answered 202 with another feedback id: an idempotency violation.</summary>
+    public long ResendsOtherId;
+
+    /// <summary>Resends that got no 202 within <see cref="FeedbackClients.ResendTimeout"/> (the client never learns its id again).</summary>
+    public long ResendsWithout202;
 }
 
 /// <summary>
@@ -78,8 +81,13 @@ public sealed class FeedbackClients(
     const int MaxTokens = 16;
     static readonly TimeSpan RetryAfterCap = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a deliberate resend is retried (it checks the edge's idempotency; the feedback is already in).</summary>
+    public static readonly TimeSpan ResendTimeout = TimeSpan.FromSeconds(30);
+
     readonly ConcurrentQueue<SubmissionRecord> submissions = new();
+    readonly ConcurrentQueue<string> resendProblems = new();
     int started;
+    int allowed = int.MaxValue;
 
     public ClientCounters Counters { get; } = new();
 
@@ -87,6 +95,24 @@ public sealed class FeedbackClients(
     public int Started => Math.Min(Volatile.Read(ref started), total);
 
     public IReadOnlyList<SubmissionRecord> Submissions => [.. submissions.OrderBy(s => s.Index)];
+
+    /// <summary>Resends that did not get their 202 with the same id back: what they got instead.</summary>
+    public IReadOnlyCollection<string> ResendProblems => resendProblems;
+
+    /// <summary>
+    /// Submissions past <paramref name="upTo"/> wait until it is raised (the fault schedule keeps traffic after each fault);
+    /// the first call sets the limit, later ones only raise it.
+    /// </summary>
+    public void Allow(int upTo)
+    {
+        upTo = Math.Min(upTo, total);
+        int current;
+        while ((current = Volatile.Read(ref allowed)) == int.MaxValue || current < upTo)
+        {
+            if (Interlocked.CompareExchange(ref allowed, upTo, current) == current)
+                return;
+        }
+    }
 
     public Task RunAsync(int clients, CancellationToken cancellationToken) =>
         Task.WhenAll(Enumerable.Range(0, clients).Select(client => ClientAsync(client, cancellationToken)));
@@ -96,11 +122,19 @@ public sealed class FeedbackClients(
         var random = new Random(seed * 7_919 + client);
         using var chat = new HttpClient { BaseAddress = chatUrl, Timeout = TimeSpan.FromSeconds(30) };
         using var feedback = new HttpClient { BaseAddress = feedbackUrl, Timeout = TimeSpan.FromSeconds(10) };
+        TimeSpan? chatFailingSince = null;
         while (!cancellationToken.IsCancellationRequested && Volatile.Read(ref started) < total)
         {
             var group = await ChatAsync(chat, random, cancellationToken);
             if (group is null)
+            {
+                chatFailingSince ??= clock.Elapsed;
+                if (clock.Elapsed - chatFailingSince > submitTimeout)
+                    return; // generation is gone for good: this client stops, the report shows the shortfall
                 continue;
+            }
+
+            chatFailingSince = null;
             var (groupId, rollouts) = group.Value;
             var order = rollouts.OrderBy(_ => random.Next()).ToList();
             var ranking = new
@@ -160,17 +194,29 @@ public sealed class FeedbackClients(
         var index = Interlocked.Increment(ref started);
         if (index > total)
             return false;
+        while (index > Volatile.Read(ref allowed))
+            await Task.Delay(100, cancellationToken);
         var key = Guid.NewGuid().ToString("N");
         var bytes = JsonSerializer.SerializeToUtf8Bytes(body);
         var firstSent = clock.Elapsed.TotalSeconds;
-        var outcome = await SendUntilSettledAsync(feedback, path, key, bytes, cancellationToken);
+        var outcome = await SendUntilSettledAsync(feedback, path, key, bytes, submitTimeout, cancellationToken);
         submissions.Enqueue(new SubmissionRecord(index, client, kind, key, outcome.Outcome, outcome.FeedbackId, outcome.Attempts, firstSent,
             outcome.AcceptedAt, outcome.AcceptedAttemptSentAt, outcome.Detail));
         if (outcome.FeedbackId is { } id && random.NextDouble() < ResendShare)
         {
             Interlocked.Increment(ref Counters.Resends);
-            var again = await SendUntilSettledAsync(feedback, path, key, bytes, cancellationToken);
-            Interlocked.Increment(ref again.FeedbackId == id ? ref Counters.ResendsSameId : ref Counters.ResendsMismatched);
+            var resentAt = clock.Elapsed.TotalSeconds;
+            var again = await SendUntilSettledAsync(feedback, path, key, bytes, ResendTimeout, cancellationToken);
+            if (again.FeedbackId == id)
+            {
+                Interlocked.Increment(ref Counters.ResendsSameId);
+            }
+            else
+            {
+                Interlocked.Increment(ref again.FeedbackId is null ? ref Counters.ResendsWithout202 : ref Counters.ResendsOtherId);
+                resendProblems.Enqueue($"#{index} {kind} {id} (accepted at {outcome.AcceptedAt:F1} s), resent at {resentAt:F1} s: " +
+                    (again.FeedbackId is { } other ? $"202 with another id {other}" : $"no 202 in {again.Attempts} attempts, last {again.Detail}"));
+            }
         }
 
         return true;
@@ -178,9 +224,9 @@ public sealed class FeedbackClients(
 
     sealed record Settled(string Outcome, Guid? FeedbackId, int Attempts, double? AcceptedAt, double? AcceptedAttemptSentAt, string? Detail);
 
-    async Task<Settled> SendUntilSettledAsync(HttpClient feedback, string path, string key, byte[] body, CancellationToken cancellationToken)
+    async Task<Settled> SendUntilSettledAsync(HttpClient feedback, string path, string key, byte[] body, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = clock.Elapsed + submitTimeout;
+        var deadline = clock.Elapsed + timeout;
         var attempts = 0;
         var backoff = TimeSpan.FromMilliseconds(250);
         string detail = "";
