@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Rlhf.Hosting;
 using Rlhf.Learner.Apis;
 using Rlhf.Learner.Consumers;
@@ -24,6 +25,12 @@ public static class LearnerServiceExtensions
         var services = builder.Services;
         services.AddOptions<LearnerOptions>()
             .BindConfiguration(LearnerOptions.SectionName)
+            .PostConfigure<IOptions<ReplayOptions>>((learner, replay) =>
+            {
+                // A replay sandbox must neither resume from nor overwrite production checkpoints.
+                if (replay.Value.Sandbox)
+                    learner.StateDirectory = Path.Combine(learner.StateDirectory, ReplayOptions.BlobSubdirectory);
+            })
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<LearnerEngine>();

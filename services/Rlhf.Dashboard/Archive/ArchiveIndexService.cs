@@ -22,13 +22,15 @@ sealed class ArchiveIndexService(
     IOptions<RedisOptions> redisOptions,
     IOptions<BusOptions> bus,
     IOptions<EventArchiveOptions> archive,
+    IOptions<ReplayOptions> replay,
     ILogger<ArchiveIndexService> logger) : BackgroundService
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var index = new ArchiveIndex(redis, redisOptions.Value.KeyPrefix, archive.Value.QueueName);
+        // A replay sandbox indexes its own vhost's archive under its own prefix, never into the production index.
+        var index = new ArchiveIndex(redis, replay.Value.KeyPrefixFor(redisOptions.Value), archive.Value.QueueName);
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -38,6 +38,8 @@ public static class ReplayCommand
                     ? null
                     : EventFilter.KnownTypes.Where(t => selected.Contains(t, StringComparer.OrdinalIgnoreCase)).ToHashSet(),
             };
+            if (publish.Requested(parse) && archive.Selected(parse))
+                return PublishArchiveSelectionAsync(parse, archive, publish, filter, parse.GetValue(offset), parse.GetValue(limit), cancel);
             if (publish.Run(parse, parse.GetValue(options.Events), filter, parse.GetValue(offset), parse.GetValue(limit), cancel) is { } published)
                 return published;
             if (archive.Selected(parse))
@@ -47,6 +49,28 @@ public static class ReplayCommand
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>--archive</c> with <c>--publish-to</c>: the selection is written to a temporary event log first (the publisher
+    /// reads its selection twice: rollouts to seed the sandbox, then the events in order), then published from it.
+    /// </summary>
+    static async Task<int> PublishArchiveSelectionAsync(ParseResult parse, ArchiveReplayOptions archive, ReplayPublishOptions publish, EventFilter filter,
+        int offset, int? limit, CancellationToken cancellationToken)
+    {
+        var selection = Path.Combine(Path.GetTempPath(), $"rlhf-replay-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            var selected = await ArchiveSelection.ReplayAsync(archive.Source(parse), filter, offset, limit, selection,
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken);
+            if (selected != 0)
+                return selected;
+            return await publish.Run(parse, selection, new EventFilter(), 0, null, cancellationToken)!;
+        }
+        finally
+        {
+            File.Delete(selection);
+        }
     }
 
     /// <summary>Writes the matching lines to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>

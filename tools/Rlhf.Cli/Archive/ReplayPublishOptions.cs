@@ -62,6 +62,9 @@ sealed class ReplayPublishOptions
         return options;
     }
 
+    /// <summary>True when <c>--publish-to</c> was given.</summary>
+    public bool Requested(ParseResult parse) => parse.GetValue(publishTo) is not null;
+
     /// <summary>The replay into the target when <c>--publish-to</c> was given; null otherwise (write JSONL).</summary>
     public Task<int>? Run(ParseResult parse, string? eventsPath, EventFilter filter, int offset, int? limit, CancellationToken cancellationToken)
     {
@@ -70,7 +73,7 @@ sealed class ReplayPublishOptions
         var error = parse.InvocationConfiguration.Error;
         if (eventsPath is null)
         {
-            error.WriteLine("error: --publish-to replays an --events file; write an --archive selection to a file first (rlhf replay --archive ... --out F).");
+            error.WriteLine("error: --publish-to needs --events or --archive.");
             return Task.FromResult(1);
         }
 
