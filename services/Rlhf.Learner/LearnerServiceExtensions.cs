@@ -25,11 +25,13 @@ public static class LearnerServiceExtensions
         var services = builder.Services;
         services.AddOptions<LearnerOptions>()
             .BindConfiguration(LearnerOptions.SectionName)
-            .PostConfigure<IOptions<ReplayOptions>>((learner, replay) =>
+            .PostConfigure<IOptions<ReplayOptions>, IOptions<RedisOptions>>((learner, replay, redis) =>
             {
-                // A replay sandbox must neither resume from nor overwrite production checkpoints.
+                // A replay sandbox must neither resume from nor overwrite production checkpoints, nor another sandbox's:
+                // its checkpoints go to a subfolder named after its key prefix (state/learner/sandbox-rlhf-sandbox-).
                 if (replay.Value.Sandbox)
-                    learner.StateDirectory = Path.Combine(learner.StateDirectory, ReplayOptions.BlobSubdirectory);
+                    learner.StateDirectory = Path.Combine(learner.StateDirectory,
+                        $"{ReplayOptions.BlobSubdirectory}-{new string(replay.Value.KeyPrefixFor(redis.Value).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray())}");
             })
             .ValidateDataAnnotations()
             .ValidateOnStart();

@@ -41,6 +41,19 @@ public sealed class LearnerOptionsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_replay_sandbox_keeps_its_checkpoints_in_a_subfolder_named_after_its_key_prefix()
+    {
+        var settings = LearnerHost.Settings(policy, stateDirectory);
+        settings["Replay:Sandbox"] = "true";
+        settings["Replay:KeyPrefix"] = "rlhf:bisect-1:";
+
+        await using var host = new LearnerHost(settings);
+
+        var options = host.Service<Microsoft.Extensions.Options.IOptions<LearnerOptions>>().Value;
+        Assert.Equal(Path.Combine(stateDirectory, "sandbox-rlhf-bisect-1-"), options.StateDirectory);
+    }
+
+    [Fact]
     public void The_ptx_corpus_reads_jsonl_text_documents_and_names_a_bad_line()
     {
         var path = Path.Combine(Path.GetTempPath(), $"rlhf-ptx-{Guid.NewGuid():N}.jsonl");
