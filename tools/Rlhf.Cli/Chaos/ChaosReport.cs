@@ -50,12 +50,12 @@ public static class ChaosReport
         text.AppendLine();
         text.AppendLine("Faults (seconds from the fault's start):");
         text.AppendLine();
-        text.AppendLine("| fault | at submission | began at (s) | down for (s) | services ready after | first 202 after | journal growing again after |");
-        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine("| fault | at submission | began at (s) | down for (s) | ready (200) after | all checks healthy after | first 202 after | journal growing again after |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var f in result.Faults)
         {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, 
-                $"| {Faults.Name(f.Fault)} | {f.AtSubmission} | {f.StartedAt:F1} | {Span(f.DownAt, f.BackAt)} | {After(f, f.ReadyAt)} | " +
+                $"| {Faults.Name(f.Fault)} | {f.AtSubmission} | {f.StartedAt:F1} | {Span(f.DownAt, f.BackAt)} | {After(f, f.ReadyAt)} | {After(f, f.HealthyAt)} | " +
                 $"{After(f, f.FirstAcceptAt)} | {After(f, f.JournalResumedAt)} |"));
         }
 
@@ -68,6 +68,11 @@ public static class ChaosReport
             $"{n.Resends} deliberate resends of accepted submissions ({n.ResendsSameId} got 202 with the same id, {n.ResendsOtherId} another id, " +
             $"{n.ResendsWithout202} no 202 within {FeedbackClients.ResendTimeout.TotalSeconds:0} s); " +
             $"{n.ChatRequests} chat requests ({n.ChatFailures} failed)."));
+        if (result.RewardStatus is { } status)
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Reward service after the drain: journal_length {status["journal_length"]?.ToJsonString() ?? "-"}, trained_through " +
+                $"{status["trained_through"]?.ToJsonString() ?? "-"} (RM version {status["reward_model_version"]?.ToJsonString() ?? "-"}), " +
+                $"duplicates {result.RewardDuplicates} (counted since its last start)."));
         text.AppendLine(result.DrainSeconds is { } drain
             ? string.Create(CultureInfo.InvariantCulture, $"Drain: every acknowledged id was in the journal {drain:F1} s after the last submission settled.")
             : "Drain: not every acknowledged id reached the journal within the drain timeout.");
@@ -177,9 +182,11 @@ public static class ChaosReport
             f.DownAt,
             f.BackAt,
             f.ReadyAt,
+            f.HealthyAt,
             f.FirstAcceptAt,
             f.JournalResumedAt,
             readyAfterSeconds = f.ReadyAt - f.StartedAt,
+            healthyAfterSeconds = f.HealthyAt - f.StartedAt,
             firstAcceptAfterSeconds = f.FirstAcceptAt - f.StartedAt,
             journalResumedAfterSeconds = f.JournalResumedAt - f.StartedAt,
             f.Error,

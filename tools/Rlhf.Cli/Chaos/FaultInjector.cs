@@ -22,6 +22,12 @@ public sealed class FaultRecord(Fault fault)
 
     public double? ReadyAt { get; set; }
 
+    /// <summary>
+    /// Every affected service reported every readiness check <c>Healthy</c> again (a <c>Degraded</c> check, such as a
+    /// receive endpoint not yet reconnected to the broker, still answers 200 and counts as ready, not as healthy).
+    /// </summary>
+    public double? HealthyAt { get; set; }
+
     /// <summary>Submissions started when the fault began.</summary>
     public int AtSubmission { get; set; }
 
@@ -125,6 +131,10 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
             record.Injected = true;
             await WaitReadyAsync(record, cancellationToken);
             output.WriteLine($"[{Clock}] {name}: services ready {record.ReadyAt - record.StartedAt:F1} s after the fault began");
+            await WaitHealthyAsync(record, cancellationToken);
+            output.WriteLine(record.HealthyAt is { } healthy
+                ? $"[{Clock}] {name}: every readiness check healthy {healthy - record.StartedAt:F1} s after the fault began"
+                : $"[{Clock}] {name}: some readiness check still not healthy after {ReadyLimit.TotalSeconds:0} s");
         }
         catch (Exception error) when (error is InvalidOperationException or TimeoutException)
         {
@@ -195,6 +205,44 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
         if (!failures.IsEmpty)
             throw new TimeoutException($"not recovered: {string.Join("; ", failures)}");
         record.ReadyAt = Now;
+    }
+
+    async Task WaitHealthyAsync(FaultRecord record, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = clock.Elapsed + ReadyLimit;
+        var waiting = Faults.Affected(record.Fault).ToHashSet();
+        while (clock.Elapsed < deadline)
+        {
+            foreach (var name in waiting.ToList())
+            {
+                if (await IsHealthyAsync(http, services.Urls[name], cancellationToken))
+                    waiting.Remove(name);
+            }
+
+            if (waiting.Count == 0)
+            {
+                record.HealthyAt = Now;
+                return;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    static async Task<bool> IsHealthyAsync(HttpClient http, string url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"{url}/health/ready", cancellationToken);
+            return response.IsSuccessStatusCode &&
+                   System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))?["status"]?.GetValue<string>() == "Healthy";
+        }
+        catch (Exception error) when (error is HttpRequestException or System.Text.Json.JsonException or InvalidOperationException ||
+                                      error is TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     static string Describe(Fault fault) => fault switch
