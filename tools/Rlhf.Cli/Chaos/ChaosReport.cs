@@ -73,9 +73,10 @@ public static class ChaosReport
                 $"Reward service after the drain: journal_length {status["journal_length"]?.ToJsonString() ?? "-"}, trained_through " +
                 $"{status["trained_through"]?.ToJsonString() ?? "-"} (RM version {status["reward_model_version"]?.ToJsonString() ?? "-"}), " +
                 $"duplicates {result.RewardDuplicates} (counted since its last start)."));
-        text.AppendLine(result.DrainSeconds is { } drain
-            ? string.Create(CultureInfo.InvariantCulture, $"Drain: every acknowledged id was in the journal {drain:F1} s after the last submission settled.")
-            : "Drain: not every acknowledged id reached the journal within the drain timeout.");
+        if (result.DrainSeconds is { } drain)
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Drain: every acknowledged id was in the journal {drain:F1} s after the last submission settled."));
+        else if (result.Check is not null)
+            text.AppendLine("Drain: not every acknowledged id reached the journal within the drain timeout.");
         text.AppendLine();
         return text.ToString();
     }

@@ -58,6 +58,7 @@ public static class ChaosRun
         ConnectionMultiplexer? redis = null;
         FeedbackClients? clients = null;
         IReadOnlyList<FaultRecord> faults = [];
+        FaultInjector? injector = null;
         JournalCheckResult? check = null;
         JsonObject? rewardStatus = null;
         IReadOnlyDictionary<string, long> deadLetters = new Dictionary<string, long>();
@@ -103,7 +104,8 @@ public static class ChaosRun
             clients.Allow(FaultInjector.Threshold(settings, 1));
             var clientsDone = clients.RunAsync(settings.Clients, cancellationToken);
             var progress = ReportProgressAsync(clients, samples, clock, output, clientsDone, cancellationToken);
-            faults = await new FaultInjector(settings, infrastructure, services, clients, clock, output).RunAsync(clientsDone, cancellationToken);
+            injector = new FaultInjector(settings, infrastructure, services, clients, clock, output);
+            faults = await injector.RunAsync(clientsDone, cancellationToken);
             await clientsDone;
             await progress;
             var submitted = clock.Elapsed.TotalSeconds;
@@ -149,6 +151,8 @@ public static class ChaosRun
             await infrastructure.DownAsync();
         }
 
+        if (injector is not null)
+            faults = injector.Records;
         var submissions = clients?.Submissions ?? [];
         foreach (var fault in faults)
             Measure(fault, submissions, samples);

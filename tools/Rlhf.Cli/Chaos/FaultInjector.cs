@@ -59,9 +59,13 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
     public static int Threshold(ChaosSettings settings, int i) =>
         i > settings.Faults.Count ? settings.Feedback : (int)Math.Ceiling(settings.Feedback * (i + 1.0) / (settings.Faults.Count + 2));
 
+    readonly List<FaultRecord> records = [];
+
+    /// <summary>The faults begun so far (also after the run was interrupted).</summary>
+    public IReadOnlyList<FaultRecord> Records => records;
+
     public async Task<IReadOnlyList<FaultRecord>> RunAsync(Task clientsDone, CancellationToken cancellationToken)
     {
-        var records = new List<FaultRecord>();
         try
         {
             for (var i = 0; i < settings.Faults.Count; i++)
