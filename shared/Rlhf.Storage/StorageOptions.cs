@@ -26,6 +26,12 @@ public sealed class StorageOptions
     /// <summary>How long an Idempotency-Key is remembered.</summary>
     public TimeSpan IdempotencyTtl { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How long a request in progress holds its Idempotency-Key (retries get 409 meanwhile). Bounds the wait when the
+    /// outcome could not be recorded; must exceed the longest request (the feedback publish timeout).
+    /// </summary>
+    public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Largest chunk of a blob in one Redis key.</summary>
     [Range(1024, 512 * 1024 * 1024)]
     public int BlobChunkBytes { get; set; } = 8 * 1024 * 1024;

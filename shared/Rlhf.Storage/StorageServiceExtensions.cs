@@ -47,8 +47,8 @@ public static class StorageServiceExtensions
             (redis, prefix, _) => new RedisClaimStore(redis, prefix),
             (time, _) => new InMemoryClaimStore(time)));
         services.TryAddSingleton<IIdempotencyStore>(sp => Create<IIdempotencyStore>(sp,
-            (redis, prefix, options) => new RedisIdempotencyStore(redis, prefix, options.IdempotencyTtl),
-            (time, options) => new InMemoryIdempotencyStore(options.IdempotencyTtl, time)));
+            (redis, prefix, options) => new RedisIdempotencyStore(redis, prefix, options.IdempotencyTtl, options.IdempotencyLease),
+            (time, options) => new InMemoryIdempotencyStore(options.IdempotencyTtl, time, options.IdempotencyLease)));
         services.TryAddSingleton<IModelRegistry>(sp => Create<IModelRegistry>(sp,
             (redis, prefix, _) => new RedisModelRegistry(redis, prefix),
             (_, _) => new InMemoryModelRegistry()));

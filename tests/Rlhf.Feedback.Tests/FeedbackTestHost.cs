@@ -52,7 +52,7 @@ public sealed class FeedbackTestHost : IAsyncDisposable
 
     readonly WebApplicationFactory<Program> factory;
 
-    FeedbackTestHost(IReadOnlyDictionary<string, string?> settings, ManualClock? clock)
+    FeedbackTestHost(IReadOnlyDictionary<string, string?> settings, ManualClock? clock, Action<IServiceCollection>? services)
     {
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -63,6 +63,8 @@ public sealed class FeedbackTestHost : IAsyncDisposable
                 web.UseSetting(key, value);
             if (clock is not null)
                 web.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock));
+            if (services is not null)
+                web.ConfigureTestServices(services);
         });
         Http = factory.CreateClient();
         factory.Services.GetRequiredService<IBus>().ConnectPublishObserver(Recorder);
@@ -80,8 +82,9 @@ public sealed class FeedbackTestHost : IAsyncDisposable
 
     public IIdempotencyStore Idempotency => Services.GetRequiredService<IIdempotencyStore>();
 
-    public static FeedbackTestHost Start(IReadOnlyDictionary<string, string?>? settings = null, ManualClock? clock = null) =>
-        new(settings ?? new Dictionary<string, string?>(), clock);
+    public static FeedbackTestHost Start(IReadOnlyDictionary<string, string?>? settings = null, ManualClock? clock = null,
+        Action<IServiceCollection>? services = null) =>
+        new(settings ?? new Dictionary<string, string?>(), clock, services);
 
     public static string Sha256Hex(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 

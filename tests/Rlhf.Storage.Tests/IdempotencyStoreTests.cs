@@ -5,7 +5,7 @@ public abstract class IdempotencyStoreContract
 {
     protected abstract TimeSpan ShortTtl { get; }
 
-    protected abstract IIdempotencyStore CreateStore(TimeSpan ttl);
+    protected abstract IIdempotencyStore CreateStore(TimeSpan ttl, TimeSpan? lease = null);
 
     protected abstract Task WaitAsync(TimeSpan duration);
 
@@ -134,7 +134,7 @@ public abstract class IdempotencyStoreContract
     }
 
     [Fact]
-    public async Task Complete_keeps_the_expiry_of_the_reservation()
+    public async Task Complete_remembers_the_outcome_for_a_full_ttl_from_completion()
     {
         var store = CreateStore(ShortTtl);
         var key = NewKey();
@@ -143,8 +143,23 @@ public abstract class IdempotencyStoreContract
 
         await store.CompleteAsync("chat-app", key, new IdempotencyRecord(Hash, 202, "{}"), Cancel);
         await WaitAsync(ShortTtl * 0.6);
+        Assert.Equal(new IdempotencyRecord(Hash, 202, "{}"), await store.TryBeginAsync("chat-app", key, Hash, Cancel));
+        await WaitAsync(ShortTtl * 0.6);
 
         Assert.Null(await store.TryBeginAsync("chat-app", key, Hash, Cancel));
+    }
+
+    [Fact]
+    public async Task A_reservation_without_an_outcome_frees_the_key_after_its_lease()
+    {
+        var store = CreateStore(ShortTtl * 4, lease: ShortTtl);
+        var key = NewKey();
+        await store.TryBeginAsync("chat-app", key, Hash, Cancel); // the outcome was never recorded (Redis went away)
+        Assert.Equal(new IdempotencyRecord(Hash, null, null), await store.TryBeginAsync("chat-app", key, Hash, Cancel));
+
+        await WaitAsync(ShortTtl + ShortTtl / 4);
+
+        Assert.Null(await store.TryBeginAsync("chat-app", key, Hash, Cancel)); // a retry may run again
     }
 
     [Fact]
@@ -178,7 +193,7 @@ public sealed class InMemoryIdempotencyStoreTests : IdempotencyStoreContract
 
     protected override TimeSpan ShortTtl => TimeSpan.FromHours(24);
 
-    protected override IIdempotencyStore CreateStore(TimeSpan ttl) => new InMemoryIdempotencyStore(ttl, time);
+    protected override IIdempotencyStore CreateStore(TimeSpan ttl, TimeSpan? lease = null) => new InMemoryIdempotencyStore(ttl, time, lease);
 
     protected override Task WaitAsync(TimeSpan duration)
     {
@@ -191,7 +206,7 @@ public sealed class RedisIdempotencyStoreTests(RedisTestConnection redis) : Idem
 {
     protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(2);
 
-    protected override IIdempotencyStore CreateStore(TimeSpan ttl) => new RedisIdempotencyStore(redis.Redis, redis.KeyPrefix, ttl);
+    protected override IIdempotencyStore CreateStore(TimeSpan ttl, TimeSpan? lease = null) => new RedisIdempotencyStore(redis.Redis, redis.KeyPrefix, ttl, lease);
 
     protected override Task WaitAsync(TimeSpan duration) => Task.Delay(duration, Cancel);
 

@@ -77,15 +77,16 @@ public sealed class FeedbackIntake(
 
             if (claim is not null)
             {
-                if (!await claims.TryClaimAsync(claim.Key, submission.FeedbackId.ToString(), storage.Value.RolloutTtl, cancellationToken))
+                if (await claims.TryClaimAsync(claim.Key, submission.FeedbackId.ToString(), storage.Value.RolloutTtl, cancellationToken))
+                    claimed = claim.Key;
+                else if (await claims.GetAsync(claim.Key, cancellationToken) is var holder && holder != submission.FeedbackId.ToString())
                 {
-                    var holder = await claims.GetAsync(claim.Key, cancellationToken);
                     return FeedbackProblem.Conflict(
                         $"{claim.Conflict} (feedback {holder ?? "unknown"}); it counts once.",
                         new Dictionary<string, object?> { ["existing_feedback_id"] = holder }).ToResult(http);
                 }
-
-                claimed = claim.Key;
+                // else: the claim is this request's own, from an earlier try whose outcome was not recorded (same
+                // Idempotency-Key and body, so the same feedback id): publish again, the reward service dedupes it.
             }
 
             if (await PublishAsync(message!, submission, http, settings.PublishTimeout) is { } unavailable)
@@ -189,7 +190,8 @@ public sealed class FeedbackIntake(
         }
         catch (Exception error) when (error is RedisException or TimeoutException)
         {
-            // The feedback is published; a retry with this key now gets 409 (in progress) until the key expires.
+            // The feedback is published; a retry with this key gets 409 (in progress) until the reservation's lease
+            // (Storage:IdempotencyLease) ends, then runs again with the same feedback id, which consumers dedupe.
             logger.LogError(error, "Could not record the outcome of {IdempotencyKey} for {ClientId}", key, client);
         }
     }

@@ -41,15 +41,6 @@ internal sealed class ExpiringMap<TKey, TValue>(TimeProvider time) where TKey : 
         entries[key] = (value, ttl is { } t ? now + t : null);
     }
 
-    /// <summary>Replaces the value of a live entry keeping its expiry (Redis SET KEEPTTL); a missing entry gets <paramref name="ttlWhenMissing"/>.</summary>
-    public void SetKeepingExpiry(TKey key, TValue value, TimeSpan? ttlWhenMissing)
-    {
-        if (entries.TryGetValue(key, out var entry) && IsLive(entry.ExpiresAt, time.GetUtcNow()))
-            entries[key] = (value, entry.ExpiresAt);
-        else
-            Set(key, value, ttlWhenMissing);
-    }
-
     public bool Remove(TKey key) => entries.Remove(key, out var entry) && IsLive(entry.ExpiresAt, time.GetUtcNow());
 
     public IEnumerable<TValue> LiveValues()

@@ -4,13 +4,16 @@ namespace Rlhf.Storage;
 public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 {
     readonly TimeSpan ttl;
+    readonly TimeSpan lease;
     readonly Lock gate = new();
     readonly ExpiringMap<(string Client, string Key), IdempotencyRecord> records;
 
-    public InMemoryIdempotencyStore(TimeSpan ttl, TimeProvider time)
+    public InMemoryIdempotencyStore(TimeSpan ttl, TimeProvider time, TimeSpan? lease = null)
     {
         StorageGuards.ThrowIfNotPositive(ttl, nameof(ttl));
+        StorageGuards.ThrowIfNotPositive(lease, nameof(lease));
         this.ttl = ttl;
+        this.lease = lease is { } l && l < ttl ? l : ttl;
         records = new(time);
     }
 
@@ -23,7 +26,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
         {
             if (records.TryGet((client, key), out var existing))
                 return Task.FromResult<IdempotencyRecord?>(existing);
-            records.Set((client, key), new IdempotencyRecord(requestHash, null, null), ttl);
+            records.Set((client, key), new IdempotencyRecord(requestHash, null, null), lease);
             return Task.FromResult<IdempotencyRecord?>(null);
         }
     }
@@ -34,7 +37,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
         if (!record.IsCompleted)
             throw new ArgumentException("A completed idempotency record needs a status code.", nameof(record));
         lock (gate)
-            records.SetKeepingExpiry((client, key), record, ttl);
+            records.Set((client, key), record, ttl);
         return Task.CompletedTask;
     }
 

@@ -5,8 +5,10 @@ namespace Rlhf.Storage;
 /// <summary>
 /// Idempotency records as Redis hashes <c>{prefix}idempotency:{client}:{key}</c> with fields <c>hash</c>,
 /// <c>status</c> and <c>body</c>. Each operation is one Lua script, so reserve-or-read, complete and
-/// abandon-if-in-progress are atomic: reserving creates the key with only <c>hash</c> and the TTL (the SET NX of a
-/// hash); completing adds <c>status</c>/<c>body</c> and keeps the TTL; abandoning deletes only a key without <c>status</c>.
+/// abandon-if-in-progress are atomic: reserving creates the key with only <c>hash</c> and a short lease (the SET NX of a
+/// hash); completing adds <c>status</c>/<c>body</c> and sets the full TTL; abandoning deletes only a key without
+/// <c>status</c>. The lease bounds how long a request whose outcome could not be recorded (Redis went away after the
+/// publish) blocks retries with 409 "in progress": after it, a retry runs again, with the same feedback id.
 /// </summary>
 public sealed class RedisIdempotencyStore : IIdempotencyStore
 {
@@ -26,9 +28,7 @@ public sealed class RedisIdempotencyStore : IIdempotencyStore
         else
           redis.call('HDEL', KEYS[1], 'body')
         end
-        if redis.call('PTTL', KEYS[1]) < 0 then
-          redis.call('PEXPIRE', KEYS[1], ARGV[5])
-        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[5])
         return true
         """;
 
@@ -42,20 +42,25 @@ public sealed class RedisIdempotencyStore : IIdempotencyStore
     readonly IConnectionMultiplexer redis;
     readonly string keyPrefix;
     readonly TimeSpan ttl;
+    readonly TimeSpan lease;
 
-    public RedisIdempotencyStore(IConnectionMultiplexer redis, string keyPrefix, TimeSpan ttl)
+    /// <param name="ttl">How long a completed outcome is remembered.</param>
+    /// <param name="lease">How long a reservation without an outcome blocks the key (at most <paramref name="ttl"/>; default: <paramref name="ttl"/>).</param>
+    public RedisIdempotencyStore(IConnectionMultiplexer redis, string keyPrefix, TimeSpan ttl, TimeSpan? lease = null)
     {
         StorageGuards.ThrowIfNotPositive(ttl, nameof(ttl));
+        StorageGuards.ThrowIfNotPositive(lease, nameof(lease));
         this.redis = redis;
         this.keyPrefix = keyPrefix;
         this.ttl = ttl;
+        this.lease = lease is { } l && l < ttl ? l : ttl;
     }
 
     public async Task<IdempotencyRecord?> TryBeginAsync(string client, string key, string requestHash, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(requestHash);
         cancellationToken.ThrowIfCancellationRequested();
-        var result = await redis.GetDatabase().ScriptEvaluateAsync(BeginScript, [Key(client, key)], [requestHash, (long)ttl.TotalMilliseconds]);
+        var result = await redis.GetDatabase().ScriptEvaluateAsync(BeginScript, [Key(client, key)], [requestHash, (long)lease.TotalMilliseconds]);
         if (result.IsNull)
             return null;
         var fields = (RedisValue[])result!;
