@@ -9,6 +9,21 @@ static class HealthResponseWriter
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>Names of MassTransit's bus check (RabbitMQ or in-memory transport).</summary>
+    public static readonly IReadOnlySet<string> BusCheckNames = new HashSet<string> { "rabbitmq", "bus" };
+
+    /// <summary>
+    /// Readiness: like <see cref="WriteAsync"/>, but a <c>Degraded</c> bus check is not ready (503). MassTransit reports
+    /// Degraded while receive endpoints are not (re)connected, e.g. for seconds after a broker restart: the service
+    /// would answer HTTP but not consume. Other Degraded checks (generation's outbox holding events) stay ready.
+    /// </summary>
+    public static Task WriteReadyAsync(HttpContext context, HealthReport report)
+    {
+        if (report.Entries.Any(e => BusCheckNames.Contains(e.Key) && e.Value.Status == HealthStatus.Degraded))
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        return WriteAsync(context, report);
+    }
+
     public static Task WriteAsync(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";

@@ -120,7 +120,8 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Maps <c>GET /</c> (service name and version), <c>/health/live</c> (process is up) and <c>/health/ready</c>
-    /// (bus and Redis reachable; 503 naming each failing check), and turns on request logging and ProblemDetails
+    /// (bus and Redis reachable and every receive endpoint consuming; 503 naming each failing check), and turns on
+    /// request logging and ProblemDetails
     /// for unhandled errors.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
@@ -148,7 +149,7 @@ public static class ServiceDefaultsExtensions
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = HealthResponseWriter.WriteAsync,
+            ResponseWriter = HealthResponseWriter.WriteReadyAsync,
         });
         return app;
     }
