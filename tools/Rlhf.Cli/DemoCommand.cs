@@ -44,27 +44,8 @@ static class DemoCommand
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");
                 return 1;
             }
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            ConsoleCancelEventHandler onCtrlC = (_, e) =>
-            {
-                e.Cancel = true; // stop the loop, then write the report
-                stop.Cancel();
-            };
-            Console.CancelKeyPress += onCtrlC;
-            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-                System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
-                {
-                    context.Cancel = true;
-                    stop.Cancel();
-                });
-            try
-            {
-                return await DemoRun.RunAsync(settings, stop.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCtrlC;
-            }
+            using var stop = new StopSignal(cancel); // stop the loop, then write the report
+            return await DemoRun.RunAsync(settings, stop.Token);
         });
         return command;
     }

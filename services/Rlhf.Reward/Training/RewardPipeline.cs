@@ -103,54 +103,30 @@ public sealed class RewardPipeline(
     }
 
     /// <summary>Records a ranking (tiers of stored rollouts, best first) in the journal; trains and publishes when a round is due.</summary>
-    public async Task AddRankingAsync(RankingSubmitted ranking, IPublishEndpoint publish, CancellationToken cancellationToken)
-    {
-        await EnsureRestoredAsync(publish, cancellationToken);
-        bool due;
-        await intake.WaitAsync(cancellationToken);
-        try
+    public Task AddRankingAsync(RankingSubmitted ranking, IPublishEndpoint publish, CancellationToken cancellationToken) =>
+        RecordAsync(ranking.FeedbackId, "ranking", ranking.GroupId, publish, async () =>
         {
-            if (await IsDuplicateAsync(ranking.FeedbackId, cancellationToken))
-                return;
             var resolved = ranking.AllBad ? null : await ResolveAsync(ranking.GroupId, ranking.RankedRolloutIds, cancellationToken);
-            var appended = await AppendAsync(ranking.FeedbackId, "ranking", ranking.GroupId,
-                new JournalPayload(resolved is null ? [] : [resolved]), cancellationToken);
-            if (appended is null)
-                return;
-            if (resolved is null)
-            {
-                stats.RankingsWithoutPairs++; // every candidate tied, or too few rollouts left: no pair to learn from
-                return;
-            }
-
-            stats.Rankings++;
-            due = await rewardModel.AddAsync([new JournalRanking(resolved, ranking.GroupId, appended.Value)], cancellationToken);
-        }
-        finally
+            return new JournalPayload(resolved is null ? [] : [resolved]);
+        }, payload =>
         {
-            intake.Release();
-        }
-
-        if (due)
-            await TrainDueRoundsAsync(publish, cancellationToken);
-    }
+            if (payload.Rankings.Count == 0)
+                stats.RankingsWithoutPairs++; // every candidate tied, or too few rollouts left: no pair to learn from
+            else
+                stats.Rankings++;
+        }, cancellationToken);
 
     /// <summary>
     /// Ratings become pairs within their group: a new rating forms a two-response ranking with every earlier rating of
     /// the same group that has a different value (thumbs up over down; more stars over fewer). Equal values form no pair.
     /// The rating and its pairs are one journal entry.
     /// </summary>
-    public async Task AddRatingAsync(RatingSubmitted rating, IPublishEndpoint publish, CancellationToken cancellationToken)
+    public Task AddRatingAsync(RatingSubmitted rating, IPublishEndpoint publish, CancellationToken cancellationToken)
     {
-        await EnsureRestoredAsync(publish, cancellationToken);
-        bool due;
-        await intake.WaitAsync(cancellationToken);
-        try
+        var value = rating.Scale == RatingScale.Thumbs ? rating.Value * 4 + 1 : rating.Value; // thumbs: 1 or 5 stars
+        var group = ratingsByGroup.GetOrAdd(rating.GroupId, _ => new ConcurrentDictionary<Guid, int>());
+        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, publish, async () =>
         {
-            if (await IsDuplicateAsync(rating.FeedbackId, cancellationToken))
-                return;
-            var value = rating.Scale == RatingScale.Thumbs ? rating.Value * 4 + 1 : rating.Value; // thumbs: 1 or 5 stars
-            var group = ratingsByGroup.GetOrAdd(rating.GroupId, _ => new ConcurrentDictionary<Guid, int>());
             var pairs = new List<Ranking>();
             foreach (var (other, otherValue) in group.Where(kv => kv.Key != rating.RolloutId && kv.Value != value).ToList())
             {
@@ -159,14 +135,36 @@ public sealed class RewardPipeline(
                     pairs.Add(pair);
             }
 
-            var appended = await AppendAsync(rating.FeedbackId, "rating", rating.GroupId, new JournalPayload(pairs, rating.RolloutId, value),
-                cancellationToken);
-            if (appended is null)
-                return;
+            return new JournalPayload(pairs, rating.RolloutId, value);
+        }, payload =>
+        {
             group[rating.RolloutId] = value;
             stats.Ratings++;
-            stats.Rankings += pairs.Count;
-            due = await rewardModel.AddAsync(pairs.Select(p => new JournalRanking(p, rating.GroupId, appended.Value)).ToList(), cancellationToken);
+            stats.Rankings += payload.Rankings.Count;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The one way feedback enters training: unless its feedback id is already journaled, <paramref name="build"/> turns it
+    /// into training rankings, the entry is appended, <paramref name="recorded"/> updates in-memory state, and its rankings
+    /// join the next round; all under the intake gate, so rounds follow journal order. Returns once the entry is durable
+    /// (the consumer then acknowledges), after training any round that became due.
+    /// </summary>
+    async Task RecordAsync(Guid feedbackId, string kind, string groupId, IPublishEndpoint publish, Func<Task<JournalPayload>> build,
+        Action<JournalPayload> recorded, CancellationToken cancellationToken)
+    {
+        await EnsureRestoredAsync(publish, cancellationToken);
+        bool due;
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            if (await IsDuplicateAsync(feedbackId, cancellationToken))
+                return;
+            var payload = await build();
+            if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
+                return;
+            recorded(payload);
+            due = await rewardModel.AddAsync(payload.Rankings.Select(r => new JournalRanking(r, groupId, seq)).ToList(), cancellationToken);
         }
         finally
         {

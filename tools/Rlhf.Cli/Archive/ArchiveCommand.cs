@@ -68,9 +68,8 @@ public static class ArchiveCommand
     }
 
     /// <summary>Indexes the stream from the stored offset until it is idle; a summary goes to <paramref name="error"/>.</summary>
-    public static async Task<int> IndexAsync(ArchiveSource source, TimeSpan idle, TextWriter error, CancellationToken cancellationToken)
-    {
-        try
+    public static Task<int> IndexAsync(ArchiveSource source, TimeSpan idle, TextWriter error, CancellationToken cancellationToken) =>
+        source.ReportingFailuresAsync(error, async () =>
         {
             await using var redis = await source.ConnectRedisAsync();
             await using var connection = await RabbitMqAddress.ConnectAsync(source.RabbitMq, "rlhf-archive-index", TimeSpan.FromSeconds(5), cancellationToken);
@@ -80,23 +79,7 @@ public static class ArchiveCommand
                 $"under {source.KeyPrefix}archive:idx:; next offset {run.NextOffset?.ToString(CultureInfo.InvariantCulture) ?? "none"}, " +
                 $"stream starts at {run.StreamFirstOffset?.ToString(CultureInfo.InvariantCulture) ?? "(empty)"}, {run.TrimmedKeys} keys trimmed");
             return 0;
-        }
-        catch (RedisException e)
-        {
-            await error.WriteLineAsync($"error: Redis at {source.Redis}: {e.Message}");
-            return 1;
-        }
-        catch (InvalidOperationException e)
-        {
-            await error.WriteLineAsync($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))
-        {
-            await error.WriteLineAsync($"error: {source.Queue} on {source.RabbitMq.Host}:{source.RabbitMq.Port}: {reason}");
-            return 1;
-        }
-    }
+        });
 
     /// <summary>Writes the stream's events to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>
     public static async Task<int> DumpAsync(Uri rabbitmq, string queue, StreamOffset offset, int? max, TimeSpan idle, string? outPath,

@@ -137,46 +137,34 @@ public static class ArchiveSelection
         int matched = 0, written = 0;
         try
         {
-            await using (var file = partial is null ? null : new StreamWriter(partial))
+            return await source.ReportingFailuresAsync(error, async () =>
             {
-                var destination = file ?? output;
-                if (limit != 0)
+                await using (var file = partial is null ? null : new StreamWriter(partial))
                 {
-                    await foreach (var line in SelectAsync(source, filter, stats, cancellationToken))
+                    var destination = file ?? output;
+                    if (limit != 0)
                     {
-                        if (matched++ < offset)
-                            continue;
-                        await destination.WriteLineAsync(line);
-                        if (++written == limit)
-                            break;
+                        await foreach (var line in SelectAsync(source, filter, stats, cancellationToken))
+                        {
+                            if (matched++ < offset)
+                                continue;
+                            await destination.WriteLineAsync(line);
+                            if (++written == limit)
+                                break;
+                        }
                     }
+
+                    await destination.FlushAsync(CancellationToken.None);
                 }
 
-                await destination.FlushAsync(CancellationToken.None);
-            }
-
-            if (partial is not null)
-                File.Move(partial, outPath!, overwrite: true);
-            await error.WriteLineAsync(
-                $"replayed {written} events from {source.Queue} ({matched} matched; " +
-                (stats.Indexed is { } indexed ? $"{indexed} offsets from the index under {source.KeyPrefix}archive:idx:" : "no indexed filter: whole stream") +
-                $", {stats.Read} stream entries read in {stats.Attaches} attaches)");
-            return 0;
-        }
-        catch (RedisException e)
-        {
-            await error.WriteLineAsync($"error: Redis at {source.Redis}: {e.Message}");
-            return 1;
-        }
-        catch (InvalidOperationException e)
-        {
-            await error.WriteLineAsync($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))
-        {
-            await error.WriteLineAsync($"error: {source.Queue} on {source.RabbitMq.Host}:{source.RabbitMq.Port}: {reason}");
-            return 1;
+                if (partial is not null)
+                    File.Move(partial, outPath!, overwrite: true);
+                await error.WriteLineAsync(
+                    $"replayed {written} events from {source.Queue} ({matched} matched; " +
+                    (stats.Indexed is { } indexed ? $"{indexed} offsets from the index under {source.KeyPrefix}archive:idx:" : "no indexed filter: whole stream") +
+                    $", {stats.Read} stream entries read in {stats.Attaches} attaches)");
+                return 0;
+            });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -19,6 +19,33 @@ public sealed record ArchiveSource(Uri RabbitMq, string Redis, string KeyPrefix,
     }
 
     public ArchiveIndex Index(IConnectionMultiplexer redis) => new(redis, KeyPrefix, Queue);
+
+    /// <summary>
+    /// Runs a command over the archive; what commonly fails (Redis unreachable, the stream refused or missing, bad index
+    /// state) becomes one <c>error:</c> line and exit code 1 instead of a stack trace.
+    /// </summary>
+    public async Task<int> ReportingFailuresAsync(TextWriter error, Func<Task<int>> command)
+    {
+        try
+        {
+            return await command();
+        }
+        catch (RedisException e)
+        {
+            await error.WriteLineAsync($"error: Redis at {Redis}: {e.Message}");
+            return 1;
+        }
+        catch (InvalidOperationException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))
+        {
+            await error.WriteLineAsync($"error: {Queue} on {RabbitMq.Host}:{RabbitMq.Port}: {reason}");
+            return 1;
+        }
+    }
 }
 
 /// <summary>The command-line options of an <see cref="ArchiveSource"/>.</summary>

@@ -54,28 +54,9 @@ public static class ChaosCommand
                 parse.GetValue(redisPort), parse.GetValue(port), parse.GetValue(drain), parse.GetValue(submitTimeout), parse.GetValue(seed),
                 parse.GetValue(output) ?? Path.Combine("runs", $"chaos-{DateTime.UtcNow:yyyyMMdd-HHmmss}"), parse.GetValue(cache)!,
                 parse.GetValue(bootstrapSteps));
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            ConsoleCancelEventHandler onCtrlC = (_, e) =>
-            {
-                e.Cancel = true; // stop, then stop the services and servers this run started
-                stop.Cancel();
-            };
-            Console.CancelKeyPress += onCtrlC;
-            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-                System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
-                {
-                    context.Cancel = true;
-                    stop.Cancel();
-                });
-            try
-            {
-                var result = await ChaosRun.RunAsync(settings, Console.Out, stop.Token);
-                return result.ExitCode;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCtrlC;
-            }
+            using var stop = new StopSignal(cancel); // stop, then stop the services and servers this run started
+            var result = await ChaosRun.RunAsync(settings, Console.Out, stop.Token);
+            return result.ExitCode;
         });
         return command;
     }
