@@ -30,7 +30,7 @@ public sealed class StorageOptions
     /// How long a request in progress holds its Idempotency-Key (retries get 409 meanwhile). Bounds the wait when the
     /// outcome could not be recorded; must exceed the longest request (the feedback publish timeout).
     /// </summary>
-    public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Largest chunk of a blob in one Redis key.</summary>
     [Range(1024, 512 * 1024 * 1024)]

@@ -13,7 +13,7 @@ public static class ChaosCommand
         feedback.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--feedback must be at least 1"); });
         var faults = new Option<IReadOnlyList<Fault>>("--faults")
         {
-            Description = "Faults to inject, comma-separated, in this order: rabbitmq, redis, reward, learner",
+            Description = "Faults to inject, comma-separated, in this order: " + string.Join(", ", Faults.All.Select(Faults.Name)),
             DefaultValueFactory = _ => Faults.All,
             CustomParser = ParseFaults,
         };

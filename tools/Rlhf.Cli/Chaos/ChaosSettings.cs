@@ -14,11 +14,17 @@ public enum Fault
 
     /// <summary>kill -9 the learner's process, then start it again.</summary>
     Learner,
+
+    /// <summary>kill -9 the feedback service's process (requests in flight die with it), then start it again.</summary>
+    Feedback,
+
+    /// <summary>kill -9 the generation service's process (chat requests in flight die with it), then start it again.</summary>
+    Generation,
 }
 
 public static class Faults
 {
-    public static readonly IReadOnlyList<Fault> All = [Fault.RabbitMq, Fault.Redis, Fault.Reward, Fault.Learner];
+    public static readonly IReadOnlyList<Fault> All = [Fault.RabbitMq, Fault.Redis, Fault.Reward, Fault.Learner, Fault.Feedback, Fault.Generation];
 
     public static string Name(Fault fault) => fault switch
     {
@@ -26,6 +32,8 @@ public static class Faults
         Fault.Redis => "redis",
         Fault.Reward => "reward",
         Fault.Learner => "learner",
+        Fault.Feedback => "feedback",
+        Fault.Generation => "generation",
         _ => throw new ArgumentOutOfRangeException(nameof(fault)),
     };
 
@@ -34,9 +42,18 @@ public static class Faults
     /// <summary>The services whose readiness a fault takes away: every service for the servers, one for a killed process.</summary>
     public static IReadOnlyList<string> Affected(Fault fault) => fault switch
     {
-        Fault.Reward => ["Reward"],
-        Fault.Learner => ["Learner"],
-        _ => Embedded.LocalServices.Names,
+        Fault.RabbitMq or Fault.Redis => Embedded.LocalServices.Names,
+        _ => [ProcessName(fault)],
+    };
+
+    /// <summary>The service process a kill fault takes down (<c>Rlhf.{name}.dll</c>).</summary>
+    public static string ProcessName(Fault fault) => fault switch
+    {
+        Fault.Reward => "Reward",
+        Fault.Learner => "Learner",
+        Fault.Feedback => "Feedback",
+        Fault.Generation => "Generation",
+        _ => throw new ArgumentOutOfRangeException(nameof(fault), $"{fault} is a server, not a service process"),
     };
 }
 

@@ -181,7 +181,7 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
 
     async Task RestartProcessAsync(FaultRecord record, CancellationToken cancellationToken)
     {
-        var name = record.Fault == Fault.Reward ? "Reward" : "Learner";
+        var name = Faults.ProcessName(record.Fault);
         var pid = services.ProcessId(name);
         await services.KillAsync(name, cancellationToken);
         record.DownAt = Now;
@@ -253,8 +253,7 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
     {
         Fault.RabbitMq => "restart RabbitMQ (rabbitmqctl stop, wait, start)",
         Fault.Redis => "restart Redis (SHUTDOWN, start on its AOF)",
-        Fault.Reward => "kill -9 the reward service, start it again",
-        _ => "kill -9 the learner, start it again",
+        _ => $"kill -9 the {Faults.Name(fault)} service, start it again",
     };
 
     double Now => clock.Elapsed.TotalSeconds;
