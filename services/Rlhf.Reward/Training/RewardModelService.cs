@@ -20,7 +20,7 @@ public sealed record JournalRanking(Ranking Ranking, string GroupId, long Seq);
 /// <see cref="RewardModelUpdated"/>), and scores sequences with the latest version. One lock serialises training and
 /// scoring, so a score always comes from exactly one version. Rankings arrive in journal order (see
 /// <see cref="RewardPipeline"/>), so the rankings a version trained on are always a prefix of the journal; after a restart
-/// <see cref="Restore"/> rebuilds the state from the promoted version's weights and the journal.
+/// <see cref="Restore"/> and <see cref="RestoreRankings"/> rebuild the state from the promoted version's weights and the journal.
 /// </summary>
 public sealed class RewardModelService : IDisposable
 {
@@ -99,11 +99,11 @@ public sealed class RewardModelService : IDisposable
     }
 
     /// <summary>
-    /// Rebuilds the state after a restart: the promoted version's weights (when there is one) and every journal ranking,
-    /// those at or before <see cref="RewardModelVersion.TrainedThrough"/> into replay, later ones as fresh. The optimizer
-    /// starts afresh (its moments are not part of the published blob).
+    /// Rebuilds the state after a restart, step one: the promoted version's weights (when there is one). The optimizer
+    /// starts afresh (its moments are not part of the published blob); the rankings in memory are dropped. Then
+    /// <see cref="RestoreRankings"/> per journal page.
     /// </summary>
-    public void Restore(RewardModelVersion? version, byte[]? weights, IEnumerable<JournalRanking> journal)
+    public void Restore(RewardModelVersion? version, byte[]? weights)
     {
         gate.Wait();
         try
@@ -111,7 +111,29 @@ public sealed class RewardModelService : IDisposable
             if (weights is not null)
                 LoadWeights(weights);
             Current = version;
-            foreach (var ranking in journal)
+            // A restore that failed half-way (Redis gone mid-read) is retried from scratch.
+            replay.Clear();
+            heldOut.Clear();
+            fresh.Clear();
+            RankingsSeen = 0;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Step two, once per journal page in order: rankings at or before <see cref="RewardModelVersion.TrainedThrough"/>
+    /// go to replay (keeping the newest <see cref="RewardOptions.ReplayCapacity"/>), later ones wait as fresh, held-out
+    /// groups to the held-out set. Memory stays bounded by those sets, not by the journal's length.
+    /// </summary>
+    public void RestoreRankings(IEnumerable<JournalRanking> page)
+    {
+        gate.Wait();
+        try
+        {
+            foreach (var ranking in page)
                 Add(ranking, trained: ranking.Seq <= TrainedThrough);
             if (replay.Count > options.ReplayCapacity)
                 replay.RemoveRange(0, replay.Count - options.ReplayCapacity);

@@ -68,25 +68,27 @@ public sealed class RewardPipeline(
                     Metric(promoted, "training_loss"), (long)Metric(promoted, "rankings_seen", 0), (long)Metric(promoted, JournalPositionMetric, 0));
             }
 
-            var entries = new List<JournalRanking>();
+            rewardModel.Restore(version, weights);
+            ratingsByGroup.Clear();
             long length = await journal.LengthAsync(cancellationToken), seq = 1;
             while (seq <= length)
             {
                 var page = await journal.ReadAsync(seq, JournalPage, cancellationToken);
                 if (page.Count == 0)
                     break;
+                var rankings = new List<JournalRanking>();
                 foreach (var entry in page)
                 {
                     var payload = entry.Payload.Deserialize<JournalPayload>(PayloadJson)!;
                     if (payload is { RolloutId: { } rolloutId, Value: { } value })
                         ratingsByGroup.GetOrAdd(entry.GroupId, _ => new ConcurrentDictionary<Guid, int>())[rolloutId] = value;
-                    entries.AddRange(payload.Rankings.Select(r => new JournalRanking(r, entry.GroupId, entry.Seq)));
+                    rankings.AddRange(payload.Rankings.Select(r => new JournalRanking(r, entry.GroupId, entry.Seq)));
                 }
 
+                rewardModel.RestoreRankings(rankings);
                 seq += page.Count;
             }
 
-            rewardModel.Restore(version, weights, entries);
             restored = true;
             if (promoted is not null || length > 0)
                 logger.LogInformation(
