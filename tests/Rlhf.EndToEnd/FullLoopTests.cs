@@ -21,13 +21,7 @@ public sealed class FullLoopTests : IDisposable
 
     public FullLoopTests()
     {
-        TorchRuntime.Seed(5);
-        using var policy = new CausalLM(new ModelConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 260, MaxPositionEmbeddings = 256,
-        });
-        ModelCheckpoint.SavePolicy(Path.Combine(directory, "policy"), policy, new ByteTokenizer(), new CheckpointInfo(0));
+        TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 5);
     }
 
     public void Dispose()

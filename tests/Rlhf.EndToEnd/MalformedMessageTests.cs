@@ -40,13 +40,7 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
-        TorchRuntime.Seed(5);
-        using (var policy = new CausalLM(new ModelConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 260, MaxPositionEmbeddings = 256,
-        }))
-            ModelCheckpoint.SavePolicy(Path.Combine(directory, "policy"), policy, new ByteTokenizer(), new CheckpointInfo(0));
+        TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 5);
 
         var settings = TestInfrastructure.RabbitMqSettings();
         settings["Redis:KeyPrefix"] = RedisPrefix;

@@ -42,14 +42,8 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var weights = new Dictionary<long, byte[]>();
         for (var version = 0; version <= 2; version++)
         {
-            TorchRuntime.Seed(5 + version);
-            using var policy = new CausalLM(new ModelConfig
-            {
-                HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-                VocabSize = 260, MaxPositionEmbeddings = 256,
-            });
             var path = Path.Combine(directory, version == 0 ? "policy" : $"v{version}");
-            ModelCheckpoint.SavePolicy(path, policy, new ByteTokenizer(), new CheckpointInfo(version));
+            TinyPolicy.Save(path, seed: 5 + version, version);
             weights[version] = await File.ReadAllBytesAsync(Path.Combine(path, ModelCheckpoint.WeightsFile), TestContext.Current.CancellationToken);
         }
 

@@ -215,13 +215,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
     /// <summary>A reward host in the sandbox virtual host with <c>Replay:Sandbox=true</c>, production's Redis prefix configured.</summary>
     async Task StartSandboxRewardAsync()
     {
-        TorchRuntime.Seed(3);
-        using (var policy = new CausalLM(new ModelConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 260, MaxPositionEmbeddings = 128,
-        }))
-            ModelCheckpoint.SavePolicy(Path.Combine(directory, "policy"), policy, new ByteTokenizer(), new CheckpointInfo(0));
+        TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 3, maxPositions: 128);
 
         var settings = TestInfrastructure.RabbitMqSettings();
         settings["Bus:RabbitMq:VirtualHost"] = sandboxVhost;
