@@ -26,7 +26,7 @@ public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer
 /// errors are retried with exponential back-off for about two minutes (the message stays unacknowledged); errors that
 /// another try cannot fix (bad data) go to the <c>_error</c> queue at once, for <c>rlhf errors</c>.
 /// </summary>
-public static class FeedbackRetry
+public static class StorageRetry
 {
     public static void Configure(IRetryConfigurator retry)
     {
@@ -43,7 +43,7 @@ public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<Rank
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RankingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {
-        endpoint.UseMessageRetry(FeedbackRetry.Configure);
+        endpoint.UseMessageRetry(StorageRetry.Configure);
         endpoint.ConcurrentMessageLimit = 1;
     }
 }
@@ -53,7 +53,7 @@ public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<Ratin
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {
-        endpoint.UseMessageRetry(FeedbackRetry.Configure);
+        endpoint.UseMessageRetry(StorageRetry.Configure);
         endpoint.ConcurrentMessageLimit = 1;
     }
 }

@@ -18,7 +18,7 @@ public sealed class RolloutGeneratedConsumerDefinition : ConsumerDefinition<Roll
         IRegistrationContext context)
     {
         endpoint.PrefetchCount = 64;
-        endpoint.UseMessageRetry(FeedbackRetry.Configure); // waiting rollouts need Redis too
+        endpoint.UseMessageRetry(StorageRetry.Configure); // waiting rollouts are kept in Redis too
         consumer.Options<BatchOptions>(batch => batch.SetMessageLimit(32).SetTimeLimit(TimeSpan.FromMilliseconds(200)).SetConcurrencyLimit(1));
     }
 }
