@@ -33,6 +33,8 @@ public sealed class RewardModelService : IDisposable
     readonly Queue<JournalRanking> fresh = new();
     readonly Random random;
     readonly ILogger<RewardModelService> logger;
+    long restoringThrough; // journal position of the version being restored, until FinishRestore publishes it
+    RewardModelVersion? restoring;
 
     public RewardModelService(IOptions<RewardOptions> options, ILogger<RewardModelService> logger)
     {
@@ -101,7 +103,7 @@ public sealed class RewardModelService : IDisposable
     /// <summary>
     /// Rebuilds the state after a restart, step one: the promoted version's weights (when there is one). The optimizer
     /// starts afresh (its moments are not part of the published blob); the rankings in memory are dropped. Then
-    /// <see cref="RestoreRankings"/> per journal page.
+    /// <see cref="RestoreRankings"/> per journal page, then <see cref="FinishRestore"/>.
     /// </summary>
     public void Restore(RewardModelVersion? version, byte[]? weights)
     {
@@ -110,7 +112,8 @@ public sealed class RewardModelService : IDisposable
         {
             if (weights is not null)
                 LoadWeights(weights);
-            Current = version;
+            restoring = version;
+            restoringThrough = version?.TrainedThrough ?? 0;
             // A restore that failed half-way (Redis gone mid-read) is retried from scratch.
             replay.Clear();
             heldOut.Clear();
@@ -134,9 +137,23 @@ public sealed class RewardModelService : IDisposable
         try
         {
             foreach (var ranking in page)
-                Add(ranking, trained: ranking.Seq <= TrainedThrough);
+                Add(ranking, trained: ranking.Seq <= restoringThrough);
             if (replay.Count > options.ReplayCapacity)
                 replay.RemoveRange(0, replay.Count - options.ReplayCapacity);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Step three: the restored version becomes current, so status and scoring never show a half-restored state.</summary>
+    public void FinishRestore()
+    {
+        gate.Wait();
+        try
+        {
+            Current = restoring;
         }
         finally
         {

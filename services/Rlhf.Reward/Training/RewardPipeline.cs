@@ -89,6 +89,7 @@ public sealed class RewardPipeline(
                 seq += page.Count;
             }
 
+            rewardModel.FinishRestore();
             restored = true;
             if (promoted is not null || length > 0)
                 logger.LogInformation(
