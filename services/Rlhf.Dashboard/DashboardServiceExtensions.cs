@@ -20,6 +20,7 @@ public static class DashboardServiceExtensions
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(DashboardServiceExtensions).Assembly));
         var services = builder.Services;
         services.AddSingleton(new RecentEvents());
+        services.AddSingleton(DashboardInstance.New());
         Watch<RolloutGenerated>(services);
         Watch<RankingSubmitted>(services);
         Watch<RatingSubmitted>(services);

@@ -43,22 +43,10 @@ public sealed class ArchiveIndexServiceTests : IAsyncDisposable
                 web.UseSetting(key, value);
         });
 
-    /// <summary>A host configured like every service (AddServiceDefaults on RabbitMQ, archive on) that publishes.</summary>
-    async Task<IHost> StartPublisherAsync()
-    {
-        var builder = Host.CreateApplicationBuilder();
-        var settings = Settings();
-        settings.Remove("Redis:Configuration");
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddServiceDefaults();
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        var host = builder.Build();
-        await host.StartAsync(Cancel);
-        return host;
-    }
+    Task<IHost> StartPublisherAsync() => TestPublisher.StartAsync(Settings(), Cancel);
 
-    static async Task PublishAsync<T>(IHost host, T message, Guid correlation) where T : class =>
-        await host.Services.GetRequiredService<IPublishEndpoint>().Publish(message, c => c.CorrelationId = correlation, Cancel);
+    static Task PublishAsync<T>(IHost host, T message, Guid correlation) where T : class =>
+        TestPublisher.PublishAsync(host, message, correlation, Cancel);
 
     static RolloutScored Score(Guid rollout, string group) => new(rollout, group, 1, 1, 0.5f, DateTimeOffset.UtcNow);
 

@@ -53,16 +53,22 @@ public sealed class RecentEventConsumer<T>(RecentEvents recent) : IConsumer<T> w
     }
 }
 
+/// <summary>Identifies one dashboard host: names its own live queues. New on every start, one per host (not per process).</summary>
+public sealed record DashboardInstance(string Id)
+{
+    public static DashboardInstance New() => new(Guid.NewGuid().ToString("N")[..8]);
+}
+
 /// <summary>
 /// Each dashboard instance has its own auto-deleted queue per event type: a live view needs no durability, and every
-/// instance must see every event.
+/// instance must see every event. The suffix comes from the host's <see cref="DashboardInstance"/>, so two dashboards in
+/// one process (tests, an embedded run) never share a queue: shared queues split the events between them, and one host
+/// stopping deleted queues the other was starting to consume.
 /// </summary>
 public sealed class RecentEventConsumerDefinition<T> : ConsumerDefinition<RecentEventConsumer<T>> where T : class
 {
-    static readonly string Instance = Guid.NewGuid().ToString("N")[..8];
-
-    public RecentEventConsumerDefinition() =>
-        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}dashboard-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{Instance}";
+    public RecentEventConsumerDefinition(DashboardInstance instance) =>
+        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}dashboard-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{instance.Id}";
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RecentEventConsumer<T>> consumer,
         IRegistrationContext context)
