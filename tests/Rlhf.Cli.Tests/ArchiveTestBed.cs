@@ -90,7 +90,7 @@ public sealed class ArchiveTestBed : IAsyncDisposable
     /// <summary>Runs <c>rlhf</c> in-process with the archive commands; returns exit code, stdout lines and stderr.</summary>
     public static async Task<(int Code, string[] Out, string Error)> RunCliAsync(params string[] args)
     {
-        var root = new RootCommand { ReplayCommand.Create(), ArchiveCommand.Create() };
+        var root = new RootCommand { ReplayCommand.Create(), ArchiveCommand.Create(), ExportCommand.Create() };
         var output = new StringWriter();
         var error = new StringWriter();
         var code = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Cancel);

@@ -65,8 +65,18 @@ public static class ArchiveSelection
             yield break;
         }
 
+        await foreach (var line in ReadOffsetsAsync(connection, source.Queue, offsets, filter, stats, cancellationToken))
+            yield return line;
+    }
+
+    /// <summary>The entries at <paramref name="offsets"/> (ascending) that match <paramref name="filter"/>, as dump lines, in stream order.</summary>
+    public static async IAsyncEnumerable<string> ReadOffsetsAsync(IConnection connection, string queue, IReadOnlyList<long> offsets, EventFilter filter,
+        ArchiveSelectionStats stats, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (offsets.Count == 0)
+            yield break;
         foreach (var run in Runs(offsets))
-            await foreach (var line in ReadRunAsync(connection, source.Queue, run[0], run[^1], run.ToHashSet(), filter, stats, cancellationToken))
+            await foreach (var line in ReadRunAsync(connection, queue, run[0], run[^1], run.ToHashSet(), filter, stats, cancellationToken))
                 yield return line;
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 
 namespace Rlhf.Cli.Archive;
 
@@ -19,7 +20,10 @@ public static class ExportCommand
     };
 
     public static Command Create() =>
-        new("export", "Training data from an embedded run's event log (events.jsonl) as JSONL.") { Preferences(), Sft() };
+        new("export", "Training data from an embedded run's event log (events.jsonl) or, with --archive, the broker's archive, as JSONL.")
+        {
+            Preferences(), Sft(),
+        };
 
     static Command Preferences()
     {
@@ -37,8 +41,16 @@ public static class ExportCommand
             options.Events, options.Out, format, options.Since, options.Until, options.CorrelationId, options.GroupId, options.RolloutId,
             options.PolicyVersion,
         };
-        command.SetAction(parse => RunPreferences(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(format) == "kwise",
-            parse.GetValue(options.Out), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var archive = ArchiveReplayOptions.AddTo(command, options.Events);
+        command.SetAction((parse, cancel) =>
+        {
+            var (filter, kwise, outPath) = (options.Filter(parse), parse.GetValue(format) == "kwise", parse.GetValue(options.Out));
+            var (output, error) = (parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            return archive.Selected(parse)
+                ? FromArchiveAsync(archive.Source(parse), PreferenceSelectionAsync(filter), error,
+                    events => RunPreferences(events, filter, kwise, outPath, output, error), cancel)
+                : Task.FromResult(RunPreferences(parse.GetValue(options.Events)!, filter, kwise, outPath, output, error));
+        });
         return command;
     }
 
@@ -50,10 +62,97 @@ public static class ExportCommand
         {
             options.Events, options.Out, options.Since, options.Until, options.CorrelationId, options.GroupId,
         };
-        command.SetAction(parse => RunSft(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(options.Out),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var archive = ArchiveReplayOptions.AddTo(command, options.Events);
+        command.SetAction((parse, cancel) =>
+        {
+            var (filter, outPath) = (options.Filter(parse), parse.GetValue(options.Out));
+            var (output, error) = (parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            var demonstrations = filter with { Types = new HashSet<string> { nameof(DemonstrationSubmitted) } };
+            return archive.Selected(parse)
+                ? FromArchiveAsync(archive.Source(parse), (source, write, stats, token) => SelectIntoAsync(source, demonstrations, write, stats, token), error,
+                    events => RunSft(events, filter, outPath, output, error), cancel)
+                : Task.FromResult(RunSft(parse.GetValue(options.Events)!, filter, outPath, output, error));
+        });
         return command;
     }
+
+    /// <summary>Writes the archive events an export needs (<see cref="ArchiveSelection"/> lines) through its writer.</summary>
+    delegate Task ArchiveSelector(ArchiveSource source, Func<string, Task> write, ArchiveSelectionStats stats, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <c>--archive</c>: the events <paramref name="select"/> picks out of the broker's archive (through its Redis index)
+    /// go to a temporary event log, which <paramref name="export"/> then reads like any <c>--events</c> file.
+    /// </summary>
+    static async Task<int> FromArchiveAsync(ArchiveSource source, ArchiveSelector select, TextWriter error, Func<string, int> export,
+        CancellationToken cancellationToken)
+    {
+        var selection = Path.Combine(Path.GetTempPath(), $"rlhf-export-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            var stats = new ArchiveSelectionStats();
+            var lines = 0;
+            var selected = await source.ReportingFailuresAsync(error, async () =>
+            {
+                await using var file = new StreamWriter(selection);
+                await select(source, async line =>
+                {
+                    await file.WriteLineAsync(line);
+                    lines++;
+                }, stats, cancellationToken);
+                return 0;
+            });
+            if (selected != 0)
+                return selected;
+            await error.WriteLineAsync($"read {lines} events from {source.Queue} ({stats.Read} stream entries in {stats.Attaches} attaches)");
+            return export(selection);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            File.Delete(selection);
+        }
+    }
+
+    static async Task SelectIntoAsync(ArchiveSource source, EventFilter filter, Func<string, Task> write, ArchiveSelectionStats stats,
+        CancellationToken cancellationToken)
+    {
+        await foreach (var line in ArchiveSelection.SelectAsync(source, filter, stats, cancellationToken))
+            await write(line);
+    }
+
+    /// <summary>
+    /// The rankings that match <paramref name="filter"/> (its policy version applies to rollouts, as for an event log), then
+    /// the RolloutGenerated events of their groups, found by group in the index wherever they lie in the stream.
+    /// </summary>
+    static ArchiveSelector PreferenceSelectionAsync(EventFilter filter) => async (source, write, stats, cancellationToken) =>
+    {
+        var rankings = filter with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
+        var groups = new SortedSet<string>(StringComparer.Ordinal);
+        await foreach (var line in ArchiveSelection.SelectAsync(source, rankings, stats, cancellationToken))
+        {
+            using (var document = JsonDocument.Parse(line))
+                if (document.RootElement.GetProperty("message").TryGetProperty("groupId", out var group) && group.GetString() is { } id)
+                    groups.Add(id);
+            await write(line);
+        }
+
+        if (groups.Count == 0)
+            return;
+        await using var redis = await source.ConnectRedisAsync();
+        var index = source.Index(redis);
+        var offsets = new SortedSet<long>();
+        var generated = new HashSet<string> { nameof(RolloutGenerated) };
+        foreach (var group in groups)
+            offsets.UnionWith(await index.QueryAsync(new ArchiveQuery { GroupId = group, Types = generated }) ?? []);
+        await using var connection = await RabbitMqAddress.ConnectAsync(source.RabbitMq, "rlhf-export", TimeSpan.FromSeconds(5), cancellationToken);
+        await foreach (var line in ArchiveSelection.ReadOffsetsAsync(connection, source.Queue, [.. offsets], new EventFilter { Types = generated }, stats,
+                           cancellationToken))
+            await write(line);
+    };
 
     sealed record Rollout(string GroupId, string Prompt, string Response, long? PolicyVersion);
 
