@@ -47,6 +47,14 @@ public sealed class RewardOptions
     /// <summary>Seed of the RM's initialisation and replay sampling (replaying the same rankings reproduces the same versions).</summary>
     public long Seed { get; set; } = 1;
 
+    /// <summary>
+    /// Trainer states (AdamW moments, RNG; about three times the weights) kept in the blob store for the newest versions;
+    /// older ones are deleted. A restart resumes from the promoted version's state when it is kept, else from its weights
+    /// with a fresh optimizer.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int TrainerStatesKept { get; set; } = 2;
+
     /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }

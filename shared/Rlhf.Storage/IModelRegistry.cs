@@ -16,13 +16,16 @@ public enum ModelKind
 /// <param name="Blob">Where its weights are.</param>
 /// <param name="Metrics">Named metrics (KL, rewards, accuracy...).</param>
 /// <param name="CreatedAt">Registration time (UTC).</param>
+/// <param name="TrainerState">Optional: the trainer's own state after this version (optimizer moments, RNG), so a
+/// restarted trainer continues from it; may be deleted later (keep only recent ones), readers fall back to <paramref name="Blob"/>.</param>
 public sealed record ModelVersionRecord(
     ModelKind Kind,
     long Version,
     long? ParentVersion,
     BlobReference Blob,
     IReadOnlyDictionary<string, double> Metrics,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    BlobReference? TrainerState = null);
 
 /// <summary>
 /// Policy and reward-model versions, which one is promoted (served), and their metrics history.

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Rlhf.Modeling;
 using static TorchSharp.torch;
 
@@ -152,6 +153,44 @@ public sealed class RewardModelTrainer : IDisposable
 
         Steps = state.Steps;
         SkippedSteps = state.SkippedSteps;
+    }
+
+    /// <summary>
+    /// <see cref="Save"/> as one zip archive (weights, AdamW moments and step counts, LibTorch's RNG, counters), for a
+    /// blob store: a restarted service that loads it continues exactly where this trainer stands.
+    /// </summary>
+    public byte[] SaveToBytes()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-rm-trainer-{Guid.NewGuid():N}");
+        try
+        {
+            Save(directory);
+            using var archive = new MemoryStream();
+            ZipFile.CreateFromDirectory(directory, archive, CompressionLevel.NoCompression, includeBaseDirectory: false);
+            return archive.ToArray();
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+                Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Loads what <see cref="SaveToBytes"/> wrote; throws <see cref="InvalidDataException"/> when it is not such an archive.</summary>
+    public void LoadFromBytes(byte[] state)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-rm-trainer-{Guid.NewGuid():N}");
+        try
+        {
+            using (var archive = new MemoryStream(state, writable: false))
+                ZipFile.ExtractToDirectory(archive, directory);
+            Load(directory);
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+                Directory.Delete(directory, recursive: true);
+        }
     }
 
     public void Dispose() => optimizer.Dispose();

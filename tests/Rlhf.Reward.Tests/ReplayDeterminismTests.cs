@@ -57,9 +57,16 @@ public sealed class ReplayDeterminismTests
     static async Task<IReadOnlyList<ModelVersionRecord>> ReplayAsync(long seed)
     {
         await using var host = new RewardTestHost(Settings(seed));
+        await PublishAsync(host, 0, Groups);
+        return await WaitForVersionsAsync(host, Groups);
+    }
+
+    /// <summary>Publishes recorded groups [<paramref name="from"/>, <paramref name="to"/>): rollouts stored, then their events and the ranking.</summary>
+    static async Task PublishAsync(RewardTestHost host, int from, int to)
+    {
         var cancel = TestContext.Current.CancellationToken;
         var store = host.Services.GetRequiredService<IRolloutStore>();
-        for (var g = 0; g < Groups; g++)
+        for (var g = from; g < to; g++)
         {
             var group = RecordedGroups[g];
             await store.SaveGroupAsync(group, cancel);
@@ -72,14 +79,19 @@ public sealed class ReplayDeterminismTests
             var rankingMessageId = RecordedMessageId(g, 9);
             await host.Bus.Publish(Ranking(group, g), context => context.MessageId = rankingMessageId, cancel);
         }
+    }
 
+    /// <summary>Waits until the first <paramref name="groups"/> rankings are consumed and their rounds registered; returns the versions, oldest first.</summary>
+    static async Task<IReadOnlyList<ModelVersionRecord>> WaitForVersionsAsync(RewardTestHost host, int groups)
+    {
+        var cancel = TestContext.Current.CancellationToken;
         // Every ranking consumed (trained on or held out), and one version per full round registered.
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             var status = JsonDocument.Parse(await host.Client.GetStringAsync("/v1/reward/status", cancel)).RootElement;
             var seen = status.GetProperty("rankings_seen").GetInt64();
-            var consumed = seen + status.GetProperty("held_out_rankings").GetInt64() == Groups;
+            var consumed = seen + status.GetProperty("held_out_rankings").GetInt64() == groups;
             var versions = await host.Services.GetRequiredService<IModelRegistry>().ListAsync(ModelKind.Reward, cancel);
             if (consumed && versions.Count == seen / 4)
                 return [.. versions.OrderBy(v => v.Version)];
@@ -108,5 +120,50 @@ public sealed class ReplayDeterminismTests
 
         Assert.Equal(first.Select(v => v.Metrics["rankings_seen"]), otherSeed.Select(v => v.Metrics["rankings_seen"]));
         Assert.NotEqual(first.Select(v => v.Metrics["training_loss"]), otherSeed.Select(v => v.Metrics["training_loss"]));
+    }
+
+    [Fact]
+    public async Task A_reward_service_restarted_mid_stream_trains_the_same_versions_as_an_uninterrupted_one()
+    {
+        var uninterrupted = await ReplayAsync(seed: 7);
+        var prefix = $"rlhf-test:reward-resume:{Guid.NewGuid():N}:";
+        var settings = Settings(seed: 7);
+        settings["Redis:Configuration"] = Rlhf.Testing.TestInfrastructure.Redis;
+        settings["Redis:KeyPrefix"] = prefix;
+        settings["Storage:Kind"] = "Redis";
+        settings["Reward:TrainerStatesKept"] = "1";
+        const int split = 9; // a version trained and rankings waiting for the next round when the process goes
+        try
+        {
+            await using (var first = new RewardTestHost(settings))
+            {
+                await PublishAsync(first, 0, split);
+                var before = await WaitForVersionsAsync(first, split);
+                Assert.NotEmpty(before);
+            }
+
+            await using var second = new RewardTestHost(settings);
+            await PublishAsync(second, split, Groups);
+            var resumed = await WaitForVersionsAsync(second, Groups);
+
+            Assert.True(uninterrupted.Count >= 2, $"the recording should train at least two versions (got {uninterrupted.Count})");
+            Assert.Equal(uninterrupted.Select(v => v.Version), resumed.Select(v => v.Version));
+            Assert.Equal(Bits(uninterrupted), Bits(resumed));
+            Assert.Equal(uninterrupted.Select(v => v.Blob.Sha256), resumed.Select(v => v.Blob.Sha256)); // optimizer moments and sampling resumed too
+            // Only the newest Reward:TrainerStatesKept (here 1) trainer states are kept; the weights of every version stay.
+            var blobs = second.Services.GetRequiredService<IBlobStore>();
+            await Assert.ThrowsAsync<KeyNotFoundException>(() => blobs.GetAsync(resumed[0].TrainerState!, TestContext.Current.CancellationToken));
+            Assert.NotEmpty(await blobs.GetAsync(resumed[^1].TrainerState!, TestContext.Current.CancellationToken));
+            Assert.NotEmpty(await blobs.GetAsync(resumed[0].Blob, TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Rlhf.Testing.TestInfrastructure.Redis);
+            var keys = new List<StackExchange.Redis.RedisKey>();
+            await foreach (var key in redis.GetServers()[0].KeysAsync(pattern: prefix + "*"))
+                keys.Add(key);
+            if (keys.Count > 0)
+                await redis.GetDatabase().KeyDeleteAsync([.. keys]);
+        }
     }
 }

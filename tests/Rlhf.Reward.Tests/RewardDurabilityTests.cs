@@ -73,6 +73,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         Assert.Equal(1, restored.GetProperty("reward_model_version").GetInt64());
         Assert.Equal(4, restored.GetProperty("trained_through").GetInt64());
         Assert.Equal(2, restored.GetProperty("fresh_rankings").GetInt64());
+        Assert.Equal("trainer_state", restored.GetProperty("restored_from").GetString());
         Assert.Equal(rewardBefore, await ScoreAsync(second, request)); // the promoted weights, not the base checkpoint
 
         for (var i = 0; i < 2; i++)
@@ -86,6 +87,31 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         var record = await second.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 2, Cancel);
         Assert.Equal(8, record!.Metrics["journal_position"]);
         Assert.NotEqual(rewardBefore, await ScoreAsync(second, request));
+    }
+
+    [Fact]
+    public async Task Without_its_trainer_state_a_new_process_resumes_from_the_promoted_weights_with_a_fresh_optimizer()
+    {
+        var request = new ScoreRequest([new ScoreMessage("user", "What is 2 + 3?")], "2 + 3 = 5.");
+        float rewardBefore;
+        await using (var first = StartHost())
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var group = await first.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
+                await first.Bus.Publish(Ranking(group, [0], [1]), Cancel);
+            }
+
+            await WaitForStatus(first, s => s.GetProperty("trained_through").GetInt64() == 4);
+            rewardBefore = await ScoreAsync(first, request);
+            var record = await first.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 1, Cancel);
+            await first.Services.GetRequiredService<IBlobStore>().DeleteAsync(record!.TrainerState!, Cancel); // e.g. pruned, or lost
+        }
+
+        await using var second = StartHost();
+        var restored = await WaitForStatus(second, s => s.GetProperty("reward_model_version").ValueKind == JsonValueKind.Number);
+        Assert.Equal("weights", restored.GetProperty("restored_from").GetString());
+        Assert.Equal(rewardBefore, await ScoreAsync(second, request));
     }
 
     [Fact]

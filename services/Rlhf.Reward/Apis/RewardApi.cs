@@ -57,6 +57,7 @@ public static class RewardApi
             held_out_rankings = model.HeldOutRankings,
             journal_length = journalLength,
             trained_through = model.TrainedThrough,
+            restored_from = model.RestoredFrom,
             fresh_rankings = model.FreshRankings,
             pending_rollouts = pendingRollouts,
             scored = stats.Scored,

@@ -31,7 +31,6 @@ public sealed class RewardModelService : IDisposable
     readonly List<Ranking> replay = [];
     readonly List<Ranking> heldOut = [];
     readonly Queue<JournalRanking> fresh = new();
-    readonly Random random;
     readonly ILogger<RewardModelService> logger;
     long restoringThrough; // journal position of the version being restored, until FinishRestore publishes it
     RewardModelVersion? restoring;
@@ -42,7 +41,6 @@ public sealed class RewardModelService : IDisposable
         this.logger = logger;
         TorchRuntime.SetThreads(this.options.Threads);
         TorchRuntime.Seed(this.options.Seed);
-        random = new Random((int)this.options.Seed);
         Tokenizer = TokenizerLoader.Load(this.options.ModelPath);
         var metadata = ModelCheckpoint.ReadMetadata(this.options.ModelPath);
         if (metadata?.Kind == "reward")
@@ -78,6 +76,9 @@ public sealed class RewardModelService : IDisposable
 
     public long RankingsSeen { get; private set; }
 
+    /// <summary>What the last restart resumed from: <c>trainer_state</c> (optimizer included), <c>weights</c> (fresh optimizer) or null (nothing promoted).</summary>
+    public string? RestoredFrom { get; private set; }
+
     public int HeldOutRankings => heldOut.Count;
 
     public int MaxPending => options.MaxPendingRollouts;
@@ -101,17 +102,35 @@ public sealed class RewardModelService : IDisposable
     }
 
     /// <summary>
-    /// Rebuilds the state after a restart, step one: the promoted version's weights (when there is one). The optimizer
-    /// starts afresh (its moments are not part of the published blob); the rankings in memory are dropped. Then
-    /// <see cref="RestoreRankings"/> per journal page, then <see cref="FinishRestore"/>.
+    /// Rebuilds the state after a restart, step one: the promoted version's trainer state (weights, AdamW moments, step
+    /// counts, RNG) when <paramref name="trainerState"/> is given and loads, else its weights with a fresh optimizer;
+    /// the rankings in memory are dropped. Then <see cref="RestoreRankings"/> per journal page, then <see cref="FinishRestore"/>.
+    /// Returns true when the trainer state was restored.
     /// </summary>
-    public void Restore(RewardModelVersion? version, byte[]? weights)
+    public bool Restore(RewardModelVersion? version, byte[]? weights, byte[]? trainerState = null)
     {
         gate.Wait();
         try
         {
-            if (weights is not null)
+            var resumed = false;
+            if (trainerState is not null)
+            {
+                try
+                {
+                    trainer.LoadFromBytes(trainerState);
+                    resumed = true;
+                }
+                catch (Exception error) when (error is InvalidDataException or IOException or KeyNotFoundException or ArgumentException
+                                                  or System.Text.Json.JsonException)
+                {
+                    logger.LogWarning(error, "Reward trainer state of version {Version} does not load; resuming from its weights with a fresh optimizer",
+                        version?.Version);
+                }
+            }
+
+            if (!resumed && weights is not null)
                 LoadWeights(weights);
+            RestoredFrom = resumed ? "trainer_state" : weights is not null ? "weights" : null;
             restoring = version;
             restoringThrough = version?.TrainedThrough ?? 0;
             // A restore that failed half-way (Redis gone mid-read) is retried from scratch.
@@ -119,6 +138,7 @@ public sealed class RewardModelService : IDisposable
             heldOut.Clear();
             fresh.Clear();
             RankingsSeen = 0;
+            return resumed;
         }
         finally
         {
@@ -177,8 +197,9 @@ public sealed class RewardModelService : IDisposable
     }
 
     /// <summary>Trains one round on the oldest <see cref="RewardOptions.TrainEvery"/> fresh rankings plus replay; returns the
-    /// new version's weights and metrics, or null when there was nothing to train on.</summary>
-    public async Task<(RewardModelVersion Version, byte[] Weights)?> TrainRoundAsync(long version, CancellationToken cancellationToken)
+    /// new version's metrics, weights and trainer state (<see cref="RewardModelTrainer.SaveToBytes"/>), or null when there
+    /// was nothing to train on.</summary>
+    public async Task<(RewardModelVersion Version, byte[] Weights, byte[] TrainerState)?> TrainRoundAsync(long version, CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken);
         try
@@ -188,12 +209,13 @@ public sealed class RewardModelService : IDisposable
             var round = fresh.Take(options.TrainEvery).ToList();
             var rankings = round.Select(r => r.Ranking).ToList();
             var losses = new List<double>();
+            var sampler = new Random(RoundSeed(options.Seed, version));
             for (var step = 0; step < options.StepsPerRound; step++)
             {
                 // A stopping host cancels here (between steps) instead of waiting for the whole round; the fresh
                 // rankings stay queued for the next round, nothing was published.
                 cancellationToken.ThrowIfCancellationRequested();
-                var batch = rankings.Concat(SampleReplay()).ToList();
+                var batch = rankings.Concat(SampleReplay(sampler)).ToList();
                 var metrics = trainer.Step(batch);
                 if (metrics.Applied)
                     losses.Add(metrics.Loss);
@@ -208,10 +230,11 @@ public sealed class RewardModelService : IDisposable
             var result = new RewardModelVersion(version, evaluation?.PairwiseAccuracy ?? double.NaN,
                 losses.Count > 0 ? losses.Average() : double.NaN, RankingsSeen - fresh.Count, round[^1].Seq);
             var weights = SerializeWeights();
+            var trainerState = trainer.SaveToBytes();
             Current = result;
             logger.LogInformation("Reward model {Version} trained: held-out pairwise accuracy {Accuracy:F3} on {HeldOut} rankings, loss {Loss:F4}",
                 version, result.HeldOutAccuracy, heldOut.Count, result.TrainingLoss);
-            return (result, weights);
+            return (result, weights, trainerState);
         }
         finally
         {
@@ -240,11 +263,17 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
-    IEnumerable<Ranking> SampleReplay()
+    /// <summary>
+    /// Replay sampling is seeded per round from (seed, version), not by one generator over the process's life, so a
+    /// restarted service samples what the uninterrupted one would have.
+    /// </summary>
+    static int RoundSeed(long seed, long version) => unchecked((int)(seed * 1_000_003 + version * 7_919));
+
+    IEnumerable<Ranking> SampleReplay(Random sampler)
     {
         if (replay.Count <= options.ReplaySample)
             return replay;
-        return Enumerable.Range(0, options.ReplaySample).Select(_ => replay[random.Next(replay.Count)]);
+        return Enumerable.Range(0, options.ReplaySample).Select(_ => replay[sampler.Next(replay.Count)]).ToList();
     }
 
     void LoadWeights(byte[] weights)

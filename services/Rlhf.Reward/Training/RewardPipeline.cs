@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using MassTransit;
+using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Storage;
@@ -27,6 +28,7 @@ public sealed class RewardPipeline(
     IBlobStore blobs,
     IModelRegistry registry,
     RewardStats stats,
+    IOptions<RewardOptions> options,
     ILogger<RewardPipeline> logger)
 {
     /// <summary>Registry metric of a reward version: the last journal position it trained on.</summary>
@@ -59,16 +61,17 @@ public sealed class RewardPipeline(
                 return;
             var started = DateTime.UtcNow;
             var promoted = await registry.GetPromotedAsync(ModelKind.Reward, cancellationToken);
-            byte[]? weights = null;
+            byte[]? weights = null, trainerState = null;
             RewardModelVersion? version = null;
             if (promoted is not null)
             {
                 weights = await blobs.GetAsync(promoted.Blob, cancellationToken);
+                trainerState = await TrainerStateAsync(promoted, cancellationToken);
                 version = new RewardModelVersion(promoted.Version, Metric(promoted, "held_out_pairwise_accuracy"),
                     Metric(promoted, "training_loss"), (long)Metric(promoted, "rankings_seen", 0), (long)Metric(promoted, JournalPositionMetric, 0));
             }
 
-            rewardModel.Restore(version, weights);
+            var resumed = rewardModel.Restore(version, weights, trainerState);
             ratingsByGroup.Clear();
             long length = await journal.LengthAsync(cancellationToken), seq = 1;
             while (seq <= length)
@@ -93,8 +96,9 @@ public sealed class RewardPipeline(
             restored = true;
             if (promoted is not null || length > 0)
                 logger.LogInformation(
-                    "Reward state restored in {Seconds:F1} s: version {Version} (trained through journal position {TrainedThrough}), {Entries} journal entries, {Fresh} rankings to train",
-                    (DateTime.UtcNow - started).TotalSeconds, version?.Version, rewardModel.TrainedThrough, length, rewardModel.FreshRankings);
+                    "Reward state restored in {Seconds:F1} s: version {Version} (trained through journal position {TrainedThrough}; {Optimizer}), {Entries} journal entries, {Fresh} rankings to train",
+                    (DateTime.UtcNow - started).TotalSeconds, version?.Version, rewardModel.TrainedThrough,
+                    resumed ? "optimizer state restored" : "fresh optimizer", length, rewardModel.FreshRankings);
         }
         finally
         {
@@ -267,8 +271,9 @@ public sealed class RewardPipeline(
         var trained = await rewardModel.TrainRoundAsync(version, cancellationToken);
         if (trained is null)
             return;
-        var (result, weights) = trained.Value;
+        var (result, weights, state) = trained.Value;
         var blob = await blobs.PutAsync($"reward/{version}", weights, "safetensors", cancellationToken);
+        var trainerState = await blobs.PutAsync($"reward/{version}-trainer", state, "zip", cancellationToken);
         var parent = version - 1;
         await registry.RegisterAsync(new ModelVersionRecord(ModelKind.Reward, version, parent > 0 ? parent : null, blob,
             new Dictionary<string, double>
@@ -277,11 +282,44 @@ public sealed class RewardPipeline(
                 ["training_loss"] = result.TrainingLoss,
                 ["rankings_seen"] = result.RankingsSeen,
                 [JournalPositionMetric] = result.TrainedThrough,
-            }, DateTimeOffset.UtcNow), cancellationToken);
+            }, DateTimeOffset.UtcNow, trainerState), cancellationToken);
         await registry.PromoteAsync(ModelKind.Reward, version, cancellationToken);
+        await DeleteOldTrainerStateAsync(version - options.Value.TrainerStatesKept, cancellationToken);
         await publish.Publish(new RewardModelUpdated(version, Math.Max(parent, 0), blob, FiniteOrNull(result.HeldOutAccuracy), FiniteOrNull(result.TrainingLoss),
             result.RankingsSeen, DateTimeOffset.UtcNow), cancellationToken);
         await ScorePendingAsync(publish, cancellationToken);
+    }
+
+    /// <summary>The version's trainer state, or null when it has none, is gone (see <see cref="RewardOptions.TrainerStatesKept"/>) or is damaged.</summary>
+    async Task<byte[]?> TrainerStateAsync(ModelVersionRecord record, CancellationToken cancellationToken)
+    {
+        if (record.TrainerState is not { } reference)
+            return null;
+        try
+        {
+            return await blobs.GetAsync(reference, cancellationToken);
+        }
+        catch (Exception error) when (error is KeyNotFoundException or BlobIntegrityException or FileNotFoundException)
+        {
+            logger.LogWarning("Reward trainer state of version {Version} unavailable ({Error}); resuming from its weights with a fresh optimizer",
+                record.Version, error.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Deletes the trainer state of <paramref name="version"/> (the registry keeps its reference; readers fall back).</summary>
+    async Task DeleteOldTrainerStateAsync(long version, CancellationToken cancellationToken)
+    {
+        if (version < 1 || await registry.GetAsync(ModelKind.Reward, version, cancellationToken) is not { TrainerState: { } state })
+            return;
+        try
+        {
+            await blobs.DeleteAsync(state, cancellationToken);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Could not delete the trainer state of reward version {Version}: {Error}", version, error.Message);
+        }
     }
 
     /// <summary>Scores the rollouts that waited for the first version, oldest first, removing each page once published.</summary>
