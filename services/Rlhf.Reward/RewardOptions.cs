@@ -55,6 +55,17 @@ public sealed class RewardOptions
     [Range(1, 1_000)]
     public int TrainerStatesKept { get; set; } = 2;
 
+    /// <summary>
+    /// Prefix of the reward service's queue names (<c>{prefix}-ranking-submitted</c>, <c>{prefix}-rating-submitted</c>,
+    /// <c>{prefix}-rollout-generated</c>); empty (default) keeps the plain names. For running a second, separate reward
+    /// service on one broker (tests, a shadow RM).
+    /// </summary>
+    [RegularExpression("^([a-z0-9][a-z0-9-]*)?$", ErrorMessage = "QueuePrefix may hold lower-case letters, digits and '-' only.")]
+    public string QueuePrefix { get; set; } = "";
+
+    /// <summary>The queue name of <paramref name="name"/> under <see cref="QueuePrefix"/>.</summary>
+    public string QueueName(string name) => QueuePrefix.Length == 0 ? name : $"{QueuePrefix}-{name}";
+
     /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }

@@ -15,9 +15,9 @@ using StackExchange.Redis;
 namespace Rlhf.EndToEnd;
 
 /// <summary>
-/// The learner and generation services on the real RabbitMQ and Redis (queue names and key prefix unique to this run),
-/// with their consumers' queues reachable by name: the learner's <c>{prefix}-rollout-scored</c> and this generation
-/// instance's <c>generation-policy-updated-{id}</c>.
+/// The learner, reward and generation services on the real RabbitMQ and Redis (queue names and key prefix unique to this
+/// run), with their consumers' queues reachable by name: the learner's <c>{prefix}-rollout-scored</c>, the reward
+/// service's <c>{prefix}-ranking-submitted</c> and this generation instance's <c>generation-policy-updated-{id}</c>.
 /// </summary>
 public sealed class BrokerServicesFixture : IAsyncLifetime
 {
@@ -30,6 +30,10 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
     public string RedisPrefix => $"rlhf-malformed:{run}:";
 
     public string RolloutScoredQueue => $"{LearnerPrefix}-rollout-scored";
+
+    public string RewardPrefix => $"malformed-reward-{run}";
+
+    public string RankingSubmittedQueue => $"{RewardPrefix}-ranking-submitted";
 
     public string PolicyUpdatedQueue => $"generation-policy-updated-malformed-{run}";
 
@@ -52,8 +56,11 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
         settings["Learner:BatchSize"] = "1";
         settings["Learner:BatchTimeLimit"] = "00:00:01";
         settings["Learner:Threads"] = "1";
+        settings["Reward:ModelPath"] = Path.Combine(directory, "policy");
+        settings["Reward:QueuePrefix"] = RewardPrefix;
+        settings["Reward:Threads"] = "1";
         var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        app = EmbeddedPlatform.Build(url, directory, settings, "malformed-key", events: null, PlatformServices.Generation | PlatformServices.Learner);
+        app = EmbeddedPlatform.Build(url, directory, settings, "malformed-key", events: null, PlatformServices.Generation | PlatformServices.Learner | PlatformServices.Reward);
         await app.StartAsync(ct);
         Http = new HttpClient { BaseAddress = new Uri(url) };
         Rabbit = await new ConnectionFactory { Uri = TestInfrastructure.RabbitMq }.CreateConnectionAsync("malformed-message-tests", ct);
@@ -80,7 +87,9 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
             await app.DisposeAsync();
         if (Rabbit is not null)
         {
-            var queues = new[] { "rollout-scored", "demonstrations", "policy-rollback" }.Select(e => $"{LearnerPrefix}-{e}").Append(PolicyUpdatedQueue);
+            var queues = new[] { "rollout-scored", "demonstrations", "policy-rollback" }.Select(e => $"{LearnerPrefix}-{e}")
+                .Concat(new[] { "ranking-submitted", "rating-submitted", "rollout-generated" }.Select(e => $"{RewardPrefix}-{e}"))
+                .Append(PolicyUpdatedQueue);
             foreach (var queue in queues)
             {
                 foreach (var name in new[] { queue, $"{queue}_error", $"{queue}_skipped" })
@@ -135,9 +144,15 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
     {
         LearnerRolloutScored,
         GenerationPolicyUpdated,
+        RewardRankingSubmitted,
     }
 
-    string QueueOf(Target target) => target == Target.LearnerRolloutScored ? services.RolloutScoredQueue : services.PolicyUpdatedQueue;
+    string QueueOf(Target target) => target switch
+    {
+        Target.LearnerRolloutScored => services.RolloutScoredQueue,
+        Target.RewardRankingSubmitted => services.RankingSubmittedQueue,
+        _ => services.PolicyUpdatedQueue,
+    };
 
     static byte[] Envelope(Guid messageId, string messageType, object message) => JsonSerializer.SerializeToUtf8Bytes(new
     {
@@ -215,19 +230,28 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
     async Task AssertStillConsumesAsync(Target target)
     {
         var queue = QueueOf(target);
-        var (path, counter) = target == Target.LearnerRolloutScored
-            ? ("/v1/learner/status", (Func<JsonNode, long>)(s => s["rollouts"]!["missing"]!.GetValue<long>()))
-            : ("/v1/generation/status", s => s["policy_updates_ignored"]!.GetValue<long>());
+        var (path, counter) = target switch
+        {
+            Target.LearnerRolloutScored => ("/v1/learner/status", (Func<JsonNode, long>)(s => s["rollouts"]!["missing"]!.GetValue<long>())),
+            Target.RewardRankingSubmitted => ("/v1/reward/status", s => s["journal_length"]!.GetValue<long>()),
+            _ => ("/v1/generation/status", s => s["policy_updates_ignored"]!.GetValue<long>()),
+        };
         var before = counter(await services.JsonAsync(path));
 
-        // The learner drops a scored rollout that is not in the store (counted as missing); generation ignores an
-        // update to the version it already serves (counted as ignored). Both prove the consumer ran.
-        var body = target == Target.LearnerRolloutScored
-            ? Envelope(Guid.NewGuid(), "Rlhf.Contracts:RolloutScored",
-                new RolloutScored(Guid.NewGuid(), "chatcmpl-malformed", 0, 1, 0.5f, DateTimeOffset.UtcNow))
-            : Envelope(Guid.NewGuid(), "Rlhf.Contracts:PolicyUpdated",
+        // The learner drops a scored rollout that is not in the store (counted as missing); the reward service journals
+        // an all-bad ranking (no pairs, one journal entry); generation ignores an update to the version it already
+        // serves (counted as ignored). Each proves the consumer ran.
+        var body = target switch
+        {
+            Target.LearnerRolloutScored => Envelope(Guid.NewGuid(), "Rlhf.Contracts:RolloutScored",
+                new RolloutScored(Guid.NewGuid(), "chatcmpl-malformed", 0, 1, 0.5f, DateTimeOffset.UtcNow)),
+            Target.RewardRankingSubmitted => Envelope(Guid.NewGuid(), "Rlhf.Contracts:RankingSubmitted",
+                new RankingSubmitted(Guid.NewGuid(), "chatcmpl-malformed", [[Guid.NewGuid()], [Guid.NewGuid()]], true, "rater-1", "tests",
+                    DateTimeOffset.UtcNow)),
+            _ => Envelope(Guid.NewGuid(), "Rlhf.Contracts:PolicyUpdated",
                 new PolicyUpdated(0, 0, new BlobReference("redis://nowhere", new string('0', 64), 1, "safetensors"),
-                    new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), false, DateTimeOffset.UtcNow));
+                    new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null), false, DateTimeOffset.UtcNow)),
+        };
         await SendAsync(queue, Guid.NewGuid(), MassTransitJson, body);
 
         var deadline = DateTime.UtcNow.AddSeconds(20);
@@ -242,18 +266,21 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
     [Theory]
     [InlineData(Target.LearnerRolloutScored)]
     [InlineData(Target.GenerationPolicyUpdated)]
+    [InlineData(Target.RewardRankingSubmitted)]
     public async Task Wrong_content_type_goes_to_error_queue_because_no_deserializer_reads_it(Target target) =>
         await AssertLandsInAsync(target, "_error", "text/plain", Encoding.UTF8.GetBytes("reward=0.5 for rollout 42"));
 
     [Theory]
     [InlineData(Target.LearnerRolloutScored)]
     [InlineData(Target.GenerationPolicyUpdated)]
+    [InlineData(Target.RewardRankingSubmitted)]
     public async Task Garbage_body_with_masstransit_json_type_goes_to_error_queue_because_it_does_not_deserialize(Target target) =>
         await AssertLandsInAsync(target, "_error", MassTransitJson, [0x7B, 0x22, 0x6D, 0x65, 0xFF, 0xFE, 0x00, 0x2C, 0x5D]);
 
     [Theory]
     [InlineData(Target.LearnerRolloutScored)]
     [InlineData(Target.GenerationPolicyUpdated)]
+    [InlineData(Target.RewardRankingSubmitted)]
     public async Task Valid_envelope_of_an_unknown_type_goes_to_skipped_queue_because_no_consumer_handles_it(Target target) =>
         await AssertLandsInAsync(target, "_skipped", MassTransitJson,
             Envelope(Guid.NewGuid(), "Rlhf.Contracts:RolloutTeleported", new { rolloutId = Guid.NewGuid(), destination = "mars" }));

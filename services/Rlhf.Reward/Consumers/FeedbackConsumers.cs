@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Reward.Training;
 
@@ -40,6 +41,8 @@ public static class StorageRetry
 /// <summary>Training must see feedback one message at a time (the model is one shared state).</summary>
 public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<RankingSubmittedConsumer>
 {
+    public RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("ranking-submitted");
+
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RankingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {
@@ -50,6 +53,8 @@ public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<Rank
 
 public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<RatingSubmittedConsumer>
 {
+    public RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("rating-submitted");
+
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
         IRegistrationContext context)
     {

@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Reward.Training;
 
@@ -14,6 +15,8 @@ public sealed class RolloutGeneratedConsumer(RewardPipeline pipeline) : IConsume
 /// <summary>Batches of up to 32 rollouts or whatever arrived within 200 ms; scoring instances compete for batches.</summary>
 public sealed class RolloutGeneratedConsumerDefinition : ConsumerDefinition<RolloutGeneratedConsumer>
 {
+    public RolloutGeneratedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("rollout-generated");
+
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RolloutGeneratedConsumer> consumer,
         IRegistrationContext context)
     {
