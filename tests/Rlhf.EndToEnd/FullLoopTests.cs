@@ -118,7 +118,9 @@ public sealed class FullLoopTests : IDisposable
         }
         while (reply["system_fingerprint"]!.GetValue<string>() == "policy-v0" && DateTime.UtcNow < deadline);
 
-        Assert.Equal("policy-v1", reply["system_fingerprint"]!.GetValue<string>());
+        // v1 at least: on a busy machine the rollouts of the polling chats may already have made v2 by the time one lands.
+        var served = reply["system_fingerprint"]!.GetValue<string>();
+        Assert.Matches("^policy-v[1-9][0-9]*$", served);
     }
 
     static async Task<JsonNode> ChatAsync(HttpClient http)
