@@ -158,12 +158,7 @@ public sealed class ReplayDeterminismTests
         }
         finally
         {
-            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Rlhf.Testing.TestInfrastructure.Redis);
-            var keys = new List<StackExchange.Redis.RedisKey>();
-            await foreach (var key in redis.GetServers()[0].KeysAsync(pattern: prefix + "*"))
-                keys.Add(key);
-            if (keys.Count > 0)
-                await redis.GetDatabase().KeyDeleteAsync([.. keys]);
+            await RewardTestHost.DeleteKeysAsync(prefix);
         }
     }
 }

@@ -6,7 +6,6 @@ using Rlhf.Contracts;
 using Rlhf.Reward.Apis;
 using Rlhf.Storage;
 using Rlhf.Testing;
-using StackExchange.Redis;
 
 namespace Rlhf.Reward.Tests;
 
@@ -33,6 +32,18 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         ["Reward:TrainEvery"] = trainEvery.ToString(System.Globalization.CultureInfo.InvariantCulture),
     });
 
+    static readonly ScoreRequest Request = new([new ScoreMessage("user", "What is 2 + 3?")], "2 + 3 = 5.");
+
+    /// <summary>Publishes <paramref name="count"/> rankings of a fresh group each, the correct answer first.</summary>
+    static async Task PublishRankingsAsync(RewardTestHost host, int count, string correct = "2 + 3 = 5.", string wrong = "2 + 3 = 6.")
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var group = await host.SeedGroupAsync(correct, wrong);
+            await host.Bus.Publish(Ranking(group, [0], [1]), Cancel);
+        }
+    }
+
     [Fact]
     public async Task A_retried_feedback_with_a_new_message_id_is_in_the_journal_once()
     {
@@ -54,18 +65,12 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
     [Fact]
     public async Task A_new_process_resumes_from_the_promoted_version_and_trains_the_rest_of_the_journal()
     {
-        var request = new ScoreRequest([new ScoreMessage("user", "What is 2 + 3?")], "2 + 3 = 5.");
         float rewardBefore;
         await using (var first = StartHost())
         {
-            for (var i = 0; i < 6; i++)
-            {
-                var group = await first.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
-                await first.Bus.Publish(Ranking(group, [0], [1]), Cancel);
-            }
-
+            await PublishRankingsAsync(first, 6);
             await WaitForStatus(first, s => s.GetProperty("journal_length").GetInt64() == 6 && s.GetProperty("trained_through").GetInt64() == 4);
-            rewardBefore = await ScoreAsync(first, request);
+            rewardBefore = await ScoreAsync(first, Request);
         } // the process is gone: two journal rankings were never trained
 
         await using var second = StartHost();
@@ -74,36 +79,26 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         Assert.Equal(4, restored.GetProperty("trained_through").GetInt64());
         Assert.Equal(2, restored.GetProperty("fresh_rankings").GetInt64());
         Assert.Equal("trainer_state", restored.GetProperty("restored_from").GetString());
-        Assert.Equal(rewardBefore, await ScoreAsync(second, request)); // the promoted weights, not the base checkpoint
+        Assert.Equal(rewardBefore, await ScoreAsync(second, Request)); // the promoted weights, not the base checkpoint
 
-        for (var i = 0; i < 2; i++)
-        {
-            var group = await second.SeedGroupAsync("7 - 2 = 5.", "7 - 2 = 4.");
-            await second.Bus.Publish(Ranking(group, [0], [1]), Cancel);
-        }
+        await PublishRankingsAsync(second, 2, "7 - 2 = 5.", "7 - 2 = 4.");
 
         var updated = await RewardEvents.WaitFor(second.Events.Updated, u => u.RewardModelVersion == 2);
         Assert.Equal(8, updated.RankingsSeen);
         var record = await second.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 2, Cancel);
         Assert.Equal(8, record!.Metrics["journal_position"]);
-        Assert.NotEqual(rewardBefore, await ScoreAsync(second, request));
+        Assert.NotEqual(rewardBefore, await ScoreAsync(second, Request));
     }
 
     [Fact]
     public async Task Without_its_trainer_state_a_new_process_resumes_from_the_promoted_weights_with_a_fresh_optimizer()
     {
-        var request = new ScoreRequest([new ScoreMessage("user", "What is 2 + 3?")], "2 + 3 = 5.");
         float rewardBefore;
         await using (var first = StartHost())
         {
-            for (var i = 0; i < 4; i++)
-            {
-                var group = await first.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
-                await first.Bus.Publish(Ranking(group, [0], [1]), Cancel);
-            }
-
+            await PublishRankingsAsync(first, 4);
             await WaitForStatus(first, s => s.GetProperty("trained_through").GetInt64() == 4);
-            rewardBefore = await ScoreAsync(first, request);
+            rewardBefore = await ScoreAsync(first, Request);
             var record = await first.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 1, Cancel);
             await first.Services.GetRequiredService<IBlobStore>().DeleteAsync(record!.TrainerState!, Cancel); // e.g. pruned, or lost
         }
@@ -111,7 +106,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         await using var second = StartHost();
         var restored = await WaitForStatus(second, s => s.GetProperty("reward_model_version").ValueKind == JsonValueKind.Number);
         Assert.Equal("weights", restored.GetProperty("restored_from").GetString());
-        Assert.Equal(rewardBefore, await ScoreAsync(second, request));
+        Assert.Equal(rewardBefore, await ScoreAsync(second, Request));
     }
 
     [Fact]
@@ -126,11 +121,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         }
 
         await using var second = StartHost();
-        for (var i = 0; i < 4; i++)
-        {
-            var group = await second.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 6.");
-            await second.Bus.Publish(Ranking(group, [0], [1]), Cancel);
-        }
+        await PublishRankingsAsync(second, 4);
 
         var scored = await RewardEvents.WaitFor(second.Events.Scored, s => s.RolloutId == early.RolloutId);
         Assert.Equal(1, scored.RewardModelVersion);
@@ -160,16 +151,5 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async ValueTask DisposeAsync()
-    {
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis);
-        foreach (var server in redis.GetServers())
-        {
-            var keys = new List<RedisKey>();
-            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
-                keys.Add(key);
-            if (keys.Count > 0)
-                await redis.GetDatabase().KeyDeleteAsync(keys.ToArray());
-        }
-    }
+    public async ValueTask DisposeAsync() => await RewardTestHost.DeleteKeysAsync(prefix);
 }

@@ -94,6 +94,20 @@ public sealed class RewardTestHost : IAsyncDisposable
         Client = factory.CreateClient();
     }
 
+    /// <summary>Deletes every Redis key under <paramref name="prefix"/> (a test's own stores).</summary>
+    public static async Task DeleteKeysAsync(string prefix)
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Rlhf.Testing.TestInfrastructure.Redis);
+        foreach (var server in redis.GetServers())
+        {
+            var keys = new List<StackExchange.Redis.RedisKey>();
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+                keys.Add(key);
+            if (keys.Count > 0)
+                await redis.GetDatabase().KeyDeleteAsync([.. keys]);
+        }
+    }
+
     /// <summary>Points the host contract tests (which build their own factory) at the tiny checkpoint.</summary>
     public static void EnsureDefaultModelPath() => Environment.SetEnvironmentVariable("Reward__ModelPath", TinyCheckpoint.Value);
 
