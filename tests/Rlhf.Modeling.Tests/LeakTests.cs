@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Rlhf.Modeling.Generation;
 using TorchSharp;
 
@@ -17,19 +16,15 @@ public sealed class LeakTests
         };
         for (var i = 0; i < 20; i++)
             Sampler.Generate(model, requests, [], 0);
-        // Counted on this thread and without a GC: a tensor left to the finalizer counts as leaked.
+        // Counted on this thread and without a GC: a tensor left to the finalizer counts as leaked. RSS is process-wide
+        // and is measured in a process of its own (Rlhf.Cli.Tests' SoakTests, rlhf bench soak).
         var statistics = DisposeScopeManager.Statistics;
         var liveBefore = statistics.ThreadTotalLiveCount;
-        var rssBefore = Process.GetCurrentProcess().WorkingSet64;
 
         for (var i = 0; i < 1000; i++)
             Sampler.Generate(model, requests, [], 0);
 
         var liveAfter = statistics.ThreadTotalLiveCount;
-        var rssAfter = Process.GetCurrentProcess().WorkingSet64;
-        TestContext.Current.TestOutputHelper?.WriteLine(
-            $"live tensors {liveBefore} -> {liveAfter}; RSS {rssBefore / 1048576.0:F1} -> {rssAfter / 1048576.0:F1} MiB");
         Assert.Equal(liveBefore, liveAfter);
-        Assert.True(rssAfter - rssBefore < 64L * 1024 * 1024, $"RSS grew by {(rssAfter - rssBefore) / 1048576.0:F1} MiB over 1,000 calls");
     }
 }
