@@ -27,9 +27,38 @@ public sealed class DecoderTrunk : nn.Module
         // Embedding.weight wraps a new native handle on every get; take it once (after registration, so it is
         // not registered a second time under another name).
         embeddingWeight = embed_tokens.weight!;
+        inverseFrequencies = Rope.InverseFrequencies(config.HeadDim, config.RopeTheta, embeddingWeight.device).DetachFromDisposeScope();
     }
 
     readonly Parameter embeddingWeight;
+
+    // Scalars of every forward, held for the module's lifetime: an implicitly converted Scalar is native garbage
+    // that only the finalizer frees, and it can be finalized while the native call still reads it.
+    readonly Scalar one = 1L.ToScalar();
+    readonly Scalar zero = 0L.ToScalar();
+    readonly Scalar blocked = float.MinValue.ToScalar();
+
+    // RoPE's inverse frequencies depend only on the config: computed once, not on every forward. Read-only, so
+    // concurrent forwards share it; a forward on another device (after a move) computes its own in its scope.
+    readonly Tensor inverseFrequencies;
+
+    Tensor InverseFrequencies(Device device) =>
+        inverseFrequencies.device_type == device.type && inverseFrequencies.device_index == device.index
+            ? inverseFrequencies
+            : Rope.InverseFrequencies(Config.HeadDim, Config.RopeTheta, device);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inverseFrequencies.Dispose();
+            one.Dispose();
+            zero.Dispose();
+            blocked.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 
     public ModelConfig Config { get; }
 
@@ -55,14 +84,14 @@ public sealed class DecoderTrunk : nn.Module
             throw new ArgumentException($"attention mask covers {keyMask.shape[1]} positions, expected cache {past} + new {t} = {s}.");
 
         // Position of a token = number of real tokens before it, so left padding does not shift RoPE (HF convention).
-        var positions = (keyMask.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, t);   // (B, T)
-        var (cos, sin) = Rope.Tables(positions, Config.HeadDim, Config.RopeTheta);
+        var positions = keyMask.to(int64).cumsum(1).sub_(one).clamp_min_(zero).narrow(1, past, t);  // (B, T)
+        var (cos, sin) = Rope.Tables(positions, InverseFrequencies(device));
 
         var queryIndex = arange(past, s, device: device).unsqueeze(1);                        // (T, 1)
         var keyIndex = arange(0, s, device: device).unsqueeze(0);                             // (1, S)
         var allowed = keyIndex.le(queryIndex).unsqueeze(0) & keyMask.unsqueeze(1);            // (B, T, S)
         var mask = zeros(b, 1, t, s, device: device)
-            .masked_fill(allowed.logical_not().unsqueeze(1), float.MinValue);                 // (B, 1, T, S)
+            .masked_fill_(allowed.logical_not().unsqueeze(1), blocked);                       // (B, 1, T, S)
 
         var x = embed_tokens.call(inputIds);                                                  // (B, T, D)
         for (var i = 0; i < layers.Count; i++)

@@ -8,13 +8,20 @@ namespace Rlhf.Modeling;
 /// </summary>
 public static class Rope
 {
+    /// <summary>theta^(-2i/d) for i in [0, d/2): (hd/2) float32. Fixed per model, so computed once, not per forward.</summary>
+    public static Tensor InverseFrequencies(int headDim, double theta, Device device)
+    {
+        // In float64, then rounded to float32, as before this was cached.
+        var inverse = new float[headDim / 2];
+        for (var i = 0; i < inverse.Length; i++)
+            inverse[i] = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim));
+        return tensor(inverse, device: device);
+    }
+
     /// <summary>cos and sin of shape (B, T, head_dim) for position ids (B, T).</summary>
-    public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, int headDim, double theta)
+    public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, Tensor invFreq)
     {
         using var scope = NewDisposeScope();
-        var device = positionIds.device;
-        var exponents = arange(0, headDim, 2, dtype: float64, device: device) / headDim;
-        var invFreq = pow(theta, exponents).reciprocal().to(float32);          // (hd/2)
         var freqs = positionIds.to(float32).unsqueeze(-1) * invFreq;            // (B, T, hd/2)
         var angles = cat([freqs, freqs], dim: -1);                               // (B, T, hd)
         return (angles.cos().MoveToOuterDisposeScope(), angles.sin().MoveToOuterDisposeScope());

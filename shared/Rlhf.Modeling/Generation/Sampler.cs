@@ -10,6 +10,9 @@ namespace Rlhf.Modeling.Generation;
 /// </summary>
 public static class Sampler
 {
+    // Never disposed, shared by all calls: an implicit 0 -> Scalar per token would be native garbage for the finalizer.
+    static readonly Scalar Zero = 0f.ToScalar();
+
     public static IReadOnlyList<GeneratedSequence> Generate(
         CausalLM model, IReadOnlyList<GenerationRequest> requests, IReadOnlyCollection<int> stopTokenIds, int padTokenId,
         bool useKvCache = true)
@@ -131,7 +134,7 @@ public static class Sampler
         if (sampling.TopK > 0 && sampling.TopK < probs.shape[0])
         {
             var kth = probs.topk(sampling.TopK).values[sampling.TopK - 1];
-            probs = probs.masked_fill(probs.lt(kth), 0);
+            probs = probs.masked_fill(probs.lt(kth), Zero);
         }
 
         if (sampling.TopP < 1)
@@ -141,7 +144,7 @@ public static class Sampler
             // Keep a token when the mass before it is still below P (the most likely token is always kept).
             using var topP = sampling.TopP.ToScalar();
             var drop = (cumulative - sorted).ge(topP);
-            probs = probs.scatter(0, order, sorted.masked_fill(drop, 0));
+            probs = probs.scatter(0, order, sorted.masked_fill(drop, Zero));
         }
 
         var token = (int)multinomial(probs, 1, generator: generator).item<long>();
