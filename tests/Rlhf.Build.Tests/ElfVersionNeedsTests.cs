@@ -66,8 +66,8 @@ public sealed class ElfVersionNeedsTests
         { "text", "TorchSharp native fix: this is a text file, long enough for an ELF64 header."u8.ToArray(), VersionNeedState.NotElf },
         { "empty", [], VersionNeedState.NotElf },
         { "the first 63 bytes of the fixture", Fixture[..63], VersionNeedState.NotElf },
-        { "ELF32", WithByte(Fixture, 4, 1), VersionNeedState.NotElf64LittleEndian },
-        { "big-endian", WithByte(Fixture, 5, 2), VersionNeedState.NotElf64LittleEndian },
+        { "ELF32", Changed(d => d[4] = 1), VersionNeedState.NotElf64LittleEndian },
+        { "big-endian", Changed(d => d[5] = 2), VersionNeedState.NotElf64LittleEndian },
     };
 
     [Theory]
@@ -89,9 +89,19 @@ public sealed class ElfVersionNeedsTests
     {
         { "cut in half", Fixture[..(Fixture.Length / 2)], "section header table out of range" },
         // The libc.so.6 Verneed opens .gnu.version_r; its vn_next is 12 bytes in.
-        { "vn_next past the section", WithUInt32(Fixture, 0x398 + 12, 0x10000), "Verneed entry out of range" },
+        { "vn_next past the section", Changed(d => BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(0x398 + 12), 0x10000)), "Verneed entry out of range" },
         // GLIBCXX_3.4 (0x398 + 0x30) is followed by GLIBCXX_3.4.32; its vna_next is 12 bytes in.
-        { "vna_next past the section", WithUInt32(Fixture, 0x398 + 0x30 + 12, 0x10000), "Vernaux entry out of range" },
+        { "vna_next past the section", Changed(d => BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(0x398 + 0x30 + 12), 0x10000)), "Vernaux entry out of range" },
+        // e_shnum 0 means "the count is in section 0's sh_size", here 4 bytes short of the end.
+        {
+            "extended section count cut off",
+            Changed(d =>
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(0x3c), 0);
+                BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(0x28), (ulong)d.Length - 36);
+            }),
+            $"read past end of file at offset {Fixture.Length}"
+        },
     };
 
     [Theory]
@@ -135,17 +145,10 @@ public sealed class ElfVersionNeedsTests
         }
     }
 
-    static byte[] WithByte(byte[] data, int offset, byte value)
+    static byte[] Changed(Action<byte[]> change)
     {
-        byte[] copy = (byte[])data.Clone();
-        copy[offset] = value;
-        return copy;
-    }
-
-    static byte[] WithUInt32(byte[] data, int offset, uint value)
-    {
-        byte[] copy = (byte[])data.Clone();
-        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(offset), value);
+        byte[] copy = (byte[])Fixture.Clone();
+        change(copy);
         return copy;
     }
 }
