@@ -74,7 +74,7 @@ public sealed class ElfVersionNeedsTests
     [MemberData(nameof(NotElf64LittleEndian))]
     public void A_file_that_is_not_ELF64_little_endian_is_reported_as_such(string what, byte[] data, VersionNeedState expected)
     {
-        Assert.NotEmpty(what);
+        _ = what; // only names the case in the test output
         Assert.Equal(expected, ElfVersionNeeds.Scan(data, ElfFixtures.Version).State);
     }
 
@@ -108,7 +108,7 @@ public sealed class ElfVersionNeedsTests
     [MemberData(nameof(Corrupt))]
     public void A_corrupt_file_gives_invalid_data_that_says_what_is_wrong(string what, byte[] data, string message)
     {
-        Assert.NotEmpty(what);
+        _ = what; // only names the case in the test output
         var error = Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Scan(data, ElfFixtures.Version));
         Assert.Equal(message, error.Message);
     }
