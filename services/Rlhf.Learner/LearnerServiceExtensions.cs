@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting;
 using Rlhf.Learner.Apis;
@@ -13,7 +14,7 @@ public static class LearnerServiceExtensions
     public const string ServiceName = "rlhf-learner";
 
     /// <summary>
-    /// Registers the learner's options (validated at start), stores, engine and consumers. Without
+    /// Registers the learner's options (validated at start), stores, clock, evaluation gate, engine and consumers. Without
     /// <c>Learner:ModelPath</c> the consumers are left out: with no model there is nothing to train, and the queues
     /// keep their messages for a learner that has one.
     /// </summary>
@@ -35,6 +36,8 @@ public static class LearnerServiceExtensions
             })
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IPolicyGate>(sp => new EvaluationGate(sp.GetRequiredService<IOptions<LearnerOptions>>().Value.KlBound));
         services.AddSingleton<LearnerEngine>();
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))

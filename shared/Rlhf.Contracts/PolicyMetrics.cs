@@ -11,6 +11,8 @@ namespace Rlhf.Contracts;
 /// <param name="EvalMeanReward">Mean RM score on held-out evaluation prompts; null when not evaluated.</param>
 /// <param name="EvalKl">KL to reference on held-out evaluation prompts (nats); null when not evaluated.</param>
 /// <param name="EvalTaskAccuracy">Task-specific held-out accuracy (0..1) when the deployment defines one (the demo task does); null otherwise.</param>
+/// <param name="SftLoss">Demonstration NLL (nats/token) of the last SFT step for a version trained on demonstrations; null for PPO
+/// versions and in events written before the field existed.</param>
 public sealed record PolicyMetrics(
     double KlToReference,
     double MeanReward,
@@ -21,4 +23,5 @@ public sealed record PolicyMetrics(
     int RolloutsUsed,
     double? EvalMeanReward,
     double? EvalKl,
-    double? EvalTaskAccuracy);
+    double? EvalTaskAccuracy,
+    double? SftLoss = null);

@@ -37,9 +37,10 @@ public sealed class LearnerDemonstrationTests : IDisposable
         Assert.Equal(0, update.ParentVersion);
         Assert.Equal(0, update.Metrics.RolloutsUsed);
         // A random byte-level model starts near ln(260) = 5.56 nats per token.
-        Assert.InRange(update.Metrics.PtxLoss!.Value, 4.0, 7.0);
+        Assert.InRange(update.Metrics.SftLoss!.Value, 4.0, 7.0);
+        Assert.Null(update.Metrics.PtxLoss);
         Assert.InRange(update.Metrics.EvalKl!.Value, 1e-9, 5.0);
-        Assert.Equal("promote:1", await host.Service<IClaimStore>().GetAsync(LearnerEngine.DemonstrationKey(first.FeedbackId),
+        Assert.Equal("promote:1", await host.Service<IClaimStore>().GetAsync(TrainingClaims.DemonstrationKey(first.FeedbackId),
             TestContext.Current.CancellationToken));
 
         // A redelivered demonstration and one with a role the chat template does not know.

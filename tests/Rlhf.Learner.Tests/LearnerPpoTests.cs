@@ -47,7 +47,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.InRange(update.Metrics.EvalKl!.Value, 1e-9, 5.0);
 
         // The blob verifies, has exactly the base checkpoint's layout, and loads into a policy of the same architecture.
-        Assert.Equal(LearnerEngine.WeightsFormat, update.Blob.Format);
+        Assert.Equal(PolicyBlobs.WeightsFormat, update.Blob.Format);
         var weights = await host.Service<IBlobStore>().GetAsync(update.Blob, Cancel);
         Assert.Equal(update.Blob.Bytes, weights.LongLength);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(weights)), update.Blob.Sha256);
@@ -111,7 +111,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.Equal(0, status.GetProperty("versions_published").GetInt64());
         Assert.Equal(1, status.GetProperty("last_rejection").GetProperty("candidate_version").GetInt64());
         // The rollouts were consumed by the rejected candidate: claimed, so a redelivery does not train on them.
-        Assert.Equal("reject:1", await host.Service<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(rollouts[0].RolloutId), Cancel));
+        Assert.Equal("reject:1", await host.Service<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(rollouts[0].RolloutId), Cancel));
 
         // The checkpoint the learner resumes from holds the base weights again.
         var checkpoint = Directory.GetDirectories(stateDirectory, "checkpoint-*").Single();
@@ -149,7 +149,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.Equal(1, status.GetProperty("ppo_steps").GetInt64());
         Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
         Assert.Single(host.Events.Updates);
-        Assert.Equal("promote:1", await host.Service<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(rollouts[3].RolloutId), Cancel));
+        Assert.Equal("promote:1", await host.Service<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(rollouts[3].RolloutId), Cancel));
     }
 
     [Fact]

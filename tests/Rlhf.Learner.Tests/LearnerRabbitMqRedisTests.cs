@@ -134,7 +134,7 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         // Killed inside the step: only the bootstrap checkpoint exists, nothing was published or claimed.
         Assert.Equal(["checkpoint-0000000000"], Directory.GetDirectories(stateDirectory, "checkpoint-*").Select(Path.GetFileName));
         Assert.Empty(observed.Updates);
-        Assert.Null(await Observer<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(scored[0].RolloutId), Cancel));
+        Assert.Null(await Observer<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(scored[0].RolloutId), Cancel));
 
         using var restarted = new LearnerProcess(settings);
         var update = await observed.WaitForAsync<PolicyUpdated>(timeout: TimeSpan.FromSeconds(90));
@@ -142,7 +142,7 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         Assert.Equal(1, update.PolicyVersion);
         Assert.Equal(4, update.Metrics.RolloutsUsed);
         foreach (var rollout in scored)
-            Assert.Equal("promote:1", await Observer<IClaimStore>().GetAsync(LearnerEngine.TrainedKey(rollout.RolloutId), Cancel));
+            Assert.Equal("promote:1", await Observer<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(rollout.RolloutId), Cancel));
         await restarted.WaitForLogAsync("Published policy 1", TimeSpan.FromSeconds(30));
         var checkpoint = CheckpointDirectory.Read(Directory.GetDirectories(stateDirectory, "checkpoint-*").Single());
         Assert.Equal(1, checkpoint.PpoSteps);

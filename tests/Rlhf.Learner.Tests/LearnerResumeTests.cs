@@ -83,7 +83,7 @@ public sealed class LearnerResumeTests : IDisposable
         await registry.RegisterAsync(version0, Cancel);
         await registry.PromoteAsync(ModelKind.Policy, 0, Cancel);
         foreach (var rollout in rollouts)
-            await stores.Claims.ReleaseAsync(LearnerEngine.TrainedKey(rollout.RolloutId), Cancel);
+            await stores.Claims.ReleaseAsync(TrainingClaims.RolloutKey(rollout.RolloutId), Cancel);
         var crashed = new SharedStores(stores.Rollouts, stores.Claims, registry, stores.Blobs);
 
         await using var restarted = new LearnerHost(LearnerHost.Settings(policy, stateDirectory), crashed);
@@ -91,7 +91,7 @@ public sealed class LearnerResumeTests : IDisposable
 
         Assert.Equal(1, update.PolicyVersion);
         Assert.Equal(1, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
-        Assert.Equal("promote:1", await stores.Claims.GetAsync(LearnerEngine.TrainedKey(rollouts[2].RolloutId), Cancel));
+        Assert.Equal("promote:1", await stores.Claims.GetAsync(TrainingClaims.RolloutKey(rollouts[2].RolloutId), Cancel));
         Assert.True(File.Exists(Path.Combine(checkpoint, CheckpointDirectory.EffectsDoneFile)));
 
         // The broker redelivers the unacknowledged batch: it is recognised, not trained again.

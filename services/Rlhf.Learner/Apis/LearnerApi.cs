@@ -121,6 +121,7 @@ public static class LearnerApi
         policy_loss = m.PolicyLoss,
         value_loss = m.ValueLoss,
         ptx_loss = m.PtxLoss,
+        sft_loss = m.SftLoss,
         kl_coefficient = m.KlCoefficient,
         rollouts_used = m.RolloutsUsed,
         eval_kl = m.EvalKl,

@@ -7,7 +7,7 @@ namespace Rlhf.Learner.Training;
 /// it); the part that needs the model registry and the bus runs in the background and is retried until they answer,
 /// while batches wait for it.
 /// </summary>
-sealed class LearnerStartup(LearnerEngine engine, IBus bus, ILogger<LearnerStartup> logger) : IHostedService, IDisposable
+sealed class LearnerStartup(LearnerEngine engine, IBus bus, TimeProvider time, ILogger<LearnerStartup> logger) : IHostedService, IDisposable
 {
     static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
 
@@ -41,7 +41,7 @@ sealed class LearnerStartup(LearnerEngine engine, IBus bus, ILogger<LearnerStart
 
             try
             {
-                await Task.Delay(RetryDelay, cancellationToken);
+                await Task.Delay(RetryDelay, time, cancellationToken);
             }
             catch (OperationCanceledException)
             {

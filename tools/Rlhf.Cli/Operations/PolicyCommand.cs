@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Rlhf.Contracts;
+using Rlhf.Learner.Training;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
@@ -126,10 +127,10 @@ public static class PolicyCommand
             r.Blob.Sha256.Length > 12 ? r.Blob.Sha256[..12] : r.Blob.Sha256,
             Size(r.Blob.Bytes),
             r.Blob.Format,
-            Metric(r.Metrics, "mean_reward", "F3"),
-            Metric(r.Metrics, "kl_to_reference", "F4"),
-            Metric(r.Metrics, "eval_kl", "F4"),
-            Metric(r.Metrics, "rollouts_used", "F0"),
+            Metric(r.Metrics, PolicyRegistryMetrics.MeanReward, "F3"),
+            Metric(r.Metrics, PolicyRegistryMetrics.KlToReference, "F4"),
+            Metric(r.Metrics, PolicyRegistryMetrics.EvalKl, "F4"),
+            Metric(r.Metrics, PolicyRegistryMetrics.RolloutsUsed, "F0"),
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
         string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i is <= 4 or 6 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd();

@@ -1,5 +1,6 @@
 using MassTransit;
 using Rlhf.Contracts;
+using Rlhf.Learner.Training;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
@@ -104,27 +105,6 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
 
     /// <summary>The event a rollback publishes: the record's weights and metrics, marked as a rollback.</summary>
     public static PolicyUpdated RollbackEvent(ModelVersionRecord record, DateTimeOffset now) =>
-        new(record.Version, record.ParentVersion ?? record.Version, record.Blob, MetricsOf(record.Metrics), IsRollback: true, now);
+        new(record.Version, record.ParentVersion ?? record.Version, record.Blob, PolicyRegistryMetrics.FromRegistry(record.Metrics), IsRollback: true, now);
 
-    /// <summary>
-    /// <see cref="PolicyMetrics"/> from the registry's metric names (the learner writes kl_to_reference, mean_reward,
-    /// policy_loss, value_loss, kl_coefficient, rollouts_used, ptx_loss, eval_kl): zero where a required one is
-    /// absent, null where an optional one is.
-    /// </summary>
-    public static PolicyMetrics MetricsOf(IReadOnlyDictionary<string, double> metrics)
-    {
-        double Value(string name) => metrics.TryGetValue(name, out var v) && double.IsFinite(v) ? v : 0;
-        double? Optional(string name) => metrics.TryGetValue(name, out var v) && double.IsFinite(v) ? v : null;
-        return new PolicyMetrics(
-            KlToReference: Value("kl_to_reference"),
-            MeanReward: Value("mean_reward"),
-            PolicyLoss: Value("policy_loss"),
-            ValueLoss: Value("value_loss"),
-            PtxLoss: Optional("ptx_loss"),
-            KlCoefficient: Value("kl_coefficient"),
-            RolloutsUsed: (int)Math.Clamp(Math.Round(Value("rollouts_used")), 0, int.MaxValue),
-            EvalMeanReward: Optional("eval_mean_reward"),
-            EvalKl: Optional("eval_kl"),
-            EvalTaskAccuracy: Optional("eval_task_accuracy"));
-    }
 }

@@ -1,0 +1,53 @@
+using Rlhf.Modeling;
+using Rlhf.Storage;
+
+namespace Rlhf.Learner.Training;
+
+/// <summary>The learner's parts once its models are loaded, wired together. Built by <see cref="LearnerEngine.LoadLocal"/>.</summary>
+sealed class LearnerParts : IDisposable
+{
+    readonly LearnerModels models;
+
+    LearnerParts(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, PolicyAdoption adoption, TrainingSequencer sequencer,
+        PpoStep ppo, SftStep sft)
+    {
+        this.models = models;
+        Ledger = ledger;
+        Outbox = outbox;
+        Adoption = adoption;
+        Sequencer = sequencer;
+        Ppo = ppo;
+        Sft = sft;
+    }
+
+    public LearnerLedger Ledger { get; }
+    public EffectsOutbox Outbox { get; }
+    public PolicyAdoption Adoption { get; }
+    public TrainingSequencer Sequencer { get; }
+    public PpoStep Ppo { get; }
+    public SftStep Sft { get; }
+
+    /// <summary>Loads the models on the configured device and resumes the newest complete checkpoint, if any.</summary>
+    public static LearnerParts Load(LearnerOptions settings, IRolloutStore rollouts, IClaimStore claims, IModelRegistry registry, IBlobStore blobs,
+        IPolicyGate gate, TimeProvider time, ILoggerFactory loggers)
+    {
+        TorchRuntime.SetThreads(settings.Threads);
+        var models = LearnerModels.Load(settings, TorchRuntime.SelectDevice(settings.Device));
+        var ledger = new LearnerLedger(models, new CheckpointDirectory(settings.StateDirectory), loggers.CreateLogger<LearnerLedger>());
+        ledger.Resume();
+        var outbox = new EffectsOutbox(ledger, registry, claims, loggers.CreateLogger<EffectsOutbox>());
+        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, time, loggers.CreateLogger<VersionCommitter>());
+        var evaluator = new CandidateEvaluator(models, settings);
+        return new LearnerParts(
+            models,
+            ledger,
+            outbox,
+            new PolicyAdoption(models, ledger, registry, blobs, time, loggers.CreateLogger<PolicyAdoption>()),
+            new TrainingSequencer(committer, gate, loggers.CreateLogger<TrainingSequencer>()),
+            new PpoStep(models, ledger, claims, rollouts, evaluator, settings.MaxPolicyLag, loggers.CreateLogger<PpoStep>()),
+            new SftStep(models, claims, new DemonstrationTokenizer(models.Template, models.Tokenizer, models.Config.MaxPositionEmbeddings), evaluator,
+                settings.SftStepsPerBatch, loggers.CreateLogger<SftStep>()));
+    }
+
+    public void Dispose() => models.Dispose();
+}

@@ -1,0 +1,64 @@
+using MassTransit;
+
+namespace Rlhf.Learner.Training;
+
+/// <summary>
+/// The one sequence every training batch goes through, PPO or SFT:
+/// <list type="number">
+/// <item>finish the effects of the last checkpoint if a crash or an outage interrupted them;</item>
+/// <item>admit the batch (the step drops duplicates and unusable messages, and the batch is counted);</item>
+/// <item>train one step; a skipped or failed step restores the last checkpoint's weights;</item>
+/// <item>judge the candidate with the gate;</item>
+/// <item>commit: a checkpoint for the new version or the rejection, then its effects.</item>
+/// </list>
+/// Callers run one batch at a time (the engine's lock).
+/// </summary>
+public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate gate, ILogger<TrainingSequencer> logger)
+{
+    volatile bool training;
+
+    /// <summary>True while a step is training (shown by the status API).</summary>
+    public bool Training => training;
+
+    public async Task RunAsync<TMessage, TItem>(ITrainingStep<TMessage, TItem> step, IReadOnlyList<TMessage> batch, IPublishEndpoint publisher,
+        CancellationToken cancellationToken)
+    {
+        await committer.CompleteEffectsAsync(publisher, cancellationToken);
+        var admitted = await step.AdmitAsync(batch, cancellationToken);
+        committer.Count(admitted.CountBatch);
+        if (admitted.Items.Count == 0)
+        {
+            logger.LogInformation("Nothing to train on in a {Step} batch of {Count}", step.Name, batch.Count);
+            return;
+        }
+
+        GateCandidate candidate;
+        GateVerdict verdict;
+        training = true;
+        try
+        {
+            var result = step.Train(admitted.Items);
+            if (result.Candidate is null)
+            {
+                committer.Restore();
+                committer.Count(c => c with { SkippedSteps = c.SkippedSteps + 1 });
+                logger.LogWarning("{Step} step skipped ({Reason}); weights unchanged", step.Name, result.SkipReason);
+                return;
+            }
+
+            candidate = result.Candidate;
+            verdict = gate.Judge(candidate);
+        }
+        catch
+        {
+            committer.Restore();
+            throw;
+        }
+        finally
+        {
+            training = false;
+        }
+
+        await committer.CommitAsync(candidate, verdict, admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
+    }
+}

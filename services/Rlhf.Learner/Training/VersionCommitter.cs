@@ -1,0 +1,113 @@
+using MassTransit;
+using Rlhf.Contracts;
+using Rlhf.Storage;
+
+namespace Rlhf.Learner.Training;
+
+/// <summary>What the <see cref="TrainingSequencer"/> needs to turn a trained candidate into a checkpoint (and to undo a failed step).</summary>
+public interface IVersionCommitter
+{
+    /// <summary>Finishes the effects of the current checkpoint if a crash or an outage interrupted them.</summary>
+    Task CompleteEffectsAsync(IPublishEndpoint publisher, CancellationToken cancellationToken);
+
+    /// <summary>Puts the models back to the current checkpoint.</summary>
+    void Restore();
+
+    void Count(Func<CounterValues, CounterValues> update);
+
+    /// <summary>
+    /// Writes the checkpoint that makes <paramref name="candidate"/> a version (passed) or a rejection (failed),
+    /// claiming <paramref name="claimKeys"/>, then carries out its effects.
+    /// </summary>
+    Task CommitAsync(GateCandidate candidate, GateVerdict verdict, IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained,
+        IPublishEndpoint publisher, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Promote: store the weight blob, write a checkpoint whose effects are register + promote + claim + publish
+/// <see cref="PolicyUpdated"/>. Reject: reload the last checkpoint's weights and write a checkpoint whose effects are
+/// claim + publish <see cref="PolicyRejected"/>. Then carry out those effects. A failure before the checkpoint is
+/// written restores the last one, so a retry never trains twice.
+/// </summary>
+public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, IModelRegistry registry, IBlobStore blobs,
+    TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
+{
+    public Task CompleteEffectsAsync(IPublishEndpoint publisher, CancellationToken cancellationToken) => outbox.CompleteAsync(publisher, cancellationToken);
+
+    public void Restore() => ledger.Restore();
+
+    public void Count(Func<CounterValues, CounterValues> update) => ledger.Count(update);
+
+    public async Task CommitAsync(GateCandidate candidate, GateVerdict verdict, IReadOnlyList<string> claimKeys,
+        Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        var current = ledger.State;
+        var now = time.GetUtcNow();
+        try
+        {
+            var version = await registry.NextVersionAsync(ModelKind.Policy, cancellationToken);
+            var next = verdict.Passed
+                ? await PromotedAsync(current, version, candidate.Metrics, claimKeys, countTrained, now, cancellationToken)
+                : Rejected(current, version, CandidateMetrics.Finite(candidate.Metrics), verdict.Reason!, claimKeys, now);
+            ledger.Commit(next);
+        }
+        catch
+        {
+            ledger.Restore();
+            throw;
+        }
+
+        await outbox.CompleteAsync(publisher, cancellationToken);
+    }
+
+    async Task<LearnerState> PromotedAsync(LearnerState current, long version, PolicyMetrics metrics, IReadOnlyList<string> claimKeys,
+        Func<CounterValues, CounterValues> countTrained, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var blob = await StoreActorWeightsAsync(version, cancellationToken);
+        var counters = countTrained(ledger.Counters);
+        return current with
+        {
+            Sequence = current.Sequence + 1,
+            PolicyVersion = version,
+            ParentVersion = current.PolicyVersion,
+            PpoSteps = models.Ppo.Steps,
+            SftSteps = models.Sft.Steps,
+            KlCoefficient = models.Ppo.KlCoef,
+            LastMetrics = metrics,
+            Effects = new PendingEffects(EffectKind.Promote, version, current.PolicyVersion, blob, metrics, null, claimKeys, now),
+            Counters = counters with { VersionsPublished = counters.VersionsPublished + 1 },
+            WrittenAt = now,
+        };
+    }
+
+    LearnerState Rejected(LearnerState current, long version, PolicyMetrics metrics, string reason, IReadOnlyList<string> claimKeys, DateTimeOffset now)
+    {
+        ledger.Restore();
+        logger.LogWarning("Candidate policy {Candidate} rejected: {Reason}; keeping policy {PolicyVersion}", version, reason, current.PolicyVersion);
+        var counters = ledger.Counters;
+        return current with
+        {
+            Sequence = current.Sequence + 1,
+            LastRejection = new Rejection(version, current.PolicyVersion, reason, now),
+            Effects = new PendingEffects(EffectKind.Reject, version, current.PolicyVersion, null, metrics, reason, claimKeys, now),
+            Counters = counters with { CandidatesRejected = counters.CandidatesRejected + 1 },
+            WrittenAt = now,
+        };
+    }
+
+    async Task<BlobReference> StoreActorWeightsAsync(long version, CancellationToken cancellationToken)
+    {
+        var scratch = ledger.Checkpoints.Scratch("export");
+        byte[] weights;
+        try
+        {
+            weights = models.ExportActorWeights(scratch);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+
+        return await blobs.PutAsync(PolicyBlobs.Name(version), weights, PolicyBlobs.WeightsFormat, cancellationToken);
+    }
+}
