@@ -22,6 +22,24 @@ public sealed class PublishedMessages(MessageLog log) : IPublishObserver
     public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
 }
 
+/// <summary>
+/// Records every message a host's consumers finished consuming (after the consumer, and whatever it published, is
+/// done): the positive signal that the host got past a message, as MassTransit's test harness's <c>Consumed</c> is.
+/// A consumer that threw is not recorded.
+/// </summary>
+public sealed class ConsumedMessages(MessageLog log) : IConsumeObserver
+{
+    public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+    public Task PostConsume<T>(ConsumeContext<T> context) where T : class
+    {
+        log.Add(context.Message, context.MessageId, context.CorrelationId);
+        return Task.CompletedTask;
+    }
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+}
+
 /// <summary>Queue name of the recording consumers of one host (unique per test on a shared broker).</summary>
 public sealed record RecorderEndpoint(string Name);
 
@@ -54,6 +72,10 @@ public static class BusRecorderExtensions
     /// <summary>Records into <paramref name="log"/> everything the host's bus publishes.</summary>
     public static IServiceCollection AddPublishedMessages(this IServiceCollection services, MessageLog log) =>
         services.AddPublishObserver(_ => new PublishedMessages(log));
+
+    /// <summary>Records into <paramref name="log"/> every message the host's consumers finished consuming.</summary>
+    public static IServiceCollection AddConsumedMessages(this IServiceCollection services, MessageLog log) =>
+        services.AddConsumeObserver(_ => new ConsumedMessages(log));
 
     /// <summary>
     /// Records into <paramref name="log"/> every <typeparamref name="T"/> delivered to the queue <paramref name="queue"/>
