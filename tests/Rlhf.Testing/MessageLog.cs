@@ -10,8 +10,8 @@ public sealed record Recorded<T>(T Message, Guid? MessageId, Guid? CorrelationId
 /// Messages a test saw (published by a host, or delivered to a recording consumer), in arrival order. Tests await
 /// the message they want instead of polling. Absence is proved after a positive signal that the system got past the
 /// point where the unwanted message would have been recorded: a later (sentinel) message arrived
-/// (<see cref="WaitForAsync{T}"/> then assert on <see cref="Before"/>), or a status counter says the input was
-/// consumed. <see cref="AssertQuietAsync"/> is the fallback where no such signal exists.
+/// (<see cref="WaitForAsync{T}"/>, then assert on <see cref="Before{T}"/>), the host finished consuming the input
+/// (<see cref="ConsumedMessages"/>), or a status counter says so. Never by sleeping and then asserting empty.
 /// </summary>
 public sealed class MessageLog
 {
@@ -88,30 +88,6 @@ public sealed class MessageLog
             {
                 // The loop reports what did arrive.
             }
-        }
-    }
-
-    /// <summary>
-    /// Fails if a message matching <paramref name="unwanted"/> is recorded already or arrives before the log has been
-    /// quiet (nothing at all recorded) for <paramref name="window"/>. Call it only after a positive signal that the
-    /// input was processed; on its own a quiet window proves nothing on a slow machine.
-    /// </summary>
-    public async Task AssertQuietAsync(TimeSpan window, Func<object, bool>? unwanted = null, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? DefaultTimeout;
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            Task next;
-            lock (gate)
-                next = added.Task;
-            var bad = All.Where(m => unwanted?.Invoke(m.Message) ?? true).ToList();
-            Assert.True(bad.Count == 0, $"unwanted message(s) recorded: {string.Join(", ", bad.Select(m => m.Message))}");
-            var left = limit - clock.Elapsed;
-            Assert.True(left > TimeSpan.Zero, $"never quiet for {window.TotalMilliseconds:0} ms in {limit.TotalSeconds:0} s; recorded: {Describe()}");
-            var quiet = await Task.WhenAny(next, Task.Delay(window < left ? window : left, TestContext.Current.CancellationToken)) != next;
-            if (quiet && window < left)
-                return;
         }
     }
 
