@@ -26,6 +26,9 @@ public static class NativeMemoryTuning
     /// <summary>What was applied, for logs and <c>rlhf doctor</c>.</summary>
     public static string Applied { get; private set; } = "not applied";
 
+    // A library's module initializer on purpose: every host that runs LibTorch through this assembly (five services,
+    // the CLI, test hosts) gets the settings before its first tensor, without a call each host could forget.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "Must run before the first LibTorch allocation in every host.")]
     [ModuleInitializer]
     internal static void Apply()
     {

@@ -206,12 +206,23 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         Assert.Equal(1, await PolicyCommand.RollbackAsync(Endpoints, 1, yes: false, new StringReader("n\n"), declined, new StringWriter(), ct));
         Assert.Contains("Cancelled", declined.ToString(), StringComparison.Ordinal);
 
-        await Task.Delay(1_500, ct);
+        // The command publishes with publisher confirms before it returns, so anything a refusal published is on our
+        // queue by now.
         Assert.Empty(await DrainOurUpdatesAsync());
         var status = await StatusAsync();
         Assert.Equal("policy-v2", status["system_fingerprint"]?.GetValue<string>());
         Assert.Equal(swapsBefore, status["policy_swaps"]!.GetValue<long>());
         Assert.Equal(2, (await registry.GetPromotedAsync(ModelKind.Policy, ct))?.Version);
+
+        // Generation consumes in its own time. A rollback that goes through is the sentinel: once generation serves
+        // version 1 it has consumed everything published before, and it swapped exactly once.
+        Assert.Equal(0, await PolicyCommand.RollbackAsync(Endpoints, 1, yes: true, confirm: null, new StringWriter(), new StringWriter(), ct));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((status = await StatusAsync())["system_fingerprint"]?.GetValue<string>() != "policy-v1" && DateTime.UtcNow < deadline)
+            await Task.Delay(250, ct);
+        Assert.Equal("policy-v1", status["system_fingerprint"]?.GetValue<string>());
+        Assert.Equal(swapsBefore + 1, status["policy_swaps"]!.GetValue<long>());
+        Assert.Equal([1L], (await DrainOurUpdatesAsync()).Select(u => u["policyVersion"]!.GetValue<long>()));
     }
 
     [Fact]

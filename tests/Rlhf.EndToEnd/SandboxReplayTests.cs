@@ -215,7 +215,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
     /// <summary>A reward host in the sandbox virtual host with <c>Replay:Sandbox=true</c>, production's Redis prefix configured.</summary>
     async Task StartSandboxRewardAsync()
     {
-        TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 3, maxPositions: 128);
+        TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 3, contextLength: 128);
 
         var settings = TestInfrastructure.RabbitMqSettings();
         settings["Bus:RabbitMq:VirtualHost"] = sandboxVhost;

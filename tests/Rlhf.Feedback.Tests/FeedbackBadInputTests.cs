@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Rlhf.Testing;
 
 namespace Rlhf.Feedback.Tests;
 
@@ -37,7 +38,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
     /// <summary>Checks that nothing was published, claimed or reserved by the refused request.</summary>
     async Task NothingLeftBehind(string idempotencyKey, string claimKey)
     {
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.Null(await host.Claims.GetAsync(claimKey, TestContext.Current.CancellationToken));
         Assert.True(await host.IdempotencyKeyIsFree(idempotencyKey), "the refused request left its Idempotency-Key reserved");
     }
@@ -174,7 +175,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
     {
         var first = await host.PostAsync("ratings", new { rollout_id = ids[1], scale = "thumbs", value = 1, rater_id = "rapid" });
         await first.AcceptedFeedbackIdAsync();
-        host.Recorder.Published.Clear();
+        host.Recorder.Clear();
         var key = $"key-{Guid.NewGuid():N}";
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/feedback/ratings")

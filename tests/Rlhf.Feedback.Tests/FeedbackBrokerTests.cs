@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using MassTransit;
@@ -28,7 +27,7 @@ public sealed class FeedbackBrokerTests
         var settings = RealInfrastructure();
         await using var host = FeedbackTestHost.Start(settings);
         var (group, ids) = await host.SeedGroupAsync(3);
-        var received = new ConcurrentQueue<(RankingSubmitted Message, Guid? MessageId)>();
+        var received = new MessageLog();
         var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(settings["Bus:RabbitMq:Host"], ushort.Parse(settings["Bus:RabbitMq:Port"]!, CultureInfo.InvariantCulture),
@@ -42,10 +41,11 @@ public sealed class FeedbackBrokerTests
             {
                 endpoint.Durable = false;
                 endpoint.AutoDelete = true;
+                endpoint.ConcurrentMessageLimit = 1; // the log keeps the queue's order, so the sentinel below comes last
                 endpoint.Handler<RankingSubmitted>(context =>
                 {
                     if (context.Message.GroupId == group)
-                        received.Enqueue((context.Message, context.MessageId));
+                        received.Add(context.Message, context.MessageId, context.CorrelationId);
                     return Task.CompletedTask;
                 });
             });
@@ -61,11 +61,13 @@ public sealed class FeedbackBrokerTests
             var retry = await host.PostAsync("rankings", body, idempotencyKey: "over-rabbitmq");
 
             Assert.Equal(feedbackId, await retry.AcceptedFeedbackIdAsync());
-            var deadline = Stopwatch.StartNew();
-            while (received.IsEmpty && deadline.Elapsed < TimeSpan.FromSeconds(20))
-                await Task.Delay(50, cancellation);
-            await Task.Delay(500, cancellation); // room for a duplicate to show up, were one published
-            var (ranking, messageId) = Assert.Single(received);
+            // Both answers came after the broker confirmed whatever was published. A sentinel published now queues behind
+            // them: once it arrived, a duplicate would have too.
+            var sentinel = Guid.NewGuid();
+            await host.Services.GetRequiredService<IBus>().Publish(new RankingSubmitted(sentinel, group, [[ids[0]], [ids[1]]], false, "sentinel",
+                FeedbackTestHost.Client, DateTimeOffset.UtcNow), cancellation);
+            await received.WaitForAsync<RankingSubmitted>(r => r.FeedbackId == sentinel, TimeSpan.FromSeconds(20));
+            var (ranking, messageId, _) = Assert.Single(received.EnvelopesOf<RankingSubmitted>(), r => r.Message.FeedbackId != sentinel);
             Assert.Equal(feedbackId, ranking.FeedbackId);
             Assert.Equal(feedbackId, messageId);
             Assert.Equal([[ids[1]], [ids[0], ids[2]]], ranking.RankedRolloutIds.Select(t => t.ToArray()).ToArray());
@@ -98,7 +100,7 @@ public sealed class FeedbackBrokerTests
         // The broker never answers: only the 1 s publish timeout ends the wait (slack for a cold host on a busy machine).
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
         Assert.Equal("5", Assert.Single(response.Headers.GetValues("Retry-After")));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         var (first, second) = ids[0].CompareTo(ids[1]) < 0 ? (ids[0], ids[1]) : (ids[1], ids[0]);
         Assert.Null(await host.Claims.GetAsync($"pairwise:{group}:offline-rater:{first}:{second}", cancellation));
         Assert.True(await host.IdempotencyKeyIsFree("broker-down"), "the Idempotency-Key stayed reserved after the 503");
@@ -115,6 +117,6 @@ public sealed class FeedbackBrokerTests
 
         Assert.Equal("The feedback store is unavailable; nothing was recorded.", await response.ProblemDetailAsync(503));
         Assert.Equal("5", Assert.Single(response.Headers.GetValues("Retry-After")));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Testing;
 
 namespace Rlhf.Feedback.Tests;
 
@@ -28,7 +29,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
             correlationId: correlation);
 
         var feedbackId = await response.AcceptedFeedbackIdAsync();
-        var (message, messageId, correlationId) = Assert.Single(host.Recorder.Published);
+        var (message, messageId, correlationId) = Assert.Single(host.Recorder.All);
         var ranking = Assert.IsType<RankingSubmitted>(message);
         Assert.Equal(feedbackId, ranking.FeedbackId);
         Assert.Equal(feedbackId, messageId);
@@ -89,7 +90,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         await again.ProblemDetailAsync(409);
         var otherPair = await host.PostAsync("pairwise", new { group_id = group, chosen = ids[0], rejected = ids[2], rater_id = "erin" });
         await otherPair.AcceptedFeedbackIdAsync();
-        Assert.Equal(2, host.Recorder.Published.Count);
+        Assert.Equal(2, host.Recorder.All.Count);
     }
 
     [Theory]
@@ -197,7 +198,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
 
         await mine.AcceptedFeedbackIdAsync();
         await theirs.AcceptedFeedbackIdAsync();
-        Assert.Equal(2, host.Recorder.Published.Count);
+        Assert.Equal(2, host.Recorder.All.Count);
     }
 
     [Fact]
@@ -209,7 +210,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         var other = await host.PostAsync("ratings", new { rollout_id = ids[0], scale = "thumbs", value = 1, rater_id = "ken" }, idempotencyKey: "reused");
 
         Assert.Equal("Idempotency-Key 'reused' was already used with a different body.", await other.ProblemDetailAsync(409));
-        Assert.Single(host.Recorder.Published);
+        Assert.Single(host.Recorder.All);
         Assert.Null(await host.Claims.GetAsync($"rating:{ids[0]}:ken", TestContext.Current.CancellationToken));
     }
 
@@ -224,7 +225,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
 
         Assert.Equal("A request with Idempotency-Key 'busy' is still in progress.", await response.ProblemDetailAsync(409));
         Assert.Equal("1", Assert.Single(response.Headers.GetValues("Retry-After")));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.Null(await host.Claims.GetAsync($"ranking:{group}:lena", TestContext.Current.CancellationToken));
     }
 
@@ -244,7 +245,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         Assert.Equal("Rater 'mallory' sent more than 2 requests in a minute.", await over.ProblemDetailAsync(429));
         // Two per minute: one every 30 s, a burst of two used up, so the next slot opens 30 s from now.
         Assert.Equal("30", Assert.Single(over.Headers.GetValues("Retry-After")));
-        Assert.Equal(2, limited.Recorder.Published.Count);
+        Assert.Equal(2, limited.Recorder.All.Count);
         Assert.Null(await limited.Claims.GetAsync($"rating:{limitedIds[2]}:mallory", TestContext.Current.CancellationToken));
 
         var otherRater = await limited.PostAsync("pairwise", new { group_id = limitedGroup, chosen = limitedIds[0], rejected = limitedIds[2], rater_id = "oscar" });
@@ -277,7 +278,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
             new { messages = new[] { new { role = "user", content = new string('q', 1100) } }, ideal_response = "a", rater_id = "quinn" });
 
         Assert.Equal("The body is larger than the limit of 1024 bytes.", await response.ProblemDetailAsync(413));
-        Assert.Empty(small.Recorder.Published);
+        Assert.Empty(small.Recorder.All);
     }
 
     [Theory]

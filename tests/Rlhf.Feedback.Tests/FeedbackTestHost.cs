@@ -10,26 +10,9 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Feedback.Tests;
-
-/// <summary>What the feedback host published, recorded when each publish completed.</summary>
-public sealed class PublishRecorder : IPublishObserver
-{
-    public ConcurrentQueue<(object Message, Guid? MessageId, Guid? CorrelationId)> Published { get; } = new();
-
-    public IReadOnlyList<T> Of<T>() => Published.Select(p => p.Message).OfType<T>().ToList();
-
-    public Task PrePublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
-
-    public Task PostPublish<T>(PublishContext<T> context) where T : class
-    {
-        Published.Enqueue((context.Message, context.MessageId, context.CorrelationId));
-        return Task.CompletedTask;
-    }
-
-    public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
-}
 
 /// <summary>A clock the tests move by hand (rollout expiry).</summary>
 public sealed class ManualClock : TimeProvider
@@ -59,6 +42,7 @@ public sealed class FeedbackTestHost : IAsyncDisposable
             web.UseSetting("Bus:Transport", "InMemory");
             web.UseSetting($"Feedback:ApiKeys:{Client}", Sha256Hex(ApiKey));
             web.UseSetting($"Feedback:ApiKeys:{OtherClient}", Sha256Hex(OtherApiKey));
+            web.ConfigureServices(services => services.AddPublishedMessages(Recorder));
             foreach (var (key, value) in settings)
                 web.UseSetting(key, value);
             if (clock is not null)
@@ -67,12 +51,12 @@ public sealed class FeedbackTestHost : IAsyncDisposable
                 web.ConfigureTestServices(services);
         });
         Http = factory.CreateClient();
-        factory.Services.GetRequiredService<IBus>().ConnectPublishObserver(Recorder);
     }
 
     public HttpClient Http { get; }
 
-    public PublishRecorder Recorder { get; } = new();
+    /// <summary>What the host's bus published, recorded as each publish completed (before the response is sent).</summary>
+    public MessageLog Recorder { get; } = new();
 
     public IServiceProvider Services => factory.Services;
 

@@ -1,3 +1,5 @@
+using Rlhf.Testing;
+
 namespace Rlhf.Feedback.Tests;
 
 /// <summary>
@@ -21,7 +23,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var key = $"key-{Guid.NewGuid():N}";
         var response = await host.PostAsync(path, json, idempotencyKey: key);
         var detail = await response.ProblemDetailAsync(status);
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.Null(await host.Claims.GetAsync(claimKey ?? $"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
         Assert.True(await host.IdempotencyKeyIsFree(key), "the rejected request left its Idempotency-Key reserved");
         return detail;
@@ -146,7 +148,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
     {
         var response = await host.PostAsync("rankings", new { group_id = "chatcmpl-never-served", all_bad = true, rater_id = Rater });
         Assert.Equal("Group 'chatcmpl-never-served' is unknown or has expired.", await response.ProblemDetailAsync(422));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
     }
 
     [Fact]
@@ -161,7 +163,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
 
         Assert.Equal($"Group '{expiredGroup}' is unknown or has expired; unknown or expired rollout ids: {expired[0]}, {expired[1]}.",
             await response.ProblemDetailAsync(422));
-        Assert.Empty(timed.Recorder.Published);
+        Assert.Empty(timed.Recorder.All);
     }
 
     [Fact]
@@ -282,7 +284,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var key = $"key-{Guid.NewGuid():N}";
         var response = await host.PostAsync("rankings", $$"""{"group_id":"{{group}}","all_bad":true,"rater_id":"{{Rater}}"}""", key, contentType: "text/plain");
         Assert.Equal("The body must be JSON (Content-Type: application/json); got 'text/plain'.", await response.ProblemDetailAsync(415));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.True(await host.IdempotencyKeyIsFree(key));
     }
 
@@ -294,7 +296,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var response = await host.PostAsync("demonstrations",
             $$"""{"messages":[{"role":"user","content":"hi"}],"ideal_response":"{{padding}}","rater_id":"{{Rater}}"}""", key);
         Assert.Equal("The body is larger than the limit of 65536 bytes.", await response.ProblemDetailAsync(413));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.True(await host.IdempotencyKeyIsFree(key));
     }
 
@@ -312,7 +314,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
         var response = await host.Http.SendAsync(request, TestContext.Current.CancellationToken);
         Assert.Equal("The Idempotency-Key header must be given once, as 1 to 255 visible ASCII characters.", await response.ProblemDetailAsync(400));
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
     }
 
     [Theory]
@@ -323,7 +325,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var response = await host.PostAsync("rankings", new { group_id = group, all_bad = true, rater_id = Rater }, apiKey: apiKey);
         Assert.Equal(expected, await response.ProblemDetailAsync(401));
         Assert.Equal("ApiKey header=\"X-Api-Key\"", response.Headers.WwwAuthenticate.ToString());
-        Assert.Empty(host.Recorder.Published);
+        Assert.Empty(host.Recorder.All);
         Assert.Null(await host.Claims.GetAsync($"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
     }
 
@@ -344,7 +346,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var second = await host.PostAsync("rankings", Ranking($"""[["{ids[3]}"],["{ids[0]}","{ids[1]}","{ids[2]}"]]"""), key);
 
         Assert.Equal($"Rater '{Rater}' already ranked group '{group}' (feedback {firstId}); it counts once.", await second.ProblemDetailAsync(409));
-        Assert.Single(host.Recorder.Published);
+        Assert.Single(host.Recorder.All);
         Assert.Equal(firstId.ToString(), await host.Claims.GetAsync($"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
         Assert.True(await host.IdempotencyKeyIsFree(key));
     }

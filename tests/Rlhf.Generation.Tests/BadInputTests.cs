@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Rlhf.Generation.Tests.Support;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 
@@ -70,7 +71,7 @@ public sealed class BadInputTests(SmallBodyGenerationHost fixture) : IClassFixtu
         Assert.Equal(0, status.GetProperty("requests_served").GetInt64());
         Assert.Equal(0, status.GetProperty("outbox_depth").GetInt64());
         Assert.Equal(0, status.GetProperty("outbox_flushed").GetInt64());
-        Assert.Empty(fixture.Host.Recorded.All);
+        Assert.Empty(fixture.Host.Published.All);
     }
 
     [Theory]

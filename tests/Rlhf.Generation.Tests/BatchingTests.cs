@@ -6,6 +6,7 @@ using Rlhf.Generation.Policy;
 using Rlhf.Generation.Tests.Support;
 using Rlhf.Modeling;
 using Rlhf.Modeling.Generation;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 
@@ -118,6 +119,6 @@ public sealed class BatchingTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(5), reply.RetryAfter?.Delta);
         var status = await host.StatusAsync();
         Assert.Equal(System.Text.Json.JsonValueKind.Null, status.GetProperty("policy_version").ValueKind);
-        Assert.Empty(host.Recorded.All);
+        Assert.Empty(host.Published.All);
     }
 }

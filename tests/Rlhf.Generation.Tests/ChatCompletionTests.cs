@@ -1,7 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
 using Rlhf.Generation.Tests.Support;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 
@@ -85,7 +87,7 @@ public sealed class ChatCompletionTests(SharedGenerationHost fixture) : IClassFi
         Assert.Equal(promptIds.Count + stored.Sum(r => r.ResponseTokenIds.Count), usage.GetProperty("total_tokens").GetInt32());
 
         // Published once per choice, with the request's correlation id.
-        var published = await host.Recorded.WaitForGroupAsync(groupId, 4);
+        var published = await host.Published.WaitForCountAsync<RolloutGenerated>(4, r => r.GroupId == groupId);
         Assert.Equal(rolloutIds.Order(), published.Select(p => p.Message.RolloutId).Order());
         Assert.All(published, p => Assert.Equal(correlationId, p.CorrelationId));
         Assert.Equal(stored.Select(r => r.ResponseText), published.OrderBy(p => p.Message.ChoiceIndex).Select(p => p.Message.ResponseText));

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Generation.Rollouts;
 using Rlhf.Generation.Tests.Support;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 
@@ -20,7 +21,7 @@ public sealed class OutboxTests : IDisposable
 
     public void Dispose() => policy.Dispose();
 
-    (GenerationHost Host, FlakyPublishEndpoint Broker, PublishLog Published) Start(BrokerMode mode, Dictionary<string, string?>? settings = null)
+    (GenerationHost Host, FlakyPublishEndpoint Broker, RolloutsPublished Published) Start(BrokerMode mode, Dictionary<string, string?>? settings = null)
     {
         var broker = new FlakyPublishEndpoint(mode);
         var all = new Dictionary<string, string?> { ["Generation:OutboxRetryDelayMs"] = "20", ["Generation:PublishTimeoutMs"] = "60000" };
@@ -28,9 +29,7 @@ public sealed class OutboxTests : IDisposable
             all[key] = value;
         var host = new GenerationHost(policy.Directory, all, services =>
             services.AddKeyedSingleton<IPublishEndpoint>(RolloutOutbox.PublisherKey, (provider, _) => broker.Over(provider.GetRequiredService<IBus>())));
-        var published = new PublishLog();
-        host.Services.GetRequiredService<IBus>().ConnectPublishObserver(published);
-        return (host, broker, published);
+        return (host, broker, new RolloutsPublished(host.Published));
     }
 
     static async Task<(Guid[] RolloutIds, Guid CorrelationId)> ChatAsync(GenerationHost host, int n)
@@ -46,6 +45,12 @@ public sealed class OutboxTests : IDisposable
         var response = await host.Client.GetAsync("/health/ready", TestContext.Current.CancellationToken);
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
         return (response.StatusCode, body.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "outbox"));
+    }
+
+    /// <summary>The <see cref="RolloutGenerated"/> events the host's bus published, in order.</summary>
+    sealed class RolloutsPublished(MessageLog log)
+    {
+        public IReadOnlyList<Recorded<RolloutGenerated>> All => log.EnvelopesOf<RolloutGenerated>();
     }
 
     static long Number(JsonElement status, string name) => status.GetProperty(name).GetInt64();
@@ -75,12 +80,12 @@ public sealed class OutboxTests : IDisposable
         Assert.Equal(0, Number(flushed, "outbox_depth"));
         Assert.Equal(0, Number(flushed, "outbox_dropped"));
         var events = published.All;
-        Assert.Equal([.. first.RolloutIds, .. second.RolloutIds], events.Select(e => e.Rollout.RolloutId));
+        Assert.Equal([.. first.RolloutIds, .. second.RolloutIds], events.Select(e => e.Message.RolloutId));
         Assert.Equal(5, events.Select(e => e.MessageId).Distinct().Count());
         Assert.Equal([.. Enumerable.Repeat(first.CorrelationId, 3), .. Enumerable.Repeat(second.CorrelationId, 2)],
             events.Select(e => e.CorrelationId!.Value));
         // Every refused attempt carried the message id the event was finally published with.
-        Assert.All(events, e => Assert.All(broker.AttemptsOf(e.Rollout.RolloutId), id => Assert.Equal(e.MessageId, id)));
+        Assert.All(events, e => Assert.All(broker.AttemptsOf(e.Message.RolloutId), id => Assert.Equal(e.MessageId, id)));
         Assert.True(broker.AttemptsOf(first.RolloutIds[0]).Count >= 3);
         Assert.Equal("Healthy", (await ReadinessAsync(host)).Outbox.GetProperty("status").GetString());
     }
@@ -97,7 +102,7 @@ public sealed class OutboxTests : IDisposable
         var events = published.All;
         // The first event arrives twice with one message id (consumers drop the second as already processed); the
         // second event is published once, after it.
-        Assert.Equal([chat.RolloutIds[0], chat.RolloutIds[0], chat.RolloutIds[1]], events.Select(e => e.Rollout.RolloutId));
+        Assert.Equal([chat.RolloutIds[0], chat.RolloutIds[0], chat.RolloutIds[1]], events.Select(e => e.Message.RolloutId));
         Assert.Equal(events[0].MessageId, events[1].MessageId);
         Assert.NotEqual(events[0].MessageId, events[2].MessageId);
         Assert.All(events, e => Assert.Equal(chat.CorrelationId, e.CorrelationId));
@@ -123,7 +128,7 @@ public sealed class OutboxTests : IDisposable
 
         Assert.Equal(0, Number(flushed, "outbox_depth"));
         Assert.Equal(1, Number(flushed, "outbox_dropped"));
-        Assert.Equal([first.RolloutIds[1], .. second.RolloutIds], published.All.Select(e => e.Rollout.RolloutId));
+        Assert.Equal([first.RolloutIds[1], .. second.RolloutIds], published.All.Select(e => e.Message.RolloutId));
     }
 
     [Fact]
@@ -246,23 +251,4 @@ public sealed class FlakyPublishEndpoint(BrokerMode mode) : IPublishEndpoint
         throw new NotSupportedException();
 
     public ConnectHandle ConnectPublishObserver(IPublishObserver observer) => throw new NotSupportedException();
-}
-
-/// <summary>Every <see cref="RolloutGenerated"/> the bus published, in order, with its message and correlation ids.</summary>
-public sealed class PublishLog : IPublishObserver
-{
-    readonly ConcurrentQueue<(RolloutGenerated Rollout, Guid MessageId, Guid? CorrelationId)> published = new();
-
-    public IReadOnlyList<(RolloutGenerated Rollout, Guid MessageId, Guid? CorrelationId)> All => [.. published];
-
-    public Task PrePublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
-
-    public Task PostPublish<T>(PublishContext<T> context) where T : class
-    {
-        if (context.Message is RolloutGenerated rollout)
-            published.Enqueue((rollout, context.MessageId!.Value, context.CorrelationId));
-        return Task.CompletedTask;
-    }
-
-    public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
 }

@@ -4,6 +4,7 @@ using Rlhf.Contracts;
 using Rlhf.Generation.Policy;
 using Rlhf.Generation.Tests.Support;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 

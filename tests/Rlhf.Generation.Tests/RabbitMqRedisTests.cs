@@ -32,7 +32,7 @@ public sealed class RabbitMqRedisTests : IDisposable
         settings["Redis:KeyPrefix"] = $"rlhf-test-generation-{run}:";
         settings["Storage:RolloutTtl"] = "00:05:00";
 
-        var recorded = new RecordedRollouts();
+        var recorded = new MessageLog();
         using var observer = await StartObserverAsync(settings, recorded, $"generation-test-observer-{run}");
         try
         {
@@ -44,7 +44,7 @@ public sealed class RabbitMqRedisTests : IDisposable
         }
     }
 
-    async Task RunAsync(string run, Dictionary<string, string?> settings, RecordedRollouts recorded, IHost observer)
+    async Task RunAsync(string run, Dictionary<string, string?> settings, MessageLog recorded, IHost observer)
     {
         var generationSettings = new Dictionary<string, string?>(settings) { ["Generation:InstanceId"] = $"test-{run}" };
         await using var generation = new GenerationHost(basePolicy.Directory, generationSettings,
@@ -55,7 +55,7 @@ public sealed class RabbitMqRedisTests : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, reply.Status);
         var groupId = reply.Json.GetProperty("id").GetString()!;
-        var events = await recorded.WaitForGroupAsync(groupId, 2, TimeSpan.FromSeconds(20));
+        var events = await recorded.WaitForCountAsync<RolloutGenerated>(2, r => r.GroupId == groupId, TimeSpan.FromSeconds(20));
         Assert.Equal([reply.RolloutId(0), reply.RolloutId(1)], events.OrderBy(e => e.Message.ChoiceIndex).Select(e => e.Message.RolloutId));
         Assert.All(events, e => Assert.Equal(correlationId, e.CorrelationId));
         // The observer has its own store instance on the same Redis and prefix.
@@ -75,16 +75,14 @@ public sealed class RabbitMqRedisTests : IDisposable
         await observer.Services.GetRequiredService<IBlobStore>().DeleteAsync(blob, TestContext.Current.CancellationToken);
     }
 
-    static async Task<IHost> StartObserverAsync(Dictionary<string, string?> settings, RecordedRollouts recorded, string queue)
+    static async Task<IHost> StartObserverAsync(Dictionary<string, string?> settings, MessageLog recorded, string queue)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Configuration["Bus:RabbitMq:QuorumQueues"] = "false";
         builder.AddServiceDefaults();
         builder.AddStorage();
-        builder.Services.AddSingleton(recorded);
-        builder.Services.AddSingleton(new RecorderEndpoint(queue));
-        builder.Services.AddBusConsumer<RolloutRecordingConsumer, RolloutRecordingConsumerDefinition>();
+        builder.Services.AddRecordingConsumer<RolloutGenerated>(recorded, queue);
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         var host = builder.Build();
         await host.StartAsync(TestContext.Current.CancellationToken);

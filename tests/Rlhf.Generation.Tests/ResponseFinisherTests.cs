@@ -1,6 +1,7 @@
 using Rlhf.Generation.Rollouts;
 using Rlhf.Generation.Tests.Support;
 using Rlhf.Modeling.Generation;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 

@@ -8,6 +8,7 @@ using OpenAI;
 using OpenAI.Chat;
 using Rlhf.Generation.Tests.Support;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Rlhf.Generation.Tests.Support;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests;
 
@@ -47,6 +48,6 @@ public sealed class ValidationTests(SharedGenerationHost fixture) : IClassFixtur
         Assert.Equal([field], reply.ErrorFields);
         var status = await host.StatusAsync();
         Assert.Equal(0, status.GetProperty("requests_served").GetInt64());
-        Assert.Empty(host.Recorded.All);
+        Assert.Empty(host.Published.All);
     }
 }

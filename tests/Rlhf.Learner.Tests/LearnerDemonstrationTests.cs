@@ -2,13 +2,14 @@ using Rlhf.Contracts;
 using Rlhf.Learner.Tests.Support;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests;
 
 /// <summary>SFT on demonstrations: a version of its own, idempotent per feedback id.</summary>
 public sealed class LearnerDemonstrationTests : IDisposable
 {
-    readonly TinyPolicy policy = new();
+    readonly TinyPolicy policy = new(seed: 7);
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
 
     public void Dispose()
@@ -54,6 +55,6 @@ public sealed class LearnerDemonstrationTests : IDisposable
         Assert.Equal(1, status.GetProperty("sft_steps").GetInt64());
         Assert.Equal(0, status.GetProperty("ppo_steps").GetInt64());
         Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
-        Assert.Single(host.Events.Updates);
+        Assert.Single(host.Events.Of<PolicyUpdated>());
     }
 }

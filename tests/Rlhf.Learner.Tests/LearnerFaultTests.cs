@@ -1,13 +1,14 @@
 using Rlhf.Contracts;
 using Rlhf.Learner.Tests.Support;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests;
 
 /// <summary>A store failing in the middle of a batch: the consumer's retry must neither lose nor double-train the batch.</summary>
 public sealed class LearnerFaultTests : IDisposable
 {
-    readonly TinyPolicy policy = new();
+    readonly TinyPolicy policy = new(seed: 7);
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
 
     public void Dispose()
@@ -39,7 +40,7 @@ public sealed class LearnerFaultTests : IDisposable
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("trained").GetInt64());
         Assert.Equal(1, status.GetProperty("checkpoint").GetProperty("sequence").GetInt64());
         Assert.Equal([0L, 2L], (await stores.Registry.ListAsync(ModelKind.Policy, Cancel)).Select(v => v.Version));
-        Assert.Single(host.Events.Updates);
+        Assert.Single(host.Events.Of<PolicyUpdated>());
     }
 
     [Fact]
@@ -61,6 +62,6 @@ public sealed class LearnerFaultTests : IDisposable
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("duplicates").GetInt64());
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("trained").GetInt64());
         Assert.Equal(1, status.GetProperty("ppo_steps").GetInt64());
-        Assert.Single(host.Events.Updates);
+        Assert.Single(host.Events.Of<PolicyUpdated>());
     }
 }

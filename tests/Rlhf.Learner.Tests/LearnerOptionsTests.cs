@@ -1,11 +1,12 @@
 using Rlhf.Learner.Tests.Support;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests;
 
 /// <summary>Options are validated when the host starts; without a model the learner stays idle.</summary>
 public sealed class LearnerOptionsTests : IDisposable
 {
-    readonly TinyPolicy policy = new();
+    readonly TinyPolicy policy = new(seed: 7);
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
 
     public void Dispose()

@@ -4,6 +4,7 @@ using Rlhf.Learner.Tests.Support;
 using Rlhf.Learner.Training;
 using Rlhf.Modeling;
 using Rlhf.Storage;
+using Rlhf.Testing;
 using static TorchSharp.torch;
 
 namespace Rlhf.Learner.Tests;
@@ -13,7 +14,7 @@ public sealed class LearnerPpoTests : IDisposable
 {
     static readonly float[] Rewards = [1.5f, -0.5f, 0.75f, -1.25f];
 
-    readonly TinyPolicy policy = new();
+    readonly TinyPolicy policy = new(seed: 7);
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
 
     public void Dispose()
@@ -100,7 +101,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.Matches(@"^eval KL \d+\.\d{4} nats exceeds bound 0\.0000$", rejected.Reason);
         Assert.True(rejected.Metrics.EvalKl > 0);
         Assert.Equal(4, rejected.Metrics.RolloutsUsed);
-        Assert.Empty(host.Events.Updates);
+        Assert.Empty(host.Events.Of<PolicyUpdated>());
 
         var registry = host.Service<IModelRegistry>();
         Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
@@ -148,7 +149,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("trained").GetInt64());
         Assert.Equal(1, status.GetProperty("ppo_steps").GetInt64());
         Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
-        Assert.Single(host.Events.Updates);
+        Assert.Single(host.Events.Of<PolicyUpdated>());
         Assert.Equal("promote:1", await host.Service<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(rollouts[3].RolloutId), Cancel));
     }
 
@@ -205,7 +206,7 @@ public sealed class LearnerPpoTests : IDisposable
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("stale").GetInt64());
         Assert.Equal(4, status.GetProperty("rollouts").GetProperty("trained").GetInt64());
         Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
-        Assert.Single(host.Events.Updates);
+        Assert.Single(host.Events.Of<PolicyUpdated>());
     }
 
     internal static async Task<IReadOnlyList<RolloutGenerated>> SeedAsync(IRolloutStore store, IReadOnlyList<RolloutGenerated> rollouts)

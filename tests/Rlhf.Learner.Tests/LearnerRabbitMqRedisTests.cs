@@ -17,10 +17,10 @@ namespace Rlhf.Learner.Tests;
 /// </summary>
 public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
 {
-    readonly TinyPolicy policy = new();
+    readonly TinyPolicy policy = new(seed: 7);
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-tests-state-{Guid.NewGuid():N}");
     readonly string run = Guid.NewGuid().ToString("N")[..12];
-    readonly RecordedEvents observed = new();
+    readonly MessageLog observed = new();
     IHost? observer;
 
     string KeyPrefix => $"rlhf-test-learner-{run}:";
@@ -36,9 +36,8 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         builder.Configuration["Bus:RabbitMq:QuorumQueues"] = "false";
         builder.AddServiceDefaults();
         builder.AddStorage();
-        builder.Services.AddSingleton(observed);
-        builder.Services.AddSingleton(new RecorderEndpoint($"learner-test-observer-{run}"));
-        builder.Services.AddBusConsumer<LearnerEventsRecorder, LearnerEventsRecorderDefinition>();
+        builder.Services.AddRecordingConsumer<PolicyUpdated>(observed, $"learner-test-observer-{run}");
+        builder.Services.AddRecordingConsumer<PolicyRejected>(observed, $"learner-test-observer-{run}");
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         observer = builder.Build();
         await observer.StartAsync(Cancel);
@@ -133,7 +132,7 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
 
         // Killed inside the step: only the bootstrap checkpoint exists, nothing was published or claimed.
         Assert.Equal(["checkpoint-0000000000"], Directory.GetDirectories(stateDirectory, "checkpoint-*").Select(Path.GetFileName));
-        Assert.Empty(observed.Updates);
+        Assert.Empty(observed.Of<PolicyUpdated>());
         Assert.Null(await Observer<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(scored[0].RolloutId), Cancel));
 
         using var restarted = new LearnerProcess(settings);
@@ -144,9 +143,23 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         foreach (var rollout in scored)
             Assert.Equal("promote:1", await Observer<IClaimStore>().GetAsync(TrainingClaims.RolloutKey(rollout.RolloutId), Cancel));
         await restarted.WaitForLogAsync("Published policy 1", TimeSpan.FromSeconds(30));
+        // The learner's publish was confirmed before it logged, so a sentinel published now is queued behind it (and
+        // behind anything the killed process published): once the sentinel is here, every update is.
+        var sentinel = await PublishSentinelAsync();
         var checkpoint = CheckpointDirectory.Read(Directory.GetDirectories(stateDirectory, "checkpoint-*").Single());
         Assert.Equal(1, checkpoint.PpoSteps);
         Assert.Equal(4, checkpoint.Counters.RolloutsTrained);
-        Assert.Single(observed.Updates);
+        Assert.Single(observed.Before<PolicyRejected>(r => r.Reason == sentinel).Select(m => m.Message).OfType<PolicyUpdated>());
+        Assert.Single(observed.Of<PolicyUpdated>());
+    }
+
+    /// <summary>Publishes a <see cref="PolicyRejected"/> nobody else sends (the learner does not consume it) and waits until the observer has it.</summary>
+    async Task<string> PublishSentinelAsync()
+    {
+        var reason = $"sentinel {Guid.NewGuid():N}";
+        await Observer<IBus>().Publish(new PolicyRejected(-1, -1, reason, new PolicyMetrics(0, 0, 0, 0, null, 0, 0, null, null, null),
+            DateTimeOffset.UtcNow), Cancel);
+        await observed.WaitForAsync<PolicyRejected>(r => r.Reason == reason);
+        return reason;
     }
 }

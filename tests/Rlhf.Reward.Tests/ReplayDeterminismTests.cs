@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Reward.Tests;
 

@@ -57,7 +57,10 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
 
         Assert.Equal(1, status.GetProperty("journal_length").GetInt64());
         Assert.Equal(1, status.GetProperty("rankings_seen").GetInt64());
-        Assert.Empty(host.Events.Updated); // one ranking is below TrainEvery = 2: the duplicate did not count
+        // Both deliveries fully consumed (a round is trained and published inside the consume that completes it): one
+        // ranking is below TrainEvery = 2, so no version, unless the duplicate counted.
+        await host.Consumed.WaitForCountAsync<RankingSubmitted>(2, r => r.FeedbackId == ranking.FeedbackId);
+        Assert.Empty(host.Published.Of<RewardModelUpdated>());
         var journal = host.Services.GetRequiredService<IFeedbackJournal>();
         Assert.Equal(1, await journal.FindAsync(ranking.FeedbackId, Cancel));
     }
@@ -83,7 +86,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
 
         await PublishRankingsAsync(second, 2, "7 - 2 = 5.", "7 - 2 = 4.");
 
-        var updated = await RewardEvents.WaitFor(second.Events.Updated, u => u.RewardModelVersion == 2);
+        var updated = await second.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 2);
         Assert.Equal(8, updated.RankingsSeen);
         var record = await second.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 2, Cancel);
         Assert.Equal(8, record!.Metrics["journal_position"]);
@@ -123,7 +126,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         await using var second = StartHost();
         await PublishRankingsAsync(second, 4);
 
-        var scored = await RewardEvents.WaitFor(second.Events.Scored, s => s.RolloutId == early.RolloutId);
+        var scored = await second.Published.WaitForAsync<RolloutScored>(s => s.RolloutId == early.RolloutId);
         Assert.Equal(1, scored.RewardModelVersion);
         Assert.Equal(0, (await WaitForStatus(second, s => s.GetProperty("pending_rollouts").GetInt64() == 0)).GetProperty("pending_rollouts").GetInt64());
     }

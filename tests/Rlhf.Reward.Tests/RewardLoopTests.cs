@@ -5,6 +5,7 @@ using System.Text.Json;
 using MassTransit;
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Reward.Tests;
 
@@ -26,17 +27,17 @@ public sealed class RewardLoopTests
             await host.Bus.Publish(Ranking(group, [0], [2], [1]), TestContext.Current.CancellationToken);
         }
 
-        var updated = await RewardEvents.WaitFor(host.Events.Updated, u => u.RewardModelVersion == 1);
+        var updated = await host.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 1);
         Assert.Equal(4, updated.RankingsSeen);
         Assert.NotNull(updated.TrainingLoss);
         Assert.Null(updated.HeldOutPairwiseAccuracy); // HeldOutShare = 0: nothing held out yet
         Assert.Equal(ModelKind.Reward, (await host.Services.GetRequiredService<IModelRegistry>().GetPromotedAsync(ModelKind.Reward, TestContext.Current.CancellationToken))!.Kind);
-        var waited = await RewardEvents.WaitFor(host.Events.Scored, s => s.RolloutId == early[0].RolloutId);
+        var waited = await host.Published.WaitForAsync<RolloutScored>(s => s.RolloutId == early[0].RolloutId);
         Assert.Equal(1, waited.RewardModelVersion);
 
         var later = await host.SeedGroupAsync("x");
         await host.Bus.Publish(later[0], TestContext.Current.CancellationToken);
-        var scored = await RewardEvents.WaitFor(host.Events.Scored, s => s.RolloutId == later[0].RolloutId);
+        var scored = await host.Published.WaitForAsync<RolloutScored>(s => s.RolloutId == later[0].RolloutId);
         Assert.Equal(later[0].GroupId, scored.GroupId);
         Assert.True(float.IsFinite(scored.Reward));
     }
@@ -54,7 +55,10 @@ public sealed class RewardLoopTests
         var status = await WaitForStatus(host, s => s.GetProperty("duplicates").GetInt64() == 1);
 
         Assert.Equal(1, status.GetProperty("rankings_seen").GetInt64());
-        Assert.Empty(host.Events.Updated); // one ranking is below TrainEvery = 2: the duplicate did not count
+        // Both deliveries fully consumed (a round is trained and published inside the consume that completes it): one
+        // ranking is below TrainEvery = 2, so no version, unless the duplicate counted.
+        await host.Consumed.WaitForCountAsync<RankingSubmitted>(2, r => r.FeedbackId == ranking.FeedbackId);
+        Assert.Empty(host.Published.Of<RewardModelUpdated>());
     }
 
     [Fact]
@@ -67,7 +71,7 @@ public sealed class RewardLoopTests
         await host.Bus.Publish(new RatingSubmitted(Guid.NewGuid(), group[1].RolloutId, group[1].GroupId, RatingScale.Thumbs, 0, "r", "tests",
             DateTimeOffset.UtcNow), TestContext.Current.CancellationToken);
 
-        var updated = await RewardEvents.WaitFor(host.Events.Updated, u => u.RewardModelVersion == 1);
+        var updated = await host.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 1);
 
         Assert.Equal(1, updated.RankingsSeen);
     }
@@ -83,7 +87,7 @@ public sealed class RewardLoopTests
 
         var group = await host.SeedGroupAsync("a", "b");
         await host.Bus.Publish(Ranking(group, [0], [1]), TestContext.Current.CancellationToken);
-        await RewardEvents.WaitFor(host.Events.Updated, u => u.RewardModelVersion == 1);
+        await host.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 1);
         var after = await host.Client.PostAsJsonAsync("/v1/reward/score", body, TestContext.Current.CancellationToken);
         var json = JsonDocument.Parse(await after.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
 
@@ -110,12 +114,12 @@ public sealed class RewardLoopTests
             await host.Bus.Publish(Ranking(group, [0], [1]), TestContext.Current.CancellationToken);
         }
 
-        await RewardEvents.WaitFor(host.Events.Updated, u => u.RewardModelVersion == 1, TimeSpan.FromSeconds(60));
+        await host.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 1, TimeSpan.FromSeconds(60));
         var probe = await host.SeedGroupAsync("2 + 3 = 5.", "2 + 3 = 7.");
         foreach (var rollout in probe)
             await host.Bus.Publish(rollout, TestContext.Current.CancellationToken);
-        var good = await RewardEvents.WaitFor(host.Events.Scored, s => s.RolloutId == probe[0].RolloutId);
-        var bad = await RewardEvents.WaitFor(host.Events.Scored, s => s.RolloutId == probe[1].RolloutId);
+        var good = await host.Published.WaitForAsync<RolloutScored>(s => s.RolloutId == probe[0].RolloutId);
+        var bad = await host.Published.WaitForAsync<RolloutScored>(s => s.RolloutId == probe[1].RolloutId);
 
         Assert.True(good.Reward > bad.Reward, $"preferred {good.Reward} should score above rejected {bad.Reward}");
     }

@@ -1,54 +1,14 @@
-using System.Collections.Concurrent;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Hosting;
-using Rlhf.Modeling;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Reward.Tests;
-
-/// <summary>Events of the reward service's bus that tests wait for.</summary>
-public sealed class RewardEvents
-{
-    public ConcurrentQueue<RewardModelUpdated> Updated { get; } = new();
-    public ConcurrentQueue<RolloutScored> Scored { get; } = new();
-
-    public static async Task<T> WaitFor<T>(ConcurrentQueue<T> queue, Func<T, bool> match, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            var found = queue.FirstOrDefault(match);
-            if (found is not null)
-                return found;
-            await Task.Delay(25, TestContext.Current.CancellationToken);
-        }
-
-        throw new TimeoutException($"No {typeof(T).Name} matching the condition arrived.");
-    }
-}
-
-public sealed class UpdatedRecorder(RewardEvents events) : IConsumer<RewardModelUpdated>
-{
-    public Task Consume(ConsumeContext<RewardModelUpdated> context)
-    {
-        events.Updated.Enqueue(context.Message);
-        return Task.CompletedTask;
-    }
-}
-
-public sealed class ScoredRecorder(RewardEvents events) : IConsumer<RolloutScored>
-{
-    public Task Consume(ConsumeContext<RolloutScored> context)
-    {
-        events.Scored.Enqueue(context.Message);
-        return Task.CompletedTask;
-    }
-}
 
 /// <summary>The reward service in process on the in-memory bus and stores, over a tiny random policy checkpoint.</summary>
 public sealed class RewardTestHost : IAsyncDisposable
@@ -56,13 +16,7 @@ public sealed class RewardTestHost : IAsyncDisposable
     static readonly Lazy<string> TinyCheckpoint = new(() =>
     {
         var directory = Path.Combine(Path.GetTempPath(), $"rlhf-reward-tests-{Environment.ProcessId}");
-        TorchRuntime.Seed(3);
-        using var policy = new CausalLM(new ModelConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 260, MaxPositionEmbeddings = 128,
-        });
-        ModelCheckpoint.SavePolicy(directory, policy, new ByteTokenizer(), new CheckpointInfo(0));
+        TinyPolicy.Save(directory, seed: 3, contextLength: 128);
         return directory;
     });
 
@@ -84,12 +38,7 @@ public sealed class RewardTestHost : IAsyncDisposable
         {
             foreach (var (key, value) in all)
                 web.UseSetting(key, value);
-            web.ConfigureServices(services =>
-            {
-                services.AddSingleton(Events);
-                services.AddBusConsumer<UpdatedRecorder>();
-                services.AddBusConsumer<ScoredRecorder>();
-            });
+            web.ConfigureServices(services => services.AddPublishedMessages(Published).AddConsumedMessages(Consumed));
         });
         Client = factory.CreateClient();
     }
@@ -97,7 +46,7 @@ public sealed class RewardTestHost : IAsyncDisposable
     /// <summary>Deletes every Redis key under <paramref name="prefix"/> (a test's own stores).</summary>
     public static async Task DeleteKeysAsync(string prefix)
     {
-        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Rlhf.Testing.TestInfrastructure.Redis);
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis);
         foreach (var server in redis.GetServers())
         {
             var keys = new List<StackExchange.Redis.RedisKey>();
@@ -111,7 +60,11 @@ public sealed class RewardTestHost : IAsyncDisposable
     /// <summary>Points the host contract tests (which build their own factory) at the tiny checkpoint.</summary>
     public static void EnsureDefaultModelPath() => Environment.SetEnvironmentVariable("Reward__ModelPath", TinyCheckpoint.Value);
 
-    public RewardEvents Events { get; } = new();
+    /// <summary>What the host's bus published (the test's own messages included), recorded as each publish completed.</summary>
+    public MessageLog Published { get; } = new();
+
+    /// <summary>What the host's consumers finished consuming: the signal that a message was fully processed.</summary>
+    public MessageLog Consumed { get; } = new();
 
     public HttpClient Client { get; }
 

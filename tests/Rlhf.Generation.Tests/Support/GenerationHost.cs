@@ -7,12 +7,13 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Hosting;
+using Rlhf.Testing;
 
 namespace Rlhf.Generation.Tests.Support;
 
 /// <summary>
 /// The generation service in process (WebApplicationFactory), by default on the in-memory bus and in-memory stores,
-/// with a consumer that records every published <c>RolloutGenerated</c>.
+/// recording everything its bus publishes.
 /// </summary>
 public sealed class GenerationHost : IAsyncDisposable
 {
@@ -29,24 +30,19 @@ public sealed class GenerationHost : IAsyncDisposable
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             all[key] = value;
-        var recorderQueue = $"generation-tests-rollouts-{Guid.NewGuid():N}";
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in all)
                 web.UseSetting(key, value);
-            web.ConfigureServices(services =>
-            {
-                services.AddSingleton(Recorded);
-                services.AddSingleton(new RecorderEndpoint(recorderQueue));
-                services.AddBusConsumer<RolloutRecordingConsumer, RolloutRecordingConsumerDefinition>();
-            });
+            web.ConfigureServices(services => services.AddPublishedMessages(Published));
             if (testServices is not null)
                 web.ConfigureTestServices(testServices);
         });
         Client = factory.CreateClient();
     }
 
-    public RecordedRollouts Recorded { get; } = new();
+    /// <summary>What the host's bus published, recorded as each publish completed.</summary>
+    public MessageLog Published { get; } = new();
 
     public HttpClient Client { get; }
 

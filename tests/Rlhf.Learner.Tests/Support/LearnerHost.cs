@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rlhf.Hosting;
 using Rlhf.Storage;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests.Support;
 
@@ -35,7 +36,7 @@ public sealed class SharedStores(IRolloutStore rollouts, IClaimStore claims, IMo
 
 /// <summary>
 /// The learner service in process (WebApplicationFactory) on the in-memory bus and shared in-memory stores, with a
-/// consumer on its bus that records every PolicyUpdated and PolicyRejected.
+/// log of everything its bus publishes (registered before it starts, so publishes made while starting are in it).
 /// </summary>
 public sealed class LearnerHost : IAsyncDisposable
 {
@@ -43,16 +44,13 @@ public sealed class LearnerHost : IAsyncDisposable
 
     public LearnerHost(IReadOnlyDictionary<string, string?> settings, SharedStores? stores = null)
     {
-        var recorderQueue = $"learner-tests-events-{Guid.NewGuid():N}";
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in settings)
                 web.UseSetting(key, value);
             web.ConfigureServices(services =>
             {
-                services.AddSingleton(Events);
-                services.AddSingleton(new RecorderEndpoint(recorderQueue));
-                services.AddBusConsumer<LearnerEventsRecorder, LearnerEventsRecorderDefinition>();
+                services.AddPublishedMessages(Events);
                 services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
             });
             if (stores is not null)
@@ -82,7 +80,8 @@ public sealed class LearnerHost : IAsyncDisposable
         ["Learner:Sft:Optimizer:LearningRate"] = "0.001",
     };
 
-    public RecordedEvents Events { get; } = new();
+    /// <summary>What the host's bus published (the test's own messages included), recorded as each publish completed.</summary>
+    public MessageLog Events { get; } = new();
 
     public HttpClient Client { get; }
 

@@ -2,6 +2,7 @@ using Rlhf.Contracts;
 using Rlhf.Modeling;
 using Rlhf.Modeling.Generation;
 using Rlhf.Modeling.Tokenization;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests.Support;
 

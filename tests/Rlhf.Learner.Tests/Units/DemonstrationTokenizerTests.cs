@@ -1,5 +1,5 @@
 using Rlhf.Contracts;
-using Rlhf.Learner.Tests.Support;
+using Rlhf.Testing;
 using Rlhf.Learner.Training;
 using Rlhf.Modeling.Tokenization;
 
