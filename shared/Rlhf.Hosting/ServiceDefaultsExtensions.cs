@@ -6,9 +6,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Edge;
 using Serilog;
 using Serilog.Formatting.Compact;
 using StackExchange.Redis;
@@ -76,6 +78,8 @@ public static class ServiceDefaultsExtensions
             }
         });
 
+        // Asked before the default writer, so framework errors on OpenAI-shaped endpoints get OpenAI's envelope.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
         services.AddProblemDetails();
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
