@@ -23,9 +23,6 @@ public static class ServiceDefaultsExtensions
     public const string LiveTag = "live";
     public const string ReadyTag = "ready";
 
-    /// <summary>Endpoint names starting with this are per-instance live views: classic, auto-deleted, never quorum.</summary>
-    public const string LiveEndpointPrefix = "live-";
-
     /// <summary>
     /// Registers Serilog, health checks, MassTransit (transport from <c>Bus:Transport</c>), Redis (when
     /// <c>Redis:Configuration</c> is set) and ProblemDetails. Services add their consumers afterwards with
@@ -104,7 +101,7 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Adds a consumer (with its definition: retry, concurrency) to the bus that <see cref="AddServiceDefaults"/>
-    /// registered; its receive endpoint is created by <c>ConfigureEndpoints</c> with a kebab-case name.
+    /// registered; its receive endpoint is created by <c>ConfigureEndpoints</c>, named by the definition (see <see cref="QueueNames"/>).
     /// </summary>
     public static IServiceCollection AddBusConsumer<TConsumer, TDefinition>(this IServiceCollection services)
         where TConsumer : class, IConsumer
@@ -197,7 +194,7 @@ public static class ServiceDefaultsExtensions
                     x.AddConfigureEndpointsCallback((_, name, endpoint) =>
                     {
                         // Live-view endpoints (auto-deleted per instance) stay classic: quorum queues cannot auto-delete.
-                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue && !name.StartsWith(LiveEndpointPrefix, StringComparison.Ordinal))
+                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue && !QueueNames.IsLive(name))
                             queue.SetQuorumQueue();
                     });
                 }
