@@ -21,14 +21,7 @@ public static class DashboardServiceExtensions
         var services = builder.Services;
         services.AddSingleton(new RecentEvents());
         services.AddSingleton(DashboardInstance.New());
-        Watch<RolloutGenerated>(services);
-        Watch<RankingSubmitted>(services);
-        Watch<RatingSubmitted>(services);
-        Watch<DemonstrationSubmitted>(services);
-        Watch<RolloutScored>(services);
-        Watch<RewardModelUpdated>(services);
-        Watch<PolicyUpdated>(services);
-        Watch<PolicyRejected>(services);
+        EventTypes.ForEach(new Watcher(services));
         AddArchiveIndex(builder);
         return builder;
     }
@@ -53,6 +46,10 @@ public static class DashboardServiceExtensions
             builder.Services.AddHostedService<ArchiveIndexService>();
     }
 
-    static void Watch<T>(IServiceCollection services) where T : class =>
-        services.AddBusConsumer<RecentEventConsumer<T>, RecentEventConsumerDefinition<T>>();
+    /// <summary>One recent-events consumer per event type.</summary>
+    sealed class Watcher(IServiceCollection services) : EventTypes.IVisitor
+    {
+        public void Visit<TEvent>() where TEvent : class =>
+            services.AddBusConsumer<RecentEventConsumer<TEvent>, RecentEventConsumerDefinition<TEvent>>();
+    }
 }

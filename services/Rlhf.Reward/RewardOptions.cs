@@ -63,9 +63,6 @@ public sealed class RewardOptions
     [RegularExpression("^([a-z0-9][a-z0-9-]*)?$", ErrorMessage = "QueuePrefix may hold lower-case letters, digits and '-' only.")]
     public string QueuePrefix { get; set; } = "";
 
-    /// <summary>The queue name of <paramref name="name"/> under <see cref="QueuePrefix"/>.</summary>
-    public string QueueName(string name) => QueuePrefix.Length == 0 ? name : $"{QueuePrefix}-{name}";
-
     /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }

@@ -6,9 +6,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Edge;
 using Serilog;
 using Serilog.Formatting.Compact;
 using StackExchange.Redis;
@@ -20,9 +22,6 @@ public static class ServiceDefaultsExtensions
 {
     public const string LiveTag = "live";
     public const string ReadyTag = "ready";
-
-    /// <summary>Endpoint names starting with this are per-instance live views: classic, auto-deleted, never quorum.</summary>
-    public const string LiveEndpointPrefix = "live-";
 
     /// <summary>
     /// Registers Serilog, health checks, MassTransit (transport from <c>Bus:Transport</c>), Redis (when
@@ -76,6 +75,8 @@ public static class ServiceDefaultsExtensions
             }
         });
 
+        // Asked before the default writer, so framework errors on OpenAI-shaped endpoints get OpenAI's envelope.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
         services.AddProblemDetails();
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
@@ -100,7 +101,7 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Adds a consumer (with its definition: retry, concurrency) to the bus that <see cref="AddServiceDefaults"/>
-    /// registered; its receive endpoint is created by <c>ConfigureEndpoints</c> with a kebab-case name.
+    /// registered; its receive endpoint is created by <c>ConfigureEndpoints</c>, named by the definition (see <see cref="QueueNames"/>).
     /// </summary>
     public static IServiceCollection AddBusConsumer<TConsumer, TDefinition>(this IServiceCollection services)
         where TConsumer : class, IConsumer
@@ -193,7 +194,7 @@ public static class ServiceDefaultsExtensions
                     x.AddConfigureEndpointsCallback((_, name, endpoint) =>
                     {
                         // Live-view endpoints (auto-deleted per instance) stay classic: quorum queues cannot auto-delete.
-                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue && !name.StartsWith(LiveEndpointPrefix, StringComparison.Ordinal))
+                        if (endpoint is IRabbitMqReceiveEndpointConfigurator queue && !QueueNames.IsLive(name))
                             queue.SetQuorumQueue();
                     });
                 }

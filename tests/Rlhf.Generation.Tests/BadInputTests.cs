@@ -32,7 +32,7 @@ public sealed class SmallBodyGenerationHost : IAsyncLifetime
 /// <summary>
 /// Issue #8's bad-input audit for the chat endpoint, the cases <see cref="ValidationTests"/> does not cover: oversized
 /// bodies (with and without a Content-Length), bodies that are not a JSON object, non-finite numbers, and negative,
-/// fractional or overflowing max_tokens / n. Each answer is a 400/413 ProblemDetails naming the field or the limit,
+/// fractional or overflowing max_tokens / n. Each answer is a 400/413 in OpenAI's error envelope naming the field or the limit,
 /// and nothing is generated, stored or queued for publishing.
 /// </summary>
 public sealed class BadInputTests(SmallBodyGenerationHost fixture) : IClassFixture<SmallBodyGenerationHost>
@@ -81,9 +81,10 @@ public sealed class BadInputTests(SmallBodyGenerationHost fixture) : IClassFixtu
         var reply = await fixture.Host.ChatAsync(body);
 
         Assert.True(reply.Status == HttpStatusCode.BadRequest, $"{(int)reply.Status}: {reply.Body}");
-        Assert.Equal("application/problem+json", reply.ContentType?.MediaType);
+        Assert.Equal("application/json", reply.ContentType?.MediaType);
+        Assert.Equal("invalid_request_error", reply.Error.GetProperty("type").GetString());
         Assert.Equal([field], reply.ErrorFields);
-        var message = reply.Json.GetProperty("errors").GetProperty(field)[0].GetString()!;
+        var message = reply.ErrorMessage;
         Assert.False(string.IsNullOrWhiteSpace(message));
         Assert.DoesNotContain("System.", message); // no .NET type names
         Assert.DoesNotContain("BytePositionInLine", message);
@@ -100,8 +101,8 @@ public sealed class BadInputTests(SmallBodyGenerationHost fixture) : IClassFixtu
         var reply = await fixture.Host.ChatAsync(body);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, reply.Status);
-        Assert.Equal("application/problem+json", reply.ContentType?.MediaType);
-        Assert.Equal("The body is larger than the limit of 2048 bytes (Generation:MaxBodyBytes).", reply.Json.GetProperty("detail").GetString());
+        Assert.Equal("application/json", reply.ContentType?.MediaType);
+        Assert.Equal("The body is larger than the limit of 2048 bytes.", reply.ErrorMessage);
         await AssertNothingHappened();
     }
 
@@ -116,7 +117,7 @@ public sealed class BadInputTests(SmallBodyGenerationHost fixture) : IClassFixtu
 
         var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        Assert.Contains("2048 bytes", JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString());
+        Assert.Contains("2048 bytes", JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("message").GetString());
         await AssertNothingHappened();
     }
 

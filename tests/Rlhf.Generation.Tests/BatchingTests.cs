@@ -58,7 +58,8 @@ public sealed class BatchingTests : IDisposable
         Assert.All(replies, r => Assert.Contains(r.Status, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
         Assert.InRange(replies.Count(r => r.Status == HttpStatusCode.OK), 1, 11);
         Assert.All(busy, r => Assert.Equal(TimeSpan.FromSeconds(1), r.RetryAfter?.Delta));
-        Assert.All(busy, r => Assert.Equal("application/problem+json", r.ContentType?.MediaType));
+        Assert.All(busy, r => Assert.Equal("application/json", r.ContentType?.MediaType));
+        Assert.All(busy, r => Assert.Equal("rate_limit_error", r.Error.GetProperty("type").GetString()));
         var status = await host.StatusAsync();
         Assert.Equal(replies.Count(r => r.Status == HttpStatusCode.OK), status.GetProperty("requests_served").GetInt64());
     }

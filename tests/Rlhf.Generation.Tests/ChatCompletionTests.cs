@@ -169,7 +169,8 @@ public sealed class ChatCompletionTests(SharedGenerationHost fixture) : IClassFi
         var reply = await host.ChatAsync(new { model = "gpt-4o", messages = new[] { new { role = "user", content = "hi" } } });
 
         Assert.Equal(HttpStatusCode.NotFound, reply.Status);
-        Assert.Contains("gpt-4o", reply.Json.GetProperty("detail").GetString());
+        Assert.Contains("gpt-4o", reply.ErrorMessage);
+        Assert.Equal("model_not_found", reply.Error.GetProperty("code").GetString());
         Assert.Equal(before, (await host.StatusAsync()).GetProperty("requests_served").GetInt64());
     }
 

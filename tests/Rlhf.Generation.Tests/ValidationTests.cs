@@ -44,7 +44,7 @@ public sealed class ValidationTests(SharedGenerationHost fixture) : IClassFixtur
         var reply = await host.ChatAsync(body);
 
         Assert.Equal(HttpStatusCode.BadRequest, reply.Status);
-        Assert.Equal("application/problem+json", reply.ContentType?.MediaType);
+        Assert.Equal("application/json", reply.ContentType?.MediaType);
         Assert.Equal([field], reply.ErrorFields);
         var status = await host.StatusAsync();
         Assert.Equal(0, status.GetProperty("requests_served").GetInt64());

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Rlhf.Contracts;
 using Rlhf.Dashboard.Consumers;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Dashboard.Apis;
 
@@ -12,14 +14,18 @@ public static class DashboardApi
         app.MapGet("/dashboard", () => TypedResults.Content(Page, "text/html; charset=utf-8"));
     }
 
-    static Results<Ok<IReadOnlyList<EventView>>, ProblemHttpResult> Events(RecentEvents recent, string? search, string? type, int? limit)
+    static Results<Ok<IReadOnlyList<EventView>>, EdgeErrorResult> Events(RecentEvents recent, string? search, string? type, int? limit)
     {
         if (limit is < 1 or > 2_000)
-            return TypedResults.Problem("limit must be between 1 and 2000", statusCode: 400, title: "Invalid request");
+            return EdgeError.BadRequest("limit must be between 1 and 2000", "limit").ToResult();
         return TypedResults.Ok(recent.Query(search, type, limit ?? 100));
     }
 
-    const string Page = """
+    /// <summary>The page, with one type option per event (<see cref="EventTypes"/>).</summary>
+    static readonly string Page = PageTemplate.Replace("{EventOptions}",
+        string.Concat(EventTypes.Names.Select(name => $"<option>{name}</option>")), StringComparison.Ordinal);
+
+    const string PageTemplate = """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>rlhf dashboard</title>
         <style>
@@ -34,9 +40,7 @@ public static class DashboardApi
         <h1>rlhf: recent events</h1>
         <label>Search (correlation id, message id or text) <input id="search" size="40"></label>
         <label>Type <select id="type"><option value="">all</option>
-          <option>RolloutGenerated</option><option>RankingSubmitted</option><option>RatingSubmitted</option>
-          <option>DemonstrationSubmitted</option><option>RolloutScored</option><option>RewardModelUpdated</option>
-          <option>PolicyUpdated</option><option>PolicyRejected</option></select></label>
+          {EventOptions}</select></label>
         <span class="muted" id="count"></span>
         <table><thead><tr><th>sent</th><th>type</th><th>correlation id</th><th>event</th></tr></thead><tbody id="rows"></tbody></table>
         <script>

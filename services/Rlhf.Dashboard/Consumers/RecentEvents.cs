@@ -68,7 +68,7 @@ public sealed record DashboardInstance(string Id)
 public sealed class RecentEventConsumerDefinition<T> : ConsumerDefinition<RecentEventConsumer<T>> where T : class
 {
     public RecentEventConsumerDefinition(DashboardInstance instance) =>
-        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}dashboard-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{instance.Id}";
+        EndpointName = QueueNames.Live("dashboard", typeof(T), instance.Id);
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RecentEventConsumer<T>> consumer,
         IRegistrationContext context)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -60,6 +61,6 @@ public sealed class ApiKeyFilter(ApiKeyRing keys) : IEndpointFilter
     static IResult Refuse(HttpContext http, string detail)
     {
         http.Response.Headers.WWWAuthenticate = $"ApiKey header=\"{HeaderName}\"";
-        return new FeedbackProblem(StatusCodes.Status401Unauthorized, "Unauthorized", detail).ToResult(http);
+        return EdgeError.Unauthorized(detail).ToResult();
     }
 }

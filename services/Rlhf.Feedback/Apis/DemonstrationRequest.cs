@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -20,7 +21,7 @@ public sealed record DemonstrationRequest(
 {
     static readonly string[] Roles = ["system", "user", "assistant"];
 
-    public FeedbackProblem? CheckShape()
+    public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? (GroupId is null ? null : Fields.CheckGroup(GroupId))) is { } problem)
             return problem;
@@ -29,7 +30,7 @@ public sealed record DemonstrationRequest(
         for (var i = 0; i < Messages.Count; i++)
         {
             if (Messages[i] is null)
-                return FeedbackProblem.BadRequest($"Field $.messages[{i}] must be an object with role and content, not null.");
+                return EdgeError.BadRequest($"Field $.messages[{i}] must be an object with role and content, not null.");
             if (!Roles.Contains(Messages[i].Role, StringComparer.Ordinal))
                 return FeedbackProblem.Invalid($"messages[{i}].role \"{Messages[i].Role}\" is not one of {string.Join(", ", Roles)}.");
         }

@@ -1,11 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting;
 using Rlhf.Storage;
 using StackExchange.Redis;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -33,6 +35,21 @@ public sealed class FeedbackIntake(
     public const string ReplayedHeader = "Idempotent-Replayed";
     public const int MaxIdempotencyKeyLength = 255;
 
+    /// <summary>
+    /// Request bodies are parsed strictly: snake_case names, no unknown or repeated fields, no nulls where a value is
+    /// required, numbers only as JSON numbers (so no <c>"NaN"</c> strings).
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.Strict,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        AllowDuplicateProperties = false,
+        MaxDepth = 16,
+    };
+
     /// <summary>Retry-After of a 503 (broker or Redis unavailable).</summary>
     public static readonly TimeSpan RetryAfterUnavailable = TimeSpan.FromSeconds(5);
 
@@ -44,19 +61,17 @@ public sealed class FeedbackIntake(
         var client = ApiKeyFilter.ClientId(http);
         var settings = options.Value;
 
-        var (body, problem) = await RequestBody.ReadAsync(http.Request, settings.MaxBodyBytes, cancellationToken);
-        if (problem is not null)
-            return problem.ToResult(http);
-        var (request, parseProblem) = RequestBody.Parse<TRequest>(body!);
-        if ((parseProblem ?? request!.CheckShape()) is { } invalid)
-            return invalid.ToResult(http);
+        var (body, unreadable) = await JsonBodyReader.ReadAsync<TRequest>(http.Request, new JsonBodyOptions(settings.MaxBodyBytes, Json), cancellationToken);
+        if ((unreadable ?? body!.Value.CheckShape()) is { } invalid)
+            return invalid.ToResult();
+        var request = body!.Value;
         if (CheckIdempotencyKey(http.Request, out var key) is { } badKey)
-            return badKey.ToResult(http);
-        if (rateLimiter.TryAcquire(client, request!.RaterId) is { } wait)
-            return new FeedbackProblem(StatusCodes.Status429TooManyRequests, "Too many requests",
-                $"Rater '{request.RaterId}' sent more than {settings.RaterRateLimit} requests in a minute.", wait).ToResult(http);
+            return badKey.ToResult();
+        if (rateLimiter.TryAcquire(client, request.RaterId) is { } wait)
+            return EdgeError.TooManyRequests("Too many requests",
+                $"Rater '{request.RaterId}' sent more than {settings.RaterRateLimit} requests in a minute.", wait).ToResult();
 
-        var requestHash = Convert.ToHexStringLower(SHA256.HashData(body!));
+        var requestHash = Convert.ToHexStringLower(SHA256.HashData(body.Bytes));
         var reserved = false;
         string? claimed = null;
         var accepted = false;
@@ -73,7 +88,7 @@ public sealed class FeedbackIntake(
             var submission = new Submission(FeedbackIdFor(client, key, requestHash), client, time.GetUtcNow());
             var (message, claim, invalidAgainstStore) = await request.CheckAsync(rollouts, submission, cancellationToken);
             if (invalidAgainstStore is not null)
-                return invalidAgainstStore.ToResult(http);
+                return invalidAgainstStore.ToResult();
 
             if (claim is not null)
             {
@@ -81,19 +96,19 @@ public sealed class FeedbackIntake(
                     claimed = claim.Key;
                 else if (await claims.GetAsync(claim.Key, cancellationToken) is var holder && holder != submission.FeedbackId.ToString())
                 {
-                    return FeedbackProblem.Conflict(
+                    return EdgeError.Conflict(
                         $"{claim.Conflict} (feedback {holder ?? "unknown"}); it counts once.",
-                        new Dictionary<string, object?> { ["existing_feedback_id"] = holder }).ToResult(http);
+                        new Dictionary<string, object?> { ["existing_feedback_id"] = holder }).ToResult();
                 }
                 // else: the claim is this request's own, from an earlier try whose outcome was not recorded (same
                 // Idempotency-Key and body, so the same feedback id): publish again, the reward service dedupes it.
             }
 
             if (await PublishAsync(message!, submission, http, settings.PublishTimeout) is { } unavailable)
-                return unavailable.ToResult(http);
+                return unavailable.ToResult();
             accepted = true;
 
-            var response = JsonSerializer.Serialize(new FeedbackAccepted(submission.FeedbackId, "accepted"), RequestBody.Json);
+            var response = JsonSerializer.Serialize(new FeedbackAccepted(submission.FeedbackId, "accepted"), Json);
             if (key is not null)
                 await RecordOutcomeAsync(client, key, new IdempotencyRecord(requestHash, StatusCodes.Status202Accepted, response));
             logger.LogInformation("Accepted {FeedbackKind} {FeedbackId} from {ClientId} rater {RaterId}",
@@ -103,7 +118,7 @@ public sealed class FeedbackIntake(
         catch (Exception error) when (error is RedisException or TimeoutException)
         {
             logger.LogWarning(error, "Feedback store unavailable; answered 503");
-            return FeedbackProblem.Unavailable("The feedback store is unavailable; nothing was recorded.", RetryAfterUnavailable).ToResult(http);
+            return FeedbackProblem.Unavailable("The feedback store is unavailable; nothing was recorded.", RetryAfterUnavailable).ToResult();
         }
         finally
         {
@@ -113,7 +128,7 @@ public sealed class FeedbackIntake(
     }
 
     /// <summary>Null once the broker confirmed the message; a 503 when it failed or did not confirm in time.</summary>
-    async Task<FeedbackProblem?> PublishAsync<TEvent>(TEvent message, Submission submission, HttpContext http, TimeSpan timeout)
+    async Task<EdgeError?> PublishAsync<TEvent>(TEvent message, Submission submission, HttpContext http, TimeSpan timeout)
         where TEvent : class
     {
         var correlationId = CorrelationId.Get(http);
@@ -143,16 +158,16 @@ public sealed class FeedbackIntake(
     static IResult Replay(HttpContext http, string key, string requestHash, IdempotencyRecord existing)
     {
         if (!string.Equals(existing.RequestHash, requestHash, StringComparison.OrdinalIgnoreCase))
-            return FeedbackProblem.Conflict($"{IdempotencyKeyHeader} '{key}' was already used with a different body.").ToResult(http);
+            return EdgeError.Conflict($"{IdempotencyKeyHeader} '{key}' was already used with a different body.").ToResult();
         if (!existing.IsCompleted)
-            return (FeedbackProblem.Conflict($"A request with {IdempotencyKeyHeader} '{key}' is still in progress.") with { RetryAfter = TimeSpan.FromSeconds(1) })
-                .ToResult(http);
+            return (EdgeError.Conflict($"A request with {IdempotencyKeyHeader} '{key}' is still in progress.") with { RetryAfter = TimeSpan.FromSeconds(1) })
+                .ToResult();
         http.Response.Headers[ReplayedHeader] = "true";
         return Results.Content(existing.ResponseBody, "application/json", Encoding.UTF8, existing.StatusCode);
     }
 
     /// <summary>Optional header: 1 to <see cref="MaxIdempotencyKeyLength"/> visible ASCII characters, given once.</summary>
-    static FeedbackProblem? CheckIdempotencyKey(HttpRequest request, out string? key)
+    static EdgeError? CheckIdempotencyKey(HttpRequest request, out string? key)
     {
         key = null;
         var values = request.Headers[IdempotencyKeyHeader];
@@ -160,7 +175,7 @@ public sealed class FeedbackIntake(
             return null;
         var value = values.Count == 1 ? values[0] : null;
         if (string.IsNullOrEmpty(value) || value.Length > MaxIdempotencyKeyLength || !value.All(c => c is > ' ' and <= '~'))
-            return FeedbackProblem.BadRequest(
+            return EdgeError.BadRequest(
                 $"The {IdempotencyKeyHeader} header must be given once, as 1 to {MaxIdempotencyKeyLength} visible ASCII characters.");
         key = value;
         return null;

@@ -1,4 +1,5 @@
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -14,11 +15,11 @@ public sealed record Submission(Guid FeedbackId, string ClientId, DateTimeOffset
 public sealed record Claim(string Key, string Conflict);
 
 /// <summary>The outcome of validating a request against the stores: the event to publish, or why not.</summary>
-public sealed record Checked<TEvent>(TEvent? Event, Claim? Claim, FeedbackProblem? Problem) where TEvent : class
+public sealed record Checked<TEvent>(TEvent? Event, Claim? Claim, EdgeError? Problem) where TEvent : class
 {
     public static Checked<TEvent> Accept(TEvent message, Claim? claim) => new(message, claim, null);
 
-    public static implicit operator Checked<TEvent>(FeedbackProblem problem) => new(null, null, problem);
+    public static implicit operator Checked<TEvent>(EdgeError problem) => new(null, null, problem);
 }
 
 /// <summary>A feedback request body and its rules; <typeparamref name="TEvent"/> is what it becomes when accepted.</summary>
@@ -27,7 +28,7 @@ public interface IFeedbackRequest<TEvent> where TEvent : class
     string RaterId { get; }
 
     /// <summary>Problems visible in the body alone (blank or too long values, ranges); null when none.</summary>
-    FeedbackProblem? CheckShape();
+    EdgeError? CheckShape();
 
     /// <summary>Checks the request against the stored rollouts and builds the event.</summary>
     Task<Checked<TEvent>> CheckAsync(IRolloutStore rollouts, Submission submission, CancellationToken cancellationToken);
@@ -40,11 +41,11 @@ static class Fields
     public const int MaxGroupIdLength = 256;
 
     /// <summary>rater_id: not blank, at most <see cref="MaxRaterIdLength"/> characters, no control characters.</summary>
-    public static FeedbackProblem? CheckRater(string raterId) => CheckIdentifier("rater_id", raterId, MaxRaterIdLength);
+    public static EdgeError? CheckRater(string raterId) => CheckIdentifier("rater_id", raterId, MaxRaterIdLength);
 
-    public static FeedbackProblem? CheckGroup(string groupId) => CheckIdentifier("group_id", groupId, MaxGroupIdLength);
+    public static EdgeError? CheckGroup(string groupId) => CheckIdentifier("group_id", groupId, MaxGroupIdLength);
 
-    public static FeedbackProblem? CheckIdentifier(string field, string value, int maxLength)
+    public static EdgeError? CheckIdentifier(string field, string value, int maxLength)
     {
         if (string.IsNullOrWhiteSpace(value))
             return FeedbackProblem.Invalid($"{field} must not be blank.");

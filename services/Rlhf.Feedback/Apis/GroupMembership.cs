@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -10,7 +11,7 @@ static class GroupMembership
     /// The group's stored candidates, or a 422 that names the unknown (never served or expired) ids, the ids that belong
     /// to another group, or the group itself when it is unknown or expired.
     /// </summary>
-    public static async Task<(IReadOnlyList<RolloutGenerated> Candidates, FeedbackProblem? Problem)> LoadAsync(
+    public static async Task<(IReadOnlyList<RolloutGenerated> Candidates, EdgeError? Problem)> LoadAsync(
         IRolloutStore rollouts, string groupId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         var candidates = await rollouts.GetGroupAsync(groupId, cancellationToken);

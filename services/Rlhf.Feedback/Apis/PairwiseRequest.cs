@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -10,7 +11,7 @@ namespace Rlhf.Feedback.Apis;
 /// </summary>
 public sealed record PairwiseRequest(string GroupId, Guid Chosen, Guid Rejected, string RaterId) : IFeedbackRequest<RankingSubmitted>
 {
-    public FeedbackProblem? CheckShape()
+    public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? Fields.CheckGroup(GroupId)) is { } problem)
             return problem;

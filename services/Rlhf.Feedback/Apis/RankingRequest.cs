@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -17,20 +18,20 @@ public sealed record RankingRequest(
     IReadOnlyList<IReadOnlyList<Guid>>? Ranking = null,
     bool AllBad = false) : IFeedbackRequest<RankingSubmitted>
 {
-    public FeedbackProblem? CheckShape()
+    public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? Fields.CheckGroup(GroupId)) is { } problem)
             return problem;
         if (AllBad)
             return Ranking is null ? null : FeedbackProblem.Invalid("Give either ranking or \"all_bad\": true, not both.");
         if (Ranking is null)
-            return FeedbackProblem.BadRequest("Missing required field(s): ranking (or \"all_bad\": true).");
+            return EdgeError.BadRequest("Missing required field(s): ranking (or \"all_bad\": true).");
         if (Ranking.Count == 0)
             return FeedbackProblem.Invalid("ranking must hold at least one tier.");
         for (var tier = 0; tier < Ranking.Count; tier++)
         {
             if (Ranking[tier] is null)
-                return FeedbackProblem.BadRequest($"Field $.ranking[{tier}] must be an array of rollout ids, not null.");
+                return EdgeError.BadRequest($"Field $.ranking[{tier}] must be an array of rollout ids, not null.");
             if (Ranking[tier].Count == 0)
                 return FeedbackProblem.Invalid($"ranking[{tier}] is an empty tier; every tier must hold at least one rollout id.");
         }

@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
@@ -9,7 +10,7 @@ namespace Rlhf.Feedback.Apis;
 /// </summary>
 public sealed record RatingRequest(Guid RolloutId, string Scale, int Value, string RaterId) : IFeedbackRequest<RatingSubmitted>
 {
-    public FeedbackProblem? CheckShape()
+    public EdgeError? CheckShape()
     {
         if (Fields.CheckRater(RaterId) is { } problem)
             return problem;

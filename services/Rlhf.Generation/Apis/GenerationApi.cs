@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
@@ -6,28 +5,30 @@ using Rlhf.Generation.Batching;
 using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Generation.Apis;
 
 /// <summary>OpenAI-compatible chat completions, the model list and the service status.</summary>
 public static class GenerationApi
 {
-    const string RetryAfterBusySeconds = "1";
-    const string RetryAfterUnavailableSeconds = "5";
+    static readonly TimeSpan RetryAfterBusy = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan RetryAfterUnavailable = TimeSpan.FromSeconds(5);
 
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1");
+        // Every error of these routes is OpenAI's envelope, so the official SDKs show its message.
+        var v1 = app.MapGroup("/v1").WithOpenAiErrors();
         v1.MapPost("/chat/completions", CreateChatCompletion)
             .WithName("CreateChatCompletion")
             .Accepts<ChatCompletionRequest>("application/json")
             .Produces<ChatCompletionResponse>()
             .Produces<ChatCompletionChunk>(StatusCodes.Status200OK, "text/event-stream")
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status400BadRequest)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status404NotFound)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status413PayloadTooLarge)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status429TooManyRequests)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable);
         v1.MapGet("/models", ListModels).WithName("ListModels");
         v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
         return app;
@@ -48,44 +49,32 @@ public static class GenerationApi
         CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var body = await ReadBodyAsync(http.Request, settings.MaxBodyBytes, cancellationToken);
-        if (body is null)
-            return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
-                detail: $"The body is larger than the limit of {settings.MaxBodyBytes} bytes (Generation:MaxBodyBytes).");
-        if (body.Length == 0)
-            return Invalid("body", "The body is empty; a JSON object is required.");
-        ChatCompletionRequest? request;
-        try
-        {
-            request = JsonSerializer.Deserialize<ChatCompletionRequest>(body, OpenAiJson.Options);
-        }
-        catch (JsonException error)
-        {
-            return Invalid(FieldOf(error.Path), Describe(error));
-        }
-
-        if (request is null)
-            return Invalid("body", "The body must be a JSON object.");
+        // OpenAI's clients send application/json; others (curl -d) are read as JSON too, as before.
+        var (body, unreadable) = await JsonBodyReader.ReadAsync<ChatCompletionRequest>(http.Request,
+            new JsonBodyOptions(settings.MaxBodyBytes, OpenAiJson.Options, RequireJsonContentType: false), cancellationToken);
+        if (unreadable is not null)
+            return unreadable.ToResult();
+        var request = body!.Value;
         var errors = ChatRequestValidator.CheckFields(request, settings);
         if (errors.Count > 0)
-            return TypedResults.ValidationProblem(errors, title: "The chat completion request is invalid.");
+            return EdgeError.Validation(errors).ToResult();
         if (!string.Equals(request.Model, settings.ModelName, StringComparison.Ordinal))
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown model",
-                detail: $"The model '{request.Model}' is not served here; this service serves '{settings.ModelName}' (see GET /v1/models).");
+            return EdgeError.NotFound("Unknown model",
+                $"The model '{request.Model}' is not served here; this service serves '{settings.ModelName}' (see GET /v1/models).",
+                "model", "model_not_found").ToResult();
 
         var policyBase = holder.Base;
         if (policyBase is null || holder.Current is null)
-            return Unavailable(http, "No policy is loaded yet.");
+            return Unavailable("No policy is loaded yet.");
         var (chat, preparationErrors) = ChatRequestValidator.Prepare(request, policyBase, settings);
         if (chat is null)
-            return TypedResults.ValidationProblem(preparationErrors, title: "The chat completion request is invalid.");
+            return EdgeError.Validation(preparationErrors, "context_length_exceeded").ToResult();
 
         var job = new GenerationJob(chat.PromptTokenIds, chat.Sampling, chat.Candidates);
         if (!batcher.TryEnqueue(job))
         {
-            http.Response.Headers.RetryAfter = RetryAfterBusySeconds;
-            return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Generation queue is full",
-                detail: $"{settings.MaxQueueLength} requests are already waiting; retry after {RetryAfterBusySeconds} s.");
+            return EdgeError.TooManyRequests("Generation queue is full",
+                $"{settings.MaxQueueLength} requests are already waiting; retry after {RetryAfterBusy.TotalSeconds:0} s.", RetryAfterBusy).ToResult();
         }
 
         GenerationResult result;
@@ -95,7 +84,7 @@ public static class GenerationApi
         }
         catch (PolicyUnavailableException error)
         {
-            return Unavailable(http, error.Message);
+            return Unavailable(error.Message);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -117,7 +106,7 @@ public static class GenerationApi
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             loggers.CreateLogger(typeof(GenerationApi)).LogError(error, "Could not store the rollouts of group {GroupId}; answering 503", groupId);
-            return Unavailable(http, "The rollout store is unavailable, so the response could not be recorded for feedback.");
+            return Unavailable("The rollout store is unavailable, so the response could not be recorded for feedback.");
         }
 
         recorder.Publish(rollouts, CorrelationId.Get(http));
@@ -202,46 +191,6 @@ public static class GenerationApi
     static string? ClientIdOf(HttpContext http) =>
         http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
 
-    static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "The chat completion request is invalid.");
-
-    static ProblemHttpResult Unavailable(HttpContext http, string detail)
-    {
-        http.Response.Headers.RetryAfter = RetryAfterUnavailableSeconds;
-        return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Generation is unavailable", detail: detail);
-    }
-
-    /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/> (read no further than that).</summary>
-    static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > maxBytes)
-            return null;
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > maxBytes)
-                return null;
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    /// <summary>System.Text.Json's message without .NET type names or the reader's internals.</summary>
-    static string Describe(JsonException error)
-    {
-        var field = FieldOf(error.Path);
-        if (error.Message.Contains("could not be converted", StringComparison.Ordinal))
-            return field == "body" ? "The body must be a JSON object." : $"{field} has the wrong type or format.";
-        var position = error.LineNumber is { } line ? $" (line {line + 1}, byte {error.BytePositionInLine + 1})" : "";
-        var reason = error.InnerException?.Message ?? error.Message;
-        var cut = reason.IndexOf(" Path: ", StringComparison.Ordinal) is var at and >= 0 ? at : reason.IndexOf(" LineNumber: ", StringComparison.Ordinal);
-        return $"Malformed JSON{position}{(field == "body" ? "" : $" at {field}")}: {(cut >= 0 ? reason[..cut] : reason)}";
-    }
-
-    /// <summary>"$.messages[0].role" -> "messages[0].role"; the document itself is "body".</summary>
-    static string FieldOf(string? path) =>
-        string.IsNullOrEmpty(path) || path == "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+    static EdgeErrorResult Unavailable(string detail) =>
+        EdgeError.Unavailable("Generation is unavailable", detail, RetryAfterUnavailable).ToResult();
 }

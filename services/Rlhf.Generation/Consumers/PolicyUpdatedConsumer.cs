@@ -1,6 +1,7 @@
 using MassTransit;
 using Rlhf.Contracts;
 using Rlhf.Generation.Policy;
+using Rlhf.Hosting;
 
 namespace Rlhf.Generation.Consumers;
 
@@ -29,7 +30,7 @@ public sealed class PolicyUpdatedConsumerDefinition : ConsumerDefinition<PolicyU
 
     public PolicyUpdatedConsumerDefinition(GenerationInstance instance)
     {
-        EndpointName = $"generation-policy-updated-{instance.Id}";
+        EndpointName = QueueNames.PerInstance("generation", QueueNames.Of<PolicyUpdated>(), instance.Id);
         // Loads are serialised anyway; one at a time keeps a second message from holding a prefetched blob.
         ConcurrentMessageLimit = 1;
     }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Learner.Apis;
 
@@ -78,7 +79,7 @@ public static class LearnerApi
         });
     }
 
-    static async Task<Results<Ok<object>, ProblemHttpResult>> VersionsAsync(IModelRegistry registry, CancellationToken cancellationToken)
+    static async Task<Results<Ok<object>, EdgeErrorResult>> VersionsAsync(IModelRegistry registry, CancellationToken cancellationToken)
     {
         try
         {
@@ -90,8 +91,7 @@ public static class LearnerApi
         }
         catch (StackExchange.Redis.RedisException error)
         {
-            return TypedResults.Problem($"The model registry cannot be read: {error.Message}", statusCode: StatusCodes.Status503ServiceUnavailable,
-                title: "Model registry unavailable");
+            return EdgeError.Unavailable("Model registry unavailable", $"The model registry cannot be read: {error.Message}").ToResult();
         }
     }
 

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Learner.Training;
 
 namespace Rlhf.Learner.Consumers;
@@ -26,7 +27,7 @@ public sealed class DemonstrationSubmittedConsumerDefinition : ConsumerDefinitio
         this.options = options.Value;
         Endpoint(e =>
         {
-            e.Name = $"{this.options.QueuePrefix}-demonstrations";
+            e.Name = QueueNames.Shared(this.options.QueuePrefix, "demonstrations");
             e.PrefetchCount = this.options.DemonstrationBatchSize;
             e.ConcurrentMessageLimit = this.options.DemonstrationBatchSize;
         });

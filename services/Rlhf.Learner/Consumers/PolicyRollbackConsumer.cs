@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Learner.Training;
 
 namespace Rlhf.Learner.Consumers;
@@ -21,7 +22,7 @@ public sealed class PolicyRollbackConsumerDefinition : ConsumerDefinition<Policy
 {
     public PolicyRollbackConsumerDefinition(IOptions<LearnerOptions> options)
     {
-        EndpointName = $"{options.Value.QueuePrefix}-policy-rollback";
+        EndpointName = QueueNames.Shared(options.Value.QueuePrefix, "policy-rollback");
         ConcurrentMessageLimit = 1;
     }
 

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Learner.Training;
 
 namespace Rlhf.Learner.Consumers;
@@ -30,7 +31,7 @@ public sealed class RolloutScoredConsumerDefinition : ConsumerDefinition<Rollout
         this.options = options.Value;
         Endpoint(e =>
         {
-            e.Name = $"{this.options.QueuePrefix}-rollout-scored";
+            e.Name = QueueNames.Shared(this.options.QueuePrefix, QueueNames.Of<RolloutScored>());
             e.PrefetchCount = this.options.BatchSize;
             e.ConcurrentMessageLimit = this.options.BatchSize;
         });

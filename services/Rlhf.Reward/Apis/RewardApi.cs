@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Training;
+using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Reward.Apis;
 
@@ -22,12 +23,12 @@ public static class RewardApi
         api.MapGet("/status", Status);
     }
 
-    static async Task<Results<Ok<ScoreResponse>, ProblemHttpResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, CancellationToken cancellationToken)
+    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, CancellationToken cancellationToken)
     {
         if (request.Messages is not { Count: > 0 })
-            return TypedResults.Problem("messages: at least one message is required", statusCode: 400, title: "Invalid request");
+            return EdgeError.BadRequest("messages: at least one message is required", "messages").ToResult();
         if (string.IsNullOrEmpty(request.Response))
-            return TypedResults.Problem("response: the response to score is required", statusCode: 400, title: "Invalid request");
+            return EdgeError.BadRequest("response: the response to score is required", "response").ToResult();
         IReadOnlyList<ChatTurn> turns;
         try
         {
@@ -36,13 +37,12 @@ public static class RewardApi
         }
         catch (ArgumentException error)
         {
-            return TypedResults.Problem($"messages: {error.Message}", statusCode: 400, title: "Invalid request");
+            return EdgeError.BadRequest($"messages: {error.Message}", "messages").ToResult();
         }
 
         var scored = await pipeline.ScoreChatAsync(turns, request.Response, cancellationToken);
         return scored is null
-            ? TypedResults.Problem("No reward model has been trained yet: it is trained once enough rankings arrived.", statusCode: 503,
-                title: "Reward model not ready")
+            ? EdgeError.Unavailable("Reward model not ready", "No reward model has been trained yet: it is trained once enough rankings arrived.").ToResult()
             : TypedResults.Ok(new ScoreResponse(scored.Value.Reward, scored.Value.Version));
     }
 

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Reward.Training;
 
 namespace Rlhf.Reward.Consumers;
@@ -41,7 +42,7 @@ public static class StorageRetry
 /// <summary>Training must see feedback one message at a time (the model is one shared state).</summary>
 public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<RankingSubmittedConsumer>
 {
-    public RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("ranking-submitted");
+    public RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RankingSubmitted>());
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RankingSubmittedConsumer> consumer,
         IRegistrationContext context)
@@ -53,7 +54,7 @@ public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<Rank
 
 public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<RatingSubmittedConsumer>
 {
-    public RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("rating-submitted");
+    public RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RatingSubmitted>());
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
         IRegistrationContext context)

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Reward.Training;
 
 namespace Rlhf.Reward.Consumers;
@@ -15,7 +16,7 @@ public sealed class RolloutGeneratedConsumer(RewardPipeline pipeline) : IConsume
 /// <summary>Batches of up to 32 rollouts or whatever arrived within 200 ms; scoring instances compete for batches.</summary>
 public sealed class RolloutGeneratedConsumerDefinition : ConsumerDefinition<RolloutGeneratedConsumer>
 {
-    public RolloutGeneratedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = options.Value.QueueName("rollout-generated");
+    public RolloutGeneratedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RolloutGenerated>());
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RolloutGeneratedConsumer> consumer,
         IRegistrationContext context)

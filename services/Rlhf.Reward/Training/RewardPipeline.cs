@@ -31,9 +31,6 @@ public sealed class RewardPipeline(
     IOptions<RewardOptions> options,
     ILogger<RewardPipeline> logger)
 {
-    /// <summary>Registry metric of a reward version: the last journal position it trained on.</summary>
-    public const string JournalPositionMetric = "journal_position";
-
     const int JournalPage = 1_000;
     static readonly JsonSerializerOptions PayloadJson = new(JsonSerializerDefaults.Web);
 
@@ -67,8 +64,9 @@ public sealed class RewardPipeline(
             {
                 weights = await blobs.GetAsync(promoted.Blob, cancellationToken);
                 trainerState = await TrainerStateAsync(promoted, cancellationToken);
-                version = new RewardModelVersion(promoted.Version, Metric(promoted, "held_out_pairwise_accuracy"),
-                    Metric(promoted, "training_loss"), (long)Metric(promoted, "rankings_seen", 0), (long)Metric(promoted, JournalPositionMetric, 0));
+                version = new RewardModelVersion(promoted.Version, Metric(promoted, RewardRegistryMetrics.HeldOutPairwiseAccuracy),
+                    Metric(promoted, RewardRegistryMetrics.TrainingLoss), (long)Metric(promoted, RewardRegistryMetrics.RankingsSeen, 0),
+                    (long)Metric(promoted, RewardRegistryMetrics.JournalPosition, 0));
             }
 
             var resumed = rewardModel.Restore(version, weights, trainerState);
@@ -278,10 +276,10 @@ public sealed class RewardPipeline(
         await registry.RegisterAsync(new ModelVersionRecord(ModelKind.Reward, version, parent > 0 ? parent : null, blob,
             new Dictionary<string, double>
             {
-                ["held_out_pairwise_accuracy"] = result.HeldOutAccuracy,
-                ["training_loss"] = result.TrainingLoss,
-                ["rankings_seen"] = result.RankingsSeen,
-                [JournalPositionMetric] = result.TrainedThrough,
+                [RewardRegistryMetrics.HeldOutPairwiseAccuracy] = result.HeldOutAccuracy,
+                [RewardRegistryMetrics.TrainingLoss] = result.TrainingLoss,
+                [RewardRegistryMetrics.RankingsSeen] = result.RankingsSeen,
+                [RewardRegistryMetrics.JournalPosition] = result.TrainedThrough,
             }, DateTimeOffset.UtcNow, trainerState), cancellationToken);
         await registry.PromoteAsync(ModelKind.Reward, version, cancellationToken);
         await DeleteOldTrainerStateAsync(version - options.Value.TrainerStatesKept, cancellationToken);

@@ -114,7 +114,12 @@ public sealed record ChatReply(HttpStatusCode Status, MediaTypeHeaderValue? Cont
 
     public Guid RolloutId(int choice = 0) => Choices[choice].GetProperty("rollout_id").GetGuid();
 
-    /// <summary>The field names of a validation problem's <c>errors</c>.</summary>
+    /// <summary>The <c>error</c> member of OpenAI's error envelope (<c>message</c>, <c>type</c>, <c>param</c>, <c>code</c>).</summary>
+    public JsonElement Error => Json.GetProperty("error");
+
+    public string ErrorMessage => Error.GetProperty("message").GetString()!;
+
+    /// <summary>The field an error names (its <c>param</c>), as a list: empty when it names none.</summary>
     public IReadOnlyList<string> ErrorFields =>
-        Json.TryGetProperty("errors", out var errors) ? errors.EnumerateObject().Select(p => p.Name).ToList() : [];
+        Json.TryGetProperty("error", out var error) && error.GetProperty("param").GetString() is { } param ? [param] : [];
 }

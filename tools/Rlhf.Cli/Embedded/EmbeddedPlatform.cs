@@ -66,14 +66,7 @@ public static class EmbeddedPlatform
         if (events is not null)
         {
             builder.Services.AddSingleton(events);
-            AddEventLog<RolloutGenerated>(builder.Services);
-            AddEventLog<RankingSubmitted>(builder.Services);
-            AddEventLog<RatingSubmitted>(builder.Services);
-            AddEventLog<DemonstrationSubmitted>(builder.Services);
-            AddEventLog<RolloutScored>(builder.Services);
-            AddEventLog<RewardModelUpdated>(builder.Services);
-            AddEventLog<PolicyUpdated>(builder.Services);
-            AddEventLog<PolicyRejected>(builder.Services);
+            EventTypes.ForEach(new EventLogRegistration(builder.Services));
         }
 
         var app = builder.Build();
@@ -86,6 +79,10 @@ public static class EmbeddedPlatform
         return app;
     }
 
-    static void AddEventLog<T>(IServiceCollection services) where T : class =>
-        services.AddBusConsumer<EventLogConsumer<T>, EventLogConsumerDefinition<T>>();
+    /// <summary>One event-log consumer per event type.</summary>
+    sealed class EventLogRegistration(IServiceCollection services) : EventTypes.IVisitor
+    {
+        public void Visit<TEvent>() where TEvent : class =>
+            services.AddBusConsumer<EventLogConsumer<TEvent>, EventLogConsumerDefinition<TEvent>>();
+    }
 }

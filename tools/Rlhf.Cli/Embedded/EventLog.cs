@@ -87,7 +87,7 @@ public sealed class EventLogConsumerDefinition<T> : ConsumerDefinition<EventLogC
     static readonly string RunId = Guid.NewGuid().ToString("N")[..8];
 
     public EventLogConsumerDefinition() =>
-        EndpointName = $"{ServiceDefaultsExtensions.LiveEndpointPrefix}demo-event-log-{KebabCaseEndpointNameFormatter.Instance.SanitizeName(typeof(T).Name)}-{RunId}";
+        EndpointName = QueueNames.Live("demo-event-log", typeof(T), RunId);
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<EventLogConsumer<T>> consumer,
         IRegistrationContext context)

@@ -1,0 +1,46 @@
+namespace Rlhf.Contracts;
+
+/// <summary>
+/// The events the platform publishes, in pipeline order: the one list of them. Code that handles every event
+/// (the dashboard's live view, the demo's event log, the archive) enumerates this instead of naming them again.
+/// </summary>
+public static class EventTypes
+{
+    /// <summary>Called once per event type, with the type as a generic argument (to register a consumer of each).</summary>
+    public interface IVisitor
+    {
+        void Visit<TEvent>() where TEvent : class;
+    }
+
+    /// <summary>Calls <paramref name="visitor"/> for each event type, in the order of <see cref="All"/>.</summary>
+    public static void ForEach(IVisitor visitor)
+    {
+        visitor.Visit<RolloutGenerated>();
+        visitor.Visit<RankingSubmitted>();
+        visitor.Visit<RatingSubmitted>();
+        visitor.Visit<DemonstrationSubmitted>();
+        visitor.Visit<RolloutScored>();
+        visitor.Visit<RewardModelUpdated>();
+        visitor.Visit<PolicyUpdated>();
+        visitor.Visit<PolicyRejected>();
+    }
+
+    public static IReadOnlyList<Type> All { get; } = Collect();
+
+    /// <summary>The type names (<c>RolloutGenerated</c>...), as event logs and filters spell them.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. All.Select(t => t.Name)];
+
+    static Type[] Collect()
+    {
+        var collector = new Collector();
+        ForEach(collector);
+        return [.. collector.Types];
+    }
+
+    sealed class Collector : IVisitor
+    {
+        public List<Type> Types { get; } = [];
+
+        public void Visit<TEvent>() where TEvent : class => Types.Add(typeof(TEvent));
+    }
+}
