@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using RabbitMQ.Client;
 using Rlhf.Cli.Operations;
 using Rlhf.Testing;
@@ -75,7 +76,7 @@ public sealed class ErrorsCommandTests : IAsyncLifetime
         var error = new StringWriter();
 
         // A bare queue name means its _error queue.
-        var code = await ErrorsCommand.ListAsync(TestInfrastructure.RabbitMq, queue, 20, output, error, TestContext.Current.CancellationToken);
+        var code = await ErrorsCommand.ListAsync(TestInfrastructure.RabbitMq, queue, 20, json: false, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, error.ToString());
         var text = output.ToString();
@@ -89,6 +90,33 @@ public sealed class ErrorsCommandTests : IAsyncLifetime
             Assert.Contains("System.InvalidOperationException", rows[i]);
             Assert.Contains($"boom {i}", rows[i]);
             Assert.Contains("2025-01-02T03:04:05", rows[i]);
+        }
+
+        await WaitForCountAsync(ErrorQueue, 3);
+    }
+
+    [Fact]
+    public async Task List_as_json_has_the_count_and_each_message_and_leaves_the_queue_unchanged()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var code = await ErrorsCommand.ListAsync(TestInfrastructure.RabbitMq, queue, 2, json: true, output, error, TestContext.Current.CancellationToken);
+
+        Assert.True(code == 0, error.ToString());
+        var document = JsonNode.Parse(output.ToString())!;
+        Assert.Equal(ErrorQueue, document["queue"]!.GetValue<string>());
+        Assert.Equal(3, document["count"]!.GetValue<int>());
+        var messages = document["messages"]!.AsArray();
+        Assert.Equal(2, messages.Count);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(i + 1, messages[i]!["position"]!.GetValue<int>());
+            Assert.Equal(messageIds[i], messages[i]!["messageId"]!.GetValue<string>());
+            Assert.Equal("Rlhf.Contracts:FeedbackReceived", messages[i]!["messageType"]!.GetValue<string>());
+            Assert.Equal("System.InvalidOperationException", messages[i]!["exceptionType"]!.GetValue<string>());
+            Assert.Equal($"boom {i}", messages[i]!["faultMessage"]!.GetValue<string>());
+            Assert.Equal("2025-01-02T03:04:05.0000000Z", messages[i]!["faultTime"]!.GetValue<string>());
         }
 
         await WaitForCountAsync(ErrorQueue, 3);
@@ -160,7 +188,7 @@ public sealed class ErrorsCommandTests : IAsyncLifetime
         var missing = $"rlhf-errtest-missing-{Guid.NewGuid():N}_error";
         foreach (var run in new Func<TextWriter, Task<int>>[]
         {
-            e => ErrorsCommand.ListAsync(TestInfrastructure.RabbitMq, missing, 20, new StringWriter(), e, ct),
+            e => ErrorsCommand.ListAsync(TestInfrastructure.RabbitMq, missing, 20, json: false, new StringWriter(), e, ct),
             e => ErrorsCommand.RequeueAsync(TestInfrastructure.RabbitMq, missing, null, true, null, new StringWriter(), e, ct),
             e => ErrorsCommand.PurgeAsync(TestInfrastructure.RabbitMq, missing, true, null, new StringWriter(), e, ct),
         })
@@ -180,7 +208,7 @@ public sealed class ErrorsCommandTests : IAsyncLifetime
         var broker = new Uri($"amqp://guest:guest@127.0.0.1:{TestInfrastructure.ClosedPort()}/");
         var error = new StringWriter();
 
-        var code = await ErrorsCommand.ListAsync(broker, queue, 20, new StringWriter(), error, TestContext.Current.CancellationToken);
+        var code = await ErrorsCommand.ListAsync(broker, queue, 20, json: false, new StringWriter(), error, TestContext.Current.CancellationToken);
 
         Assert.Equal(1, code);
         var text = error.ToString().TrimEnd();

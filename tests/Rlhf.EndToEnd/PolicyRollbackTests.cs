@@ -252,7 +252,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var code = await PolicyCommand.ListAsync(Endpoints, output, error, TestContext.Current.CancellationToken);
+        var code = await PolicyCommand.ListAsync(Endpoints, json: false, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, error.ToString());
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -265,7 +265,33 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         Assert.Contains("promoted (served): version 2", output.ToString(), StringComparison.Ordinal);
 
         var empty = new StringWriter();
-        Assert.Equal(0, await PolicyCommand.ListAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, empty, error, TestContext.Current.CancellationToken));
+        Assert.Equal(0, await PolicyCommand.ListAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: false, empty, error, TestContext.Current.CancellationToken));
         Assert.Contains("No policy versions registered", empty.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task List_as_json_has_every_version_its_blob_and_metrics()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var code = await PolicyCommand.ListAsync(Endpoints, json: true, output, error, TestContext.Current.CancellationToken);
+
+        Assert.True(code == 0, error.ToString());
+        var document = JsonNode.Parse(output.ToString())!;
+        Assert.Equal(2, document["promoted"]!.GetValue<long>());
+        var versions = document["versions"]!.AsArray();
+        Assert.Equal([1L, 2L], versions.Select(v => v!["version"]!.GetValue<long>()));
+        Assert.Equal([false, true], versions.Select(v => v!["promoted"]!.GetValue<bool>()));
+        Assert.Equal(0, versions[0]!["parentVersion"]!.GetValue<long>());
+        Assert.Equal(blobs[2].Sha256, versions[1]!["blob"]!["sha256"]!.GetValue<string>());
+        Assert.Equal(blobs[2].Bytes, versions[1]!["blob"]!["bytes"]!.GetValue<long>());
+        Assert.Equal(0.5, versions[1]!["metrics"]!["mean_reward"]!.GetValue<double>());
+
+        var empty = new StringWriter();
+        Assert.Equal(0, await PolicyCommand.ListAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: true, empty, error, TestContext.Current.CancellationToken));
+        var none = JsonNode.Parse(empty.ToString())!;
+        Assert.Null(none["promoted"]);
+        Assert.Empty(none["versions"]!.AsArray());
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Rlhf.Cli.Embedded;
+using Rlhf.ServiceProcesses;
 
 namespace Rlhf.Cli;
 

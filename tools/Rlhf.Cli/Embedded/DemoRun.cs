@@ -6,6 +6,7 @@ using Rlhf.Contracts;
 using Rlhf.Demo;
 using Rlhf.Modeling;
 using Rlhf.Modeling.Tokenization;
+using Rlhf.ServiceProcesses;
 using Rlhf.Storage;
 using Spectre.Console;
 

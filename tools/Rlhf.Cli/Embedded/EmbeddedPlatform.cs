@@ -10,6 +10,7 @@ using Rlhf.Generation;
 using Rlhf.Hosting;
 using Rlhf.Learner;
 using Rlhf.Reward;
+using Rlhf.ServiceProcesses;
 using Rlhf.Storage;
 
 namespace Rlhf.Cli.Embedded;
@@ -32,8 +33,6 @@ public enum PlatformServices
 /// </summary>
 public static class EmbeddedPlatform
 {
-    public const string ClientName = "demo-app";
-
     public static WebApplication Build(string url, string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey, EventLog? events,
         PlatformServices services = PlatformServices.All)
     {
@@ -48,7 +47,7 @@ public static class EmbeddedPlatform
             ["Serilog:MinimumLevel:Default"] = "Information",
             ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Warning",
             ["Serilog:MinimumLevel:Override:MassTransit"] = "Warning",
-            [$"Feedback:ApiKeys:{ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
+            [$"Feedback:ApiKeys:{LocalServices.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
         };
         foreach (var (key, value) in settings)
             all[key] = value;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using Spectre.Console;
 
 namespace Rlhf.Cli.Operations;
 
@@ -88,8 +89,8 @@ public static class DeadLetterQueues
         };
     }
 
-    /// <summary>One dead-lettered message as the list shows it.</summary>
-    public sealed record Entry(int Position, string MessageId, string MessageType, string ExceptionType, string FaultMessage, string Timestamp);
+    /// <summary>One dead-lettered message as the list shows it; null where the message does not say.</summary>
+    public sealed record Entry(int Position, string? MessageId, string? MessageType, string? ExceptionType, string? FaultMessage, string? FaultTime);
 
     /// <summary>What <c>rlhf errors list</c> shows of one delivery.</summary>
     public static Entry Describe(int position, IReadOnlyBasicProperties properties, ReadOnlySpan<byte> body)
@@ -124,11 +125,11 @@ public static class DeadLetterQueues
                 : null);
         return new Entry(
             position,
-            Cell(properties.MessageId ?? envelopeId),
-            Cell(type),
-            Cell(HeaderText(headers, "MT-Fault-ExceptionType") ?? HeaderText(headers, "MT-Reason")),
-            Cell(HeaderText(headers, "MT-Fault-Message")),
-            Cell(timestamp));
+            properties.MessageId ?? envelopeId,
+            type,
+            HeaderText(headers, "MT-Fault-ExceptionType") ?? HeaderText(headers, "MT-Reason"),
+            HeaderText(headers, "MT-Fault-Message"),
+            timestamp);
     }
 
     static string Cell(string? text)
@@ -139,18 +140,19 @@ public static class DeadLetterQueues
         return line.Length > 80 ? line[..77] + "..." : line;
     }
 
-    /// <summary>Writes <paramref name="entries"/> as an aligned table.</summary>
+    /// <summary>Writes <paramref name="entries"/> as a table, one line per message (long texts cut to 80 characters).</summary>
     public static void WriteTable(IReadOnlyList<Entry> entries, TextWriter output)
     {
-        string[] header = ["#", "MESSAGE ID", "MESSAGE TYPE", "EXCEPTION", "FAULT MESSAGE", "FAULT TIME"];
-        var rows = entries.Select(e => new[]
+        var table = ConsoleTables.Create(("#", Justify.Right), ("MESSAGE ID", Justify.Left), ("MESSAGE TYPE", Justify.Left), ("EXCEPTION", Justify.Left),
+            ("FAULT MESSAGE", Justify.Left), ("FAULT TIME", Justify.Left));
+        foreach (var e in entries)
         {
-            e.Position.ToString(CultureInfo.InvariantCulture), e.MessageId, e.MessageType, e.ExceptionType, e.FaultMessage, e.Timestamp,
-        }).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
-        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
-        output.WriteLine(Line(header));
-        foreach (var row in rows)
-            output.WriteLine(Line(row));
+            table.AddTextRow([
+                e.Position.ToString(CultureInfo.InvariantCulture), Cell(e.MessageId), Cell(e.MessageType), Cell(e.ExceptionType), Cell(e.FaultMessage),
+                Cell(e.FaultTime),
+            ]);
+        }
+
+        ConsoleTables.Write(table, output);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
@@ -34,11 +35,12 @@ public static class ErrorsCommand
         var listQueue = Queue();
         var listMax = new Option<int>("--max") { Description = "Most messages to show", DefaultValueFactory = _ => 20 };
         listMax.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max must be at least 1"); });
+        var listJson = new Option<bool>("--json") { Description = "Write one JSON document (queue, count, messages with their full fault texts) instead of the table" };
         var list = new Command("list", "Show the first messages of a dead-letter queue (read and put back: the queue is unchanged).")
         {
-            listQueue, listMax,
+            listQueue, listMax, listJson,
         };
-        list.SetAction((parse, cancel) => ListAsync(parse.GetValue(rabbit)!, parse.GetValue(listQueue)!, parse.GetValue(listMax),
+        list.SetAction((parse, cancel) => ListAsync(parse.GetValue(rabbit)!, parse.GetValue(listQueue)!, parse.GetValue(listMax), parse.GetValue(listJson),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
 
         var requeueQueue = Queue();
@@ -66,8 +68,12 @@ public static class ErrorsCommand
         };
     }
 
-    /// <summary>Prints up to <paramref name="max"/> messages and the queue's count; every message is put back. 1 on a missing queue or broker.</summary>
-    public static async Task<int> ListAsync(Uri rabbitmq, string queue, int max, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Prints up to <paramref name="max"/> messages and the queue's count (with <paramref name="json"/>, as one JSON
+    /// document); every message is put back. 1 on a missing queue or broker.
+    /// </summary>
+    public static async Task<int> ListAsync(Uri rabbitmq, string queue, int max, bool json, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
     {
         var (deadLetter, _) = DeadLetterQueues.Resolve(queue);
         try
@@ -96,6 +102,12 @@ public static class ErrorsCommand
                 // Back where they were: a requeued message keeps its position in a classic queue.
                 if (lastTag is { } tag)
                     await channel.BasicNackAsync(tag, multiple: true, requeue: true, CancellationToken.None);
+            }
+
+            if (json)
+            {
+                output.WriteLine(JsonSerializer.Serialize(new { Queue = deadLetter, Count = count, Messages = entries }, JsonOutput.Options));
+                return 0;
             }
 
             output.WriteLine($"Queue {deadLetter}: {count} message(s).");

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Rlhf.Contracts;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
+using Spectre.Console;
 using StackExchange.Redis;
 
 namespace Rlhf.Cli.Operations;
@@ -51,8 +53,10 @@ public static class PolicyCommand
         PolicyEndpoints Endpoints(ParseResult parse) => new(parse.GetValue(redis)!, parse.GetValue(keyPrefix) ?? "", parse.GetValue(rabbit)!,
             parse.GetValue(blobDirectory), TimeSpan.FromSeconds(parse.GetValue(timeout)));
 
-        var list = new Command("list", "List the registered policy versions (oldest first); * marks the promoted (served) one.");
-        list.SetAction((parse, cancel) => ListAsync(Endpoints(parse), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        var json = new Option<bool>("--json") { Description = "Write one JSON document (promoted version, every version with its blob and metrics) instead of the table" };
+        var list = new Command("list", "List the registered policy versions (oldest first); * marks the promoted (served) one.") { json };
+        list.SetAction((parse, cancel) => ListAsync(Endpoints(parse), parse.GetValue(json), parse.InvocationConfiguration.Output,
+            parse.InvocationConfiguration.Error, cancel));
 
         var version = new Argument<long>("version") { Description = "Registered policy version to serve again" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
@@ -71,8 +75,8 @@ public static class PolicyCommand
         };
     }
 
-    /// <summary>Writes the table of policy versions; 1 when Redis cannot be read.</summary>
-    public static async Task<int> ListAsync(PolicyEndpoints endpoints, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>Writes the table of policy versions, or with <paramref name="json"/> one JSON document; 1 when Redis cannot be read.</summary>
+    public static async Task<int> ListAsync(PolicyEndpoints endpoints, bool json, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         ConnectionMultiplexer redis;
         try
@@ -101,6 +105,12 @@ public static class PolicyCommand
                 return 1;
             }
 
+            if (json)
+            {
+                WriteJson(versions, promoted?.Version, output);
+                return 0;
+            }
+
             if (versions.Count == 0)
             {
                 output.WriteLine($"No policy versions registered under key prefix '{endpoints.KeyPrefix}' in Redis {endpoints.Redis}.");
@@ -117,26 +127,38 @@ public static class PolicyCommand
 
     static void WriteTable(IReadOnlyList<ModelVersionRecord> versions, long? promoted, TextWriter output)
     {
-        string[] header = ["", "VERSION", "PARENT", "CREATED (UTC)", "BLOB SHA256", "SIZE", "FORMAT", "MEAN REWARD", "KL", "EVAL KL", "ROLLOUTS"];
-        var rows = versions.Select(r => new[]
+        var table = ConsoleTables.Create(("", Justify.Left), ("VERSION", Justify.Left), ("PARENT", Justify.Left), ("CREATED (UTC)", Justify.Left),
+            ("BLOB SHA256", Justify.Left), ("SIZE", Justify.Right), ("FORMAT", Justify.Left), ("MEAN REWARD", Justify.Right), ("KL", Justify.Right),
+            ("EVAL KL", Justify.Right), ("ROLLOUTS", Justify.Right));
+        foreach (var r in versions)
         {
-            r.Version == promoted ? "*" : "",
-            r.Version.ToString(CultureInfo.InvariantCulture),
-            r.ParentVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
-            r.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-            r.Blob.Sha256.Length > 12 ? r.Blob.Sha256[..12] : r.Blob.Sha256,
-            Size(r.Blob.Bytes),
-            r.Blob.Format,
-            Metric(r.Metrics, PolicyRegistryMetrics.MeanReward, "F3"),
-            Metric(r.Metrics, PolicyRegistryMetrics.KlToReference, "F4"),
-            Metric(r.Metrics, PolicyRegistryMetrics.EvalKl, "F4"),
-            Metric(r.Metrics, PolicyRegistryMetrics.RolloutsUsed, "F0"),
-        }).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
-        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i is <= 4 or 6 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd();
-        output.WriteLine(Line(header));
-        foreach (var row in rows)
-            output.WriteLine(Line(row));
+            table.AddTextRow([
+                r.Version == promoted ? "*" : "",
+                r.Version.ToString(CultureInfo.InvariantCulture),
+                r.ParentVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                r.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                r.Blob.Sha256.Length > 12 ? r.Blob.Sha256[..12] : r.Blob.Sha256,
+                Size(r.Blob.Bytes),
+                r.Blob.Format,
+                Metric(r.Metrics, PolicyRegistryMetrics.MeanReward, "F3"),
+                Metric(r.Metrics, PolicyRegistryMetrics.KlToReference, "F4"),
+                Metric(r.Metrics, PolicyRegistryMetrics.EvalKl, "F4"),
+                Metric(r.Metrics, PolicyRegistryMetrics.RolloutsUsed, "F0"),
+            ]);
+        }
+
+        ConsoleTables.Write(table, output);
+    }
+
+    /// <summary><c>{"promoted": 2, "versions": [{"version", "parentVersion", "createdAt", "promoted", "blob", "metrics"}]}</c>, full sha256 and metric keys as stored.</summary>
+    static void WriteJson(IReadOnlyList<ModelVersionRecord> versions, long? promoted, TextWriter output)
+    {
+        var document = new
+        {
+            Promoted = promoted,
+            Versions = versions.Select(r => new { r.Version, r.ParentVersion, r.CreatedAt, Promoted = r.Version == promoted, r.Blob, r.Metrics }),
+        };
+        output.WriteLine(JsonSerializer.Serialize(document, JsonOutput.Options));
     }
 
     static string Metric(IReadOnlyDictionary<string, double> metrics, string name, string format) =>

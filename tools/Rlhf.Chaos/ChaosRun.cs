@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Rlhf.Cli.Embedded;
 using Rlhf.Demo;
+using Rlhf.ServiceProcesses;
 using StackExchange.Redis;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>Everything one chaos run measured; <see cref="ExitCode"/> is 0 only when the check passed.</summary>
 /// <param name="Check">Null when the run stopped before the check (setup failure, Ctrl-C).</param>

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Rlhf.Cli.Embedded;
+namespace Rlhf.ServiceProcesses;
 
 /// <summary>Where the service processes find RabbitMQ and Redis.</summary>
 /// <param name="RabbitMqPort">AMQP port on localhost.</param>
@@ -12,13 +12,16 @@ namespace Rlhf.Cli.Embedded;
 public sealed record LocalInfrastructure(int RabbitMqPort = 5672, string Redis = "localhost:6379");
 
 /// <summary>
-/// <c>rlhf demo --infra local</c> and <c>rlhf chaos</c>: each service as its own process (the same service assemblies
+/// <c>rlhf demo --infra local</c> and <c>rlhf-chaos</c>: each service as its own process (the same service assemblies
 /// docker compose runs), configured by environment variables, on a local RabbitMQ and Redis. One service can be
 /// killed (SIGKILL) and started again; every child process is stopped when the run ends.
 /// </summary>
 public sealed class LocalServices : IAsyncDisposable
 {
     public static readonly IReadOnlyList<string> Names = ["Generation", "Feedback", "Reward", "Learner"];
+
+    /// <summary>The feedback service's API client whose key the demo's and the chaos run's clients send.</summary>
+    public const string ClientName = "demo-app";
 
     readonly ConcurrentDictionary<string, Process> processes = new();
     readonly ConcurrentDictionary<int, bool> killed = new();
@@ -64,7 +67,7 @@ public sealed class LocalServices : IAsyncDisposable
             ["Redis:KeyPrefix"] = redisPrefix,
             ["Log:Console"] = "false",
             ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
-            [$"Feedback:ApiKeys:{EmbeddedPlatform.ClientName}"] = apiKeyHash,
+            [$"Feedback:ApiKeys:{ClientName}"] = apiKeyHash,
         });
         try
         {

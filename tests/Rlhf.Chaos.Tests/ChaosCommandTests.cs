@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using Rlhf.Cli.Chaos;
+using Rlhf.Chaos;
 
-namespace Rlhf.Cli.Tests;
+namespace Rlhf.Chaos.Tests;
 
 /// <summary>
 /// <c>rlhf chaos</c> with a small N: its own RabbitMQ node and Redis on free ports (scripts/infra.sh), the four services

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Rlhf.Cli.Embedded;
+using Rlhf.ServiceProcesses;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>
 /// One injected fault and its recovery, in seconds into the run: <see cref="StartedAt"/> the fault began;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using StackExchange.Redis;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>One entry of the reward service's training journal as the checker reads it (raw JSON, not the service's parser).</summary>
 /// <param name="Position">1-based position in the Redis list.</param>

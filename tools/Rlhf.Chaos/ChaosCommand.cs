@@ -1,13 +1,17 @@
-using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.CommandLine;
 using System.Globalization;
+using Rlhf.ServiceProcesses;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
-/// <summary><c>rlhf chaos</c>: feedback under broker, cache and process faults, then a total-queue check of the RM's training journal.</summary>
+/// <summary>
+/// <c>rlhf-chaos</c> (run as <c>rlhf chaos</c>): feedback under broker, cache and process faults, then a total-queue
+/// check of the RM's training journal.
+/// </summary>
 public static class ChaosCommand
 {
-    public static Command Create()
+    public static RootCommand Create()
     {
         var feedback = new Option<int>("--feedback") { Description = "Feedback submissions (rankings and ratings) to send", DefaultValueFactory = _ => 200 };
         feedback.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--feedback must be at least 1"); });
@@ -42,7 +46,7 @@ public static class ChaosCommand
             Description = "Training steps of the small policy the services load (its quality does not matter here)",
             DefaultValueFactory = _ => 20,
         };
-        var command = new Command("chaos",
+        var command = new RootCommand(
             "Send feedback while RabbitMQ and Redis are restarted and the reward and learner processes are killed (-9) and restarted; " +
             "then check that every acknowledged (202) feedback is in the reward model's training journal exactly once. Exit 0 only then.")
         {

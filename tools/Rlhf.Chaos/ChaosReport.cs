@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>The run's tables on the console, <c>report.md</c> and <c>chaos.json</c> in the run folder.</summary>
 public static class ChaosReport

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using Rlhf.Cli.Embedded;
+using Rlhf.ServiceProcesses;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>
 /// The RabbitMQ node and Redis server of one chaos run, through <c>scripts/infra.sh</c> on the run's own ports: started

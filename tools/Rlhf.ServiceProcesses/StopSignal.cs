@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Rlhf.Cli;
+namespace Rlhf.ServiceProcesses;
 
 /// <summary>
 /// Ctrl-C and SIGTERM cancel <see cref="Token"/> instead of ending the process, so a long command (demo, chaos) can

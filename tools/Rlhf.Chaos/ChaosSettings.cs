@@ -1,4 +1,6 @@
-namespace Rlhf.Cli.Chaos;
+using Rlhf.ServiceProcesses;
+
+namespace Rlhf.Chaos;
 
 /// <summary>What <c>rlhf chaos</c> breaks.</summary>
 public enum Fault
@@ -42,7 +44,7 @@ public static class Faults
     /// <summary>The services whose readiness a fault takes away: every service for the servers, one for a killed process.</summary>
     public static IReadOnlyList<string> Affected(Fault fault) => fault switch
     {
-        Fault.RabbitMq or Fault.Redis => Embedded.LocalServices.Names,
+        Fault.RabbitMq or Fault.Redis => LocalServices.Names,
         _ => [ProcessName(fault)],
     };
 

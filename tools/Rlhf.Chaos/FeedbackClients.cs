@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rlhf.Demo;
 
-namespace Rlhf.Cli.Chaos;
+namespace Rlhf.Chaos;
 
 /// <summary>One feedback submission and how it ended.</summary>
 /// <param name="Index">1-based order in which the submissions were started.</param>
