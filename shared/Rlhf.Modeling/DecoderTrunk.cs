@@ -27,38 +27,20 @@ public sealed class DecoderTrunk : nn.Module
         // Embedding.weight wraps a new native handle on every get; take it once (after registration, so it is
         // not registered a second time under another name).
         embeddingWeight = embed_tokens.weight!;
-        inverseFrequencies = Rope.InverseFrequencies(config.HeadDim, config.RopeTheta, embeddingWeight.device).DetachFromDisposeScope();
+        inverseFrequencies = Rope.InverseFrequencies(config.HeadDim, config.RopeTheta);
     }
 
     readonly Parameter embeddingWeight;
 
-    // Scalars of every forward, held for the module's lifetime: an implicitly converted Scalar is native garbage
-    // that only the finalizer frees, and it can be finalized while the native call still reads it.
-    readonly Scalar one = 1L.ToScalar();
-    readonly Scalar zero = 0L.ToScalar();
-    readonly Scalar blocked = float.MinValue.ToScalar();
+    // Scalars of every forward, shared by all models and never disposed: an implicitly converted Scalar is native
+    // garbage that only the finalizer frees, and it can be finalized while the native call still reads it. Not owned
+    // by the module either: a trunk is still used after a module that contains it was disposed (tensors outlive it).
+    static readonly Scalar One = 1L.ToScalar();
+    static readonly Scalar Zero = 0L.ToScalar();
+    static readonly Scalar Blocked = float.MinValue.ToScalar();
 
-    // RoPE's inverse frequencies depend only on the config: computed once, not on every forward. Read-only, so
-    // concurrent forwards share it; a forward on another device (after a move) computes its own in its scope.
-    readonly Tensor inverseFrequencies;
-
-    Tensor InverseFrequencies(Device device) =>
-        inverseFrequencies.device_type == device.type && inverseFrequencies.device_index == device.index
-            ? inverseFrequencies
-            : Rope.InverseFrequencies(Config.HeadDim, Config.RopeTheta, device);
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inverseFrequencies.Dispose();
-            one.Dispose();
-            zero.Dispose();
-            blocked.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
+    // RoPE's inverse frequencies depend only on the config: computed once, copied into a tensor per forward.
+    readonly float[] inverseFrequencies;
 
     public ModelConfig Config { get; }
 
@@ -84,14 +66,14 @@ public sealed class DecoderTrunk : nn.Module
             throw new ArgumentException($"attention mask covers {keyMask.shape[1]} positions, expected cache {past} + new {t} = {s}.");
 
         // Position of a token = number of real tokens before it, so left padding does not shift RoPE (HF convention).
-        var positions = keyMask.to(int64).cumsum(1).sub_(one).clamp_min_(zero).narrow(1, past, t);  // (B, T)
-        var (cos, sin) = Rope.Tables(positions, InverseFrequencies(device));
+        var positions = keyMask.to(int64).cumsum(1).sub_(One).clamp_min_(Zero).narrow(1, past, t);  // (B, T)
+        var (cos, sin) = Rope.Tables(positions, tensor(inverseFrequencies, device: device));
 
         var queryIndex = arange(past, s, device: device).unsqueeze(1);                        // (T, 1)
         var keyIndex = arange(0, s, device: device).unsqueeze(0);                             // (1, S)
         var allowed = keyIndex.le(queryIndex).unsqueeze(0) & keyMask.unsqueeze(1);            // (B, T, S)
         var mask = zeros(b, 1, t, s, device: device)
-            .masked_fill_(allowed.logical_not().unsqueeze(1), blocked);                       // (B, 1, T, S)
+            .masked_fill_(allowed.logical_not().unsqueeze(1), Blocked);                       // (B, 1, T, S)
 
         var x = embed_tokens.call(inputIds);                                                  // (B, T, D)
         for (var i = 0; i < layers.Count; i++)

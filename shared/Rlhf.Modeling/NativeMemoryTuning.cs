@@ -10,7 +10,7 @@ namespace Rlhf.Modeling;
 /// out of arenas that keep their freed pages: the demo peaked at 2.3 GB resident for a 0.94M-parameter model, and at
 /// 1.0 GB with two arenas and a fixed 128 KiB threshold (same run length, same machine). Applied once, when this
 /// assembly is first used, before LibTorch allocates anything through it. MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_
-/// in the environment win over these values (glibc reads them at start).
+/// in the environment win over these values (glibc reads them at start); RLHF_MALLOC_TUNING=0 leaves glibc's defaults.
 /// </summary>
 public static class NativeMemoryTuning
 {
@@ -35,6 +35,12 @@ public static class NativeMemoryTuning
         if (!OperatingSystem.IsLinux())
         {
             Applied = "not Linux: allocator left as is";
+            return;
+        }
+
+        if (Environment.GetEnvironmentVariable("RLHF_MALLOC_TUNING") == "0")
+        {
+            Applied = "glibc malloc defaults (RLHF_MALLOC_TUNING=0)";
             return;
         }
 

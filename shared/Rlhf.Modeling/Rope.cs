@@ -9,16 +9,16 @@ namespace Rlhf.Modeling;
 public static class Rope
 {
     /// <summary>theta^(-2i/d) for i in [0, d/2): (hd/2) float32. Fixed per model, so computed once, not per forward.</summary>
-    public static Tensor InverseFrequencies(int headDim, double theta, Device device)
+    public static float[] InverseFrequencies(int headDim, double theta)
     {
-        // In float64, then rounded to float32, as before this was cached.
+        // In float64, then rounded to float32.
         var inverse = new float[headDim / 2];
         for (var i = 0; i < inverse.Length; i++)
             inverse[i] = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim));
-        return tensor(inverse, device: device);
+        return inverse;
     }
 
-    /// <summary>cos and sin of shape (B, T, head_dim) for position ids (B, T).</summary>
+    /// <summary>cos and sin of shape (B, T, head_dim) for position ids (B, T) and inverse frequencies (hd/2).</summary>
     public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, Tensor invFreq)
     {
         using var scope = NewDisposeScope();
