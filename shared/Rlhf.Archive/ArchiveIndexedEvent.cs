@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Rlhf.Hosting;
+namespace Rlhf.Archive;
 
 /// <summary>
 /// What the archive index keeps of one MassTransit envelope: the fields <c>rlhf replay</c> filters on, read as
