@@ -7,7 +7,7 @@ namespace Rlhf.Archive;
 /// <c>rlhf archive dump</c> writes them (type = last segment of the message type urn, correlation id falling back to the
 /// conversation id, camelCase message properties).
 /// </summary>
-public sealed record ArchiveIndexedEvent(
+sealed record ArchiveIndexedEvent(
     long Offset,
     string Type,
     string? CorrelationId,
