@@ -1,8 +1,9 @@
 using Rlhf.Contracts;
 using Rlhf.Dashboard.Apis;
-using Rlhf.Dashboard.Archive;
 using Rlhf.Dashboard.Consumers;
+using Rlhf.Archive;
 using Rlhf.Hosting;
+using Rlhf.Storage;
 
 namespace Rlhf.Dashboard;
 
@@ -39,11 +40,11 @@ public static class DashboardServiceExtensions
         var section = configuration.GetSection(EventArchiveOptions.SectionName);
         builder.Services.AddOptions<ArchiveIndexOptions>().Bind(section);
         var options = section.Get<ArchiveIndexOptions>() ?? new ArchiveIndexOptions();
-        var transport = configuration.GetSection(BusOptions.SectionName).Get<BusOptions>()?.Transport;
+        var bus = configuration.GetSection(BusOptions.SectionName).Get<BusOptions>();
         var redis = configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>();
         if (section.GetValue<bool>(nameof(EventArchiveOptions.Enabled)) && options.IndexEnabled && redis?.IsConfigured == true
-            && transport == BusTransport.RabbitMq)
-            builder.Services.AddHostedService<ArchiveIndexService>();
+            && bus?.Transport == BusTransport.RabbitMq)
+            builder.Services.AddArchiveIndexService(bus.RabbitMq.ArchiveBroker());
     }
 
     /// <summary>One recent-events consumer per event type.</summary>

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using RabbitMQ.Client;
+using Rlhf.Archive;
 
 namespace Rlhf.Hosting;
 
@@ -51,4 +53,19 @@ public sealed class RabbitMqOptions
 
     /// <summary>Connection string form used in logs and health messages (password hidden).</summary>
     public string DisplayAddress => $"amqp://{Username}@{Host}:{Port}{(VirtualHost.StartsWith('/') ? VirtualHost : "/" + VirtualHost)}";
+
+    /// <summary>A RabbitMQ.Client connection factory for this broker (the archive tools' AMQP 0.9.1 connections).</summary>
+    public ConnectionFactory ConnectionFactory(string clientName) => new()
+    {
+        HostName = Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+        ClientProvidedName = clientName,
+        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    /// <summary>This broker as the event archive sees it.</summary>
+    public ArchiveBroker ArchiveBroker() => new(ConnectionFactory, DisplayAddress);
 }

@@ -11,6 +11,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting.Edge;
+using Rlhf.Archive;
+using Rlhf.Storage;
 using Serilog;
 using Serilog.Formatting.Compact;
 using StackExchange.Redis;
@@ -40,7 +42,7 @@ public static class ServiceDefaultsExtensions
         var redis = BindAndValidate<RedisOptions>(configuration, RedisOptions.SectionName);
         var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
         var replay = BindAndValidate<ReplayOptions>(configuration, ReplayOptions.SectionName);
-        if (replay.Problems(bus, redis) is { Count: > 0 } sandboxProblems)
+        if (SandboxGuard.Problems(replay, bus, redis) is { Count: > 0 } sandboxProblems)
             throw new OptionsValidationException(ReplayOptions.SectionName, typeof(ReplayOptions), [.. sandboxProblems]);
 
         services.AddOptions<BusOptions>().Bind(configuration.GetSection(BusOptions.SectionName)).ValidateOnStart();
@@ -86,8 +88,9 @@ public static class ServiceDefaultsExtensions
 
         if (replay.Sandbox)
             services.AddHostedService<SandboxBanner>();
+        // The archive tap is declared with the bus settings, before the bus starts, so this host's events are all kept.
         if (configuration.GetValue<bool>($"{EventArchiveOptions.SectionName}:Enabled"))
-            builder.AddEventArchive();
+            builder.AddEventArchive(bus.Transport == BusTransport.RabbitMq ? bus.RabbitMq.ArchiveBroker() : null);
         services.AddRlhfBus(bus);
         return builder;
     }

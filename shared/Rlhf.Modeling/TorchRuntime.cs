@@ -44,5 +44,5 @@ public static class TorchRuntime
 
     /// <summary>One line describing the runtime, for logs and <c>rlhf doctor</c>.</summary>
     public static string Describe() =>
-        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {get_num_threads()}, cuda {(cuda.is_available() ? "yes" : "no")};
+        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {get_num_threads()}, cuda {(cuda.is_available() ? "yes" : "no")}";
 }

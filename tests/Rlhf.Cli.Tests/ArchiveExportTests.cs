@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Rlhf.Contracts;
-using static Rlhf.Cli.Tests.ArchiveTestBed;
+using Rlhf.Testing;
+using static Rlhf.Cli.Tests.ArchiveCli;
+using static Rlhf.Testing.ArchiveTestBed;
 
 namespace Rlhf.Cli.Tests;
 
@@ -21,7 +23,7 @@ public sealed class ArchiveExportTests
 
     static Guid[] NewIds(int count) => [.. Enumerable.Range(0, count).Select(_ => Guid.NewGuid())];
 
-    static string[] Source(ArchiveTestBed bed) => ["--archive", .. bed.SourceArguments];
+    static string[] Source(ArchiveTestBed bed) => ["--archive", .. bed.SourceArguments()];
 
     static (string Group, string Chosen, string Rejected) Pair(string line)
     {
@@ -51,7 +53,7 @@ public sealed class ArchiveExportTests
         await bed.PublishAsync(Ranking(b, rolloutsB), Guid.NewGuid());
         await bed.PublishAsync(new DemonstrationSubmitted(Guid.NewGuid(), [new ChatMessage("user", $"hello {id}")], "hi there", a, "rater-1", "tests",
             DateTimeOffset.UtcNow), Guid.NewGuid());
-        var index = await RunCliAsync(["archive", "index", .. bed.SourceArguments, "--idle-seconds", "1"]);
+        var index = await RunCliAsync(["archive", "index", .. bed.SourceArguments(), "--idle-seconds", "1"]);
         Assert.True(index.Code == 0, index.Error);
 
         var (code, lines, error) = await RunCliAsync(["export", "preferences", .. Source(bed), "--since", since]);

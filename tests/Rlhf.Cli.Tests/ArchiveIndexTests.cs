@@ -1,13 +1,16 @@
 using System.Globalization;
 using System.Text.Json;
+using Rlhf.Archive;
 using Rlhf.Contracts;
-using Rlhf.Hosting;
-using static Rlhf.Cli.Tests.ArchiveTestBed;
+using Rlhf.Testing;
+using static Rlhf.Cli.Tests.ArchiveCli;
+using static Rlhf.Testing.ArchiveTestBed;
 
 namespace Rlhf.Cli.Tests;
 
 /// <summary>
-/// The Redis index of the archive stream and <c>rlhf replay --archive</c>, on the real RabbitMQ and Redis. Each test has
+/// <c>rlhf archive index</c> and <c>rlhf replay --archive</c> over the Redis index of the archive stream, on the real
+/// RabbitMQ and Redis (the index itself is tested in Rlhf.Archive.Tests). Each test has
 /// its own stream and key prefix; events of other tests running at the same time land in every test's stream too.
 /// </summary>
 public sealed class ArchiveIndexTests
@@ -27,9 +30,9 @@ public sealed class ArchiveIndexTests
 
     static Guid[] NewIds(int count) => [.. Enumerable.Range(0, count).Select(_ => Guid.NewGuid())];
 
-    static string[] Index(ArchiveTestBed bed) => ["archive", "index", .. bed.SourceArguments, "--idle-seconds", "1"];
+    static string[] Index(ArchiveTestBed bed) => ["archive", "index", .. bed.SourceArguments(), "--idle-seconds", "1"];
 
-    static string[] Replay(ArchiveTestBed bed, params string[] filter) => ["replay", "--archive", .. bed.SourceArguments, .. filter];
+    static string[] Replay(ArchiveTestBed bed, params string[] filter) => ["replay", "--archive", .. bed.SourceArguments(), .. filter];
 
     static Guid MessageId(string line) => JsonDocument.Parse(line).RootElement.GetProperty("messageId").GetGuid();
 
@@ -79,48 +82,6 @@ public sealed class ArchiveIndexTests
         // --type narrows within the request; --limit and --offset page the matches.
         var scores = await RunCliAsync(Replay(bed, "--correlation-id", a.ToString(), "--type", nameof(RolloutScored), "--offset", "1", "--limit", "2"));
         Assert.Equal(expected.Skip(6).Take(2), scores.Out.Select(MessageId));
-    }
-
-    [Fact]
-    public async Task Index_resumes_from_its_stored_offset_and_indexing_the_same_offsets_again_changes_nothing()
-    {
-        await using var bed = await StartAsync();
-        var correlation = Guid.NewGuid();
-        var group = $"chatcmpl-resume-{correlation:N}";
-        var rollouts = NewIds(5);
-        for (var i = 0; i < 3; i++)
-            await bed.PublishAsync(Rollout(rollouts[i], group, i, 1), correlation);
-
-        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = RabbitMq }.CreateConnectionAsync(Cancel);
-        var first = await bed.Index().RunAsync(connection, TimeSpan.FromSeconds(1), Cancel);
-        var query = new ArchiveQuery { CorrelationId = correlation.ToString() };
-        var afterFirst = await bed.Index().QueryAsync(query);
-        Assert.Null(first.FromOffset);
-        Assert.Equal(3, afterFirst!.Count);
-        Assert.True(first.NextOffset > afterFirst[^1], $"next offset {first.NextOffset} is not past {afterFirst[^1]}");
-
-        // A new indexer (another process) starts where the first stopped.
-        var idle = await bed.Index().RunAsync(connection, TimeSpan.FromSeconds(1), Cancel);
-        Assert.Equal(first.NextOffset, idle.FromOffset);
-        for (var i = 3; i < 5; i++)
-            await bed.PublishAsync(Rollout(rollouts[i], group, i, 1), correlation);
-        var second = await bed.Index().RunAsync(connection, TimeSpan.FromSeconds(1), Cancel);
-        Assert.Equal(idle.NextOffset, second.FromOffset);
-        var afterSecond = await bed.Index().QueryAsync(query);
-        Assert.Equal(5, afterSecond!.Count);
-        Assert.Equal(afterFirst, afterSecond.Take(3));
-        Assert.Equal(afterSecond, (await bed.Index().QueryAsync(new ArchiveQuery { GroupId = group }))!);
-
-        // Indexing every offset already indexed once more leaves every key as it was, and the pointer where it was.
-        var state = await bed.Index().StateAsync();
-        var keys = await bed.IndexKeysAsync();
-        var again = (await bed.ReadStreamAsync()).Where(e => e.Offset < state.NextOffset).ToList();
-        Assert.True(again.Count >= 5);
-        foreach (var batch in again.Chunk(ArchiveIndex.BatchSize))
-            await bed.Index().IndexAsync(batch);
-        Assert.Equal(keys, await bed.IndexKeysAsync());
-        Assert.Equal(state, await bed.Index().StateAsync());
-        Assert.Contains(keys, k => k.Key.EndsWith($"corr:{correlation:D}", StringComparison.Ordinal) && k.Value == 5);
     }
 
     [Fact]

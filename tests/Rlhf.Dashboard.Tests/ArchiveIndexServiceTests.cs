@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RabbitMQ.Client;
+using Rlhf.Archive;
 using Rlhf.Contracts;
 using Rlhf.Hosting;
 using Rlhf.Testing;

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using RabbitMQ.Client;
-using Rlhf.Cli.Archive;
+using Rlhf.Archive;
 using Rlhf.Cli.Embedded;
 using Rlhf.Contracts;
 using Rlhf.Hosting;

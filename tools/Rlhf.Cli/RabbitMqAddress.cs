@@ -1,5 +1,6 @@
 using System.CommandLine.Parsing;
 using RabbitMQ.Client;
+using Rlhf.Archive;
 
 namespace Rlhf.Cli;
 
@@ -18,14 +19,7 @@ static class RabbitMqAddress
         return null;
     }
 
-    /// <summary>One AMQP connection for a CLI command: bounded connect and RPC waits, no automatic recovery.</summary>
+    /// <summary>One AMQP connection for a CLI command (see <see cref="BrokerConnection.ConnectAsync"/>).</summary>
     public static Task<IConnection> ConnectAsync(Uri rabbitmq, string clientName, TimeSpan timeout, CancellationToken cancellationToken) =>
-        new ConnectionFactory
-        {
-            Uri = rabbitmq,
-            ClientProvidedName = clientName,
-            RequestedConnectionTimeout = timeout,
-            ContinuationTimeout = timeout,
-            AutomaticRecoveryEnabled = false,
-        }.CreateConnectionAsync(cancellationToken);
+        BrokerConnection.ConnectAsync(rabbitmq, clientName, timeout, cancellationToken);
 }

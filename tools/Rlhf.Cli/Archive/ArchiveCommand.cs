@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Rlhf.Hosting;
+using Rlhf.Archive;
 using StackExchange.Redis;
 
 namespace Rlhf.Cli.Archive;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Rlhf.Archive;
 using Rlhf.Contracts;
-using Rlhf.Hosting;
 
 namespace Rlhf.Cli.Archive;
 
@@ -124,33 +124,10 @@ public static class ExportCommand
             await write(line);
     }
 
-    /// <summary>
-    /// The rankings that match <paramref name="filter"/> (its policy version applies to rollouts, as for an event log), then
-    /// the RolloutGenerated events of their groups, found by group in the index wherever they lie in the stream.
-    /// </summary>
+    /// <summary>The rankings that match <paramref name="filter"/>, then the rollouts of their groups (see <see cref="ArchiveSelection.SelectRankingsWithRolloutsAsync"/>).</summary>
     static ArchiveSelector PreferenceSelectionAsync(EventFilter filter) => async (source, write, stats, cancellationToken) =>
     {
-        var rankings = filter with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
-        var groups = new SortedSet<string>(StringComparer.Ordinal);
-        await foreach (var line in ArchiveSelection.SelectAsync(source, rankings, stats, cancellationToken))
-        {
-            using (var document = JsonDocument.Parse(line))
-                if (document.RootElement.GetProperty("message").TryGetProperty("groupId", out var group) && group.GetString() is { } id)
-                    groups.Add(id);
-            await write(line);
-        }
-
-        if (groups.Count == 0)
-            return;
-        await using var redis = await source.ConnectRedisAsync();
-        var index = source.Index(redis);
-        var offsets = new SortedSet<long>();
-        var generated = new HashSet<string> { nameof(RolloutGenerated) };
-        foreach (var group in groups)
-            offsets.UnionWith(await index.QueryAsync(new ArchiveQuery { GroupId = group, Types = generated }) ?? []);
-        await using var connection = await RabbitMqAddress.ConnectAsync(source.RabbitMq, "rlhf-export", TimeSpan.FromSeconds(5), cancellationToken);
-        await foreach (var line in ArchiveSelection.ReadOffsetsAsync(connection, source.Queue, [.. offsets], new EventFilter { Types = generated }, stats,
-                           cancellationToken))
+        await foreach (var line in ArchiveSelection.SelectRankingsWithRolloutsAsync(source, filter, stats, cancellationToken))
             await write(line);
     };
 

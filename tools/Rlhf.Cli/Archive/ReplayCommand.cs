@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Rlhf.Archive;
 
 namespace Rlhf.Cli.Archive;
 

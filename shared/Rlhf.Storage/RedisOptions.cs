@@ -1,4 +1,4 @@
-namespace Rlhf.Hosting;
+namespace Rlhf.Storage;
 
 /// <summary>Configuration section <c>Redis</c>.</summary>
 public sealed class RedisOptions

@@ -1,21 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using RabbitMQ.Client;
-using Rlhf.Hosting;
+using Rlhf.Contracts;
 using StackExchange.Redis;
 
-namespace Rlhf.Cli.Archive;
-
-/// <summary>What one archive selection read: the offsets the index named and the stream entries read to get them.</summary>
-public sealed class ArchiveSelectionStats
-{
-    /// <summary>Offsets the index returned; null when the filter had no criterion (the whole stream was read).</summary>
-    public int? Indexed { get; set; }
-
-    public long Read { get; set; }
-
-    public int Attaches { get; set; }
-}
+namespace Rlhf.Archive;
 
 /// <summary>
 /// <c>rlhf replay --archive</c>'s input: the archive stream's events that match a filter, found through the Redis index
@@ -57,7 +46,7 @@ public static class ArchiveSelection
         if (offsets is { Count: 0 })
             yield break;
 
-        await using var connection = await RabbitMqAddress.ConnectAsync(source.RabbitMq, "rlhf-replay", TimeSpan.FromSeconds(5), cancellationToken);
+        await using var connection = await BrokerConnection.ConnectAsync(source.RabbitMq, "rlhf-replay", TimeSpan.FromSeconds(5), cancellationToken);
         if (offsets is null)
         {
             await foreach (var line in ReadRunAsync(connection, source.Queue, "first", null, null, filter, stats, cancellationToken))
@@ -69,8 +58,38 @@ public static class ArchiveSelection
             yield return line;
     }
 
+    /// <summary>
+    /// The rankings that match <paramref name="filter"/> (its policy version applies to rollouts, as for an event log), then
+    /// the RolloutGenerated events of their groups, found by group in the index wherever they lie in the stream.
+    /// </summary>
+    public static async IAsyncEnumerable<string> SelectRankingsWithRolloutsAsync(ArchiveSource source, EventFilter filter, ArchiveSelectionStats stats,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var rankings = filter with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
+        var groups = new SortedSet<string>(StringComparer.Ordinal);
+        await foreach (var line in SelectAsync(source, rankings, stats, cancellationToken))
+        {
+            using (var document = JsonDocument.Parse(line))
+                if (document.RootElement.GetProperty("message").TryGetProperty("groupId", out var group) && group.GetString() is { } id)
+                    groups.Add(id);
+            yield return line;
+        }
+
+        if (groups.Count == 0)
+            yield break;
+        await using var redis = await source.ConnectRedisAsync();
+        var index = source.Index(redis);
+        var offsets = new SortedSet<long>();
+        var generated = new HashSet<string> { nameof(RolloutGenerated) };
+        foreach (var group in groups)
+            offsets.UnionWith(await index.QueryAsync(new ArchiveQuery { GroupId = group, Types = generated }) ?? []);
+        await using var connection = await BrokerConnection.ConnectAsync(source.RabbitMq, "rlhf-export", TimeSpan.FromSeconds(5), cancellationToken);
+        await foreach (var line in ReadOffsetsAsync(connection, source.Queue, [.. offsets], new EventFilter { Types = generated }, stats, cancellationToken))
+            yield return line;
+    }
+
     /// <summary>The entries at <paramref name="offsets"/> (ascending) that match <paramref name="filter"/>, as dump lines, in stream order.</summary>
-    public static async IAsyncEnumerable<string> ReadOffsetsAsync(IConnection connection, string queue, IReadOnlyList<long> offsets, EventFilter filter,
+    static async IAsyncEnumerable<string> ReadOffsetsAsync(IConnection connection, string queue, IReadOnlyList<long> offsets, EventFilter filter,
         ArchiveSelectionStats stats, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         if (offsets.Count == 0)

@@ -3,30 +3,8 @@ using System.Text.Json;
 using MassTransit.Serialization;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
-using Rlhf.Hosting;
 
-namespace Rlhf.Cli.Archive;
-
-/// <summary>Where a stream read starts: <c>first</c>, <c>last</c> (the last chunk), <c>next</c>, an offset, or a time.</summary>
-public readonly record struct StreamOffset(object Value, string Text)
-{
-    /// <summary>Parses <c>first|last|next</c>, a non-negative offset, or an ISO 8601 time (UTC unless it names an offset).</summary>
-    public static bool TryParse(string text, out StreamOffset offset)
-    {
-        offset = default;
-        if (text is "first" or "last" or "next")
-            offset = new StreamOffset(text, text);
-        else if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
-            offset = new StreamOffset(number, text);
-        else if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
-            offset = new StreamOffset(new AmqpTimestamp(time.ToUnixTimeSeconds()), time.ToString("O", CultureInfo.InvariantCulture));
-        else
-            return false;
-        return true;
-    }
-
-    public override string ToString() => Text;
-}
+namespace Rlhf.Archive;
 
 /// <summary>
 /// Reads the archive stream (<see cref="EventArchive"/>) with a basic consumer and turns each MassTransit envelope into
@@ -48,7 +26,7 @@ public static class StreamArchiveReader
     {
         if (max == 0)
             yield break;
-        await using var connection = await RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-archive-dump", TimeSpan.FromSeconds(5), cancellationToken);
+        await using var connection = await BrokerConnection.ConnectAsync(rabbitmq, "rlhf-archive-dump", TimeSpan.FromSeconds(5), cancellationToken);
         var prefetch = (ushort)Math.Clamp(max ?? 500, 1, 500);
         await using var stream = await ArchiveStream.OpenAsync(connection, queue, offset.Value, prefetch, cancellationToken);
         var read = 0;

@@ -1,13 +1,13 @@
 using System.Text.Json;
 
-namespace Rlhf.Hosting;
+namespace Rlhf.Archive;
 
 /// <summary>
 /// What the archive index keeps of one MassTransit envelope: the fields <c>rlhf replay</c> filters on, read as
 /// <c>rlhf archive dump</c> writes them (type = last segment of the message type urn, correlation id falling back to the
 /// conversation id, camelCase message properties).
 /// </summary>
-public sealed record ArchiveIndexedEvent(
+sealed record ArchiveIndexedEvent(
     long Offset,
     string Type,
     string? CorrelationId,

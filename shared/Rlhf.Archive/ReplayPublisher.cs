@@ -5,61 +5,10 @@ using MassTransit.Serialization;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using Rlhf.Contracts;
-using Rlhf.Hosting;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
-namespace Rlhf.Cli.Archive;
-
-/// <summary>How fast a replay republishes: <c>original</c> (the recorded gaps), <c>max</c> (no waits) or <c>&lt;factor&gt;x</c>.</summary>
-public readonly record struct ReplayPace(double? Factor, string Text)
-{
-    public static readonly ReplayPace Original = new(1, "original");
-    public static readonly ReplayPace Max = new(null, "max");
-
-    public static bool TryParse(string text, out ReplayPace pace)
-    {
-        pace = text switch { "original" => Original, "max" => Max, _ => default };
-        if (pace.Text is not null)
-            return true;
-        if (text.Length > 1 && text[^1] is 'x' or 'X'
-            && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var factor) && factor > 0 && double.IsFinite(factor))
-        {
-            pace = new ReplayPace(factor, text);
-            return true;
-        }
-
-        return false;
-    }
-
-    /// <summary>How long after the replay's start an event recorded <paramref name="sinceFirst"/> after the first one is due; null: now.</summary>
-    public TimeSpan? DueAfter(TimeSpan sinceFirst) =>
-        Factor is { } factor && sinceFirst > TimeSpan.Zero ? TimeSpan.FromTicks((long)(sinceFirst.Ticks / factor)) : null;
-
-    public override string ToString() => Text;
-}
-
-/// <summary>Where and how a replay republishes.</summary>
-/// <param name="PublishTo">amqp://user:password@host:port/vhost of the target broker; the vhost is the sandbox.</param>
-/// <param name="Pace">Pace relative to the events' recorded sent times.</param>
-/// <param name="AllowProduction">Allow the virtual host <c>/</c> (and the production key prefix for seeded rollouts).</param>
-/// <param name="SandboxRedis">When set, each replayed <see cref="RolloutGenerated"/> is stored in this Redis first.</param>
-/// <param name="SandboxKeyPrefix">Key prefix of the sandbox's stores (the sandbox services' <c>Replay:KeyPrefix</c>).</param>
-public sealed record ReplayTarget(Uri PublishTo, ReplayPace Pace, bool AllowProduction = false, string? SandboxRedis = null,
-    string SandboxKeyPrefix = ReplayTarget.DefaultSandboxKeyPrefix)
-{
-    /// <summary>The services' default sandbox prefix: <c>{Redis:KeyPrefix}sandbox:</c> with the default <c>rlhf:</c>.</summary>
-    public const string DefaultSandboxKeyPrefix = "rlhf:sandbox:";
-
-    /// <summary>The services' default <c>Redis:KeyPrefix</c>, which a sandbox must not write to.</summary>
-    public const string ProductionKeyPrefix = "rlhf:";
-
-    public string VirtualHost => PublishTo.AbsolutePath is "" or "/" ? "/" : Uri.UnescapeDataString(PublishTo.AbsolutePath[1..]);
-
-    /// <summary>host:port/vhost without credentials.</summary>
-    public string Display => $"{PublishTo.Host}:{(PublishTo.IsDefaultPort || PublishTo.Port <= 0 ? 5672 : PublishTo.Port)}" +
-        (VirtualHost == "/" ? "/" : "/" + VirtualHost);
-}
+namespace Rlhf.Archive;
 
 /// <summary>
 /// <c>rlhf replay --publish-to</c>: republishes selected events into a (sandbox) virtual host as MassTransit JSON
@@ -143,7 +92,7 @@ public static class ReplayPublisher
         IChannel channel;
         try
         {
-            connection = await RabbitMqAddress.ConnectAsync(target.PublishTo, "rlhf-replay", Timeout, cancellationToken);
+            connection = await BrokerConnection.ConnectAsync(target.PublishTo, "rlhf-replay", Timeout, cancellationToken);
             channel = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
             // The exchanges MassTransit declares (fanout, durable), so a publish into a fresh sandbox does not close the channel.

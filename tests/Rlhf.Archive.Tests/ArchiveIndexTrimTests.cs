@@ -2,7 +2,7 @@ using System.Text.Json;
 using Rlhf.Testing;
 using StackExchange.Redis;
 
-namespace Rlhf.Hosting.Tests;
+namespace Rlhf.Archive.Tests;
 
 /// <summary>
 /// Retention: when the stream drops its oldest segments, <see cref="ArchiveIndex.TrimAsync"/> removes what the index held

@@ -1,6 +1,6 @@
 using Rlhf.Contracts;
 
-namespace Rlhf.Cli.Archive;
+namespace Rlhf.Archive;
 
 /// <summary>
 /// Which events of the log to keep. Every criterion given must hold. Time bounds apply to the <c>sentTime</c> header:

@@ -1,15 +1,15 @@
-using System.CommandLine;
 using System.Globalization;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RabbitMQ.Client;
-using Rlhf.Cli.Archive;
+using Rlhf.Archive;
 using Rlhf.Hosting;
 using StackExchange.Redis;
+using Xunit;
 
-namespace Rlhf.Cli.Tests;
+namespace Rlhf.Testing;
 
 /// <summary>
 /// A private archive on the real RabbitMQ and Redis: its own stream queue (bound to the shared event exchanges, so other
@@ -17,9 +17,9 @@ namespace Rlhf.Cli.Tests;
 /// </summary>
 public sealed class ArchiveTestBed : IAsyncDisposable
 {
-    public static Uri RabbitMq { get; } = new(Environment.GetEnvironmentVariable("RLHF_TEST_RABBITMQ") ?? "amqp://guest:guest@localhost:5672/");
+    public static Uri RabbitMq => TestInfrastructure.RabbitMq;
 
-    public static string RedisAddress { get; } = Environment.GetEnvironmentVariable("RLHF_TEST_REDIS") ?? "localhost:6379";
+    public static string RedisAddress => TestInfrastructure.Redis;
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
@@ -38,8 +38,6 @@ public sealed class ArchiveTestBed : IAsyncDisposable
     public string Queue { get; }
 
     public string KeyPrefix { get; }
-
-    public ArchiveSource Source => new(RabbitMq, RedisAddress, KeyPrefix, Queue);
 
     public ArchiveIndex Index() => new(Redis, KeyPrefix, Queue);
 
@@ -86,19 +84,6 @@ public sealed class ArchiveTestBed : IAsyncDisposable
         }, Cancel);
         return id;
     }
-
-    /// <summary>Runs <c>rlhf</c> in-process with the archive commands; returns exit code, stdout lines and stderr.</summary>
-    public static async Task<(int Code, string[] Out, string Error)> RunCliAsync(params string[] args)
-    {
-        var root = new RootCommand { ReplayCommand.Create(), ArchiveCommand.Create(), ExportCommand.Create() };
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Cancel);
-        return (code, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), error.ToString());
-    }
-
-    /// <summary>The options that point <c>rlhf archive index</c> and <c>rlhf replay --archive</c> at this archive.</summary>
-    public string[] SourceArguments => ["--rabbitmq", RabbitMq.ToString(), "--redis", RedisAddress, "--key-prefix", KeyPrefix, "--queue", Queue];
 
     /// <summary>Every index key with its number of entries.</summary>
     public async Task<SortedDictionary<string, long>> IndexKeysAsync()

@@ -9,9 +9,10 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 using Rlhf.Contracts;
+using Rlhf.Hosting;
 using Rlhf.Testing;
 
-namespace Rlhf.Hosting.Tests;
+namespace Rlhf.Archive.Tests;
 
 /// <summary>The event archive stream on the real RabbitMQ: declared with its retention, bound to the event exchanges, in publish order.</summary>
 public sealed class EventArchiveTests : IAsyncDisposable
@@ -103,7 +104,8 @@ public sealed class EventArchiveTests : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
-        builder.AddEventArchive(); // a second call (AddServiceDefaults already added it) changes nothing
+        // A second call (AddServiceDefaults already added it) changes nothing.
+        builder.AddEventArchive(new ArchiveBroker(name => new ConnectionFactory { Uri = TestInfrastructure.RabbitMq, ClientProvidedName = name }, "tests"));
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         using var host = builder.Build();
         Assert.Single(host.Services.GetServices<IHostedService>(), s => s.GetType().Name == "EventArchiveDeclaration");

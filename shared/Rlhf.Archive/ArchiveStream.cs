@@ -2,10 +2,7 @@ using System.Threading.Channels;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
-namespace Rlhf.Hosting;
-
-/// <summary>One message of the archive stream: its stream offset and its body (a MassTransit JSON envelope).</summary>
-public readonly record struct ArchiveEntry(long Offset, ReadOnlyMemory<byte> Body);
+namespace Rlhf.Archive;
 
 /// <summary>
 /// An AMQP 0.9.1 consumer on the archive stream (see <see cref="EventArchive"/>), attached at an offset. Streams need a

@@ -1,26 +1,22 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client.Exceptions;
-using Rlhf.Hosting;
+using Rlhf.Storage;
 using StackExchange.Redis;
 
-namespace Rlhf.Dashboard.Archive;
-
-/// <summary>The dashboard's part of configuration section <c>Archive</c>.</summary>
-public sealed class ArchiveIndexOptions
-{
-    /// <summary>Keep the Redis index of the archive stream up to date (when the archive, Redis and RabbitMQ are on).</summary>
-    public bool IndexEnabled { get; set; } = true;
-}
+namespace Rlhf.Archive;
 
 /// <summary>
 /// Indexes the archive stream continuously (see <see cref="ArchiveIndex"/>): resumes at the offset stored in Redis,
 /// writes batches as events arrive, trims what retention removed. A broker or Redis outage is logged and retried every
 /// <see cref="RetryDelay"/>; several dashboards may run it at once (writes are idempotent, the pointer only moves forward).
+/// Registered with <see cref="EventArchiveHostingExtensions.AddArchiveIndexService"/>.
 /// </summary>
 sealed class ArchiveIndexService(
     IConnectionMultiplexer redis,
     IOptions<RedisOptions> redisOptions,
-    IOptions<BusOptions> bus,
+    ArchiveBroker broker,
     IOptions<EventArchiveOptions> archive,
     IOptions<ReplayOptions> replay,
     ILogger<ArchiveIndexService> logger) : BackgroundService
@@ -35,7 +31,7 @@ sealed class ArchiveIndexService(
         {
             try
             {
-                var factory = EventArchive.ConnectionFactory(bus.Value.RabbitMq, "rlhf-archive-index");
+                var factory = broker.Connect("rlhf-archive-index");
                 await using var connection = await factory.CreateConnectionAsync(stoppingToken);
                 var state = await index.StateAsync();
                 logger.LogInformation("Indexing archive {Queue} into {Prefix} from offset {Offset}", index.Queue, index.Prefix,
