@@ -80,14 +80,15 @@ public sealed class ChampionComparison(LearnerModels models, GateOptions options
     IReadOnlyList<EvaluatedResponse> Sample(CausalLM model)
     {
         var inputs = Encoded();
-        var context = models.Config.MaxPositionEmbeddings;
+        // One batch pads every prompt to the longest, so the longest prompt decides the room for all responses.
+        var longest = inputs.MaxBy(p => p.Tokens.Count);
+        var room = Math.Min(options.MaxNewTokens, models.Config.MaxPositionEmbeddings - longest.Tokens.Count);
+        if (room <= 0)
+            throw new InvalidOperationException($"Gate prompt '{longest.Text}' leaves no room for a response in the model's context.");
         var requests = new List<(string Text, IReadOnlyList<int> Tokens, GenerationRequest Request)>();
         for (var i = 0; i < inputs.Count; i++)
         {
             var (text, tokens) = inputs[i];
-            var room = Math.Min(options.MaxNewTokens, context - tokens.Count);
-            if (room <= 0)
-                throw new InvalidOperationException($"Gate prompt '{text}' leaves no room for a response in the model's context.");
             for (var j = 0; j < options.SamplesPerPrompt; j++)
                 requests.Add((text, tokens, new GenerationRequest(tokens,
                     new SamplingOptions(room, options.Temperature, Seed: options.Seed + (long)i * options.SamplesPerPrompt + j))));
