@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Rlhf.Learner.Gate;
 using Rlhf.Modeling;
 using Rlhf.Training;
 
@@ -93,6 +94,9 @@ public sealed class LearnerOptions : IValidatableObject
     [Range(1, 4096)]
     public int PtxBatchSize { get; set; } = 8;
 
+    /// <summary>The offline gate against the champion (<c>Learner:Gate</c>).</summary>
+    public GateOptions Gate { get; set; } = new();
+
     public bool HasModel => !string.IsNullOrWhiteSpace(ModelPath);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -109,6 +113,10 @@ public sealed class LearnerOptions : IValidatableObject
             yield return new ValidationResult("PtxCorpusPath is set but Ppo:PtxCoef is 0: set both or neither.", [nameof(PtxCorpusPath)]);
         if (EvalPrompts.Any(string.IsNullOrWhiteSpace))
             yield return new ValidationResult("EvalPrompts must not hold empty prompts.", [nameof(EvalPrompts)]);
+        var gateFailures = new List<ValidationResult>();
+        Validator.TryValidateObject(Gate, new ValidationContext(Gate), gateFailures, validateAllProperties: true);
+        foreach (var failure in gateFailures)
+            yield return new ValidationResult($"{nameof(Gate)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Gate)}:{m}")]);
         foreach (var failure in Check(nameof(Ppo), () => Ppo.Validate()).Concat(Check(nameof(Sft), () => Sft.Validate())))
             yield return failure;
     }

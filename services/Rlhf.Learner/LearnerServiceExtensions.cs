@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Rlhf.Hosting;
 using Rlhf.Learner.Apis;
 using Rlhf.Learner.Consumers;
+using Rlhf.Learner.Gate;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
 
@@ -38,6 +39,7 @@ public static class LearnerServiceExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IPolicyGate>(sp => new EvaluationGate(sp.GetRequiredService<IOptions<LearnerOptions>>().Value.KlBound));
+        AddGateEvaluators(builder);
         services.AddSingleton<LearnerEngine>();
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))
@@ -47,6 +49,26 @@ public static class LearnerServiceExtensions
         services.AddBusConsumer<DemonstrationSubmittedConsumer, DemonstrationSubmittedConsumerDefinition>();
         services.AddBusConsumer<PolicyRollbackConsumer, PolicyRollbackConsumerDefinition>();
         return builder;
+    }
+
+    /// <summary>
+    /// The gate's evaluators besides the reward model (which needs the loaded models and is built with them): the demo's
+    /// arithmetic checker when <c>Learner:Gate:Arithmetic</c>, the webhook when <c>Learner:Gate:WebhookUrl</c> is set.
+    /// </summary>
+    static void AddGateEvaluators(IHostApplicationBuilder builder)
+    {
+        var gate = builder.Configuration.GetSection($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.Gate)}").Get<GateOptions>() ?? new GateOptions();
+        if (gate.Arithmetic)
+            builder.Services.AddSingleton<IResponseEvaluator, ArithmeticEvaluator>();
+        if (string.IsNullOrWhiteSpace(gate.WebhookUrl))
+            return;
+        builder.Services.AddHttpClient(WebhookEvaluator.HttpClientName);
+        builder.Services.AddSingleton<IResponseEvaluator>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<LearnerOptions>>().Value.Gate;
+            return new WebhookEvaluator(sp.GetRequiredService<IHttpClientFactory>().CreateClient(WebhookEvaluator.HttpClientName),
+                new Uri(options.WebhookUrl!), options.WebhookTimeout);
+        });
     }
 
     /// <summary>Maps <c>GET /v1/learner/status</c> and <c>GET /v1/models/versions</c>.</summary>

@@ -32,6 +32,23 @@ public sealed record BootstrapResult(
 /// <summary>The fact split of a run: RLHF prompts come from <see cref="Train"/> only.</summary>
 public sealed record DemoSplit(IReadOnlyList<(int A, int B, char Op)> Train, IReadOnlyList<(int A, int B, char Op)> HeldOut)
 {
+    /// <summary>Facts set aside from <see cref="Train"/> for the learner's release gate.</summary>
+    public const int GateFactCount = 24;
+
+    /// <summary>
+    /// The release gate's evaluation facts: the first <see cref="GateFactCount"/> of <see cref="Train"/> (already in the
+    /// split's shuffled order). Disjoint from <see cref="HeldOut"/>, so the gate never grades on what the report
+    /// measures, and left out of <see cref="RlhfPrompts"/>, so it does not grade on what the policy was trained on either.
+    /// </summary>
+    public IReadOnlyList<(int A, int B, char Op)> Gate => Train.Take(GateFactCount).ToList();
+
+    /// <summary>The facts the simulated users ask about: <see cref="Train"/> without <see cref="Gate"/>.</summary>
+    public IReadOnlyList<(int A, int B, char Op)> RlhfPrompts => Train.Skip(GateFactCount).ToList();
+
+    /// <summary>The gate's prompts: each gate fact once, phrasings taken in turn.</summary>
+    public IReadOnlyList<string> GatePrompts() =>
+        Gate.Select((f, i) => new ArithmeticQuestion(f.A, f.B, f.Op, i % ArithmeticTask.PhrasingCount).Text).ToList();
+
     public static DemoSplit From(BootstrapOptions options)
     {
         var (train, heldOut) = ArithmeticTask.Split(options.HeldOutShare, options.Seed);

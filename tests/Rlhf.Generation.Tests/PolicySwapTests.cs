@@ -32,7 +32,21 @@ public sealed class PolicySwapTests : IDisposable
         await host.Services.GetRequiredService<IBlobStore>().PutAsync(name, policy.WeightsBytes(), PolicyManager.WeightsFormat,
             TestContext.Current.CancellationToken);
 
-    static Task PublishAsync(GenerationHost host, long version, BlobReference blob, bool isRollback = false) =>
+    /// <summary>What the learner (or the rollback command) does: register the version, promote it when it is newer than the
+    /// promoted one or a rollback, then publish. Generation follows the registry, not the message.</summary>
+    static async Task PublishAsync(GenerationHost host, long version, BlobReference blob, bool isRollback = false)
+    {
+        var registry = host.Services.GetRequiredService<IModelRegistry>();
+        var cancel = TestContext.Current.CancellationToken;
+        await registry.RegisterAsync(new ModelVersionRecord(ModelKind.Policy, version, version - 1, blob, new Dictionary<string, double>(),
+            DateTimeOffset.UtcNow), cancel);
+        if (isRollback || (await registry.GetPromotedAsync(ModelKind.Policy, cancel))?.Version is not { } promoted || version > promoted)
+            await registry.PromoteAsync(ModelKind.Policy, version, cancel);
+        await PublishOnlyAsync(host, version, blob, isRollback);
+    }
+
+    /// <summary>A message on the bus and nothing else: what a forger (or a confused deployment) can do.</summary>
+    static Task PublishOnlyAsync(GenerationHost host, long version, BlobReference blob, bool isRollback = false) =>
         host.Services.GetRequiredService<IBus>().Publish(
             new PolicyUpdated(version, version - 1, blob, Metrics, isRollback, DateTimeOffset.UtcNow), TestContext.Current.CancellationToken);
 
@@ -94,6 +108,54 @@ public sealed class PolicySwapTests : IDisposable
         var reply = await host.ChatAsync(Greedy);
         Assert.Equal("policy-v1", reply.Json.GetProperty("system_fingerprint").GetString());
         Assert.Equal(newPolicy.GreedyText(Prompt, MaxTokens), reply.Content());
+    }
+
+    [Fact]
+    public async Task Forged_policy_updates_change_nothing_and_generation_serves_only_what_the_registry_promotes()
+    {
+        await using var host = new GenerationHost(basePolicy.Directory);
+        var v1 = await PutWeightsAsync(host, newPolicy, "policy/1");
+        var v2 = await PutWeightsAsync(host, otherPolicy, "policy/2");
+        var nan = await host.Services.GetRequiredService<IBlobStore>().PutAsync("policy/3", NanWeights(otherPolicy), PolicyManager.WeightsFormat,
+            TestContext.Current.CancellationToken);
+        await PublishAsync(host, 1, v1);
+        await host.WaitForStatusAsync(s => s.GetProperty("policy_swaps").GetInt64() == 1);
+
+        await PublishOnlyAsync(host, 2, v2);                                       // unregistered version, good blob
+        await PublishOnlyAsync(host, 1L << 62, v2);                                // a huge version
+        await PublishOnlyAsync(host, 1, v1 with { Sha256 = v2.Sha256 });           // wrong hash
+        await PublishOnlyAsync(host, 3, nan);                                      // NaN weights
+        await PublishOnlyAsync(host, 0, v2, isRollback: true);                     // a rollback nobody made
+        var status = await host.WaitForStatusAsync(s => s.GetProperty("policy_updates_ignored").GetInt64() == 5);
+
+        Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
+        Assert.Equal(1, status.GetProperty("policy_swaps").GetInt64());
+        Assert.Equal(0, status.GetProperty("policy_refusals").GetInt64());
+        var reply = await host.ChatAsync(Greedy);
+        Assert.Equal("policy-v1", reply.Json.GetProperty("system_fingerprint").GetString());
+        Assert.Equal(newPolicy.GreedyText(Prompt, MaxTokens), reply.Content());
+
+        // A registered and promoted version with NaN weights is refused too; v1 keeps serving.
+        await PublishAsync(host, 3, nan);
+        status = await host.WaitForStatusAsync(s => s.GetProperty("policy_refusals").GetInt64() == 1);
+        Assert.Equal(1, status.GetProperty("policy_version").GetInt64());
+    }
+
+    static byte[] NanWeights(TinyPolicy policy)
+    {
+        using var model = Rlhf.Modeling.ModelCheckpoint.LoadPolicy(policy.Directory);
+        using (TorchSharp.torch.no_grad())
+            model.parameters().First()[0, 0] = TorchSharp.torch.tensor(float.NaN);
+        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-nan-{Guid.NewGuid():N}");
+        try
+        {
+            Rlhf.Modeling.ModelCheckpoint.SavePolicy(directory, model, tokenizer: null, new Rlhf.Modeling.CheckpointInfo(3));
+            return File.ReadAllBytes(Path.Combine(directory, Rlhf.Modeling.ModelCheckpoint.WeightsFile));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

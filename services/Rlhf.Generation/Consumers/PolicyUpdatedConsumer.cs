@@ -6,17 +6,14 @@ using Rlhf.Hosting;
 namespace Rlhf.Generation.Consumers;
 
 /// <summary>
-/// Hot-swaps to a promoted policy. Idempotent: an equal or older version is ignored (unless it is a rollback), and
-/// a blob that is missing or fails its sha256 check is refused and logged while the served version stays.
-/// Transient failures (blob store unreachable) throw, so the definition's retry runs again.
+/// Hot-swaps to the policy the model registry promotes: the message is only a trigger (trusted promotion), its version
+/// and blob are not used. Idempotent: the version already served is ignored, and a registered blob that is missing,
+/// fails its sha256 check or holds non-finite weights is refused and logged while the served version stays.
+/// Transient failures (registry or blob store unreachable) throw, so the definition's retry runs again.
 /// </summary>
 public sealed class PolicyUpdatedConsumer(PolicyManager manager) : IConsumer<PolicyUpdated>
 {
-    public Task Consume(ConsumeContext<PolicyUpdated> context)
-    {
-        var update = context.Message;
-        return manager.ApplyAsync(update.PolicyVersion, update.Blob, update.IsRollback, context.CancellationToken);
-    }
+    public Task Consume(ConsumeContext<PolicyUpdated> context) => manager.FollowRegistryAsync(context.Message.PolicyVersion, context.CancellationToken);
 }
 
 /// <summary>

@@ -20,7 +20,7 @@ public enum PolicySwapOutcome
 
 /// <summary>
 /// Loads policy versions: the base checkpoint at start, then the registry's promoted version when it is newer,
-/// then every <see cref="PolicyUpdated"/>. Weights are fetched through <see cref="IBlobStore"/> (which checks the
+/// then, on every <see cref="PolicyUpdated"/>, whatever the registry promotes at that moment (never the message's own claim). Weights are fetched through <see cref="IBlobStore"/> (which checks the
 /// sha256) into a new <see cref="CausalLM"/> of the base architecture, off the serving path; only the finished model
 /// is handed to <see cref="PolicyHolder"/>. Loads run one at a time.
 /// </summary>
@@ -85,6 +85,28 @@ public sealed class PolicyManager(
 
         if (promoted is not null)
             await ApplyAsync(promoted.Version, promoted.Blob, isRollback: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// A <see cref="PolicyUpdated"/> arrived: its content is not trusted. Generation serves what the model registry
+    /// promotes, with the registry's blob reference; the message only says "look now". An unknown or huge version, a
+    /// wrong hash or a blob never registered therefore changes nothing, and a stale message delivered late cannot move
+    /// generation back. Registry errors propagate (the consumer's retry runs again).
+    /// </summary>
+    public async Task<PolicySwapOutcome> FollowRegistryAsync(long announcedVersion, CancellationToken cancellationToken)
+    {
+        var promoted = await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken).WaitAsync(RegistryTimeout, cancellationToken);
+        if (promoted is null)
+        {
+            logger.LogWarning("PolicyUpdated announced policy {PolicyVersion} but the registry promotes none: ignored", announcedVersion);
+            return Ignore(announcedVersion);
+        }
+
+        if (promoted.Version != announcedVersion)
+            logger.LogWarning("PolicyUpdated announced policy {PolicyVersion}; the registry promotes {Promoted}: following the registry",
+                announcedVersion, promoted.Version);
+        var served = holder.Current?.Version;
+        return await ApplyAsync(promoted.Version, promoted.Blob, isRollback: served is { } v && promoted.Version < v, cancellationToken);
     }
 
     /// <summary>
@@ -173,8 +195,19 @@ public sealed class PolicyManager(
         return (policyBase, new ServedPolicy(model, version, DateTimeOffset.UtcNow));
     }
 
-    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights) =>
-        ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights);
+    /// <summary>Loads the weights; a NaN or an infinity in any tensor refuses them (the learner's gate should never let one through).</summary>
+    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
+    {
+        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights);
+        using (TorchSharp.torch.no_grad())
+        {
+            if (model.parameters().All(p => TorchSharp.torch.isfinite(p).all().item<bool>()))
+                return model;
+        }
+
+        model.Dispose();
+        throw new InvalidDataException("its weights hold NaN or infinite values");
+    }
 
     public void Dispose() => loading.Dispose();
 }

@@ -36,7 +36,7 @@ public sealed class EffectsOutbox(LearnerLedger ledger, IModelRegistry registry,
         else if (effects.Kind == EffectKind.Reject)
         {
             await publisher.Publish(new PolicyRejected(effects.Version, effects.ParentVersion ?? effects.Version, effects.Reason!, effects.Metrics!,
-                effects.CreatedAt), cancellationToken);
+                effects.CreatedAt, effects.ChampionVersion, effects.Checks), cancellationToken);
         }
 
         CheckpointDirectory.MarkEffectsDone(checkpoint);

@@ -9,6 +9,8 @@ namespace Rlhf.Learner.Training;
 /// </summary>
 public sealed class EvaluationGate(double klBound) : IPolicyGate
 {
+    public Task<GateVerdict> JudgeAsync(GateCandidate candidate, CancellationToken cancellationToken) => Task.FromResult(Judge(candidate));
+
     public GateVerdict Judge(GateCandidate candidate)
     {
         var reasons = new List<string>();

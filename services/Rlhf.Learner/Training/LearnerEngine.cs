@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Learner.Gate;
 using Rlhf.Storage;
 
 namespace Rlhf.Learner.Training;
@@ -36,6 +37,7 @@ public sealed class LearnerEngine(
     IModelRegistry registry,
     IBlobStore blobs,
     IPolicyGate gate,
+    IEnumerable<IResponseEvaluator> evaluators,
     TimeProvider time,
     ILoggerFactory loggers) : IDisposable
 {
@@ -52,7 +54,7 @@ public sealed class LearnerEngine(
     /// Loads the models and, when the state directory holds one, the newest complete checkpoint. Local and
     /// synchronous: a broken base checkpoint or a corrupt trainer checkpoint stops the host at start.
     /// </summary>
-    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, gate, time, loggers);
+    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, gate, [.. evaluators], time, loggers);
 
     /// <summary>
     /// The part of the start that needs the registry and the bus: the first checkpoint (bootstrap version, or the

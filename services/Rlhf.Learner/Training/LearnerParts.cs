@@ -1,3 +1,4 @@
+using Rlhf.Learner.Gate;
 using Rlhf.Modeling;
 using Rlhf.Storage;
 
@@ -7,11 +8,13 @@ namespace Rlhf.Learner.Training;
 sealed class LearnerParts : IDisposable
 {
     readonly LearnerModels models;
+    readonly RewardModelEvaluator rewardModel;
 
-    LearnerParts(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, PolicyAdoption adoption, TrainingSequencer sequencer,
+    LearnerParts(LearnerModels models, RewardModelEvaluator rewardModel, LearnerLedger ledger, EffectsOutbox outbox, PolicyAdoption adoption, TrainingSequencer sequencer,
         PpoStep ppo, SftStep sft)
     {
         this.models = models;
+        this.rewardModel = rewardModel;
         Ledger = ledger;
         Outbox = outbox;
         Adoption = adoption;
@@ -29,25 +32,41 @@ sealed class LearnerParts : IDisposable
 
     /// <summary>Loads the models on the configured device and resumes the newest complete checkpoint, if any.</summary>
     public static LearnerParts Load(LearnerOptions settings, IRolloutStore rollouts, IClaimStore claims, IModelRegistry registry, IBlobStore blobs,
-        IPolicyGate gate, TimeProvider time, ILoggerFactory loggers)
+        IPolicyGate gate, IReadOnlyList<IResponseEvaluator> evaluators, TimeProvider time, ILoggerFactory loggers)
     {
         TorchRuntime.SetThreads(settings.Threads);
         var models = LearnerModels.Load(settings, TorchRuntime.SelectDevice(settings.Device));
         var ledger = new LearnerLedger(models, new CheckpointDirectory(settings.StateDirectory), loggers.CreateLogger<LearnerLedger>());
         ledger.Resume();
         var outbox = new EffectsOutbox(ledger, registry, claims, loggers.CreateLogger<EffectsOutbox>());
-        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, time, loggers.CreateLogger<VersionCommitter>());
+        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, settings.Gate.AfterRejection, time,
+            loggers.CreateLogger<VersionCommitter>());
         var evaluator = new CandidateEvaluator(models, settings);
+        var rewardModel = new RewardModelEvaluator(models.ModelPath, models.Tokenizer.PadId, models.Actor.Device, registry, blobs,
+            loggers.CreateLogger<RewardModelEvaluator>());
+        var prompts = settings.Gate.EvaluationPrompts();
+        var comparison = prompts.Count == 0
+            ? null
+            : new ChampionComparison(models, settings.Gate, prompts, registry, blobs,
+                [.. settings.Gate.RewardModel ? [rewardModel] : Array.Empty<IResponseEvaluator>(), .. evaluators], loggers.CreateLogger<ChampionComparison>());
+        if (comparison is null)
+            loggers.CreateLogger<LearnerParts>().LogWarning(
+                "No Learner:Gate:Prompts or PromptsFile: candidates are checked for finite weights and the KL bound only, not compared with the champion");
         return new LearnerParts(
             models,
+            rewardModel,
             ledger,
             outbox,
             new PolicyAdoption(models, ledger, registry, blobs, time, loggers.CreateLogger<PolicyAdoption>()),
-            new TrainingSequencer(committer, gate, loggers.CreateLogger<TrainingSequencer>()),
+            new TrainingSequencer(committer, new ReleaseGate(models.Actor, gate, comparison), loggers.CreateLogger<TrainingSequencer>()),
             new PpoStep(models, ledger, claims, rollouts, evaluator, settings.MaxPolicyLag, loggers.CreateLogger<PpoStep>()),
             new SftStep(models, claims, new DemonstrationTokenizer(models.Template, models.Tokenizer, models.Config.MaxPositionEmbeddings), evaluator,
                 settings.SftStepsPerBatch, loggers.CreateLogger<SftStep>()));
     }
 
-    public void Dispose() => models.Dispose();
+    public void Dispose()
+    {
+        rewardModel.Dispose();
+        models.Dispose();
+    }
 }

@@ -28,6 +28,8 @@ public enum EffectKind
 /// <param name="Reason">Why the gate rejected it.</param>
 /// <param name="ClaimKeys">Idempotency keys of the rollouts or demonstrations it consumed.</param>
 /// <param name="CreatedAt">When the candidate was trained (UTC).</param>
+/// <param name="ChampionVersion">The champion a rejected candidate was compared with, if a comparison ran.</param>
+/// <param name="Checks">The gate's comparisons of a rejected candidate with the champion.</param>
 public sealed record PendingEffects(
     EffectKind Kind,
     long Version,
@@ -36,10 +38,12 @@ public sealed record PendingEffects(
     PolicyMetrics? Metrics,
     string? Reason,
     IReadOnlyList<string> ClaimKeys,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    long? ChampionVersion = null,
+    IReadOnlyList<GateCheck>? Checks = null);
 
-/// <summary>The last candidate the gate refused.</summary>
-public sealed record Rejection(long CandidateVersion, long ParentVersion, string Reason, DateTimeOffset RejectedAt);
+/// <summary>The last candidate the gate refused, and the comparisons that decided it (none in checkpoints written before they existed).</summary>
+public sealed record Rejection(long CandidateVersion, long ParentVersion, string Reason, DateTimeOffset RejectedAt, IReadOnlyList<GateCheck>? Checks = null);
 
 /// <summary>Counters shown by the status API; saved with each checkpoint so they survive restarts.</summary>
 public sealed record CounterValues

@@ -4,11 +4,12 @@ namespace Rlhf.Learner.Training;
 
 /// <summary>
 /// Decides whether a trained candidate becomes a policy version (<see cref="PolicyUpdated"/>) or is rejected
-/// (<see cref="PolicyRejected"/>, the learner keeps its weights). Pure: it judges numbers the step measured.
+/// (<see cref="PolicyRejected"/>). Runs after the step trained the candidate into the learner's actor, before any of
+/// its weights are written.
 /// </summary>
 public interface IPolicyGate
 {
-    GateVerdict Judge(GateCandidate candidate);
+    Task<GateVerdict> JudgeAsync(GateCandidate candidate, CancellationToken cancellationToken);
 }
 
 /// <summary>A value the training step computed that must be finite for the candidate to be trusted, e.g. ("policy loss", 0.12).</summary>
@@ -21,6 +22,15 @@ public sealed record GateCandidate(PolicyMetrics Metrics, IReadOnlyList<Training
 public sealed record GateVerdict(IReadOnlyList<string> Reasons)
 {
     public static GateVerdict Pass { get; } = new([]);
+
+    /// <summary>False when the candidate's weights hold a NaN or an infinity: they are never kept, whatever <c>Gate:AfterRejection</c> says.</summary>
+    public bool WeightsFinite { get; init; } = true;
+
+    /// <summary>The champion the candidate was compared with; null when no comparison ran.</summary>
+    public long? ChampionVersion { get; init; }
+
+    /// <summary>The comparison's checks, one per evaluator, passed or not.</summary>
+    public IReadOnlyList<GateCheck> Checks { get; init; } = [];
 
     public bool Passed => Reasons.Count == 0;
 

@@ -47,7 +47,7 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
             }
 
             candidate = result.Candidate;
-            verdict = gate.Judge(candidate);
+            verdict = await gate.JudgeAsync(candidate, cancellationToken);
         }
         catch
         {

@@ -1,5 +1,6 @@
 using MassTransit;
 using Rlhf.Contracts;
+using Rlhf.Learner.Gate;
 using Rlhf.Storage;
 
 namespace Rlhf.Learner.Training;
@@ -26,11 +27,12 @@ public interface IVersionCommitter
 /// <summary>
 /// Promote: store the weight blob, write a checkpoint whose effects are register + promote + claim + publish
 /// <see cref="PolicyUpdated"/>. Reject: reload the last checkpoint's weights and write a checkpoint whose effects are
-/// claim + publish <see cref="PolicyRejected"/>. Then carry out those effects. A failure before the checkpoint is
+/// claim + publish <see cref="PolicyRejected"/> (with <see cref="GateOptions.AfterRejection"/> = <c>Candidate</c> and finite
+/// weights, the candidate's weights stay instead and training continues from them). Then carry out those effects. A failure before the checkpoint is
 /// written restores the last one, so a retry never trains twice.
 /// </summary>
 public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, IModelRegistry registry, IBlobStore blobs,
-    TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
+    AfterRejection afterRejection, TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
 {
     public Task CompleteEffectsAsync(IPublishEndpoint publisher, CancellationToken cancellationToken) => outbox.CompleteAsync(publisher, cancellationToken);
 
@@ -48,7 +50,7 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
             var version = await registry.NextVersionAsync(ModelKind.Policy, cancellationToken);
             var next = verdict.Passed
                 ? await PromotedAsync(current, version, candidate.Metrics, claimKeys, countTrained, now, cancellationToken)
-                : Rejected(current, version, CandidateMetrics.Finite(candidate.Metrics), verdict.Reason!, claimKeys, now);
+                : Rejected(current, version, CandidateMetrics.Finite(candidate.Metrics), verdict, claimKeys, now);
             ledger.Commit(next);
         }
         catch
@@ -80,16 +82,24 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
         };
     }
 
-    LearnerState Rejected(LearnerState current, long version, PolicyMetrics metrics, string reason, IReadOnlyList<string> claimKeys, DateTimeOffset now)
+    LearnerState Rejected(LearnerState current, long version, PolicyMetrics metrics, GateVerdict verdict, IReadOnlyList<string> claimKeys, DateTimeOffset now)
     {
-        ledger.Restore();
-        logger.LogWarning("Candidate policy {Candidate} rejected: {Reason}; keeping policy {PolicyVersion}", version, reason, current.PolicyVersion);
+        var reason = verdict.Reason!;
+        var keepCandidate = afterRejection == AfterRejection.Candidate && verdict.WeightsFinite;
+        if (!keepCandidate)
+            ledger.Restore();
+        logger.LogWarning("Candidate policy {Candidate} rejected: {Reason}; policy {PolicyVersion} keeps serving, training continues from the {From}",
+            version, reason, current.PolicyVersion, keepCandidate ? "candidate's weights" : "champion's weights");
         var counters = ledger.Counters;
         return current with
         {
             Sequence = current.Sequence + 1,
-            LastRejection = new Rejection(version, current.PolicyVersion, reason, now),
-            Effects = new PendingEffects(EffectKind.Reject, version, current.PolicyVersion, null, metrics, reason, claimKeys, now),
+            PpoSteps = models.Ppo.Steps,
+            SftSteps = models.Sft.Steps,
+            KlCoefficient = models.Ppo.KlCoef,
+            LastRejection = new Rejection(version, current.PolicyVersion, reason, now, verdict.Checks),
+            Effects = new PendingEffects(EffectKind.Reject, version, current.PolicyVersion, null, metrics, reason, claimKeys, now,
+                verdict.ChampionVersion, verdict.Checks.Count > 0 ? verdict.Checks : null),
             Counters = counters with { CandidatesRejected = counters.CandidatesRejected + 1 },
             WrittenAt = now,
         };

@@ -125,11 +125,11 @@ public sealed class TrainingSequencerTests
     {
         public GateCandidate? Judged { get; private set; }
 
-        public GateVerdict Judge(GateCandidate candidate)
+        public Task<GateVerdict> JudgeAsync(GateCandidate candidate, CancellationToken cancellationToken)
         {
             calls.Add("judge");
             Judged = candidate;
-            return verdict;
+            return Task.FromResult(verdict);
         }
     }
 

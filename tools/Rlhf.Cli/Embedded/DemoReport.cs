@@ -20,6 +20,7 @@ public static class DemoReport
         report.AppendLine(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step");
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
+        report.AppendLine(inv, $"- release gate: {bootstrap.Split.Gate.Count} facts of their own (neither held out nor asked by the simulated users), judged by the frozen reward model and the arithmetic checker");
         report.AppendLine();
         report.AppendLine("## Per policy version").AppendLine();
         report.AppendLine("| version | minutes | held-out greedy acc | held-out sampled acc | KL to reference | mean RM score | RM version | RM held-out pair acc | feedback so far |");
@@ -36,6 +37,13 @@ public static class DemoReport
         report.AppendLine(inv, $"- chat requests {traffic.Requests} (failed {traffic.Failures}), feedback accepted {traffic.FeedbackAccepted} (rejected {traffic.FeedbackRejected})");
         report.AppendLine(inv, $"- share of served candidates that were correct: {(traffic.Candidates > 0 ? (double)traffic.CorrectCandidates / traffic.Candidates : 0):P1}");
         report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count}");
+        if (!events.Rejected.IsEmpty)
+        {
+            report.AppendLine().AppendLine("## Candidates the release gate rejected").AppendLine();
+            foreach (var rejected in events.Rejected)
+                report.AppendLine(inv, $"- candidate {rejected.CandidateVersion} (champion {rejected.ChampionVersion?.ToString(inv) ?? "-"}): {rejected.Reason}");
+        }
+
         report.AppendLine().AppendLine("A rising RM score with flat held-out accuracy would be reward hacking; both are in the table.").AppendLine();
         report.AppendLine("Plots: `accuracy.png`, `reward.png`, `kl.png`, `rm_accuracy.png`. Event log: `events.jsonl`. Service log: `services.log`.");
         File.WriteAllText(Path.Combine(runDirectory, "report.md"), report.ToString());

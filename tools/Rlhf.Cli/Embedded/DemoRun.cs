@@ -59,7 +59,7 @@ public static class DemoRun
             $"held-out greedy accuracy {start.GreedyAccuracy:P0}, sampled {start.SampledAccuracy:P0} ({bootstrap.Report.Parameters / 1e6:F2}M parameters)");
 
         var corpus = new DemoCorpus(new ByteTokenizer());
-        var trainQuestions = DemoCorpus.Questions(bootstrap.Split.Train);
+        var trainQuestions = DemoCorpus.Questions(bootstrap.Split.RlhfPrompts);
         var heldOutQuestions = DemoCorpus.Questions(bootstrap.Split.HeldOut);
         var apiKey = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         var url = $"http://127.0.0.1:{settings.Port}";
@@ -68,6 +68,8 @@ public static class DemoRun
         if (loop.Ppo.PtxCoef > 0)
             DemoCorpus.WritePtxCorpus(ptxCorpus, bootstrap.Split.All, documents: 4096, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, settings.Seed);
         var serviceSettings = ServiceSettings(Path.GetFullPath(bootstrap.Directory), runDirectory, loop, settings, loop.Ppo.PtxCoef > 0 ? ptxCorpus : null);
+        foreach (var (prompt, index) in bootstrap.Split.GatePrompts().Select((p, i) => (p, i)))
+            serviceSettings[$"Learner:Gate:Prompts:{index}"] = prompt;
         LocalServices? local = null;
         WebApplication app;
         if (settings.LocalInfra)
@@ -191,6 +193,14 @@ public static class DemoRun
             ["Learner:Ppo:PtxCoef"] = F(ptxCorpus is null ? 0 : loop.Ppo.PtxCoef),
             ["Learner:PtxCorpusPath"] = ptxCorpus,
             ["Learner:PtxBatchSize"] = loop.PtxBatchSize.ToString(CultureInfo.InvariantCulture),
+            // The release gate: every candidate against the champion on the gate's own facts (DemoSplit.Gate), judged by
+            // the frozen reward model and the arithmetic checker. 24 prompts x 4 samples = 96 pairs per evaluator.
+            ["Learner:Gate:SamplesPerPrompt"] = "4",
+            ["Learner:Gate:Temperature"] = F(loop.Temperature),
+            ["Learner:Gate:MaxNewTokens"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Gate:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Gate:MaxRegression"] = "0.15",
+            ["Learner:Gate:Arithmetic"] = "true",
         };
     }
 
