@@ -10,12 +10,9 @@ namespace Rlhf.Archive;
 /// </summary>
 public static class EventArchive
 {
-    /// <summary>The events the platform publishes; each goes to a fanout exchange named by <see cref="ExchangeName"/>.</summary>
-    public static readonly IReadOnlyList<Type> EventTypes =
-    [
-        typeof(RolloutGenerated), typeof(RankingSubmitted), typeof(RatingSubmitted), typeof(DemonstrationSubmitted),
-        typeof(RolloutScored), typeof(RewardModelUpdated), typeof(PolicyUpdated), typeof(PolicyRejected),
-    ];
+    /// <summary>The events the platform publishes (<see cref="Contracts.EventTypes.All"/>); each goes to a fanout exchange
+    /// named by <see cref="ExchangeName"/>.</summary>
+    public static IReadOnlyList<Type> EventTypes => Contracts.EventTypes.All;
 
     /// <summary>The exchange MassTransit publishes <paramref name="messageType"/> to: <c>Namespace:Name</c>.</summary>
     public static string ExchangeName(Type messageType) => $"{messageType.Namespace}:{messageType.Name}";

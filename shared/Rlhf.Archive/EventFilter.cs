@@ -9,11 +9,7 @@ namespace Rlhf.Archive;
 public sealed record EventFilter
 {
     /// <summary>Event types the log holds, as its <c>type</c> header spells them.</summary>
-    public static readonly IReadOnlyList<string> KnownTypes =
-    [
-        nameof(RolloutGenerated), nameof(RankingSubmitted), nameof(RatingSubmitted), nameof(DemonstrationSubmitted),
-        nameof(RolloutScored), nameof(RewardModelUpdated), nameof(PolicyUpdated), nameof(PolicyRejected),
-    ];
+    public static IReadOnlyList<string> KnownTypes => EventTypes.Names;
 
     public DateTimeOffset? Since { get; init; }
     public DateTimeOffset? Until { get; init; }
