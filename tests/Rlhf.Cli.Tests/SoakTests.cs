@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Rlhf.Testing;
 
 namespace Rlhf.Cli.Tests;
 
@@ -26,15 +27,7 @@ public sealed class SoakTests
 
     static async Task<(int Code, string Output, Dictionary<string, double> Values)> RunSoakAsync(params string[] args)
     {
-        var directory = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(directory, "rlhf.dll"));
+        var start = DotnetChildProcess.StartInfo("rlhf.dll");
         foreach (var arg in (string[])["bench", "soak", .. args])
             start.ArgumentList.Add(arg);
         start.Environment["DOTNET_GCgen0size"] = "0x12C00000";

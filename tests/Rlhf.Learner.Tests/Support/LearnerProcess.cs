@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Rlhf.Testing;
 
 namespace Rlhf.Learner.Tests.Support;
 
@@ -14,15 +15,7 @@ public sealed class LearnerProcess : IDisposable
 
     public LearnerProcess(IReadOnlyDictionary<string, string?> settings)
     {
-        var directory = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(directory, "Rlhf.Learner.dll"));
+        var start = DotnetChildProcess.StartInfo("Rlhf.Learner.dll");
         start.Environment["Urls"] = "http://127.0.0.1:0";
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
