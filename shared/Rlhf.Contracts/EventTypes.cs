@@ -23,6 +23,10 @@ public static class EventTypes
         visitor.Visit<RewardModelUpdated>();
         visitor.Visit<PolicyUpdated>();
         visitor.Visit<PolicyRejected>();
+        visitor.Visit<RewardModelRejected>();
+        visitor.Visit<CanaryStarted>();
+        visitor.Visit<CanaryConcluded>();
+        visitor.Visit<RewardHackingSuspected>();
     }
 
     public static IReadOnlyList<Type> All { get; } = Collect();

@@ -9,6 +9,8 @@ namespace Rlhf.Contracts;
 /// <param name="RaterId">Stable id of the rater.</param>
 /// <param name="ClientId">Name of the API key of the client application that submitted it.</param>
 /// <param name="SubmittedAt">When the feedback service accepted it (UTC).</param>
+/// <param name="PolicyVersion">Policy version that wrote the rated rollout (read from the rollout store by the feedback
+/// service); null in events written before the field existed.</param>
 public sealed record RatingSubmitted(
     Guid FeedbackId,
     Guid RolloutId,
@@ -17,4 +19,5 @@ public sealed record RatingSubmitted(
     int Value,
     string RaterId,
     string ClientId,
-    DateTimeOffset SubmittedAt);
+    DateTimeOffset SubmittedAt,
+    long? PolicyVersion = null);

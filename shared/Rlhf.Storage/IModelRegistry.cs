@@ -27,9 +27,28 @@ public sealed record ModelVersionRecord(
     DateTimeOffset CreatedAt,
     BlobReference? TrainerState = null);
 
+/// <summary>A candidate a gate refused, or a canary that was rolled back: kept so operators see every candidate; never served.</summary>
+/// <param name="Kind">Policy or reward model.</param>
+/// <param name="Version">The version number it had or would have had.</param>
+/// <param name="ParentVersion">Version it was trained from.</param>
+/// <param name="ChampionVersion">The promoted version it was compared with; null when no comparison ran.</param>
+/// <param name="Reason">Why, with the numbers.</param>
+/// <param name="Metrics">Named metrics measured on it.</param>
+/// <param name="RejectedAt">When (UTC).</param>
+public sealed record RejectedVersionRecord(
+    ModelKind Kind,
+    long Version,
+    long? ParentVersion,
+    long? ChampionVersion,
+    string Reason,
+    IReadOnlyDictionary<string, double> Metrics,
+    DateTimeOffset RejectedAt);
+
 /// <summary>
-/// Policy and reward-model versions, which one is promoted (served), and their metrics history.
-/// Redis: a JSON string per version, a sorted set per kind, a counter and a key for the promoted version.
+/// Policy and reward-model versions, which one is promoted (served), which one is on canary (served to a share of
+/// requests), the rejected candidates, and their metrics history.
+/// Redis: a JSON string per version, a sorted set per kind, a counter, a key for the promoted and one for the canary
+/// version, and a hash of rejections.
 /// </summary>
 public interface IModelRegistry
 {
@@ -49,4 +68,25 @@ public interface IModelRegistry
 
     /// <summary>The promoted version, or null before the first promotion.</summary>
     Task<ModelVersionRecord?> GetPromotedAsync(ModelKind kind, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts a registered version on canary. False (and nothing changes) when another canary is live or the version is
+    /// the promoted one; unknown versions throw <see cref="KeyNotFoundException"/>. Starting the live canary again is true.
+    /// </summary>
+    Task<bool> StartCanaryAsync(ModelKind kind, long version, CancellationToken cancellationToken = default);
+
+    /// <summary>The version on canary, or null when none is.</summary>
+    Task<ModelVersionRecord?> GetCanaryAsync(ModelKind kind, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Ends the canary of <paramref name="version"/>, atomically: with <paramref name="promote"/> it becomes the promoted
+    /// version, otherwise the promoted version stays. False (nothing changes) when <paramref name="version"/> is not the live canary.
+    /// </summary>
+    Task<bool> ConcludeCanaryAsync(ModelKind kind, long version, bool promote, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a rejected candidate (idempotent for the same version; the last record wins).</summary>
+    Task RecordRejectedAsync(RejectedVersionRecord record, CancellationToken cancellationToken = default);
+
+    /// <summary>The rejected candidates of a kind, oldest version first.</summary>
+    Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default);
 }

@@ -105,7 +105,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
 
         var feedbackId = await response.AcceptedFeedbackIdAsync();
         var rating = Assert.Single(host.Recorder.Of<RatingSubmitted>());
-        Assert.Equal(new RatingSubmitted(feedbackId, ids[2], group, expected, value, "frank", FeedbackTestHost.Client, rating.SubmittedAt), rating);
+        Assert.Equal(new RatingSubmitted(feedbackId, ids[2], group, expected, value, "frank", FeedbackTestHost.Client, rating.SubmittedAt, PolicyVersion: 3), rating);
         var second = await host.PostAsync("ratings", new { rollout_id = ids[2], scale, value, rater_id = "frank" });
         Assert.Equal($"Rater 'frank' already rated rollout {ids[2]} (feedback {feedbackId}); it counts once.", await second.ProblemDetailAsync(409));
     }

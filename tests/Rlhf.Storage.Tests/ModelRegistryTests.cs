@@ -137,6 +137,81 @@ public abstract class ModelRegistryContract
         Assert.Contains("99", error.Message);
         Assert.Equal(1, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
     }
+
+    [Fact]
+    public async Task Canary_starts_once_and_concludes_once_by_promotion()
+    {
+        var registry = CreateRegistry();
+        for (var version = 1; version <= 3; version++)
+            await registry.RegisterAsync(Record(ModelKind.Policy, version), Cancel);
+        await registry.PromoteAsync(ModelKind.Policy, 1, Cancel);
+
+        Assert.False(await registry.StartCanaryAsync(ModelKind.Policy, 1, Cancel));
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.True(await registry.StartCanaryAsync(ModelKind.Policy, 2, Cancel));
+        Assert.True(await registry.StartCanaryAsync(ModelKind.Policy, 2, Cancel));
+        Assert.False(await registry.StartCanaryAsync(ModelKind.Policy, 3, Cancel));
+        Assert.Equal(2, (await registry.GetCanaryAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.Equal(1, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+
+        Assert.False(await registry.ConcludeCanaryAsync(ModelKind.Policy, 3, promote: true, Cancel));
+        Assert.True(await registry.ConcludeCanaryAsync(ModelKind.Policy, 2, promote: true, Cancel));
+        Assert.False(await registry.ConcludeCanaryAsync(ModelKind.Policy, 2, promote: true, Cancel));
+
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(2, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Reward, Cancel));
+    }
+
+    [Fact]
+    public async Task Canary_rolled_back_leaves_the_champion_promoted()
+    {
+        var registry = CreateRegistry();
+        await registry.RegisterAsync(Record(ModelKind.Policy, 1), Cancel);
+        await registry.RegisterAsync(Record(ModelKind.Policy, 2), Cancel);
+        await registry.PromoteAsync(ModelKind.Policy, 1, Cancel);
+        await registry.StartCanaryAsync(ModelKind.Policy, 2, Cancel);
+
+        Assert.True(await registry.ConcludeCanaryAsync(ModelKind.Policy, 2, promote: false, Cancel));
+
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(1, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.True(await registry.StartCanaryAsync(ModelKind.Policy, 2, Cancel));
+    }
+
+    [Fact]
+    public async Task Canary_of_an_unknown_version_throws()
+    {
+        var registry = CreateRegistry();
+
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => registry.StartCanaryAsync(ModelKind.Policy, 7, Cancel));
+
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+    }
+
+    [Fact]
+    public async Task Rejections_round_trip_oldest_first_and_per_kind()
+    {
+        var registry = CreateRegistry();
+        var at = new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
+        RejectedVersionRecord Rejected(ModelKind kind, long version, string reason) =>
+            new(kind, version, version - 1, 1, reason, new Dictionary<string, double> { ["win_rate"] = 0.25 }, at.AddMinutes(version));
+
+        await registry.RecordRejectedAsync(Rejected(ModelKind.Policy, 7, "worse"), Cancel);
+        await registry.RecordRejectedAsync(Rejected(ModelKind.Policy, 3, "worse"), Cancel);
+        await registry.RecordRejectedAsync(Rejected(ModelKind.Policy, 3, "rolled back"), Cancel);
+        await registry.RecordRejectedAsync(Rejected(ModelKind.Reward, 2, "accuracy dropped"), Cancel);
+
+        var policies = await registry.ListRejectedAsync(ModelKind.Policy, Cancel);
+        Assert.Equal([3L, 7L], policies.Select(r => r.Version));
+        Assert.Equal("rolled back", policies[0].Reason);
+        Assert.Equal(2L, policies[0].ParentVersion);
+        Assert.Equal(1L, policies[0].ChampionVersion);
+        Assert.Equal(0.25, policies[0].Metrics["win_rate"]);
+        Assert.Equal(at.AddMinutes(3), policies[0].RejectedAt);
+        Assert.Equal([2L], (await registry.ListRejectedAsync(ModelKind.Reward, Cancel)).Select(r => r.Version));
+        await Assert.ThrowsAsync<ArgumentException>(() => registry.RecordRejectedAsync(Rejected(ModelKind.Policy, 8, " "), Cancel));
+    }
 }
 
 public sealed class InMemoryModelRegistryTests : ModelRegistryContract

@@ -31,7 +31,8 @@ public sealed record RatingRequest(Guid RolloutId, string Scale, int Value, stri
                 new Dictionary<string, object?> { ["unknown_rollout_ids"] = new[] { RolloutId } });
 
         var rating = new RatingSubmitted(
-            submission.FeedbackId, RolloutId, rollout.GroupId, ParsedScale!.Value, Value, RaterId, submission.ClientId, submission.SubmittedAt);
+            submission.FeedbackId, RolloutId, rollout.GroupId, ParsedScale!.Value, Value, RaterId, submission.ClientId, submission.SubmittedAt,
+            rollout.PolicyVersion);
         return Checked<RatingSubmitted>.Accept(rating, new Claim($"rating:{RolloutId}:{RaterId}", $"Rater '{RaterId}' already rated rollout {RolloutId}"));
     }
 

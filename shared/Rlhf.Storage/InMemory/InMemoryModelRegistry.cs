@@ -7,6 +7,8 @@ public sealed class InMemoryModelRegistry : IModelRegistry
     readonly Dictionary<ModelKind, long> lastVersion = [];
     readonly Dictionary<ModelKind, SortedDictionary<long, ModelVersionRecord>> versions = [];
     readonly Dictionary<ModelKind, long> promoted = [];
+    readonly Dictionary<ModelKind, long> canary = [];
+    readonly Dictionary<ModelKind, SortedDictionary<long, RejectedVersionRecord>> rejected = [];
 
     public Task<long> NextVersionAsync(ModelKind kind, CancellationToken cancellationToken = default)
     {
@@ -64,6 +66,62 @@ public sealed class InMemoryModelRegistry : IModelRegistry
     {
         lock (gate)
             return Task.FromResult(promoted.TryGetValue(kind, out var version) ? Find(kind, version) : null);
+    }
+
+    public Task<bool> StartCanaryAsync(ModelKind kind, long version, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            if (Find(kind, version) is null)
+                throw ModelRegistryGuards.UnknownVersion(kind, version);
+            if (canary.TryGetValue(kind, out var live))
+                return Task.FromResult(live == version);
+            if (promoted.TryGetValue(kind, out var served) && served == version)
+                return Task.FromResult(false);
+            canary[kind] = version;
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<ModelVersionRecord?> GetCanaryAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(canary.TryGetValue(kind, out var version) ? Find(kind, version) : null);
+    }
+
+    public Task<bool> ConcludeCanaryAsync(ModelKind kind, long version, bool promote, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            if (!canary.TryGetValue(kind, out var live) || live != version)
+                return Task.FromResult(false);
+            canary.Remove(kind);
+            if (promote)
+                promoted[kind] = version;
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task RecordRejectedAsync(RejectedVersionRecord record, CancellationToken cancellationToken = default)
+    {
+        ModelRegistryGuards.ThrowIfInvalid(record);
+        lock (gate)
+        {
+            if (!rejected.TryGetValue(record.Kind, out var ofKind))
+                rejected[record.Kind] = ofKind = [];
+            ofKind[record.Version] = record;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            IReadOnlyList<RejectedVersionRecord> all = rejected.TryGetValue(kind, out var ofKind) ? ofKind.Values.ToList() : [];
+            return Task.FromResult(all);
+        }
     }
 
     ModelVersionRecord? Find(ModelKind kind, long version) =>

@@ -5,8 +5,10 @@ namespace Rlhf.Storage;
 /// <summary>
 /// The model registry in Redis, per kind (<c>policy</c> or <c>reward</c>): <c>{prefix}registry:{kind}:last-version</c>
 /// (INCR counter), <c>{prefix}registry:{kind}:version:{n}</c> (JSON record), <c>{prefix}registry:{kind}:versions</c>
-/// (sorted set of version numbers) and <c>{prefix}registry:{kind}:promoted</c> (the served version). Register and
-/// promote are Lua scripts, so a version is never listed without its record and never promoted unless registered.
+/// (sorted set of version numbers), <c>{prefix}registry:{kind}:promoted</c> (the served version),
+/// <c>{prefix}registry:{kind}:canary</c> (the version on canary) and <c>{prefix}registry:{kind}:rejected</c> (hash of
+/// rejection records by version). Register, promote and the canary transitions are Lua scripts, so a version is never
+/// listed without its record, never promoted or put on canary unless registered, and a canary ends exactly once.
 /// </summary>
 public sealed class RedisModelRegistry(IConnectionMultiplexer redis, string keyPrefix) : IModelRegistry
 {
@@ -28,6 +30,35 @@ public sealed class RedisModelRegistry(IConnectionMultiplexer redis, string keyP
           return 0
         end
         redis.call('SET', KEYS[2], ARGV[1])
+        return 1
+        """;
+
+    // KEYS: record, canary, promoted. ARGV: version. 1 started (or already the canary), 0 refused, -1 unknown.
+    const string StartCanaryScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+          return -1
+        end
+        local live = redis.call('GET', KEYS[2])
+        if live then
+          if live == ARGV[1] then return 1 end
+          return 0
+        end
+        if redis.call('GET', KEYS[3]) == ARGV[1] then
+          return 0
+        end
+        redis.call('SET', KEYS[2], ARGV[1])
+        return 1
+        """;
+
+    // KEYS: canary, promoted. ARGV: version, promote (1/0).
+    const string ConcludeCanaryScript = """
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+          return 0
+        end
+        redis.call('DEL', KEYS[1])
+        if ARGV[2] == '1' then
+          redis.call('SET', KEYS[2], ARGV[1])
+        end
         return 1
         """;
 
@@ -78,6 +109,44 @@ public sealed class RedisModelRegistry(IConnectionMultiplexer redis, string keyP
         cancellationToken.ThrowIfCancellationRequested();
         var version = await redis.GetDatabase().StringGetAsync(Key(kind, "promoted"));
         return version.IsNull ? null : await GetAsync(kind, (long)version, cancellationToken);
+    }
+
+    public async Task<bool> StartCanaryAsync(ModelKind kind, long version, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var started = (long)await redis.GetDatabase().ScriptEvaluateAsync(StartCanaryScript,
+            [RecordKey(kind, version), Key(kind, "canary"), Key(kind, "promoted")], [version]);
+        if (started < 0)
+            throw ModelRegistryGuards.UnknownVersion(kind, version);
+        return started == 1;
+    }
+
+    public async Task<ModelVersionRecord?> GetCanaryAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var version = await redis.GetDatabase().StringGetAsync(Key(kind, "canary"));
+        return version.IsNull ? null : await GetAsync(kind, (long)version, cancellationToken);
+    }
+
+    public async Task<bool> ConcludeCanaryAsync(ModelKind kind, long version, bool promote, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return (long)await redis.GetDatabase().ScriptEvaluateAsync(ConcludeCanaryScript,
+            [Key(kind, "canary"), Key(kind, "promoted")], [version, promote ? "1" : "0"]) == 1;
+    }
+
+    public async Task RecordRejectedAsync(RejectedVersionRecord record, CancellationToken cancellationToken = default)
+    {
+        ModelRegistryGuards.ThrowIfInvalid(record);
+        cancellationToken.ThrowIfCancellationRequested();
+        await redis.GetDatabase().HashSetAsync(Key(record.Kind, "rejected"), record.Version, StorageJson.Serialize(record));
+    }
+
+    public async Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var entries = await redis.GetDatabase().HashGetAllAsync(Key(kind, "rejected"));
+        return entries.Select(e => StorageJson.Deserialize<RejectedVersionRecord>(e.Value.ToString())).OrderBy(r => r.Version).ToList();
     }
 
     RedisKey RecordKey(ModelKind kind, long version) => Key(kind, $"version:{version}");

@@ -40,4 +40,19 @@ public sealed class FlakyRegistry(IModelRegistry inner) : IModelRegistry
 
     public Task<ModelVersionRecord?> GetPromotedAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
         inner.GetPromotedAsync(kind, cancellationToken);
+
+    public Task<bool> StartCanaryAsync(ModelKind kind, long version, CancellationToken cancellationToken = default) =>
+        inner.StartCanaryAsync(kind, version, cancellationToken);
+
+    public Task<ModelVersionRecord?> GetCanaryAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
+        inner.GetCanaryAsync(kind, cancellationToken);
+
+    public Task<bool> ConcludeCanaryAsync(ModelKind kind, long version, bool promote, CancellationToken cancellationToken = default) =>
+        inner.ConcludeCanaryAsync(kind, version, promote, cancellationToken);
+
+    public Task RecordRejectedAsync(RejectedVersionRecord record, CancellationToken cancellationToken = default) =>
+        inner.RecordRejectedAsync(record, cancellationToken);
+
+    public Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
+        inner.ListRejectedAsync(kind, cancellationToken);
 }
