@@ -23,6 +23,9 @@ public sealed class StorageOptions
     /// <summary>How long served rollouts stay available for feedback.</summary>
     public TimeSpan RolloutTtl { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>How long a canary's live-feedback counts are kept after their last update.</summary>
+    public TimeSpan LiveFeedbackTtl { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>How long an Idempotency-Key is remembered.</summary>
     public TimeSpan IdempotencyTtl { get; set; } = TimeSpan.FromHours(24);
 

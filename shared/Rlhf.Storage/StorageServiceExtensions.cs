@@ -13,7 +13,7 @@ public static class StorageServiceExtensions
     /// <summary>
     /// Binds and validates the <c>Storage</c> section (at start) and registers <see cref="IRolloutStore"/>,
     /// <see cref="IClaimStore"/>, <see cref="IIdempotencyStore"/>, <see cref="IModelRegistry"/>, <see cref="IFeedbackJournal"/>,
-    /// <see cref="IPendingRolloutQueue"/> and
+    /// <see cref="IPendingRolloutQueue"/>, <see cref="ILiveFeedbackStore"/> and
     /// <see cref="IBlobStore"/> as singletons. Redis backs them when <c>Storage:Kind</c> is <c>Redis</c>, or when it
     /// is unset and <c>Redis:Configuration</c> is set (the multiplexer comes from <c>AddServiceDefaults</c>; keys start
     /// with <c>Redis:KeyPrefix</c>, or the sandbox prefix under <c>Replay:Sandbox</c>); otherwise they live in process
@@ -54,6 +54,9 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<IFeedbackJournal>(sp => Create<IFeedbackJournal>(sp,
             (redis, prefix, _) => new RedisFeedbackJournal(redis, prefix, sp.GetRequiredService<TimeProvider>()),
             (time, _) => new InMemoryFeedbackJournal(time)));
+        services.TryAddSingleton<ILiveFeedbackStore>(sp => Create<ILiveFeedbackStore>(sp,
+            (redis, prefix, options) => new RedisLiveFeedbackStore(redis, prefix, options.LiveFeedbackTtl),
+            (_, _) => new InMemoryLiveFeedbackStore()));
         services.TryAddSingleton<IPendingRolloutQueue>(sp => Create<IPendingRolloutQueue>(sp,
             (redis, prefix, _) => new RedisPendingRolloutQueue(redis, prefix),
             (_, _) => new InMemoryPendingRolloutQueue()));
@@ -95,6 +98,8 @@ public static class StorageServiceExtensions
         public ValidateOptionsResult Validate(string? name, StorageOptions options)
         {
             var failures = new List<string>();
+            if (options.LiveFeedbackTtl < TimeSpan.FromSeconds(1))
+                failures.Add($"{StorageOptions.SectionName}:{nameof(options.LiveFeedbackTtl)} must be at least one second (got {options.LiveFeedbackTtl}).");
             if (options.RolloutTtl <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.RolloutTtl)} must be positive (got {options.RolloutTtl}).");
             if (options.IdempotencyTtl <= TimeSpan.Zero)
