@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Modeling;
 using Rlhf.Training;
 
@@ -97,6 +98,9 @@ public sealed class LearnerOptions : IValidatableObject
     /// <summary>The offline gate against the champion (<c>Learner:Gate</c>).</summary>
     public GateOptions Gate { get; set; } = new();
 
+    /// <summary>The live canary stage after the gate (<c>Learner:Canary</c>); off by default.</summary>
+    public CanaryOptions Canary { get; set; } = new();
+
     public bool HasModel => !string.IsNullOrWhiteSpace(ModelPath);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -115,6 +119,10 @@ public sealed class LearnerOptions : IValidatableObject
             yield return new ValidationResult("EvalPrompts must not hold empty prompts.", [nameof(EvalPrompts)]);
         var gateFailures = new List<ValidationResult>();
         Validator.TryValidateObject(Gate, new ValidationContext(Gate), gateFailures, validateAllProperties: true);
+        var canaryFailures = new List<ValidationResult>();
+        Validator.TryValidateObject(Canary, new ValidationContext(Canary), canaryFailures, validateAllProperties: true);
+        foreach (var failure in canaryFailures)
+            yield return new ValidationResult($"{nameof(Canary)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Canary)}:{m}")]);
         foreach (var failure in gateFailures)
             yield return new ValidationResult($"{nameof(Gate)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Gate)}:{m}")]);
         foreach (var failure in Check(nameof(Ppo), () => Ppo.Validate()).Concat(Check(nameof(Sft), () => Sft.Validate())))

@@ -4,6 +4,7 @@ using Rlhf.Hosting;
 using Rlhf.Learner.Apis;
 using Rlhf.Learner.Consumers;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
 
@@ -41,6 +42,7 @@ public static class LearnerServiceExtensions
         services.AddSingleton<IPolicyGate>(sp => new EvaluationGate(sp.GetRequiredService<IOptions<LearnerOptions>>().Value.KlBound));
         AddGateEvaluators(builder);
         services.AddSingleton<LearnerEngine>();
+        services.AddSingleton<CanaryMonitor>();
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))
             return builder;
@@ -48,6 +50,9 @@ public static class LearnerServiceExtensions
         services.AddBusConsumer<RolloutScoredConsumer, RolloutScoredConsumerDefinition>();
         services.AddBusConsumer<DemonstrationSubmittedConsumer, DemonstrationSubmittedConsumerDefinition>();
         services.AddBusConsumer<PolicyRollbackConsumer, PolicyRollbackConsumerDefinition>();
+        services.AddBusConsumer<CanaryConcludedConsumer, CanaryConcludedConsumerDefinition>();
+        if (builder.Configuration.GetValue<bool>($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.Canary)}:{nameof(CanaryOptions.Enabled)}"))
+            services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
 using Rlhf.Hosting.Edge;
@@ -16,8 +17,27 @@ public static class LearnerApi
         app.MapGet("/v1/models/versions", VersionsAsync);
     }
 
-    static Ok<object> Status(LearnerEngine engine, IOptions<LearnerOptions> options)
+    static async Task<Ok<object>> Status(LearnerEngine engine, IOptions<LearnerOptions> options, ILiveFeedbackStore feedback, CancellationToken cancellationToken)
     {
+        var canary = engine.LiveCanary;
+        object? live = null;
+        if (canary is not null)
+        {
+            var candidate = await feedback.GetAsync(canary.Version, canary.Version, cancellationToken);
+            var champion = await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken);
+            var verdict = CanaryJudge.Judge(candidate, champion, options.Value.Canary);
+            live = new
+            {
+                version = canary.Version,
+                champion_version = canary.ChampionVersion,
+                started_at = canary.StartedAt,
+                candidate = LiveFeedbackJson.From(candidate),
+                champion = LiveFeedbackJson.From(champion),
+                verdict = verdict.Decision.ToString().ToLowerInvariant(),
+                reason = verdict.Reason,
+            };
+        }
+
         var snapshot = engine.Snapshot();
         var settings = options.Value;
         var state = snapshot.State;
@@ -62,6 +82,18 @@ public static class LearnerApi
                 duplicates = counters.DuplicateDemonstrations,
                 invalid = counters.InvalidDemonstrations,
             },
+            canary = new
+            {
+                enabled = settings.Canary.Enabled,
+                min_feedback = settings.Canary.MinFeedback,
+                max_feedback = settings.Canary.MaxFeedback,
+                max_regression = settings.Canary.MaxRegression,
+                started = counters.CanariesStarted,
+                promoted = counters.CanariesPromoted,
+                rolled_back = counters.CanariesRolledBack,
+                steps_held = counters.StepsHeldDuringCanary,
+                live,
+            },
             versions_published = counters.VersionsPublished,
             rejected = counters.CandidatesRejected,
             skipped_steps = counters.SkippedSteps,
@@ -99,14 +131,27 @@ public static class LearnerApi
     {
         var versions = await registry.ListAsync(kind, cancellationToken);
         var promoted = (await registry.GetPromotedAsync(kind, cancellationToken))?.Version;
+        var canary = (await registry.GetCanaryAsync(kind, cancellationToken))?.Version;
+        var rejected = await registry.ListRejectedAsync(kind, cancellationToken);
         return new
         {
             promoted_version = promoted,
+            canary_version = canary,
+            rejected = rejected.Select(r => new
+            {
+                version = r.Version,
+                parent_version = r.ParentVersion,
+                champion_version = r.ChampionVersion,
+                reason = r.Reason,
+                rejected_at = r.RejectedAt,
+                metrics = r.Metrics,
+            }),
             versions = versions.Select(v => new
             {
                 version = v.Version,
                 parent_version = v.ParentVersion,
                 promoted = v.Version == promoted,
+                canary = v.Version == canary,
                 created_at = v.CreatedAt,
                 blob = new { uri = v.Blob.Uri, sha256 = v.Blob.Sha256, bytes = v.Blob.Bytes, format = v.Blob.Format },
                 metrics = v.Metrics,

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Storage;
 
 namespace Rlhf.Learner.Training;
@@ -36,6 +37,7 @@ public sealed class LearnerEngine(
     IClaimStore claims,
     IModelRegistry registry,
     IBlobStore blobs,
+    ILiveFeedbackStore liveFeedback,
     IPolicyGate gate,
     IEnumerable<IResponseEvaluator> evaluators,
     TimeProvider time,
@@ -54,7 +56,7 @@ public sealed class LearnerEngine(
     /// Loads the models and, when the state directory holds one, the newest complete checkpoint. Local and
     /// synchronous: a broken base checkpoint or a corrupt trainer checkpoint stops the host at start.
     /// </summary>
-    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, gate, [.. evaluators], time, loggers);
+    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, liveFeedback, gate, [.. evaluators], time, loggers);
 
     /// <summary>
     /// The part of the start that needs the registry and the bus: the first checkpoint (bootstrap version, or the
@@ -69,6 +71,7 @@ public sealed class LearnerEngine(
             if (Parts.Ledger.Current is null)
                 await Parts.Adoption.CreateFirstCheckpointAsync(cancellationToken);
             await Parts.Outbox.CompleteAsync(publisher, cancellationToken);
+            await Parts.Release.FollowRegistryAsync(publisher, cancellationToken);
             await Parts.Adoption.FollowRegistryAsync(cancellationToken);
 
             startupProblem = null;
@@ -100,6 +103,22 @@ public sealed class LearnerEngine(
         {
             await parts.Outbox.CompleteAsync(publisher, cancellationToken);
             await parts.Adoption.FollowRollbackAsync(version, blob, cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>The canary the learner started and has not concluded, or null.</summary>
+    public CanaryState? LiveCanary => loaded?.Release.Live;
+
+    /// <summary>Ends canary <paramref name="version"/> (if it is still the live one) with the live comparison's verdict.</summary>
+    public Task ConcludeCanaryAsync(long version, CanaryOutcome outcome, string reason, IPublishEndpoint publisher, CancellationToken cancellationToken) =>
+        WhenReadyAsync(parts => parts.Release.ConcludeAsync(version, outcome, reason, publish: true, publisher, cancellationToken), cancellationToken);
+
+    /// <summary>A canary ended or a version was promoted outside the learner: follow the registry.</summary>
+    public Task FollowRegistryAsync(IPublishEndpoint publisher, CancellationToken cancellationToken) =>
+        WhenReadyAsync(async parts =>
+        {
+            await parts.Outbox.CompleteAsync(publisher, cancellationToken);
+            await parts.Release.FollowRegistryAsync(publisher, cancellationToken);
+            await parts.Adoption.FollowRegistryAsync(cancellationToken);
         }, cancellationToken);
 
     /// <summary>A consistent view for the status API.</summary>

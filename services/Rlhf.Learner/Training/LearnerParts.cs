@@ -1,4 +1,5 @@
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Modeling;
 using Rlhf.Storage;
 
@@ -11,8 +12,9 @@ sealed class LearnerParts : IDisposable
     readonly RewardModelEvaluator rewardModel;
 
     LearnerParts(LearnerModels models, RewardModelEvaluator rewardModel, LearnerLedger ledger, EffectsOutbox outbox, PolicyAdoption adoption, TrainingSequencer sequencer,
-        PpoStep ppo, SftStep sft)
+        PpoStep ppo, SftStep sft, CanaryRelease release)
     {
+        Release = release;
         this.models = models;
         this.rewardModel = rewardModel;
         Ledger = ledger;
@@ -29,17 +31,18 @@ sealed class LearnerParts : IDisposable
     public TrainingSequencer Sequencer { get; }
     public PpoStep Ppo { get; }
     public SftStep Sft { get; }
+    public CanaryRelease Release { get; }
 
     /// <summary>Loads the models on the configured device and resumes the newest complete checkpoint, if any.</summary>
     public static LearnerParts Load(LearnerOptions settings, IRolloutStore rollouts, IClaimStore claims, IModelRegistry registry, IBlobStore blobs,
-        IPolicyGate gate, IReadOnlyList<IResponseEvaluator> evaluators, TimeProvider time, ILoggerFactory loggers)
+        ILiveFeedbackStore liveFeedback, IPolicyGate gate, IReadOnlyList<IResponseEvaluator> evaluators, TimeProvider time, ILoggerFactory loggers)
     {
         TorchRuntime.SetThreads(settings.Threads);
         var models = LearnerModels.Load(settings, TorchRuntime.SelectDevice(settings.Device));
         var ledger = new LearnerLedger(models, new CheckpointDirectory(settings.StateDirectory), loggers.CreateLogger<LearnerLedger>());
         ledger.Resume();
-        var outbox = new EffectsOutbox(ledger, registry, claims, loggers.CreateLogger<EffectsOutbox>());
-        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, settings.Gate.AfterRejection, time,
+        var outbox = new EffectsOutbox(ledger, registry, claims, settings.Canary, loggers.CreateLogger<EffectsOutbox>());
+        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, settings.Gate.AfterRejection, settings.Canary.Enabled, time,
             loggers.CreateLogger<VersionCommitter>());
         var evaluator = new CandidateEvaluator(models, settings);
         var rewardModel = new RewardModelEvaluator(models.ModelPath, models.Tokenizer.PadId, models.Actor.Device, registry, blobs,
@@ -52,16 +55,18 @@ sealed class LearnerParts : IDisposable
         if (comparison is null)
             loggers.CreateLogger<LearnerParts>().LogWarning(
                 "No Learner:Gate:Prompts or PromptsFile: candidates are checked for finite weights and the KL bound only, not compared with the champion");
+        var adoption = new PolicyAdoption(models, ledger, registry, blobs, time, loggers.CreateLogger<PolicyAdoption>());
         return new LearnerParts(
             models,
             rewardModel,
             ledger,
             outbox,
-            new PolicyAdoption(models, ledger, registry, blobs, time, loggers.CreateLogger<PolicyAdoption>()),
+            adoption,
             new TrainingSequencer(committer, new ReleaseGate(models.Actor, gate, comparison), loggers.CreateLogger<TrainingSequencer>()),
             new PpoStep(models, ledger, claims, rollouts, evaluator, settings.MaxPolicyLag, loggers.CreateLogger<PpoStep>()),
             new SftStep(models, claims, new DemonstrationTokenizer(models.Template, models.Tokenizer, models.Config.MaxPositionEmbeddings), evaluator,
-                settings.SftStepsPerBatch, loggers.CreateLogger<SftStep>()));
+                settings.SftStepsPerBatch, loggers.CreateLogger<SftStep>()),
+            new CanaryRelease(ledger, outbox, adoption, registry, liveFeedback, time, loggers.CreateLogger<CanaryRelease>()));
     }
 
     public void Dispose()

@@ -1,4 +1,5 @@
 using Rlhf.Contracts;
+using Rlhf.Learner.Release;
 
 namespace Rlhf.Learner.Training;
 
@@ -13,6 +14,16 @@ public enum EffectKind
 
     /// <summary>Claim what the rejected candidate was trained on and publish <see cref="PolicyRejected"/>.</summary>
     Reject,
+
+    /// <summary>Register a gate-passing version, put it on canary in the registry, claim, publish <see cref="CanaryStarted"/>.</summary>
+    StartCanary,
+
+    /// <summary>End the canary in the registry (promote it, or record it rejected) and publish <see cref="CanaryConcluded"/>
+    /// (and <see cref="PolicyUpdated"/> when promoted).</summary>
+    ConcludeCanary,
+
+    /// <summary>Only claim what a step was trained on: a canary is live (or promotion paused), so the step offers no version.</summary>
+    Continue,
 }
 
 /// <summary>
@@ -30,6 +41,7 @@ public enum EffectKind
 /// <param name="CreatedAt">When the candidate was trained (UTC).</param>
 /// <param name="ChampionVersion">The champion a rejected candidate was compared with, if a comparison ran.</param>
 /// <param name="Checks">The gate's comparisons of a rejected candidate with the champion.</param>
+/// <param name="Conclusion">How a canary ended (<see cref="EffectKind.ConcludeCanary"/>).</param>
 public sealed record PendingEffects(
     EffectKind Kind,
     long Version,
@@ -40,7 +52,8 @@ public sealed record PendingEffects(
     IReadOnlyList<string> ClaimKeys,
     DateTimeOffset CreatedAt,
     long? ChampionVersion = null,
-    IReadOnlyList<GateCheck>? Checks = null);
+    IReadOnlyList<GateCheck>? Checks = null,
+    CanaryConclusion? Conclusion = null);
 
 /// <summary>The last candidate the gate refused, and the comparisons that decided it (none in checkpoints written before they existed).</summary>
 public sealed record Rejection(long CandidateVersion, long ParentVersion, string Reason, DateTimeOffset RejectedAt, IReadOnlyList<GateCheck>? Checks = null);
@@ -61,12 +74,17 @@ public sealed record CounterValues
     public long InvalidDemonstrations { get; init; }
     public long VersionsPublished { get; init; }
     public long CandidatesRejected { get; init; }
+    public long CanariesStarted { get; init; }
+    public long CanariesPromoted { get; init; }
+    public long CanariesRolledBack { get; init; }
+    public long StepsHeldDuringCanary { get; init; }
     public long SkippedSteps { get; init; }
 }
 
 /// <summary>
 /// <c>learner.json</c> of a checkpoint directory, written last: the policy version its weights are, the trainers'
-/// step counts, the last metrics and the effects still to carry out.
+/// step counts, the last metrics, the effects still to carry out and the live canary (null in checkpoints written before
+/// canaries existed). While a canary is live, <see cref="PolicyVersion"/> is the canary's (its weights are trained on).
 /// </summary>
 public sealed record LearnerState(
     long Sequence,
@@ -79,4 +97,5 @@ public sealed record LearnerState(
     Rejection? LastRejection,
     PendingEffects? Effects,
     CounterValues Counters,
-    DateTimeOffset WrittenAt);
+    DateTimeOffset WrittenAt,
+    CanaryState? Canary = null);

@@ -35,6 +35,8 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
     public async Task FollowRegistryAsync(CancellationToken cancellationToken)
     {
         ledger.SetRegisteredVersions((await registry.ListAsync(ModelKind.Policy, cancellationToken)).Select(v => v.Version));
+        if (ledger.State.Canary is { } canary && (await registry.GetCanaryAsync(ModelKind.Policy, cancellationToken))?.Version == canary.Version)
+            return;
         if (await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken) is { } promoted && promoted.Version != ledger.State.PolicyVersion)
         {
             logger.LogWarning("The registry promotes policy {Promoted} but the checkpoint holds {PolicyVersion}: following the registry",
@@ -88,7 +90,8 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
         logger.LogInformation("Now training from policy {PolicyVersion}", version);
     }
 
-    async Task ImportAsync(BlobReference blob, CancellationToken cancellationToken)
+    /// <summary>Loads a version's weights into the actor (the critic and optimizers stay).</summary>
+    public async Task ImportAsync(BlobReference blob, CancellationToken cancellationToken)
     {
         var weights = await blobs.GetAsync(blob, cancellationToken);
         var scratch = ledger.Checkpoints.Scratch("import");

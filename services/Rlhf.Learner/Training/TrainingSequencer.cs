@@ -8,7 +8,8 @@ namespace Rlhf.Learner.Training;
 /// <item>finish the effects of the last checkpoint if a crash or an outage interrupted them;</item>
 /// <item>admit the batch (the step drops duplicates and unusable messages, and the batch is counted);</item>
 /// <item>train one step; a skipped or failed step restores the last checkpoint's weights;</item>
-/// <item>judge the candidate with the gate;</item>
+/// <item>judge the candidate with the gate (skipped while a canary is live: the step's weights are kept, claimed, and
+/// offer no version until the canary ends);</item>
 /// <item>commit: a checkpoint for the new version or the rejection, then its effects.</item>
 /// </list>
 /// Callers run one batch at a time (the engine's lock).
@@ -47,6 +48,14 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
             }
 
             candidate = result.Candidate;
+            if (committer.HoldReason is { } hold)
+            {
+                logger.LogInformation("{Step} step kept without a gate or a version: {Hold}", step.Name, hold);
+                training = false;
+                await committer.ContinueAsync(admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
+                return;
+            }
+
             verdict = await gate.JudgeAsync(candidate, cancellationToken);
         }
         catch

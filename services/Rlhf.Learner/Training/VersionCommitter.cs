@@ -1,6 +1,7 @@
 using MassTransit;
 using Rlhf.Contracts;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Storage;
 
 namespace Rlhf.Learner.Training;
@@ -22,18 +23,56 @@ public interface IVersionCommitter
     /// </summary>
     Task CommitAsync(GateCandidate candidate, GateVerdict verdict, IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained,
         IPublishEndpoint publisher, CancellationToken cancellationToken);
+
+    /// <summary>Why a trained step may not become a version now (a canary is live), or null when it may.</summary>
+    string? HoldReason { get; }
+
+    /// <summary>Keeps a step's weights without offering a version (while <see cref="HoldReason"/> is set): a checkpoint that claims what it was trained on.</summary>
+    Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
+        CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// Promote: store the weight blob, write a checkpoint whose effects are register + promote + claim + publish
-/// <see cref="PolicyUpdated"/>. Reject: reload the last checkpoint's weights and write a checkpoint whose effects are
+/// <see cref="PolicyUpdated"/> (with canaries enabled: register + start the canary + claim + publish <see cref="CanaryStarted"/>;
+/// the learner trains from the canary's weights, and its steps are kept without offering versions until the canary ends). Reject: reload the last checkpoint's weights and write a checkpoint whose effects are
 /// claim + publish <see cref="PolicyRejected"/> (with <see cref="GateOptions.AfterRejection"/> = <c>Candidate</c> and finite
 /// weights, the candidate's weights stay instead and training continues from them). Then carry out those effects. A failure before the checkpoint is
 /// written restores the last one, so a retry never trains twice.
 /// </summary>
 public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, IModelRegistry registry, IBlobStore blobs,
-    AfterRejection afterRejection, TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
+    AfterRejection afterRejection, bool canaryEnabled, TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
 {
+    public string? HoldReason => ledger.Current?.Canary is { } canary ? $"policy {canary.Version} is on canary" : null;
+
+    public async Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
+        CancellationToken cancellationToken)
+    {
+        var current = ledger.State;
+        var now = time.GetUtcNow();
+        try
+        {
+            var counters = countTrained(ledger.Counters);
+            ledger.Commit(current with
+            {
+                Sequence = current.Sequence + 1,
+                PpoSteps = models.Ppo.Steps,
+                SftSteps = models.Sft.Steps,
+                KlCoefficient = models.Ppo.KlCoef,
+                Effects = new PendingEffects(EffectKind.Continue, current.PolicyVersion, current.ParentVersion, null, null, null, claimKeys, now),
+                Counters = counters with { StepsHeldDuringCanary = counters.StepsHeldDuringCanary + 1 },
+                WrittenAt = now,
+            });
+        }
+        catch
+        {
+            ledger.Restore();
+            throw;
+        }
+
+        await outbox.CompleteAsync(publisher, cancellationToken);
+    }
+
     public Task CompleteEffectsAsync(IPublishEndpoint publisher, CancellationToken cancellationToken) => outbox.CompleteAsync(publisher, cancellationToken);
 
     public void Restore() => ledger.Restore();
@@ -67,6 +106,26 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
     {
         var blob = await StoreActorWeightsAsync(version, cancellationToken);
         var counters = countTrained(ledger.Counters);
+        if (canaryEnabled)
+        {
+            var canary = new CanaryState(version, current.PolicyVersion, blob, metrics, now);
+            logger.LogInformation("Candidate policy {Candidate} passed the gate: canary next to champion {Champion}", version, current.PolicyVersion);
+            return current with
+            {
+                Sequence = current.Sequence + 1,
+                PolicyVersion = version,
+                ParentVersion = current.PolicyVersion,
+                PpoSteps = models.Ppo.Steps,
+                SftSteps = models.Sft.Steps,
+                KlCoefficient = models.Ppo.KlCoef,
+                LastMetrics = metrics,
+                Effects = new PendingEffects(EffectKind.StartCanary, version, current.PolicyVersion, blob, metrics, null, claimKeys, now),
+                Counters = counters with { CanariesStarted = counters.CanariesStarted + 1 },
+                WrittenAt = now,
+                Canary = canary,
+            };
+        }
+
         return current with
         {
             Sequence = current.Sequence + 1,

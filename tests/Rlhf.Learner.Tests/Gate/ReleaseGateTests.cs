@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rlhf.Contracts;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Modeling;
 using Rlhf.Storage;
@@ -128,8 +129,8 @@ public sealed class ReleaseGateTests : IDisposable
         var adoption = new PolicyAdoption(models, ledger, registry, blobs, TimeProvider.System, NullLogger<PolicyAdoption>.Instance);
         await adoption.CreateFirstCheckpointAsync(Cancel);
         var claims = new InMemoryClaimStore(TimeProvider.System);
-        var outbox = new EffectsOutbox(ledger, registry, claims, NullLogger<EffectsOutbox>.Instance);
-        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, AfterRejection.Candidate, TimeProvider.System,
+        var outbox = new EffectsOutbox(ledger, registry, claims, new CanaryOptions(), NullLogger<EffectsOutbox>.Instance);
+        var committer = new VersionCommitter(models, ledger, outbox, registry, blobs, AfterRejection.Candidate, canaryEnabled: false, TimeProvider.System,
             NullLogger<VersionCommitter>.Instance);
         using var judge = new LikelihoodJudge(policy.Directory, models);
         var sequencer = new TrainingSequencer(committer, Gate(judge), NullLogger<TrainingSequencer>.Instance);

@@ -99,6 +99,19 @@ public sealed class TrainingSequencerTests
         Assert.False(sequencer.Training);
     }
 
+    [Fact]
+    public async Task While_a_canary_is_live_a_trained_step_is_kept_without_the_gate_or_a_version()
+    {
+        committer.HoldReason = "policy 4 is on canary";
+        var sequencer = Sequencer(new ScriptedGate(calls, GateVerdict.Pass));
+
+        await sequencer.RunAsync(Step(_ => StepResult.Trained(Trained)), [1, 2], null!, Cancel);
+
+        Assert.Equal(["effects", "admit 1,2", "count", "train 1,2", "continue claims k1,k2"], calls);
+        Assert.Equal(2, committer.CountTrained!(new CounterValues()).RolloutsTrained);
+        Assert.False(sequencer.Training);
+    }
+
     /// <summary>Admits what <c>admit</c> keeps (claim key "k{item}"), trains with <c>train</c>; counts the batch as one rollout batch.</summary>
     sealed class ScriptedStep(List<string> calls, Func<IReadOnlyList<int>, IReadOnlyList<int>> admit, Func<IReadOnlyList<int>, StepResult> train)
         : ITrainingStep<int, int>
@@ -159,6 +172,16 @@ public sealed class TrainingSequencerTests
         {
             calls.Add($"commit {(verdict.Passed ? "passed" : "rejected")} claims {string.Join(',', claimKeys)}");
             (Candidate, Verdict, CountTrained) = (candidate, verdict, countTrained);
+            return Task.CompletedTask;
+        }
+
+        public string? HoldReason { get; set; }
+
+        public Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
+            CancellationToken cancellationToken)
+        {
+            calls.Add($"continue claims {string.Join(',', claimKeys)}");
+            CountTrained = countTrained;
             return Task.CompletedTask;
         }
     }

@@ -1,0 +1,39 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Rlhf.Contracts;
+using Rlhf.Learner.Training;
+using Rlhf.Storage;
+
+namespace Rlhf.Learner.Release;
+
+/// <summary>
+/// Counts live ratings of the canary's and the champion's responses while a canary is live (each rating once, in Redis,
+/// so a restarted learner goes on counting), asks <see cref="CanaryJudge"/> after each, and concludes the canary when the
+/// verdict is final. Ratings of other versions, or while no canary is live, are not counted.
+/// </summary>
+public sealed class CanaryMonitor(LearnerEngine engine, IRolloutStore rollouts, ILiveFeedbackStore feedback, IOptions<LearnerOptions> options,
+    ILogger<CanaryMonitor> logger)
+{
+    readonly CanaryOptions settings = options.Value.Canary;
+
+    public async Task RecordAsync(RatingSubmitted rating, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        if (engine.LiveCanary is not { } canary || LiveJudgements.From(rating) is not { } judgement)
+            return;
+        var version = rating.PolicyVersion ?? (await rollouts.GetAsync(rating.RolloutId, cancellationToken))?.PolicyVersion;
+        if (version != canary.Version && version != canary.ChampionVersion)
+            return;
+        if (!await feedback.AddAsync(canary.Version, version.Value, rating.FeedbackId, judgement, cancellationToken))
+            return;
+
+        var verdict = CanaryJudge.Judge(
+            await feedback.GetAsync(canary.Version, canary.Version, cancellationToken),
+            await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken),
+            settings);
+        if (verdict.Decision == CanaryDecision.Continue)
+            return;
+        logger.LogInformation("Canary {Canary}: {Decision} ({Reason})", canary.Version, verdict.Decision, verdict.Reason);
+        await engine.ConcludeCanaryAsync(canary.Version, verdict.Decision == CanaryDecision.Promote ? CanaryOutcome.Promoted : CanaryOutcome.RolledBack,
+            verdict.Reason, publisher, cancellationToken);
+    }
+}
