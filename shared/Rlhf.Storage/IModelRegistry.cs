@@ -44,6 +44,11 @@ public sealed record RejectedVersionRecord(
     IReadOnlyDictionary<string, double> Metrics,
     DateTimeOffset RejectedAt);
 
+/// <summary>Promotion of a kind is paused (the reward-hacking alarm, or an operator) until an operator resumes it.</summary>
+/// <param name="Reason">Why, with the numbers.</param>
+/// <param name="PausedAt">When (UTC).</param>
+public sealed record PromotionPause(string Reason, DateTimeOffset PausedAt);
+
 /// <summary>
 /// Policy and reward-model versions, which one is promoted (served), which one is on canary (served to a share of
 /// requests), the rejected candidates, and their metrics history.
@@ -89,4 +94,13 @@ public interface IModelRegistry
 
     /// <summary>The rejected candidates of a kind, oldest version first.</summary>
     Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default);
+
+    /// <summary>Pauses promotion of a kind; false (the first pause is kept) when it is paused already.</summary>
+    Task<bool> PausePromotionAsync(ModelKind kind, PromotionPause pause, CancellationToken cancellationToken = default);
+
+    /// <summary>The pause in force, or null when promotion may go on.</summary>
+    Task<PromotionPause?> GetPromotionPauseAsync(ModelKind kind, CancellationToken cancellationToken = default);
+
+    /// <summary>Lifts the pause; false when promotion was not paused.</summary>
+    Task<bool> ResumePromotionAsync(ModelKind kind, CancellationToken cancellationToken = default);
 }

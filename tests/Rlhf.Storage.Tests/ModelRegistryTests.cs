@@ -212,6 +212,23 @@ public abstract class ModelRegistryContract
         Assert.Equal([2L], (await registry.ListRejectedAsync(ModelKind.Reward, Cancel)).Select(r => r.Version));
         await Assert.ThrowsAsync<ArgumentException>(() => registry.RecordRejectedAsync(Rejected(ModelKind.Policy, 8, " "), Cancel));
     }
+
+    [Fact]
+    public async Task Promotion_pause_keeps_the_first_reason_until_resumed()
+    {
+        var registry = CreateRegistry();
+        var at = new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+
+        Assert.True(await registry.PausePromotionAsync(ModelKind.Policy, new PromotionPause("reward hacking suspected", at), Cancel));
+        Assert.False(await registry.PausePromotionAsync(ModelKind.Policy, new PromotionPause("second", at.AddMinutes(1)), Cancel));
+
+        Assert.Equal(new PromotionPause("reward hacking suspected", at), await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Reward, Cancel));
+        Assert.True(await registry.ResumePromotionAsync(ModelKind.Policy, Cancel));
+        Assert.False(await registry.ResumePromotionAsync(ModelKind.Policy, Cancel));
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+    }
 }
 
 public sealed class InMemoryModelRegistryTests : ModelRegistryContract

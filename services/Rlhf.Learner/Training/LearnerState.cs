@@ -22,7 +22,7 @@ public enum EffectKind
     /// (and <see cref="PolicyUpdated"/> when promoted).</summary>
     ConcludeCanary,
 
-    /// <summary>Only claim what a step was trained on: a canary is live (or promotion paused), so the step offers no version.</summary>
+    /// <summary>Only claim what a step was trained on: a canary is live, or promotion is paused, so the step offers no version.</summary>
     Continue,
 }
 

@@ -48,7 +48,7 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
             }
 
             candidate = result.Candidate;
-            if (committer.HoldReason is { } hold)
+            if (await committer.HoldReasonAsync(cancellationToken) is { } hold)
             {
                 logger.LogInformation("{Step} step kept without a gate or a version: {Hold}", step.Name, hold);
                 training = false;

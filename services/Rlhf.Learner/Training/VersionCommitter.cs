@@ -24,8 +24,8 @@ public interface IVersionCommitter
     Task CommitAsync(GateCandidate candidate, GateVerdict verdict, IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained,
         IPublishEndpoint publisher, CancellationToken cancellationToken);
 
-    /// <summary>Why a trained step may not become a version now (a canary is live), or null when it may.</summary>
-    string? HoldReason { get; }
+    /// <summary>Why a trained step may not become a version now (a canary is live, or promotion is paused), or null when it may.</summary>
+    Task<string?> HoldReasonAsync(CancellationToken cancellationToken);
 
     /// <summary>Keeps a step's weights without offering a version (while <see cref="HoldReason"/> is set): a checkpoint that claims what it was trained on.</summary>
     Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
@@ -43,7 +43,12 @@ public interface IVersionCommitter
 public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger, EffectsOutbox outbox, IModelRegistry registry, IBlobStore blobs,
     AfterRejection afterRejection, bool canaryEnabled, TimeProvider time, ILogger<VersionCommitter> logger) : IVersionCommitter
 {
-    public string? HoldReason => ledger.Current?.Canary is { } canary ? $"policy {canary.Version} is on canary" : null;
+    public async Task<string?> HoldReasonAsync(CancellationToken cancellationToken) =>
+        ledger.Current?.Canary is { } canary
+            ? $"policy {canary.Version} is on canary"
+            : await registry.GetPromotionPauseAsync(ModelKind.Policy, cancellationToken) is { } pause
+                ? $"promotion is paused ({pause.Reason})"
+                : null;
 
     public async Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
         CancellationToken cancellationToken)

@@ -8,6 +8,7 @@ public sealed class InMemoryModelRegistry : IModelRegistry
     readonly Dictionary<ModelKind, SortedDictionary<long, ModelVersionRecord>> versions = [];
     readonly Dictionary<ModelKind, long> promoted = [];
     readonly Dictionary<ModelKind, long> canary = [];
+    readonly Dictionary<ModelKind, PromotionPause> pauses = [];
     readonly Dictionary<ModelKind, SortedDictionary<long, RejectedVersionRecord>> rejected = [];
 
     public Task<long> NextVersionAsync(ModelKind kind, CancellationToken cancellationToken = default)
@@ -122,6 +123,25 @@ public sealed class InMemoryModelRegistry : IModelRegistry
             IReadOnlyList<RejectedVersionRecord> all = rejected.TryGetValue(kind, out var ofKind) ? ofKind.Values.ToList() : [];
             return Task.FromResult(all);
         }
+    }
+
+    public Task<bool> PausePromotionAsync(ModelKind kind, PromotionPause pause, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pause);
+        lock (gate)
+            return Task.FromResult(pauses.TryAdd(kind, pause));
+    }
+
+    public Task<PromotionPause?> GetPromotionPauseAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(pauses.GetValueOrDefault(kind));
+    }
+
+    public Task<bool> ResumePromotionAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+            return Task.FromResult(pauses.Remove(kind));
     }
 
     ModelVersionRecord? Find(ModelKind kind, long version) =>

@@ -7,7 +7,7 @@ namespace Rlhf.Storage;
 /// (INCR counter), <c>{prefix}registry:{kind}:version:{n}</c> (JSON record), <c>{prefix}registry:{kind}:versions</c>
 /// (sorted set of version numbers), <c>{prefix}registry:{kind}:promoted</c> (the served version),
 /// <c>{prefix}registry:{kind}:canary</c> (the version on canary) and <c>{prefix}registry:{kind}:rejected</c> (hash of
-/// rejection records by version). Register, promote and the canary transitions are Lua scripts, so a version is never
+/// rejection records by version) and <c>{prefix}registry:{kind}:paused</c> (the promotion pause, JSON). Register, promote and the canary transitions are Lua scripts, so a version is never
 /// listed without its record, never promoted or put on canary unless registered, and a canary ends exactly once.
 /// </summary>
 public sealed class RedisModelRegistry(IConnectionMultiplexer redis, string keyPrefix) : IModelRegistry
@@ -147,6 +147,26 @@ public sealed class RedisModelRegistry(IConnectionMultiplexer redis, string keyP
         cancellationToken.ThrowIfCancellationRequested();
         var entries = await redis.GetDatabase().HashGetAllAsync(Key(kind, "rejected"));
         return entries.Select(e => StorageJson.Deserialize<RejectedVersionRecord>(e.Value.ToString())).OrderBy(r => r.Version).ToList();
+    }
+
+    public async Task<bool> PausePromotionAsync(ModelKind kind, PromotionPause pause, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pause);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await redis.GetDatabase().StringSetAsync(Key(kind, "paused"), StorageJson.Serialize(pause), when: When.NotExists);
+    }
+
+    public async Task<PromotionPause?> GetPromotionPauseAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var json = await redis.GetDatabase().StringGetAsync(Key(kind, "paused"));
+        return json.IsNull ? null : StorageJson.Deserialize<PromotionPause>(json.ToString());
+    }
+
+    public async Task<bool> ResumePromotionAsync(ModelKind kind, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return await redis.GetDatabase().KeyDeleteAsync(Key(kind, "paused"));
     }
 
     RedisKey RecordKey(ModelKind kind, long version) => Key(kind, $"version:{version}");

@@ -55,4 +55,13 @@ public sealed class FlakyRegistry(IModelRegistry inner) : IModelRegistry
 
     public Task<IReadOnlyList<RejectedVersionRecord>> ListRejectedAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
         inner.ListRejectedAsync(kind, cancellationToken);
+
+    public Task<bool> PausePromotionAsync(ModelKind kind, PromotionPause pause, CancellationToken cancellationToken = default) =>
+        inner.PausePromotionAsync(kind, pause, cancellationToken);
+
+    public Task<PromotionPause?> GetPromotionPauseAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
+        inner.GetPromotionPauseAsync(kind, cancellationToken);
+
+    public Task<bool> ResumePromotionAsync(ModelKind kind, CancellationToken cancellationToken = default) =>
+        inner.ResumePromotionAsync(kind, cancellationToken);
 }

@@ -177,6 +177,8 @@ public sealed class TrainingSequencerTests
 
         public string? HoldReason { get; set; }
 
+        public Task<string?> HoldReasonAsync(CancellationToken cancellationToken) => Task.FromResult(HoldReason);
+
         public Task ContinueAsync(IReadOnlyList<string> claimKeys, Func<CounterValues, CounterValues> countTrained, IPublishEndpoint publisher,
             CancellationToken cancellationToken)
         {
