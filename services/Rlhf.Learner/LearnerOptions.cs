@@ -101,6 +101,9 @@ public sealed class LearnerOptions : IValidatableObject
     /// <summary>The live canary stage after the gate (<c>Learner:Canary</c>); off by default.</summary>
     public CanaryOptions Canary { get; set; } = new();
 
+    /// <summary>The reward-hacking alarm over the gate's comparisons (<c>Learner:Alarm</c>).</summary>
+    public AlarmOptions Alarm { get; set; } = new();
+
     public bool HasModel => !string.IsNullOrWhiteSpace(ModelPath);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -119,14 +122,19 @@ public sealed class LearnerOptions : IValidatableObject
             yield return new ValidationResult("EvalPrompts must not hold empty prompts.", [nameof(EvalPrompts)]);
         var gateFailures = new List<ValidationResult>();
         Validator.TryValidateObject(Gate, new ValidationContext(Gate), gateFailures, validateAllProperties: true);
-        var canaryFailures = new List<ValidationResult>();
-        Validator.TryValidateObject(Canary, new ValidationContext(Canary), canaryFailures, validateAllProperties: true);
-        foreach (var failure in canaryFailures)
-            yield return new ValidationResult($"{nameof(Canary)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Canary)}:{m}")]);
+        foreach (var failure in Nested(nameof(Canary), Canary).Concat(Nested(nameof(Alarm), Alarm)))
+            yield return failure;
         foreach (var failure in gateFailures)
             yield return new ValidationResult($"{nameof(Gate)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Gate)}:{m}")]);
         foreach (var failure in Check(nameof(Ppo), () => Ppo.Validate()).Concat(Check(nameof(Sft), () => Sft.Validate())))
             yield return failure;
+    }
+
+    static IEnumerable<ValidationResult> Nested(string member, object options)
+    {
+        var failures = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), failures, validateAllProperties: true);
+        return failures.Select(f => new ValidationResult($"{member}: {f.ErrorMessage}", [.. f.MemberNames.Select(m => $"{member}:{m}")]));
     }
 
     static IEnumerable<ValidationResult> Check(string member, Action validate)

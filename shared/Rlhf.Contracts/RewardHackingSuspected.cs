@@ -1,11 +1,11 @@
 namespace Rlhf.Contracts;
 
 /// <summary>
-/// The reward-hacking alarm: the reward model's mean score of served responses rose over the recent policy versions
-/// while the independent evaluators' scores stayed flat or fell. Promotion pauses until an operator resumes it
+/// The reward-hacking alarm: over the learner's recent gate comparisons the reward model's mean score rose (candidate
+/// versus champion, one frozen reward model for both) while the independent evaluators' scores stayed flat or fell. Promotion pauses until an operator resumes it
 /// (<c>rlhf policy resume</c>).
 /// </summary>
-/// <param name="PolicyVersion">The newest version in the window.</param>
+/// <param name="PolicyVersion">The champion (promoted version) when the alarm fired.</param>
 /// <param name="Reason">Human-readable reason with the numbers.</param>
 /// <param name="RewardRise">Rise of the mean reward-model score of served responses over the window.</param>
 /// <param name="EvaluatorChange">Change of each independent evaluator's mean score over the same window.</param>

@@ -18,7 +18,10 @@ public sealed class RewardModelEvaluator(string baseDirectory, int padTokenId, D
 
     (long Version, ScalarHeadModel Model)? loaded;
 
-    public string Name => "reward-model";
+    /// <summary>The name of this evaluator's checks.</summary>
+    public const string EvaluatorName = "reward-model";
+
+    public string Name => EvaluatorName;
 
     public async Task<EvaluatorScores?> ScoreAsync(IReadOnlyList<EvaluatedResponse> champion, IReadOnlyList<EvaluatedResponse> candidate,
         CancellationToken cancellationToken)

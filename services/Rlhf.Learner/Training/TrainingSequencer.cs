@@ -1,4 +1,5 @@
 using MassTransit;
+using Rlhf.Learner.Release;
 
 namespace Rlhf.Learner.Training;
 
@@ -10,11 +11,12 @@ namespace Rlhf.Learner.Training;
 /// <item>train one step; a skipped or failed step restores the last checkpoint's weights;</item>
 /// <item>judge the candidate with the gate (skipped while a canary is live: the step's weights are kept, claimed, and
 /// offer no version until the canary ends);</item>
-/// <item>commit: a checkpoint for the new version or the rejection, then its effects.</item>
+/// <item>commit: a checkpoint for the new version or the rejection, then its effects;</item>
+/// <item>show the verdict to the reward-hacking alarm.</item>
 /// </list>
 /// Callers run one batch at a time (the engine's lock).
 /// </summary>
-public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate gate, ILogger<TrainingSequencer> logger)
+public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate gate, ILogger<TrainingSequencer> logger, RewardHackingAlarm? alarm = null)
 {
     volatile bool training;
 
@@ -69,5 +71,7 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
         }
 
         await committer.CommitAsync(candidate, verdict, admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
+        if (alarm is not null)
+            await alarm.ObserveAsync(verdict, publisher, cancellationToken);
     }
 }

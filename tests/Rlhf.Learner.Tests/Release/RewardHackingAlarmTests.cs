@@ -1,0 +1,84 @@
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rlhf.Contracts;
+using Rlhf.Learner.Release;
+using Rlhf.Learner.Training;
+using Rlhf.Storage;
+
+namespace Rlhf.Learner.Tests.Release;
+
+/// <summary>The reward-hacking alarm over the gate's comparisons, with scripted verdicts and the in-memory registry.</summary>
+public sealed class RewardHackingAlarmTests : IAsyncDisposable
+{
+    readonly InMemoryModelRegistry registry = new();
+    readonly ServiceProvider provider = new ServiceCollection().AddMassTransitTestHarness().BuildServiceProvider(true);
+    readonly ITestHarness harness;
+    readonly RewardHackingAlarm alarm;
+
+    public RewardHackingAlarmTests()
+    {
+        harness = provider.GetRequiredService<ITestHarness>();
+        alarm = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.5, MaxEvaluatorChange = 0 }, registry, TimeProvider.System,
+            NullLogger<RewardHackingAlarm>.Instance);
+    }
+
+    public ValueTask DisposeAsync() => provider.DisposeAsync();
+
+    static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    static GateVerdict Verdict(double rewardChange, double arithmeticChange, long champion = 4) => new([])
+    {
+        ChampionVersion = champion,
+        Checks =
+        [
+            new GateCheck("reward-model", 96, 0.6, 0.55, 0.4, true, 1.0, 1.0 + rewardChange),
+            new GateCheck("arithmetic", 96, 0.5, 0.45, 0.4, true, 0.7, 0.7 + arithmeticChange),
+        ],
+    };
+
+    [Fact]
+    public async Task Rising_reward_with_falling_accuracy_pauses_promotion_and_publishes_the_alarm()
+    {
+        await harness.Start();
+
+        await alarm.ObserveAsync(Verdict(0.3, -0.02), harness.Bus, Cancel);
+        await alarm.ObserveAsync(Verdict(0.2, 0.0), harness.Bus, Cancel);
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+        await alarm.ObserveAsync(Verdict(0.1, -0.01, champion: 5), harness.Bus, Cancel);
+
+        var raised = Assert.Single(harness.Published.Select<RewardHackingSuspected>(Cancel)).Context.Message;
+        Assert.Equal(5, raised.PolicyVersion);
+        Assert.Equal(0.6, raised.RewardRise, 9);
+        Assert.Equal(-0.03, raised.EvaluatorChange["arithmetic"], 9);
+        Assert.Contains("reward model score rose +0.600 over the last 3 gate comparisons while arithmetic changed -0.030", raised.Reason);
+        Assert.StartsWith("reward hacking suspected:", (await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel))!.Reason);
+    }
+
+    [Fact]
+    public async Task Reward_rising_with_accuracy_is_learning_not_hacking()
+    {
+        await harness.Start();
+
+        for (var i = 0; i < 5; i++)
+            await alarm.ObserveAsync(Verdict(0.4, 0.05), harness.Bus, Cancel);
+
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+        Assert.Empty(harness.Published.Select<RewardHackingSuspected>(Cancel));
+    }
+
+    [Fact]
+    public async Task A_small_rise_or_a_verdict_without_an_independent_evaluator_raises_nothing()
+    {
+        await harness.Start();
+
+        for (var i = 0; i < 3; i++)
+            await alarm.ObserveAsync(Verdict(0.1, 0.0), harness.Bus, Cancel);
+        for (var i = 0; i < 3; i++)
+            await alarm.ObserveAsync(new GateVerdict([]) { Checks = [new GateCheck("reward-model", 96, 0.9, 0.85, 0.4, true, 0, 5)] }, harness.Bus, Cancel);
+
+        Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
+        Assert.Empty(harness.Published.Select<RewardHackingSuspected>(Cancel));
+    }
+}
