@@ -69,13 +69,13 @@ public sealed class BatchingTests : IDisposable
     {
         using var holder = new PolicyHolder();
         holder.SetBase(PolicyBase.Load(policy.Directory));
-        holder.TrySwap(new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 0, DateTimeOffset.UtcNow), isRollback: false);
+        holder.Serve(new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 0, DateTimeOffset.UtcNow), canary: null);
         var stats = new GenerationStats();
         var options = Options.Create(new GenerationOptions { MaxBatchSize = 4, BatchWindowMs = 0 });
         using var batcher = new GenerationBatcher(holder, stats, options, NullLogger<GenerationBatcher>.Instance);
         var prompt = TinyPolicy.Tokenizer.Encode(TinyPolicy.PromptFor("hi"));
-        var withdrawn = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 2);
-        var kept = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 1);
+        var withdrawn = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 2, routedVersion: 0);
+        var kept = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 1, routedVersion: 0);
         using var giveUp = new CancellationTokenSource();
 
         // Both wait in the queue (the batcher is not running yet); one caller gives up.
@@ -101,7 +101,7 @@ public sealed class BatchingTests : IDisposable
         using var holder = new PolicyHolder();
         var options = Options.Create(new GenerationOptions { MaxQueueLength = 2 });
         using var batcher = new GenerationBatcher(holder, new GenerationStats(), options, NullLogger<GenerationBatcher>.Instance);
-        GenerationJob Job() => new([1, 2, 3], new SamplingOptions(MaxNewTokens: 1), 1);
+        GenerationJob Job() => new([1, 2, 3], new SamplingOptions(MaxNewTokens: 1), 1, routedVersion: 0);
 
         Assert.True(batcher.TryEnqueue(Job()));
         Assert.True(batcher.TryEnqueue(Job()));
