@@ -51,7 +51,10 @@ public static class GenerationServiceExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>POST /v1/chat/completions</c>, <c>GET /v1/models</c> and <c>GET /v1/generation/status</c>.</summary>
+    /// <summary>
+    /// Maps <c>POST /v1/chat/completions</c>, <c>GET /v1/models</c> and <c>GET /v1/generation/status</c>; any other
+    /// <c>/v1</c> request is a 404 or 405 in OpenAI's error envelope.
+    /// </summary>
     public static WebApplication MapGenerationApi(this WebApplication app)
     {
         app.MapGenerationEndpoints();

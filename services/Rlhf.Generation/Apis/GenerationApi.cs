@@ -32,6 +32,7 @@ public static class GenerationApi
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable);
         v1.MapGet("/models", ListModels).WithName("ListModels");
         v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
+        v1.MapUnmatchedRoutes();
         return app;
     }
 
