@@ -66,12 +66,20 @@ public sealed record GenerationOptions : IValidatableObject
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
-    /// Names this instance's own <c>PolicyUpdated</c> queue (<c>generation-policy-updated-{id}</c>): every replica
-    /// must swap, so each has a queue of its own (it expires an hour after its instance is gone). Empty: machine
+    /// Names this instance's own queues of registry signals (<c>generation-policy-updated-{id}</c>,
+    /// <c>generation-canary-started-{id}</c>, <c>generation-canary-concluded-{id}</c>): every replica must follow the
+    /// registry, so each has queues of its own (they expire an hour after their instance is gone). Empty: machine
     /// name plus a random suffix, new on every start.
     /// </summary>
     [RegularExpression("^[a-z0-9-]*$", ErrorMessage = "InstanceId may hold lower-case letters, digits and '-' only.")]
     public string? InstanceId { get; init; }
+
+    /// <summary>
+    /// Share of requests (0..1) answered by the registry's canary version while one is loaded; the rest go to the
+    /// champion (the promoted version). Requests with a <c>user</c> stick to one side for the whole canary.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double CanaryShare { get; init; } = 0.1;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -6,17 +6,21 @@ using Rlhf.Generation.Batching;
 using Rlhf.Generation.Consumers;
 using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
+using Rlhf.Generation.Routing;
 using Rlhf.Hosting;
 using Rlhf.Storage;
 
 namespace Rlhf.Generation;
 
-/// <summary>Serves chat completions from the current policy and publishes every choice as a rollout.</summary>
+/// <summary>
+/// Serves chat completions from the registry's champion and, while there is one, its canary, and publishes every
+/// choice as a rollout.
+/// </summary>
 public static class GenerationServiceExtensions
 {
     public const string ServiceName = "rlhf-generation";
 
-    /// <summary>Registers the generation service's options, stores, policy, batcher and consumers.</summary>
+    /// <summary>Registers the generation service's options, stores, policies, routing, batcher and registry-signal consumers.</summary>
     public static IHostApplicationBuilder AddGenerationService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(GenerationServiceExtensions).Assembly));
@@ -30,7 +34,9 @@ public static class GenerationServiceExtensions
         services.AddSingleton(provider => GenerationInstance.From(provider.GetRequiredService<IOptions<GenerationOptions>>().Value));
         services.AddSingleton<GenerationStats>();
         services.AddSingleton<PolicyHolder>();
+        services.AddSingleton<PolicyLoader>();
         services.AddSingleton<PolicyManager>();
+        services.AddSingleton(provider => new CanaryRouter(provider.GetRequiredService<IOptions<GenerationOptions>>().Value.CanaryShare));
         services.AddHostedService<PolicyBootstrapper>();
         services.AddSingleton<GenerationBatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<GenerationBatcher>());
@@ -40,10 +46,15 @@ public static class GenerationServiceExtensions
         services.AddHealthChecks().AddCheck<RolloutOutbox>("outbox", HealthStatus.Unhealthy, [ServiceDefaultsExtensions.ReadyTag]);
         services.AddScoped<RolloutRecorder>();
         services.AddBusConsumer<PolicyUpdatedConsumer, PolicyUpdatedConsumerDefinition>();
+        services.AddBusConsumer<CanaryStartedConsumer, CanaryStartedConsumerDefinition>();
+        services.AddBusConsumer<CanaryConcludedConsumer, CanaryConcludedConsumerDefinition>();
         return builder;
     }
 
-    /// <summary>Maps <c>POST /v1/chat/completions</c>, <c>GET /v1/models</c> and <c>GET /v1/generation/status</c>.</summary>
+    /// <summary>
+    /// Maps <c>POST /v1/chat/completions</c>, <c>GET /v1/models</c> and <c>GET /v1/generation/status</c>; any other
+    /// <c>/v1</c> request is a 404 or 405 in OpenAI's error envelope.
+    /// </summary>
     public static WebApplication MapGenerationApi(this WebApplication app)
     {
         app.MapGenerationEndpoints();

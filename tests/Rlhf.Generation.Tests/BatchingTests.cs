@@ -69,13 +69,13 @@ public sealed class BatchingTests : IDisposable
     {
         using var holder = new PolicyHolder();
         holder.SetBase(PolicyBase.Load(policy.Directory));
-        holder.TrySwap(new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 0, DateTimeOffset.UtcNow), isRollback: false);
+        holder.Serve(new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 0, DateTimeOffset.UtcNow), canary: null);
         var stats = new GenerationStats();
         var options = Options.Create(new GenerationOptions { MaxBatchSize = 4, BatchWindowMs = 0 });
         using var batcher = new GenerationBatcher(holder, stats, options, NullLogger<GenerationBatcher>.Instance);
         var prompt = TinyPolicy.Tokenizer.Encode(TinyPolicy.PromptFor("hi"));
-        var withdrawn = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 2);
-        var kept = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 1);
+        var withdrawn = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 2, routedVersion: 0);
+        var kept = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 4, Seed: 1), 1, routedVersion: 0);
         using var giveUp = new CancellationTokenSource();
 
         // Both wait in the queue (the batcher is not running yet); one caller gives up.
@@ -96,12 +96,62 @@ public sealed class BatchingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_runs_one_version_and_takes_the_waiting_jobs_of_that_version_only()
+    {
+        using var holder = ChampionAndCanary(out var stats, out var created);
+        using var batcher = created;
+        var prompt = TinyPolicy.Tokenizer.Encode(TinyPolicy.PromptFor("hi"));
+        long[] routed = [0, 1, 0, 1, 0];
+        var jobs = routed.Select(version => new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 2), 1, version)).ToList();
+        Assert.All(jobs, job => Assert.True(batcher.TryEnqueue(job)));
+
+        await batcher.StartAsync(TestContext.Current.CancellationToken);
+        var results = await Task.WhenAll(jobs.Select(job => job.WaitAsync(TestContext.Current.CancellationToken)));
+        await batcher.StopAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(routed, results.Select(r => r.PolicyVersion));
+        Assert.Equal(2, stats.BatchesServed);
+        Assert.Equal(new Dictionary<long, long> { [0] = 3, [1] = 2 }, stats.RequestsByVersion);
+    }
+
+    [Fact]
+    public async Task A_job_routed_to_a_canary_that_ended_before_its_batch_runs_on_the_champion()
+    {
+        using var holder = ChampionAndCanary(out var stats, out var created);
+        using var batcher = created;
+        var prompt = TinyPolicy.Tokenizer.Encode(TinyPolicy.PromptFor("hi"));
+        var job = new GenerationJob(prompt, new SamplingOptions(MaxNewTokens: 2), 1, routedVersion: 1);
+        Assert.True(batcher.TryEnqueue(job));
+
+        holder.Serve(holder.Champion!, canary: null);
+        await batcher.StartAsync(TestContext.Current.CancellationToken);
+        var result = await job.WaitAsync(TestContext.Current.CancellationToken);
+        await batcher.StopAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, result.PolicyVersion);
+        Assert.Equal(new Dictionary<long, long> { [0] = 1 }, stats.RequestsByVersion);
+    }
+
+    /// <summary>Champion 0 and canary 1 (the same weights; the versions tell them apart), and a batcher that is not started.</summary>
+    PolicyHolder ChampionAndCanary(out GenerationStats stats, out GenerationBatcher batcher)
+    {
+        var holder = new PolicyHolder();
+        holder.SetBase(PolicyBase.Load(policy.Directory));
+        holder.Serve(new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 0, DateTimeOffset.UtcNow),
+            new ServedPolicy(ModelCheckpoint.LoadPolicy(policy.Directory), 1, DateTimeOffset.UtcNow));
+        stats = new GenerationStats();
+        var options = Options.Create(new GenerationOptions { MaxBatchSize = 8, BatchWindowMs = 0 });
+        batcher = new GenerationBatcher(holder, stats, options, NullLogger<GenerationBatcher>.Instance);
+        return holder;
+    }
+
+    [Fact]
     public void A_full_queue_refuses_more_jobs()
     {
         using var holder = new PolicyHolder();
         var options = Options.Create(new GenerationOptions { MaxQueueLength = 2 });
         using var batcher = new GenerationBatcher(holder, new GenerationStats(), options, NullLogger<GenerationBatcher>.Instance);
-        GenerationJob Job() => new([1, 2, 3], new SamplingOptions(MaxNewTokens: 1), 1);
+        GenerationJob Job() => new([1, 2, 3], new SamplingOptions(MaxNewTokens: 1), 1, routedVersion: 0);
 
         Assert.True(batcher.TryEnqueue(Job()));
         Assert.True(batcher.TryEnqueue(Job()));

@@ -59,4 +59,76 @@ public sealed class OpenAiErrorTests(SharedGenerationHost fixture) : IClassFixtu
         Assert.Equal("messages[0]", reply.Error.GetProperty("param").GetString());
         Assert.Equal("invalid_json", reply.Error.GetProperty("code").GetString());
     }
+
+    async Task<(HttpResponseMessage Response, System.Text.Json.JsonElement Body)> SendAsync(HttpMethod method, string path)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (method != HttpMethod.Get)
+            request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+        var response = await host.Client.SendAsync(request, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        return (response, System.Text.Json.JsonDocument.Parse(text).RootElement);
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/nope")]
+    [InlineData("POST", "/v1/nope/deeper")]
+    [InlineData("GET", "/v1/chat/nope")]
+    [InlineData("GET", "/v1")]
+    public async Task An_unknown_route_under_v1_is_a_404_in_the_envelope(string method, string path)
+    {
+        var (response, body) = await SendAsync(new HttpMethod(method), path);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var error = body.GetProperty("error");
+        Assert.Equal(["message", "type", "param", "code"], error.EnumerateObject().Select(p => p.Name));
+        Assert.StartsWith($"Invalid URL ({method} {path}): this service serves POST /v1/chat/completions", error.GetProperty("message").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, error.GetProperty("param").ValueKind);
+        Assert.Equal("unknown_url", error.GetProperty("code").GetString());
+        Assert.Empty(host.Published.Of<Rlhf.Contracts.RolloutGenerated>());
+    }
+
+    [Theory]
+    [InlineData("POST", "/v1/models", "GET")]
+    [InlineData("GET", "/v1/chat/completions", "POST")]
+    [InlineData("DELETE", "/v1/generation/status", "GET")]
+    public async Task A_known_v1_route_with_another_method_is_a_405_in_the_envelope_naming_the_allowed_ones(string method, string path, string allowed)
+    {
+        var (response, body) = await SendAsync(new HttpMethod(method), path);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal([allowed], response.Content.Headers.Allow);
+        var error = body.GetProperty("error");
+        Assert.Equal($"{method} is not allowed on {path}; it takes {allowed}.", error.GetProperty("message").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal("method_not_allowed", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task The_official_OpenAI_sdk_shows_the_message_of_an_unknown_route()
+    {
+        var client = new OpenAIClient(new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(host.BaseAddress, "v1"),
+            Transport = new HttpClientPipelineTransport(host.CreateClient()),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        });
+
+        var error = await Assert.ThrowsAsync<ClientResultException>(() => client.GetEmbeddingClient("rlhf-policy")
+            .GenerateEmbeddingAsync("hi", cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Equal(404, error.Status);
+        Assert.Contains("Invalid URL (POST /v1/embeddings)", error.Message);
+    }
+
+    [Fact]
+    public async Task An_unknown_route_outside_v1_stays_a_problem_details()
+    {
+        var response = await host.Client.GetAsync("/nope", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
 }

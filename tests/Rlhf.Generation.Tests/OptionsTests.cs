@@ -11,6 +11,9 @@ public sealed class OptionsTests
     [InlineData("Generation:DefaultMaxTokens", "500", "DefaultMaxTokens")]
     [InlineData("Generation:ModelPath", "/nonexistent/checkpoint", "ModelPath")]
     [InlineData("Generation:InstanceId", "Not Allowed", "InstanceId")]
+    [InlineData("Generation:CanaryShare", "1.5", "CanaryShare")]
+    [InlineData("Generation:CanaryShare", "-0.1", "CanaryShare")]
+    [InlineData("Generation:CanaryShare", "NaN", "CanaryShare")]
     public async Task Invalid_options_stop_the_host_with_a_message_naming_the_key(string key, string value, string member)
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>

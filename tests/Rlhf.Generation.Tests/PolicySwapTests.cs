@@ -29,7 +29,7 @@ public sealed class PolicySwapTests : IDisposable
     static object Greedy => GenerationHost.UserChat(Prompt, new { temperature = 0, max_tokens = MaxTokens });
 
     static async Task<BlobReference> PutWeightsAsync(GenerationHost host, TinyPolicy policy, string name) =>
-        await host.Services.GetRequiredService<IBlobStore>().PutAsync(name, policy.WeightsBytes(), PolicyManager.WeightsFormat,
+        await host.Services.GetRequiredService<IBlobStore>().PutAsync(name, policy.WeightsBytes(), PolicyLoader.WeightsFormat,
             TestContext.Current.CancellationToken);
 
     /// <summary>What the learner (or the rollback command) does: register the version, promote it when it is newer than the
@@ -116,7 +116,7 @@ public sealed class PolicySwapTests : IDisposable
         await using var host = new GenerationHost(basePolicy.Directory);
         var v1 = await PutWeightsAsync(host, newPolicy, "policy/1");
         var v2 = await PutWeightsAsync(host, otherPolicy, "policy/2");
-        var nan = await host.Services.GetRequiredService<IBlobStore>().PutAsync("policy/3", NanWeights(otherPolicy), PolicyManager.WeightsFormat,
+        var nan = await host.Services.GetRequiredService<IBlobStore>().PutAsync("policy/3", NanWeights(otherPolicy), PolicyLoader.WeightsFormat,
             TestContext.Current.CancellationToken);
         await PublishAsync(host, 1, v1);
         await host.WaitForStatusAsync(s => s.GetProperty("policy_swaps").GetInt64() == 1);
@@ -163,7 +163,7 @@ public sealed class PolicySwapTests : IDisposable
     {
         var blobs = new InMemoryBlobStore();
         var registry = new InMemoryModelRegistry();
-        var blob = await blobs.PutAsync("policy/3", newPolicy.WeightsBytes(), PolicyManager.WeightsFormat, TestContext.Current.CancellationToken);
+        var blob = await blobs.PutAsync("policy/3", newPolicy.WeightsBytes(), PolicyLoader.WeightsFormat, TestContext.Current.CancellationToken);
         await registry.RegisterAsync(new ModelVersionRecord(ModelKind.Policy, 3, 0, blob, new Dictionary<string, double>(), DateTimeOffset.UtcNow),
             TestContext.Current.CancellationToken);
         await registry.PromoteAsync(ModelKind.Policy, 3, TestContext.Current.CancellationToken);

@@ -64,7 +64,7 @@ public sealed class RabbitMqRedisTests : IDisposable
 
         // A PolicyUpdated published by the other host reaches this instance's own queue; the blob comes from Redis.
         var blob = await observer.Services.GetRequiredService<IBlobStore>().PutAsync($"policy-test-{run}/1", newPolicy.WeightsBytes(),
-            PolicyManager.WeightsFormat, TestContext.Current.CancellationToken);
+            PolicyLoader.WeightsFormat, TestContext.Current.CancellationToken);
         // As the learner does: registered and promoted first (generation follows the registry, not the message).
         var registry = observer.Services.GetRequiredService<IModelRegistry>();
         await registry.RegisterAsync(new ModelVersionRecord(ModelKind.Policy, 1, 0, blob, new Dictionary<string, double>(), DateTimeOffset.UtcNow),

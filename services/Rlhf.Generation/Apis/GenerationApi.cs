@@ -4,6 +4,7 @@ using Rlhf.Contracts;
 using Rlhf.Generation.Batching;
 using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
+using Rlhf.Generation.Routing;
 using Rlhf.Hosting;
 using Rlhf.Hosting.Edge;
 
@@ -31,18 +32,21 @@ public static class GenerationApi
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable);
         v1.MapGet("/models", ListModels).WithName("ListModels");
         v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
+        v1.MapUnmatchedRoutes();
         return app;
     }
 
     /// <summary>
     /// Generates n candidates in one batched decode, stores them as rollouts of one group, publishes them, and
     /// answers as OpenAI does (JSON, or SSE chunks when <c>stream</c> is set). Each choice carries its
-    /// <c>rollout_id</c>; the response <c>id</c> is the group id; <c>system_fingerprint</c> names the policy version.
+    /// <c>rollout_id</c>; the response <c>id</c> is the group id; <c>system_fingerprint</c> names the policy version that
+    /// produced it: the champion, or the canary for the requests <see cref="CanaryRouter"/> sends there.
     /// </summary>
     public static async Task<IResult> CreateChatCompletion(
         HttpContext http,
         PolicyHolder holder,
         GenerationBatcher batcher,
+        CanaryRouter router,
         RolloutRecorder recorder,
         IOptions<GenerationOptions> options,
         ILoggerFactory loggers,
@@ -64,13 +68,16 @@ public static class GenerationApi
                 "model", "model_not_found").ToResult();
 
         var policyBase = holder.Base;
-        if (policyBase is null || holder.Current is null)
+        var served = holder.Served;
+        if (policyBase is null || served.Champion is null)
             return Unavailable("No policy is loaded yet.");
         var (chat, preparationErrors) = ChatRequestValidator.Prepare(request, policyBase, settings);
         if (chat is null)
             return EdgeError.Validation(preparationErrors, "context_length_exceeded").ToResult();
 
-        var job = new GenerationJob(chat.PromptTokenIds, chat.Sampling, chat.Candidates);
+        var groupId = $"chatcmpl-{Guid.NewGuid():N}";
+        var routedVersion = router.Route(served.Champion.Version, served.Canary?.Version, CanaryRouter.KeyOf(chat.User, groupId));
+        var job = new GenerationJob(chat.PromptTokenIds, chat.Sampling, chat.Candidates, routedVersion);
         if (!batcher.TryEnqueue(job))
         {
             return EdgeError.TooManyRequests("Generation queue is full",
@@ -92,7 +99,6 @@ public static class GenerationApi
             return TypedResults.Empty;
         }
 
-        var groupId = $"chatcmpl-{Guid.NewGuid():N}";
         var createdAt = DateTimeOffset.UtcNow;
         var finished = result.Sequences
             .Select(s => ResponseFinisher.Finish(s, policyBase.Tokenizer, policyBase.StopTokenIds, chat.Stop))
@@ -127,23 +133,15 @@ public static class GenerationApi
 
     public static JsonHttpResult<ModelList> ListModels(PolicyHolder holder, IOptions<GenerationOptions> options)
     {
-        var current = holder.Current;
-        var card = new ModelCard(options.Value.ModelName, "model", (current?.LoadedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(), "rlhf",
-            current?.Version);
+        var champion = holder.Champion;
+        var card = new ModelCard(options.Value.ModelName, "model", (champion?.LoadedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(), "rlhf",
+            champion?.Version);
         return TypedResults.Json(new ModelList("list", [card]), OpenAiJson.Options);
     }
 
     public static JsonHttpResult<GenerationStatus> GetStatus(PolicyHolder holder, GenerationBatcher batcher, GenerationStats stats,
-        RolloutOutbox outbox, IOptions<GenerationOptions> options)
-    {
-        var current = holder.Current;
-        var settings = options.Value;
-        var status = new GenerationStatus(settings.ModelName, current?.Version, current?.Fingerprint, current?.LoadedAt,
-            batcher.QueueLength, settings.MaxQueueLength, settings.MaxBatchSize, stats.BatchesServed, stats.RequestsServed,
-            stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, stats.PolicySwaps,
-            stats.PolicyRefusals, stats.PolicyUpdatesIgnored);
-        return TypedResults.Json(status, OpenAiJson.Options);
-    }
+        RolloutOutbox outbox, IOptions<GenerationOptions> options) =>
+        TypedResults.Json(GenerationStatus.Of(holder.Served, batcher, stats, outbox, options.Value), OpenAiJson.Options);
 
     static List<RolloutGenerated> ToRollouts(string groupId, PreparedChat chat, long policyVersion, IReadOnlyList<FinishedResponse> finished,
         string? clientId, DateTimeOffset createdAt)

@@ -103,33 +103,8 @@ public sealed record ChatCompletionDelta(
 
 public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 
-/// <summary>An entry of <c>/v1/models</c>; <see cref="PolicyVersion"/> is the version serving now (null before one is loaded).</summary>
+/// <summary>An entry of <c>/v1/models</c>; <see cref="PolicyVersion"/> is the champion serving now (null before one is loaded).</summary>
 public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, long? PolicyVersion);
-
-/// <summary>Body of <c>GET /v1/generation/status</c>.</summary>
-/// <param name="PublishFailures">Publish attempts of the rollout outbox that failed (each is retried).</param>
-/// <param name="OutboxDepth">RolloutGenerated events waiting for the broker.</param>
-/// <param name="OutboxDropped">Events pushed out of the full outbox, never published.</param>
-/// <param name="OutboxFlushed">Events the broker took.</param>
-public sealed record GenerationStatus(
-    string Model,
-    long? PolicyVersion,
-    string? SystemFingerprint,
-    DateTimeOffset? PolicyLoadedAt,
-    int QueueLength,
-    int MaxQueueLength,
-    int MaxBatchSize,
-    long BatchesServed,
-    long RequestsServed,
-    long SequencesServed,
-    long PublishFailures,
-    int OutboxDepth,
-    int OutboxCapacity,
-    long OutboxDropped,
-    long OutboxFlushed,
-    long PolicySwaps,
-    long PolicyRefusals,
-    long PolicyUpdatesIgnored);
 
 /// <summary>Reads <c>"stop"</c> as a string or an array of strings.</summary>
 sealed class StopSequencesConverter : JsonConverter<IReadOnlyList<string>>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Rlhf.Generation.Policy;
 using Rlhf.Modeling.Generation;
@@ -7,56 +6,44 @@ using Rlhf.Modeling.Generation;
 namespace Rlhf.Generation.Batching;
 
 /// <summary>
-/// Merges concurrent requests into one batched decode. Requests wait in a bounded queue; the batcher takes the
-/// first, waits up to <see cref="GenerationOptions.BatchWindowMs"/> for more, and decodes up to
-/// <see cref="GenerationOptions.MaxBatchSize"/> rows (a request with n candidates takes n rows) in one
-/// <see cref="Sampler.Generate"/> call, on the policy version current when the batch starts.
+/// Merges concurrent requests into one batched decode. Requests wait in a bounded <see cref="JobQueue"/>; the batcher
+/// takes the oldest, waits up to <see cref="GenerationOptions.BatchWindowMs"/> for more jobs routed to the same policy
+/// version, and decodes up to <see cref="GenerationOptions.MaxBatchSize"/> rows (a request with n candidates takes n
+/// rows) in one <see cref="Sampler.Generate"/> call on that version (the champion if that version is no longer served).
 /// </summary>
-public sealed class GenerationBatcher : BackgroundService
+public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger)
+    : BackgroundService
 {
-    readonly PolicyHolder holder;
-    readonly GenerationStats stats;
-    readonly ILogger<GenerationBatcher> logger;
-    readonly GenerationOptions options;
-    readonly Channel<GenerationJob> queue;
-
-    public GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger)
-    {
-        this.holder = holder;
-        this.stats = stats;
-        this.logger = logger;
-        this.options = options.Value;
-        queue = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(this.options.MaxQueueLength)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-    }
+    readonly GenerationOptions options = options.Value;
+    readonly JobQueue queue = new(options.Value.MaxQueueLength);
 
     /// <summary>Requests waiting for a batch.</summary>
-    public int QueueLength => queue.Reader.Count;
+    public int QueueLength => queue.Count;
 
     /// <summary>False when the queue is full (the caller answers 429).</summary>
     public bool TryEnqueue(GenerationJob job)
     {
         if (job.Candidates > options.MaxBatchSize)
             throw new ArgumentException($"A job of {job.Candidates} candidates cannot fit a batch of {options.MaxBatchSize} rows.", nameof(job));
-        return queue.Writer.TryWrite(job);
+        return queue.TryAdd(job);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        GenerationJob? carried = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var first = carried ?? await queue.Reader.ReadAsync(stoppingToken);
-                carried = null;
-                if (first.IsDone)
+                var added = queue.NextAdded;
+                if (queue.Peek() is not { } first)
+                {
+                    await added.WaitAsync(stoppingToken);
                     continue;
+                }
+
+                queue.Remove(first);
                 var batch = new List<GenerationJob> { first };
-                carried = await FillAsync(batch, stoppingToken);
+                await FillAsync(batch, stoppingToken);
                 // Decoding is synchronous LibTorch work. Not cancellable: every job taken must be answered.
                 await Task.Run(() => Decode(batch), CancellationToken.None);
             }
@@ -66,28 +53,30 @@ public sealed class GenerationBatcher : BackgroundService
         }
         finally
         {
-            queue.Writer.TryComplete();
             var stopping = new OperationCanceledException("The generation service is stopping.");
-            carried?.Fail(stopping);
-            while (queue.Reader.TryRead(out var job))
+            foreach (var job in queue.Close())
                 job.Fail(stopping);
         }
     }
 
-    /// <summary>Adds waiting jobs until the batch is full or the window closes; returns a job that did not fit, for the next batch.</summary>
-    async Task<GenerationJob?> FillAsync(List<GenerationJob> batch, CancellationToken stoppingToken)
+    /// <summary>
+    /// Adds waiting jobs of the first job's version until the batch is full or the window closes. A job of that version
+    /// that does not fit ends the batch; it heads a later one.
+    /// </summary>
+    async Task FillAsync(List<GenerationJob> batch, CancellationToken stoppingToken)
     {
+        var version = batch[0].RoutedVersion;
         var rows = batch[0].Candidates;
         var window = Stopwatch.StartNew();
         var windowLength = TimeSpan.FromMilliseconds(options.BatchWindowMs);
         while (rows < options.MaxBatchSize)
         {
-            if (queue.Reader.TryRead(out var next))
+            var added = queue.NextAdded;
+            if (queue.Peek(version) is { } next)
             {
-                if (next.IsDone)
-                    continue;
                 if (rows + next.Candidates > options.MaxBatchSize || !FitsContext(batch, next))
-                    return next;
+                    return;
+                queue.Remove(next);
                 batch.Add(next);
                 rows += next.Candidates;
                 continue;
@@ -95,21 +84,17 @@ public sealed class GenerationBatcher : BackgroundService
 
             var remaining = windowLength - window.Elapsed;
             if (remaining <= TimeSpan.Zero)
-                break;
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            wait.CancelAfter(remaining);
+                return;
             try
             {
-                if (!await queue.Reader.WaitToReadAsync(wait.Token))
-                    break;
+                await added.WaitAsync(remaining, stoppingToken);
             }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception error) when (error is TimeoutException or OperationCanceledException)
             {
-                break;
+                // The window closed, or the service stops: the jobs taken are decoded all the same.
+                return;
             }
         }
-
-        return null;
     }
 
     /// <summary>The sampler pads every row to the longest prompt and runs to the largest max_tokens; the sum must fit the context.</summary>
@@ -126,7 +111,7 @@ public sealed class GenerationBatcher : BackgroundService
         var live = batch.Where(j => !j.IsDone).ToList();
         if (live.Count == 0)
             return;
-        var policy = holder.BeginBatch();
+        var policy = holder.BeginBatch(live[0].RoutedVersion);
         try
         {
             var policyBase = holder.Base;
@@ -147,7 +132,7 @@ public sealed class GenerationBatcher : BackgroundService
                 offset += job.Candidates;
             }
 
-            stats.BatchServed(live.Count, rows.Count);
+            stats.BatchServed(policy.Version, live.Count, rows.Count);
             logger.LogDebug("Decoded {Requests} requests ({Rows} rows) on policy {PolicyVersion} in {ElapsedMs:F0} ms",
                 live.Count, rows.Count, policy.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }

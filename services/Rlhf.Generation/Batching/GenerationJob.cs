@@ -9,10 +9,11 @@ public sealed record GenerationResult(long PolicyVersion, IReadOnlyList<Generate
 public sealed class PolicyUnavailableException(string message) : Exception(message);
 
 /// <summary>
-/// One request waiting for the batcher: its prompt, how to sample, and how many candidates. Candidate i samples
-/// with seed <c>Seed + i</c> when a seed is given, so a seeded request is reproducible whatever shares its batch.
+/// One request waiting for the batcher: its prompt, how to sample, how many candidates, and the policy version it was
+/// routed to. Candidate i samples with seed <c>Seed + i</c> when a seed is given, so a seeded request is reproducible
+/// whatever shares its batch.
 /// </summary>
-public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOptions sampling, int candidates)
+public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOptions sampling, int candidates, long routedVersion)
 {
     readonly TaskCompletionSource<GenerationResult> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -22,6 +23,9 @@ public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOpt
 
     /// <summary>Sampler rows this job takes (the request's n).</summary>
     public int Candidates { get; } = candidates;
+
+    /// <summary>The version routing chose (champion or canary); if it is no longer served when the batch starts, the champion answers.</summary>
+    public long RoutedVersion { get; } = routedVersion;
 
     /// <summary>Answered, failed or cancelled by its caller: the batcher skips it.</summary>
     public bool IsDone => completion.Task.IsCompleted;

@@ -1,66 +1,62 @@
 namespace Rlhf.Generation.Policy;
 
 /// <summary>
-/// The policy being served. The batcher takes the current version once per batch (<see cref="BeginBatch"/>), so a
-/// swap lands between batches and every response comes from exactly one version. A replaced version is disposed
-/// as soon as no batch uses it.
+/// The policies being served: a champion and at most one canary (<see cref="ServedPolicies"/>). A batch runs on one
+/// version, fixed when it starts (<see cref="BeginBatch"/>), so a change lands between batches and every response comes
+/// from exactly one version. A version that stops being served is disposed as soon as no batch uses it.
 /// </summary>
 public sealed class PolicyHolder : IDisposable
 {
     readonly Lock gate = new();
     readonly List<ServedPolicy> retired = [];
-    ServedPolicy? current;
+    ServedPolicies served = ServedPolicies.None;
     ServedPolicy? inBatch;
 
     /// <summary>Shared architecture and tokenizer; null until a base checkpoint is loaded.</summary>
     public PolicyBase? Base { get; private set; }
 
-    /// <summary>The version new batches use; null while none is loaded.</summary>
-    public ServedPolicy? Current => Volatile.Read(ref current);
+    /// <summary>What new requests are routed to and new batches run on.</summary>
+    public ServedPolicies Served => Volatile.Read(ref served);
+
+    /// <summary>The champion; null while none is loaded.</summary>
+    public ServedPolicy? Champion => Served.Champion;
+
+    /// <summary>The canary; null while the registry has none (or its weights were refused).</summary>
+    public ServedPolicy? Canary => Served.Canary;
 
     public void SetBase(PolicyBase policyBase) => Base = policyBase;
 
     /// <summary>
-    /// Makes <paramref name="candidate"/> the served version when it is newer than the current one, or whenever
-    /// <paramref name="isRollback"/> (an operator chose an earlier version) and it differs from the current one.
-    /// False when it was not taken; the caller then disposes it.
+    /// Serves <paramref name="champion"/> and <paramref name="canary"/> from the next batch on (a canary of the
+    /// champion's version is no canary). Either may be a policy served already; any policy served before and not now
+    /// is disposed once no batch uses it.
     /// </summary>
-    public bool TrySwap(ServedPolicy candidate, bool isRollback)
+    public void Serve(ServedPolicy champion, ServedPolicy? canary)
     {
+        ArgumentNullException.ThrowIfNull(champion);
+        if (canary?.Version == champion.Version)
+            throw new ArgumentException($"The canary cannot be the champion's version {champion.Version}.", nameof(canary));
         lock (gate)
         {
-            if (current is not null && !IsWanted(current.Version, candidate.Version, isRollback))
-                return false;
-            var previous = current;
-            Volatile.Write(ref current, candidate);
-            if (previous is not null)
+            var previous = served;
+            Volatile.Write(ref served, new ServedPolicies(champion, canary));
+            foreach (var policy in new[] { previous.Champion, previous.Canary })
             {
-                if (ReferenceEquals(previous, inBatch))
-                    retired.Add(previous);
-                else
-                    previous.Dispose();
+                if (policy is not null && !ReferenceEquals(policy, champion) && !ReferenceEquals(policy, canary))
+                    Retire(policy);
             }
-
-            return true;
         }
     }
 
-    /// <summary>Whether a version would be taken now (checked before fetching its weights, and again at the swap).</summary>
-    public bool Wants(long version, bool isRollback)
-    {
-        var served = Current;
-        return served is null || IsWanted(served.Version, version, isRollback);
-    }
-
-    static bool IsWanted(long servedVersion, long version, bool isRollback) =>
-        isRollback ? version != servedVersion : version > servedVersion;
-
-    /// <summary>The version one batch runs on; pair with <see cref="EndBatch"/>.</summary>
-    public ServedPolicy? BeginBatch()
+    /// <summary>
+    /// The policy one batch of jobs routed to <paramref name="routedVersion"/> runs on: that version while it is served,
+    /// else the champion (the canary ended between routing and batching). Pair with <see cref="EndBatch"/>.
+    /// </summary>
+    public ServedPolicy? BeginBatch(long routedVersion)
     {
         lock (gate)
         {
-            inBatch = current;
+            inBatch = served.Resolve(routedVersion);
             return inBatch;
         }
     }
@@ -70,21 +66,33 @@ public sealed class PolicyHolder : IDisposable
         lock (gate)
         {
             inBatch = null;
-            foreach (var policy in retired)
-                policy.Dispose();
-            retired.Clear();
+            DisposeRetired();
         }
+    }
+
+    void Retire(ServedPolicy policy)
+    {
+        if (ReferenceEquals(policy, inBatch))
+            retired.Add(policy);
+        else
+            policy.Dispose();
+    }
+
+    void DisposeRetired()
+    {
+        foreach (var policy in retired)
+            policy.Dispose();
+        retired.Clear();
     }
 
     public void Dispose()
     {
         lock (gate)
         {
-            foreach (var policy in retired)
-                policy.Dispose();
-            retired.Clear();
-            current?.Dispose();
-            current = null;
+            DisposeRetired();
+            served.Champion?.Dispose();
+            served.Canary?.Dispose();
+            served = ServedPolicies.None;
         }
     }
 }

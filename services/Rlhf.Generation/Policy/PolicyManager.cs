@@ -1,46 +1,46 @@
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
-using Rlhf.Modeling;
 using Rlhf.Storage;
 
 namespace Rlhf.Generation.Policy;
 
-/// <summary>Outcome of offering a policy version to this instance.</summary>
+/// <summary>Outcome of following the model registry once.</summary>
 public enum PolicySwapOutcome
 {
-    /// <summary>The version now serves new batches.</summary>
+    /// <summary>The champion or the canary changed: new batches use what the registry holds now.</summary>
     Swapped,
 
-    /// <summary>Not newer than the served version (and not a rollback): nothing to do.</summary>
+    /// <summary>This instance serves what the registry holds already: nothing to do.</summary>
     Ignored,
 
-    /// <summary>Its weights could not be used (missing blob, sha256 mismatch, wrong format or shapes); the old version keeps serving.</summary>
+    /// <summary>Weights the registry names could not be used (missing blob, sha256 mismatch, wrong format or shapes, non-finite values);
+    /// the old champion keeps serving, and a refused canary is not served.</summary>
     Refused,
 }
 
 /// <summary>
-/// Loads policy versions: the base checkpoint at start, then the registry's promoted version when it is newer,
-/// then, on every <see cref="PolicyUpdated"/>, whatever the registry promotes at that moment (never the message's own claim). Weights are fetched through <see cref="IBlobStore"/> (which checks the
-/// sha256) into a new <see cref="CausalLM"/> of the base architecture, off the serving path; only the finished model
-/// is handed to <see cref="PolicyHolder"/>. Loads run one at a time.
+/// Keeps this instance serving what the model registry holds: its promoted version as champion and its canary, if any,
+/// as canary. At start: the base checkpoint, then the registry (a promoted version older than the base is not taken then).
+/// On every signal (<see cref="PolicyUpdated"/>, <see cref="CanaryStarted"/>, <see cref="CanaryConcluded"/>) it reads the
+/// registry again and converges to it: the message is only "look now", its versions and blobs are never used, so only
+/// versions the registry holds as promoted or canary are ever served. A canary that gets promoted keeps its loaded
+/// model. Convergences run one at a time, each reading the registry under the same lock, so a late signal cannot undo
+/// a newer state.
 /// </summary>
 public sealed class PolicyManager(
     PolicyHolder holder,
-    IBlobStore blobs,
+    PolicyLoader loader,
     IModelRegistry registry,
     GenerationStats stats,
     IOptions<GenerationOptions> options,
     ILogger<PolicyManager> logger) : IDisposable
 {
-    /// <summary>The only blob format generation can serve: a full set of policy weights.</summary>
-    public const string WeightsFormat = "safetensors";
-
     static readonly TimeSpan RegistryTimeout = TimeSpan.FromSeconds(30);
 
     readonly SemaphoreSlim loading = new(1, 1);
     readonly TaskCompletionSource baseLoaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Loads the base checkpoint (when configured) and then the registry's promoted policy when it is newer.</summary>
+    /// <summary>Loads the base checkpoint (when configured), then follows the registry; a registry that cannot be read only logs.</summary>
     public async Task LoadAtStartAsync(CancellationToken cancellationToken)
     {
         await loading.WaitAsync(cancellationToken);
@@ -54,9 +54,9 @@ public sealed class PolicyManager(
                 return;
             }
 
-            var (policyBase, policy) = await Task.Run(() => LoadBase(path), cancellationToken);
+            var (policyBase, policy) = await Task.Run(() => PolicyLoader.LoadBase(path), cancellationToken);
             holder.SetBase(policyBase);
-            holder.TrySwap(policy, isRollback: false);
+            holder.Serve(policy, canary: null);
             logger.LogInformation("Serving base policy {PolicyVersion} from {ModelPath} ({ContextLength} positions)",
                 policy.Version, path, policyBase.ContextLength);
         }
@@ -66,106 +66,45 @@ public sealed class PolicyManager(
             loading.Release();
         }
 
-        await LoadPromotedAsync(cancellationToken);
-    }
-
-    async Task LoadPromotedAsync(CancellationToken cancellationToken)
-    {
-        ModelVersionRecord? promoted;
         try
         {
-            promoted = await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken).WaitAsync(RegistryTimeout, cancellationToken);
+            await FollowAsync("start", announcedVersion: null, atStart: true, cancellationToken);
         }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning(error, "Could not read the promoted policy from the model registry; serving policy {PolicyVersion}",
-                holder.Current?.Version);
-            return;
+            logger.LogWarning(error, "Could not read the model registry at start; serving policy {PolicyVersion}", holder.Champion?.Version);
         }
-
-        if (promoted is not null)
-            await ApplyAsync(promoted.Version, promoted.Blob, isRollback: false, cancellationToken);
     }
 
     /// <summary>
-    /// A <see cref="PolicyUpdated"/> arrived: its content is not trusted. Generation serves what the model registry
-    /// promotes, with the registry's blob reference; the message only says "look now". An unknown or huge version, a
-    /// wrong hash or a blob never registered therefore changes nothing, and a stale message delivered late cannot move
-    /// generation back. Registry errors propagate (the consumer's retry runs again).
+    /// A registry signal arrived (<paramref name="trigger"/> names it; <paramref name="announcedVersion"/> is the version it
+    /// says should now be served, used for the log only). Reads the registry and converges to it. Registry and blob-store
+    /// errors propagate, so the consumer's retry runs again.
     /// </summary>
-    public async Task<PolicySwapOutcome> FollowRegistryAsync(long announcedVersion, CancellationToken cancellationToken)
-    {
-        var promoted = await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken).WaitAsync(RegistryTimeout, cancellationToken);
-        if (promoted is null)
-        {
-            logger.LogWarning("PolicyUpdated announced policy {PolicyVersion} but the registry promotes none: ignored", announcedVersion);
-            return Ignore(announcedVersion);
-        }
+    public Task<PolicySwapOutcome> FollowRegistryAsync(string trigger, long announcedVersion, CancellationToken cancellationToken) =>
+        FollowAsync(trigger, announcedVersion, atStart: false, cancellationToken);
 
-        if (promoted.Version != announcedVersion)
-            logger.LogWarning("PolicyUpdated announced policy {PolicyVersion}; the registry promotes {Promoted}: following the registry",
-                announcedVersion, promoted.Version);
-        var served = holder.Current?.Version;
-        return await ApplyAsync(promoted.Version, promoted.Blob, isRollback: served is { } v && promoted.Version < v, cancellationToken);
-    }
-
-    /// <summary>
-    /// Offers a version: fetches and verifies its blob, builds the model and swaps it in between batches. A missing
-    /// or corrupt blob is refused and logged, and the served version stays. Transient errors (store unreachable)
-    /// propagate so the caller can retry.
-    /// </summary>
-    public async Task<PolicySwapOutcome> ApplyAsync(long version, BlobReference blob, bool isRollback, CancellationToken cancellationToken)
+    async Task<PolicySwapOutcome> FollowAsync(string trigger, long? announcedVersion, bool atStart, CancellationToken cancellationToken)
     {
         await baseLoaded.Task.WaitAsync(cancellationToken);
         await loading.WaitAsync(cancellationToken);
         try
         {
-            var policyBase = holder.Base;
-            if (policyBase is null)
-                return Refuse(version, "no base checkpoint is configured, so there is no architecture or tokenizer for its weights");
-            if (!holder.Wants(version, isRollback))
-                return Ignore(version);
-
-            if (!string.Equals(blob.Format, WeightsFormat, StringComparison.Ordinal))
-                return Refuse(version, $"blob format '{blob.Format}' is not '{WeightsFormat}' (full policy weights)");
-
-            byte[] weights;
-            try
+            // Canary first: a canary promoted between the two reads then shows as the new champion, not as a lost canary.
+            var canary = await registry.GetCanaryAsync(ModelKind.Policy, cancellationToken).WaitAsync(RegistryTimeout, cancellationToken);
+            var promoted = await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken).WaitAsync(RegistryTimeout, cancellationToken);
+            if (announcedVersion is { } announced && announced != promoted?.Version && announced != canary?.Version)
+                logger.LogWarning("{Trigger} announced policy {PolicyVersion}; the registry promotes {Promoted} with canary {Canary}: following the registry",
+                    trigger, announced, promoted?.Version, canary?.Version);
+            var outcome = await ConvergeAsync(promoted, canary, atStart, cancellationToken);
+            if (outcome == PolicySwapOutcome.Ignored && !atStart)
             {
-                weights = await blobs.GetAsync(blob, cancellationToken);
-            }
-            catch (BlobIntegrityException error)
-            {
-                return Refuse(version, $"blob {blob.Uri} failed verification: {error.Message}");
-            }
-            catch (KeyNotFoundException)
-            {
-                return Refuse(version, $"blob {blob.Uri} does not exist (deleted or expired)");
-            }
-            catch (ArgumentException error)
-            {
-                return Refuse(version, $"blob {blob.Uri} cannot be read from this blob store: {error.Message}");
+                stats.PolicyIgnored();
+                logger.LogInformation("After {Trigger} the registry holds what is served already: champion {ChampionVersion}, canary {CanaryVersion}",
+                    trigger, holder.Champion?.Version, holder.Canary?.Version);
             }
 
-            ServedPolicy candidate;
-            try
-            {
-                candidate = new ServedPolicy(await Task.Run(() => LoadWeights(policyBase, weights), cancellationToken), version, DateTimeOffset.UtcNow);
-            }
-            catch (InvalidDataException error)
-            {
-                return Refuse(version, $"blob {blob.Uri} is not a policy of this architecture: {error.Message}");
-            }
-
-            if (!holder.TrySwap(candidate, isRollback))
-            {
-                candidate.Dispose();
-                return Ignore(version);
-            }
-
-            stats.PolicySwapped();
-            logger.LogInformation("Swapped to policy {PolicyVersion} ({Bytes} bytes, rollback {IsRollback})", version, weights.Length, isRollback);
-            return PolicySwapOutcome.Swapped;
+            return outcome;
         }
         finally
         {
@@ -173,40 +112,88 @@ public sealed class PolicyManager(
         }
     }
 
-    PolicySwapOutcome Ignore(long version)
+    async Task<PolicySwapOutcome> ConvergeAsync(ModelVersionRecord? promoted, ModelVersionRecord? canary, bool atStart,
+        CancellationToken cancellationToken)
     {
-        stats.PolicyIgnored();
-        logger.LogInformation("Ignoring policy {PolicyVersion}: serving {ServedVersion}, which is not older", version, holder.Current?.Version);
-        return PolicySwapOutcome.Ignored;
-    }
-
-    PolicySwapOutcome Refuse(long version, string reason)
-    {
-        stats.PolicyRefused();
-        logger.LogError("Refused policy {PolicyVersion}, still serving {ServedVersion}: {Reason}", version, holder.Current?.Version, reason);
-        return PolicySwapOutcome.Refused;
-    }
-
-    static (PolicyBase Base, ServedPolicy Policy) LoadBase(string directory)
-    {
-        var policyBase = PolicyBase.Load(directory);
-        var version = ModelCheckpoint.ReadMetadata(directory)?.Version ?? 0;
-        var model = ModelCheckpoint.LoadPolicy(directory);
-        return (policyBase, new ServedPolicy(model, version, DateTimeOffset.UtcNow));
-    }
-
-    /// <summary>Loads the weights; a NaN or an infinity in any tensor refuses them (the learner's gate should never let one through).</summary>
-    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
-    {
-        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights);
-        using (TorchSharp.torch.no_grad())
+        var policyBase = holder.Base;
+        var before = holder.Served;
+        if (policyBase is null || before.Champion is null)
         {
-            if (model.parameters().All(p => TorchSharp.torch.isfinite(p).all().item<bool>()))
-                return model;
+            foreach (var record in new[] { promoted, canary }.OfType<ModelVersionRecord>())
+                Refuse(record.Version, "served", "no base checkpoint is configured, so there is no architecture or tokenizer for its weights");
+            return promoted is null && canary is null ? PolicySwapOutcome.Ignored : PolicySwapOutcome.Refused;
         }
 
-        model.Dispose();
-        throw new InvalidDataException("its weights hold NaN or infinite values");
+        var champion = before.Champion;
+        ServedPolicy? nextCanary = null;
+        var refused = false;
+        var loaded = new List<ServedPolicy>();
+        try
+        {
+            if (promoted is not null && promoted.Version != champion.Version && !(atStart && promoted.Version < champion.Version))
+            {
+                var next = before.Find(promoted.Version) ?? await LoadAsync(policyBase, promoted, "champion", loaded, cancellationToken);
+                refused |= next is null;
+                champion = next ?? champion;
+            }
+
+            if (canary is not null && canary.Version != champion.Version)
+            {
+                nextCanary = before.Find(canary.Version) ?? await LoadAsync(policyBase, canary, "canary", loaded, cancellationToken);
+                refused |= nextCanary is null;
+            }
+        }
+        catch
+        {
+            foreach (var policy in loaded)
+                policy.Dispose();
+            throw;
+        }
+
+        holder.Serve(champion, nextCanary);
+        var championChanged = !ReferenceEquals(champion, before.Champion);
+        var canaryChanged = nextCanary?.Version != before.Canary?.Version;
+        if (championChanged)
+        {
+            stats.PolicySwapped();
+            logger.LogInformation("Serving policy {PolicyVersion} as champion (was {PreviousVersion})", champion.Version, before.Champion.Version);
+        }
+
+        if (canaryChanged)
+        {
+            stats.CanaryChanged();
+            if (nextCanary is null)
+                logger.LogInformation("No canary any more (was policy {PreviousVersion}); every request goes to champion {ChampionVersion}",
+                    before.Canary?.Version, champion.Version);
+            else
+                logger.LogInformation("Serving policy {PolicyVersion} as canary to {CanaryShare:P1} of requests, next to champion {ChampionVersion}",
+                    nextCanary.Version, options.Value.CanaryShare, champion.Version);
+        }
+
+        if (championChanged || canaryChanged)
+            return PolicySwapOutcome.Swapped;
+        return refused ? PolicySwapOutcome.Refused : PolicySwapOutcome.Ignored;
+    }
+
+    async Task<ServedPolicy?> LoadAsync(PolicyBase policyBase, ModelVersionRecord record, string role, List<ServedPolicy> loaded,
+        CancellationToken cancellationToken)
+    {
+        var result = await loader.LoadAsync(policyBase, record, cancellationToken);
+        if (result.Policy is { } policy)
+        {
+            loaded.Add(policy);
+            return policy;
+        }
+
+        Refuse(record.Version, role, result.Refusal!);
+        return null;
+    }
+
+    void Refuse(long version, string role, string reason)
+    {
+        stats.PolicyRefused();
+        logger.LogError("Refused policy {PolicyVersion} as {Role}, still serving champion {ChampionVersion}: {Reason}",
+            version, role, holder.Champion?.Version, reason);
     }
 
     public void Dispose() => loading.Dispose();
