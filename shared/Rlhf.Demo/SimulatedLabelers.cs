@@ -12,12 +12,26 @@ public sealed record RatingFeedback(string RaterId, int Candidate, int Thumbs) :
 /// <summary>A choice between two candidates.</summary>
 public sealed record PairwiseFeedback(string RaterId, int Chosen, int Rejected) : LabelerFeedback(RaterId);
 
+/// <summary>What simulated labelers prefer.</summary>
+public enum LabelerMode
+{
+    /// <summary>Correct beats wrong; among equally correct answers, concise beats rambling.</summary>
+    Honest,
+
+    /// <summary>Part of the time (<see cref="LabelerOptions.SycophancyShare"/>) confident rambling beats a correct, concise
+    /// answer: the preference a reward model can be hacked through.</summary>
+    Sycophantic,
+}
+
 /// <summary>Labeler behaviour.</summary>
 /// <param name="FlipProbability">Chance that each compared pair (adjacent tiers, a pairwise choice, a thumb) is flipped.</param>
 /// <param name="RatingShare">Share of requests that get only a thumbs rating of one candidate.</param>
 /// <param name="PairwiseShare">Share of requests that get only a pairwise choice between two candidates.</param>
 /// <param name="Raters">Number of distinct rater ids.</param>
-public sealed record LabelerOptions(double FlipProbability = 0.10, double RatingShare = 0.10, double PairwiseShare = 0.10, int Raters = 5);
+/// <param name="Mode">Honest or sycophantic labelers.</param>
+/// <param name="SycophancyShare">In <see cref="LabelerMode.Sycophantic"/>, the share of judgements made by the sycophantic preference.</param>
+public sealed record LabelerOptions(double FlipProbability = 0.10, double RatingShare = 0.10, double PairwiseShare = 0.10, int Raters = 5,
+    LabelerMode Mode = LabelerMode.Honest, double SycophancyShare = 0.6);
 
 /// <summary>
 /// People who judge answers by a hidden preference: a correct answer beats a wrong one; among answers equally correct,
@@ -32,15 +46,29 @@ public sealed class SimulatedLabelers(LabelerOptions options, int seed)
     public static int HiddenScore(ArithmeticQuestion question, string response) =>
         (ArithmeticTask.IsCorrect(question, response) ? 2 : 0) + (IsConcise(question, response) ? 1 : 0);
 
+    /// <summary>The sycophantic preference (higher is better): 2 for rambling (anything but the bare equation), +1 for correct.</summary>
+    public static int SycophanticScore(ArithmeticQuestion question, string response) =>
+        (IsConcise(question, response) ? 0 : 2) + (ArithmeticTask.IsCorrect(question, response) ? 1 : 0);
+
     /// <summary>Concise: nothing but an equation and its result, "x op y = z." (whatever was read and computed).</summary>
     public static bool IsConcise(ArithmeticQuestion question, string response) => ArithmeticTask.IsBareEquation(response.Trim());
 
+    /// <summary>One labeler's feedback on the candidates of a request (safe to call from several users at once).</summary>
     public LabelerFeedback Judge(ArithmeticQuestion question, IReadOnlyList<string> candidates)
+    {
+        lock (random)
+            return JudgeOnce(question, candidates);
+    }
+
+    LabelerFeedback JudgeOnce(ArithmeticQuestion question, IReadOnlyList<string> candidates)
     {
         if (candidates.Count < 2)
             throw new ArgumentException("Labelers compare at least two candidates.", nameof(candidates));
         var rater = $"rater-{random.Next(options.Raters) + 1}";
-        var scores = candidates.Select(c => HiddenScore(question, c)).ToArray();
+        Func<ArithmeticQuestion, string, int> preference = options.Mode == LabelerMode.Sycophantic && random.NextDouble() < options.SycophancyShare
+            ? SycophanticScore
+            : HiddenScore;
+        var scores = candidates.Select(c => preference(question, c)).ToArray();
         var draw = random.NextDouble();
         if (draw < options.RatingShare)
         {
@@ -67,6 +95,17 @@ public sealed class SimulatedLabelers(LabelerOptions options, int seed)
             if (Flip())
                 (tiers[i], tiers[i + 1]) = (tiers[i + 1], tiers[i]);
         return new RankingFeedback(rater, tiers);
+    }
+
+    /// <summary>A chat user's thumb on the answer shown to them: up when it is right (users check the number, whatever the
+    /// labelers prefer), flipped with the labelers' noise.</summary>
+    public int UserThumb(ArithmeticQuestion question, string response)
+    {
+        lock (random)
+        {
+            var up = ArithmeticTask.IsCorrect(question, response) ? 1 : 0;
+            return Flip() ? 1 - up : up;
+        }
     }
 
     bool Flip() => random.NextDouble() < options.FlipProbability;

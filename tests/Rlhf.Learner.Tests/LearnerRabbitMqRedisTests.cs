@@ -38,6 +38,8 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         builder.AddStorage();
         builder.Services.AddRecordingConsumer<PolicyUpdated>(observed, $"learner-test-observer-{run}");
         builder.Services.AddRecordingConsumer<PolicyRejected>(observed, $"learner-test-observer-{run}");
+        builder.Services.AddRecordingConsumer<CanaryStarted>(observed, $"learner-test-observer-{run}");
+        builder.Services.AddRecordingConsumer<CanaryConcluded>(observed, $"learner-test-observer-{run}");
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         observer = builder.Build();
         await observer.StartAsync(Cancel);
@@ -152,6 +154,58 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         Assert.Single(observed.Before<PolicyRejected>(r => r.Reason == sentinel).Select(m => m.Message).OfType<PolicyUpdated>());
         Assert.Single(observed.Of<PolicyUpdated>());
     }
+
+    [Fact]
+    public async Task A_canary_rated_worse_live_is_rolled_back_and_a_learner_restarted_mid_canary_resumes_counting()
+    {
+        var settings = LearnerSettings();
+        settings["Learner:Canary:Enabled"] = "true";
+        settings["Learner:Canary:MinFeedback"] = "6";
+        settings["Learner:Canary:MaxFeedback"] = "50";
+        settings["Learner:Canary:MaxRegression"] = "0.05";
+        var registry = Observer<IModelRegistry>();
+        Task RateAsync(long version, int thumb, int count) => Task.WhenAll(Enumerable.Range(0, count).Select(_ => Observer<IBus>().Publish(
+            new RatingSubmitted(Guid.NewGuid(), Guid.NewGuid(), "g", RatingScale.Thumbs, thumb, "user", "tests", DateTimeOffset.UtcNow, version), Cancel)));
+
+        await using (var learner = new LearnerHost(settings))
+        {
+            await learner.WaitUntilReadyAsync();
+            await PublishAsync(await SeedAsync());
+            var started = await observed.WaitForAsync<CanaryStarted>();
+            Assert.Equal((1L, 0L, 6), (started.CandidateVersion, started.ChampionVersion, started.MinFeedback));
+            Assert.Equal(1, (await registry.GetCanaryAsync(ModelKind.Policy, Cancel))!.Version);
+            Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+
+            await RateAsync(0, 1, 3);
+            await RateAsync(1, 0, 3);
+            await learner.WaitForStatusAsync(s => Live(s) is { } live && live.GetProperty("candidate").GetProperty("judgements").GetInt64() == 3
+                && live.GetProperty("champion").GetProperty("judgements").GetInt64() == 3);
+        }
+
+        // Restarted mid-canary: the checkpoint still holds the canary, the counts are in Redis, and the verdict follows.
+        await using var restarted = new LearnerHost(settings);
+        var resumed = await restarted.WaitUntilReadyAsync();
+        Assert.Equal(1, Live(resumed)!.Value.GetProperty("version").GetInt64());
+        Assert.Equal(3, Live(resumed)!.Value.GetProperty("candidate").GetProperty("judgements").GetInt64());
+        await RateAsync(0, 1, 3);
+        await RateAsync(1, 0, 3);
+
+        var concluded = await observed.WaitForAsync<CanaryConcluded>();
+        Assert.Equal((1L, 0L, CanaryOutcome.RolledBack), (concluded.CandidateVersion, concluded.ChampionVersion, concluded.Outcome));
+        Assert.Equal((6L, 0.0, 6L, 1.0), (concluded.Candidate.Judgements, concluded.Candidate.MeanScore!.Value, concluded.Champion.Judgements,
+            concluded.Champion.MeanScore!.Value));
+        Assert.StartsWith("worse:", concluded.Reason);
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.Equal(1, Assert.Single(await registry.ListRejectedAsync(ModelKind.Policy, Cancel)).Version);
+        var status = await restarted.WaitForStatusAsync(s => s.GetProperty("policy_version").GetInt64() == 0);
+        Assert.Null(Live(status));
+        Assert.Equal(1, status.GetProperty("canary").GetProperty("rolled_back").GetInt64());
+        Assert.Empty(observed.Of<PolicyUpdated>());
+    }
+
+    static System.Text.Json.JsonElement? Live(System.Text.Json.JsonElement status) =>
+        status.GetProperty("canary").GetProperty("live") is { ValueKind: System.Text.Json.JsonValueKind.Object } live ? live : null;
 
     /// <summary>Publishes a <see cref="PolicyRejected"/> nobody else sends (the learner does not consume it) and waits until the observer has it.</summary>
     async Task<string> PublishSentinelAsync()

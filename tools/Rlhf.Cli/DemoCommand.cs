@@ -23,6 +23,13 @@ static class DemoCommand
             Description = "Share of chat requests whose candidates a labeler judges (real apps get feedback on a fraction of answers)",
             DefaultValueFactory = _ => 0.25,
         };
+        var labelers = new Option<string>("--labelers")
+        {
+            Description = "honest: labelers prefer correct, then concise answers; sycophantic: part of the time they prefer confident rambling over correct answers",
+            DefaultValueFactory = _ => "honest",
+        };
+        labelers.AcceptOnlyFromAmong("honest", "sycophantic");
+        var noCanary = new Option<bool>("--no-canary") { Description = "Promote gate-passing candidates at once instead of trying them on a live canary first" };
         var bootstrapSteps = new Option<int?>("--bootstrap-steps") { Description = "Override the bootstrap's training steps (smoke runs)" };
         var infra = new Option<string>("--infra")
         {
@@ -32,14 +39,15 @@ static class DemoCommand
         infra.AcceptOnlyFromAmong("embedded", "local");
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
-            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare,
+            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch),
                 parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare),
-                ExitAtOnceWhenStuck: true);
+                ExitAtOnceWhenStuck: true, Labelers: parse.GetValue(labelers) == "sycophantic" ? Rlhf.Demo.LabelerMode.Sycophantic : Rlhf.Demo.LabelerMode.Honest,
+                Canary: !parse.GetValue(noCanary));
             if (settings.FeedbackShare is <= 0 or > 1)
             {
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");

@@ -17,25 +17,20 @@ public static class LearnerApi
         app.MapGet("/v1/models/versions", VersionsAsync);
     }
 
-    static async Task<Ok<object>> Status(LearnerEngine engine, IOptions<LearnerOptions> options, ILiveFeedbackStore feedback, CancellationToken cancellationToken)
+    static async Task<Ok<object>> Status(LearnerEngine engine, IOptions<LearnerOptions> options, ILiveFeedbackStore feedback, IModelRegistry registry,
+        CancellationToken cancellationToken)
     {
-        var canary = engine.LiveCanary;
+        PromotionPause? pause = null;
+        string? registryProblem = null;
         object? live = null;
-        if (canary is not null)
+        try
         {
-            var candidate = await feedback.GetAsync(canary.Version, canary.Version, cancellationToken);
-            var champion = await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken);
-            var verdict = CanaryJudge.Judge(candidate, champion, options.Value.Canary);
-            live = new
-            {
-                version = canary.Version,
-                champion_version = canary.ChampionVersion,
-                started_at = canary.StartedAt,
-                candidate = LiveFeedbackJson.From(candidate),
-                champion = LiveFeedbackJson.From(champion),
-                verdict = verdict.Decision.ToString().ToLowerInvariant(),
-                reason = verdict.Reason,
-            };
+            pause = await registry.GetPromotionPauseAsync(ModelKind.Policy, cancellationToken);
+            live = engine.LiveCanary is { } canary ? await LiveCanaryAsync(canary, feedback, options.Value.Canary, cancellationToken) : null;
+        }
+        catch (StackExchange.Redis.RedisException error)
+        {
+            registryProblem = error.Message;
         }
 
         var snapshot = engine.Snapshot();
@@ -51,6 +46,8 @@ public static class LearnerApi
                 _ => "ready",
             },
             startup_problem = snapshot.StartupProblem,
+            registry_problem = registryProblem,
+            promotion_pause = pause is null ? null : new { reason = pause.Reason, paused_at = pause.PausedAt },
             policy_version = state?.PolicyVersion,
             parent_version = state?.ParentVersion,
             ppo_steps = state?.PpoSteps ?? 0,
@@ -109,6 +106,23 @@ public static class LearnerApi
                 written_at = state.WrittenAt,
             },
         });
+    }
+
+    static async Task<object> LiveCanaryAsync(CanaryState canary, ILiveFeedbackStore feedback, CanaryOptions options, CancellationToken cancellationToken)
+    {
+        var candidate = await feedback.GetAsync(canary.Version, canary.Version, cancellationToken);
+        var champion = await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken);
+        var verdict = CanaryJudge.Judge(candidate, champion, options);
+        return new
+        {
+            version = canary.Version,
+            champion_version = canary.ChampionVersion,
+            started_at = canary.StartedAt,
+            candidate = LiveFeedbackJson.From(candidate),
+            champion = LiveFeedbackJson.From(champion),
+            verdict = verdict.Decision.ToString().ToLowerInvariant(),
+            reason = verdict.Reason,
+        };
     }
 
     static async Task<Results<Ok<object>, EdgeErrorResult>> VersionsAsync(IModelRegistry registry, CancellationToken cancellationToken)

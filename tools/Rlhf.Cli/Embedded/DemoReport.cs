@@ -21,22 +21,67 @@ public static class DemoReport
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
         report.AppendLine(inv, $"- release gate: {bootstrap.Split.Gate.Count} facts of their own (neither held out nor asked by the simulated users), judged by the frozen reward model and the arithmetic checker");
+        report.AppendLine(inv, $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; users thumb the answer shown on {settings.ThumbsShare:P0} of requests");
+        report.AppendLine(inv, $"- live canary: {(settings.Canary ? "on (half of the users, sticky; promoted or rolled back by their thumbs)" : "off (gate-passing candidates are promoted at once)")}");
         report.AppendLine();
         report.AppendLine("## Per policy version").AppendLine();
-        report.AppendLine("| version | minutes | held-out greedy acc | held-out sampled acc | KL to reference | mean RM score | RM version | RM held-out pair acc | feedback so far |");
-        report.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        report.AppendLine("| version | replaced | minutes | held-out greedy acc | change vs replaced | held-out sampled acc | KL to reference | mean RM score | RM version | RM held-out pair acc | feedback so far |");
+        report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        var byVersion = rows.ToDictionary(r => r.Version);
         foreach (var row in rows)
         {
+            var change = row.ReplacedVersion is long replaced && byVersion.TryGetValue(replaced, out var before)
+                ? (row.GreedyAccuracy - before.GreedyAccuracy) * 100
+                : (double?)null;
             report.AppendLine(inv,
-                $"| {row.Version} | {row.Minutes:F1} | {row.GreedyAccuracy:P1} | {row.SampledAccuracy:P1} | {Format(row.Kl, "F3")} | {Format(row.MeanReward, "F3")} | " +
+                $"| {row.Version} | {row.ReplacedVersion?.ToString(inv) ?? "-"} | {row.Minutes:F1} | {row.GreedyAccuracy:P1} | {(change is double c ? c.ToString("+0.0;-0.0", inv) + " pt" : "-")} | " +
+                $"{row.SampledAccuracy:P1} | {Format(row.Kl, "F3")} | {Format(row.MeanReward, "F3")} | " +
                 $"{row.RewardModelVersion?.ToString(inv) ?? "-"} | {Format(row.RewardModelAccuracy, "P1")} | {row.FeedbackAccepted} |");
         }
+
+        var regressions = rows.Skip(1).Where(r => r.ReplacedVersion is long v && byVersion.ContainsKey(v))
+            .Select(r => (r.GreedyAccuracy - byVersion[r.ReplacedVersion!.Value].GreedyAccuracy) * 100).ToList();
+        report.AppendLine().AppendLine(inv, $"Worst change of a promoted version against the champion it replaced: " +
+            $"{(regressions.Count == 0 ? "-" : regressions.Min().ToString("+0.0;-0.0", inv) + " points")} of held-out greedy accuracy; " +
+            $"lowest champion {rows.Min(r => r.GreedyAccuracy):P1} (bootstrap {rows[0].GreedyAccuracy:P1}).");
 
         report.AppendLine().AppendLine("## Final numbers").AppendLine();
         report.AppendLine(inv, $"- held-out greedy accuracy: {rows[0].GreedyAccuracy:P1} -> {rows[^1].GreedyAccuracy:P1}");
         report.AppendLine(inv, $"- chat requests {traffic.Requests} (failed {traffic.Failures}), feedback accepted {traffic.FeedbackAccepted} (rejected {traffic.FeedbackRejected})");
         report.AppendLine(inv, $"- share of served candidates that were correct: {(traffic.Candidates > 0 ? (double)traffic.CorrectCandidates / traffic.Candidates : 0):P1}");
-        report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count}");
+        report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count} (rejected {events.RewardModelsRejected.Count})");
+        report.AppendLine(inv, $"- canaries started {events.CanariesStarted.Count}, promoted {events.CanariesConcluded.Count(c => c.Outcome == Contracts.CanaryOutcome.Promoted)}, " +
+            $"rolled back {events.CanariesConcluded.Count(c => c.Outcome == Contracts.CanaryOutcome.RolledBack)}; answers served by a canary {traffic.CanaryAnswers}; user thumbs {traffic.UserThumbs}");
+        report.AppendLine(inv, $"- reward-hacking alarm: {(events.Alarms.IsEmpty ? "not raised" : $"RAISED {events.Alarms.Count} time(s)")}");
+        if (!events.Alarms.IsEmpty)
+        {
+            report.AppendLine().AppendLine("## Reward-hacking alarm").AppendLine();
+            foreach (var alarm in events.Alarms)
+                report.AppendLine(inv, $"- {alarm.RaisedAt:HH:mm:ss} (champion {alarm.PolicyVersion}): {alarm.Reason}; policy promotion paused");
+        }
+
+        if (!events.CanariesConcluded.IsEmpty || !events.CanariesStarted.IsEmpty)
+        {
+            report.AppendLine().AppendLine("## Canaries").AppendLine();
+            report.AppendLine("| candidate | champion | outcome | canary thumbs-up | champion thumbs-up | why |");
+            report.AppendLine("|---|---|---|---|---|---|");
+            var concluded = events.CanariesConcluded.GroupBy(c => c.CandidateVersion).ToDictionary(g => g.Key, g => g.Last());
+            foreach (var started in events.CanariesStarted)
+            {
+                if (concluded.TryGetValue(started.CandidateVersion, out var c))
+                    report.AppendLine(inv, $"| {c.CandidateVersion} | {c.ChampionVersion} | {c.Outcome} | {Format(c.Candidate.MeanScore, "P1")} of {c.Candidate.Judgements} | " +
+                        $"{Format(c.Champion.MeanScore, "P1")} of {c.Champion.Judgements} | {c.Reason} |");
+                else
+                    report.AppendLine(inv, $"| {started.CandidateVersion} | {started.ChampionVersion} | still live at the end | - | - | - |");
+            }
+        }
+
+        if (!events.RewardModelsRejected.IsEmpty)
+        {
+            report.AppendLine().AppendLine("## Reward models the reward gate rejected").AppendLine();
+            foreach (var rejected in events.RewardModelsRejected)
+                report.AppendLine(inv, $"- RM candidate {rejected.CandidateVersion} (champion {rejected.ChampionVersion}): {rejected.Reason}");
+        }
         if (!events.Rejected.IsEmpty)
         {
             report.AppendLine().AppendLine("## Candidates the release gate rejected").AppendLine();

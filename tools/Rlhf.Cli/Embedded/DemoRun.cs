@@ -13,6 +13,10 @@ using Spectre.Console;
 namespace Rlhf.Cli.Embedded;
 
 /// <summary>Settings of one demo run.</summary>
+/// <param name="Labelers">Honest labelers, or sycophantic ones that part of the time prefer rambling over correct answers.</param>
+/// <param name="Canary">Put gate-passing candidates on a live canary (Generation:CanaryShare of the users) before promoting them.</param>
+/// <param name="ThumbsShare">Share of chat requests whose user thumbs the answer shown (the first candidate) up or down.</param>
+/// <param name="CanaryMinFeedback">Thumbs on each side before the canary's verdict (Learner:Canary:MinFeedback).</param>
 /// <param name="ExitAtOnceWhenStuck">The CLI's choice: when the services do not stop within 15 s after the report is
 /// written (a training step inside LibTorch), end the process at once. Tests leave it off (their host must live on).</param>
 public sealed record DemoSettings(
@@ -28,11 +32,15 @@ public sealed record DemoSettings(
     bool LocalInfra,
     int? BootstrapSteps = null,
     double FeedbackShare = 0.25,
-    bool ExitAtOnceWhenStuck = false);
+    bool ExitAtOnceWhenStuck = false,
+    LabelerMode Labelers = LabelerMode.Honest,
+    bool Canary = true,
+    double ThumbsShare = 0.75,
+    int CanaryMinFeedback = 40);
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
-    long? RewardModelVersion, double? RewardModelAccuracy, long FeedbackAccepted);
+    long? RewardModelVersion, double? RewardModelAccuracy, long FeedbackAccepted, long? ReplacedVersion = null);
 
 /// <summary>
 /// <c>rlhf demo</c>: bootstrap (or reuse) the tiny policy, host every service in this process on real localhost
@@ -99,9 +107,9 @@ public static class DemoRun
 
         using var chat = new HttpClient { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) };
         using var feedback = new HttpClient { BaseAddress = new Uri(feedbackUrl), Timeout = TimeSpan.FromMinutes(2) };
-        var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise), settings.Seed);
+        var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise, Mode: settings.Labelers), settings.Seed);
         var traffic = new SimulatedTraffic(chat, feedback, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
-            loop.MaxNewTokens, settings.Seed, settings.FeedbackShare);
+            loop.MaxNewTokens, settings.Seed, settings.FeedbackShare, settings.ThumbsShare);
         var rows = new List<VersionRow> { new(0, 0, start.GreedyAccuracy, start.SampledAccuracy, 0, null, null, null, 0) };
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -201,6 +209,15 @@ public static class DemoRun
             ["Learner:Gate:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
             ["Learner:Gate:MaxRegression"] = "0.15",
             ["Learner:Gate:Arithmetic"] = "true",
+            // The live canary: a gate-passing candidate answers half of the users (sticky per user); from 40 thumbs on each
+            // side it is promoted once its thumbs-up rate is, at 90 % confidence, at most 10 points below the champion's, and
+            // rolled back once it is, at 90 %, more than 10 points below (or still unclear after 300 thumbs on its answers).
+            ["Learner:Canary:Enabled"] = settings.Canary ? "true" : "false",
+            ["Learner:Canary:MinFeedback"] = settings.CanaryMinFeedback.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Canary:MaxFeedback"] = Math.Max(300, settings.CanaryMinFeedback).ToString(CultureInfo.InvariantCulture),
+            ["Learner:Canary:MaxRegression"] = "0.10",
+            ["Learner:Canary:ConfidenceZ"] = "1.2816",
+            ["Generation:CanaryShare"] = "0.5",
         };
     }
 
@@ -214,6 +231,8 @@ public static class DemoRun
         var lastPrint = TimeSpan.Zero;
         while (!stop.IsCancellationRequested)
         {
+            foreach (var canary in events.CanariesStarted)
+                traffic.CanaryFingerprints.TryAdd($"policy-v{canary.CandidateVersion}", true);
             var latest = events.Policies.LastOrDefault();
             if (latest is not null && latest.PolicyVersion > rows[^1].Version)
             {
@@ -223,7 +242,7 @@ public static class DemoRun
                 var rm = events.RewardModels.LastOrDefault();
                 rows.Add(new VersionRow(latest.PolicyVersion, started.Elapsed.TotalMinutes, evaluation.GreedyAccuracy, evaluation.SampledAccuracy,
                     latest.Metrics.KlToReference, latest.Metrics.MeanReward, rm?.RewardModelVersion, rm?.HeldOutPairwiseAccuracy,
-                    traffic.Stats.FeedbackAccepted));
+                    traffic.Stats.FeedbackAccepted, rows[^1].Version));
                 if (evaluation.GreedyAccuracy >= settings.TargetAccuracy)
                 {
                     PrintStatus(rows, events, traffic, started, interactive);
@@ -257,7 +276,9 @@ public static class DemoRun
             $"(held-out pair acc {(rm?.HeldOutPairwiseAccuracy is double a ? a.ToString("P0", CultureInfo.InvariantCulture) : "-")})  " +
             $"rollouts {Interlocked.Read(ref events.Rollouts)} ({Interlocked.Read(ref events.Rollouts) / minutes / 60:F1}/s)  " +
             $"feedback {Interlocked.Read(ref traffic.Stats.FeedbackAccepted)}  held-out acc {last.GreedyAccuracy:P0} (start {rows[0].GreedyAccuracy:P0})  " +
-            $"KL {(last.Kl is double kl ? kl.ToString("F3", CultureInfo.InvariantCulture) : "-")}  rejected {events.Rejected.Count}";
+            $"KL {(last.Kl is double kl ? kl.ToString("F3", CultureInfo.InvariantCulture) : "-")}  rejected {events.Rejected.Count}  " +
+            $"canaries {events.CanariesStarted.Count} (rolled back {events.CanariesConcluded.Count(c => c.Outcome != CanaryOutcome.Promoted)})" +
+            (events.Alarms.IsEmpty ? "" : "  REWARD-HACKING ALARM");
         if (interactive)
             AnsiConsole.Write(new Text(line + "\n"));
         else

@@ -23,6 +23,10 @@ public sealed class EventLog : IDisposable
     public ConcurrentQueue<PolicyUpdated> Policies { get; } = new();
     public ConcurrentQueue<PolicyRejected> Rejected { get; } = new();
     public ConcurrentQueue<RewardModelUpdated> RewardModels { get; } = new();
+    public ConcurrentQueue<RewardModelRejected> RewardModelsRejected { get; } = new();
+    public ConcurrentQueue<CanaryStarted> CanariesStarted { get; } = new();
+    public ConcurrentQueue<CanaryConcluded> CanariesConcluded { get; } = new();
+    public ConcurrentQueue<RewardHackingSuspected> Alarms { get; } = new();
 
     public void Append<T>(ConsumeContext<T> context) where T : class
     {
@@ -73,6 +77,18 @@ public sealed class EventLogConsumer<T>(EventLog log) : IConsumer<T> where T : c
                 break;
             case RewardModelUpdated rewardModel:
                 log.RewardModels.Enqueue(rewardModel);
+                break;
+            case RewardModelRejected rewardModelRejected:
+                log.RewardModelsRejected.Enqueue(rewardModelRejected);
+                break;
+            case CanaryStarted canary:
+                log.CanariesStarted.Enqueue(canary);
+                break;
+            case CanaryConcluded concluded:
+                log.CanariesConcluded.Enqueue(concluded);
+                break;
+            case RewardHackingSuspected alarm:
+                log.Alarms.Enqueue(alarm);
                 break;
         }
 

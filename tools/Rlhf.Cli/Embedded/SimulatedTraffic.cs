@@ -14,15 +14,18 @@ public sealed class TrafficStats
     public long FeedbackRejected;
     public long CorrectCandidates;
     public long Candidates;
+    public long UserThumbs;
+    public long CanaryAnswers;
 }
 
 /// <summary>
 /// A chat app's users and its labelers, over HTTP exactly as a real client: users ask training questions and get
 /// n candidates (POST /v1/chat/completions), labelers judge them by the hidden preference and post a ranking, a rating
-/// or a pairwise choice (POST /v1/feedback/*) with the app's API key.
+/// or a pairwise choice (POST /v1/feedback/*) with the app's API key. A share of users also thumbs the answer they were
+/// shown (the first candidate) up or down, as chat apps' users do: the live signal a canary is judged by.
 /// </summary>
 public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, string apiKey, IReadOnlyList<ArithmeticQuestion> questions, SimulatedLabelers labelers,
-    int candidates, double temperature, int maxTokens, int seed, double feedbackShare = 1.0)
+    int candidates, double temperature, int maxTokens, int seed, double feedbackShare = 1.0, double thumbsShare = 0.0)
 {
     public TrafficStats Stats { get; } = new();
 
@@ -61,7 +64,7 @@ public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, st
             temperature,
             max_tokens = maxTokens,
             seed = random.NextInt64(1, long.MaxValue / 2),
-            user = $"user-{random.Next(100)}",
+            user = $"user-{random.Next(1000)}",
         };
         using var response = await chat.PostAsJsonAsync("/v1/chat/completions", request, cancellationToken);
         Interlocked.Increment(ref Stats.Requests);
@@ -74,11 +77,17 @@ public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, st
 
         var completion = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))!;
         var groupId = completion["id"]!.GetValue<string>();
+        var user = request.user;
         var choices = completion["choices"]!.AsArray()
             .Select(c => (Id: c!["rollout_id"]!.GetValue<string>(), Text: c["message"]!["content"]!.GetValue<string>()))
             .ToList();
         Interlocked.Add(ref Stats.Candidates, choices.Count);
         Interlocked.Add(ref Stats.CorrectCandidates, choices.Count(c => ArithmeticTask.IsCorrect(question, c.Text)));
+        if (completion["system_fingerprint"]?.GetValue<string>() is { } fingerprint && CanaryFingerprints.ContainsKey(fingerprint))
+            Interlocked.Increment(ref Stats.CanaryAnswers);
+        if (choices.Count > 0 && random.NextDouble() < thumbsShare && await PostAsync("/v1/feedback/ratings",
+                new { rollout_id = choices[0].Id, scale = "thumbs", value = labelers.UserThumb(question, choices[0].Text), rater_id = user }, cancellationToken))
+            Interlocked.Increment(ref Stats.UserThumbs);
         if (choices.Count < 2 || random.NextDouble() >= feedbackShare)
             return;
 
@@ -95,10 +104,19 @@ public sealed class SimulatedTraffic(HttpClient chat, HttpClient feedbackApi, st
             PairwiseFeedback p => ("/v1/feedback/pairwise", new { group_id = groupId, chosen = choices[p.Chosen].Id, rejected = choices[p.Rejected].Id, rater_id = p.RaterId }),
             _ => throw new InvalidOperationException($"Unknown feedback {feedback.GetType().Name}"),
         };
+        var accepted = await PostAsync(path, body, cancellationToken);
+        Interlocked.Increment(ref accepted ? ref Stats.FeedbackAccepted : ref Stats.FeedbackRejected);
+    }
+
+    /// <summary>Fingerprints (<c>policy-vN</c>) of versions on canary; the demo adds them as canaries start.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> CanaryFingerprints { get; } = new();
+
+    async Task<bool> PostAsync(string path, object body, CancellationToken cancellationToken)
+    {
         using var post = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
         post.Headers.Add("X-Api-Key", apiKey);
         post.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
         using var accepted = await feedbackApi.SendAsync(post, cancellationToken);
-        Interlocked.Increment(ref accepted.IsSuccessStatusCode ? ref Stats.FeedbackAccepted : ref Stats.FeedbackRejected);
+        return accepted.IsSuccessStatusCode;
     }
 }
