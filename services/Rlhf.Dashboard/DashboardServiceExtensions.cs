@@ -19,6 +19,7 @@ public static class DashboardServiceExtensions
     public static IHostApplicationBuilder AddDashboardService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(DashboardServiceExtensions).Assembly));
+        builder.AddStorage();
         var services = builder.Services;
         services.AddSingleton(new RecentEvents());
         services.AddSingleton(DashboardInstance.New());
@@ -27,7 +28,7 @@ public static class DashboardServiceExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>GET /dashboard</c> (page) and <c>GET /v1/dashboard/events</c> (JSON).</summary>
+    /// <summary>Maps <c>GET /dashboard</c> (page), <c>GET /v1/dashboard/events</c> and <c>GET /v1/dashboard/release</c> (JSON).</summary>
     public static WebApplication MapDashboardApi(this WebApplication app)
     {
         app.MapDashboardEndpoints();

@@ -45,9 +45,8 @@ public sealed record DemoSplit(IReadOnlyList<(int A, int B, char Op)> Train, IRe
     /// <summary>The facts the simulated users ask about: <see cref="Train"/> without <see cref="Gate"/>.</summary>
     public IReadOnlyList<(int A, int B, char Op)> RlhfPrompts => Train.Skip(GateFactCount).ToList();
 
-    /// <summary>The gate's prompts: each gate fact once, phrasings taken in turn.</summary>
-    public IReadOnlyList<string> GatePrompts() =>
-        Gate.Select((f, i) => new ArithmeticQuestion(f.A, f.B, f.Op, i % ArithmeticTask.PhrasingCount).Text).ToList();
+    /// <summary>The gate's prompts: each gate fact in every phrasing (as the report asks the held-out facts).</summary>
+    public IReadOnlyList<string> GatePrompts() => DemoCorpus.Questions(Gate).Select(q => q.Text).ToList();
 
     public static DemoSplit From(BootstrapOptions options)
     {
