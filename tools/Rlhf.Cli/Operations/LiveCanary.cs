@@ -83,7 +83,7 @@ sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFe
         }
 
         output.WriteLine($"Ended canary {Version} in the registry without promoting it and recorded it as rejected (\"{reason}\"); " +
-            $"live judgements: canary {Candidate.Judgements}, champion {ChampionVersion} {Champion.Judgements}.");
+            $"live judgements so far: {Candidate.Judgements} of the canary's responses, {Champion.Judgements} of champion {ChampionVersion}'s.");
         return null;
     }
 
