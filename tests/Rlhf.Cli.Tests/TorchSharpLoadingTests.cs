@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rlhf.Testing;
 
 namespace Rlhf.Cli.Tests;
 
@@ -6,11 +7,14 @@ namespace Rlhf.Cli.Tests;
 /// The CLI references every service (for the embedded demo), but the operator commands talk only to the bus, Redis and
 /// HTTP: running them must not load TorchSharp or LibTorch (.NET loads an assembly when code that uses it is compiled,
 /// method by method). Each command runs as its own <c>rlhf</c> process with <see cref="StartupHook"/> listing what it
-/// loaded, so no other test's use of TorchSharp counts. Bad addresses make the commands fail fast after their action ran.
+/// loaded, so no other test's use of TorchSharp counts. Bad addresses make the commands fail fast after their action ran;
+/// the policy commands also run against the test Redis under an empty key prefix (nothing to change there).
 /// </summary>
 public sealed class TorchSharpLoadingTests
 {
     const string Unreachable = "127.0.0.1:1";
+    const string TestRedis = "{redis}";
+    const string EmptyPrefix = "{empty-prefix}";
 
     [Theory]
     [InlineData("--help", 0, "policy")]
@@ -19,6 +23,16 @@ public sealed class TorchSharpLoadingTests
     [InlineData("policy list --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
     [InlineData("policy list --json --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
     [InlineData("policy rollback 3 --yes --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
+    [InlineData("policy status --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
+    [InlineData("policy promote 3 --yes --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
+    [InlineData("policy abort-canary --yes --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
+    [InlineData("policy resume --yes --redis " + Unreachable + " --timeout 1", 1, "error: cannot connect to Redis")]
+    // Against the real Redis, under an empty key prefix of the test's own: each command reads the registry to the end.
+    [InlineData("policy status --redis " + TestRedis + " --key-prefix " + EmptyPrefix, 0, "Policy release under key prefix")]
+    [InlineData("policy status --json --redis " + TestRedis + " --key-prefix " + EmptyPrefix, 0, "\"canary\": null")]
+    [InlineData("policy promote 3 --yes --redis " + TestRedis + " --key-prefix " + EmptyPrefix, 1, "error: policy version 3 is not registered")]
+    [InlineData("policy abort-canary --yes --redis " + TestRedis + " --key-prefix " + EmptyPrefix, 1, "error: no policy canary is live")]
+    [InlineData("policy resume --yes --redis " + TestRedis + " --key-prefix " + EmptyPrefix, 1, "error: policy promotion is not paused")]
     [InlineData("errors list --queue reward_error --rabbitmq amqp://guest:guest@" + Unreachable + "/", 1, "error: RabbitMQ at 127.0.0.1:1/")]
     [InlineData("errors purge --queue reward_error --yes --rabbitmq amqp://guest:guest@" + Unreachable + "/", 1, "error: RabbitMQ at 127.0.0.1:1/")]
     [InlineData("archive dump --idle-seconds 1 --rabbitmq amqp://guest:guest@" + Unreachable + "/", 1, "error: ")]
@@ -27,7 +41,8 @@ public sealed class TorchSharpLoadingTests
     [InlineData("chaos --help", 0, "rlhf-chaos")]
     public async Task Operator_command_does_not_load_TorchSharp(string command, int exitCode, string expectedOutput)
     {
-        var (code, output, loaded) = await RunAsync(command.Split(' '));
+        var prefix = $"rlhf-torch-probe:{Guid.NewGuid():N}:";
+        var (code, output, loaded) = await RunAsync(command.Split(' ').Select(a => a.Replace(TestRedis, TestInfrastructure.Redis).Replace(EmptyPrefix, prefix)).ToArray());
 
         Assert.True(code == exitCode, $"exit {code}: {output}");
         Assert.Contains(expectedOutput, output, StringComparison.Ordinal);

@@ -143,7 +143,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var code = await PolicyCommand.RollbackAsync(Endpoints, 1, yes: true, confirm: null, output, error, TestContext.Current.CancellationToken);
+        var code = await PolicyRollbackCommand.RunAsync(Endpoints, 1, yes: true, confirm: null, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, $"exit {code}: {error}");
         Assert.Contains("Promoted policy version 1 in the registry (was version 2)", output.ToString(), StringComparison.Ordinal);
@@ -194,7 +194,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         {
             var output = new StringWriter();
             var error = new StringWriter();
-            var code = await PolicyCommand.RollbackAsync(Endpoints, version, yes, confirm: null, output, error, ct);
+            var code = await PolicyRollbackCommand.RunAsync(Endpoints, version, yes, confirm: null, output, error, ct);
             Assert.True(code == 1, $"rollback {version}: exit {code}, stdout {output}, stderr {error}");
             Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
             Assert.Contains("Nothing was changed", error.ToString(), StringComparison.Ordinal);
@@ -203,7 +203,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
 
         // An answer other than yes at the prompt also cancels.
         var declined = new StringWriter();
-        Assert.Equal(1, await PolicyCommand.RollbackAsync(Endpoints, 1, yes: false, new StringReader("n\n"), declined, new StringWriter(), ct));
+        Assert.Equal(1, await PolicyRollbackCommand.RunAsync(Endpoints, 1, yes: false, new StringReader("n\n"), declined, new StringWriter(), ct));
         Assert.Contains("Cancelled", declined.ToString(), StringComparison.Ordinal);
 
         // The command publishes with publisher confirms before it returns, so anything a refusal published is on our
@@ -216,7 +216,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
 
         // Generation consumes in its own time. A rollback that goes through is the sentinel: once generation serves
         // version 1 it has consumed everything published before, and it swapped exactly once.
-        Assert.Equal(0, await PolicyCommand.RollbackAsync(Endpoints, 1, yes: true, confirm: null, new StringWriter(), new StringWriter(), ct));
+        Assert.Equal(0, await PolicyRollbackCommand.RunAsync(Endpoints, 1, yes: true, confirm: null, new StringWriter(), new StringWriter(), ct));
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while ((status = await StatusAsync())["system_fingerprint"]?.GetValue<string>() != "policy-v1" && DateTime.UtcNow < deadline)
             await Task.Delay(250, ct);
@@ -236,7 +236,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var code = await PolicyCommand.RollbackAsync(unreachable, 1, yes: true, confirm: null, output, error, TestContext.Current.CancellationToken);
+        var code = await PolicyRollbackCommand.RunAsync(unreachable, 1, yes: true, confirm: null, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 2, $"exit {code}: {output} {error}");
         Assert.Contains("Promoted policy version 1", output.ToString(), StringComparison.Ordinal);
@@ -252,7 +252,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var code = await PolicyCommand.ListAsync(Endpoints, json: false, output, error, TestContext.Current.CancellationToken);
+        var code = await PolicyListCommand.RunAsync(Endpoints, json: false, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, error.ToString());
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -265,7 +265,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         Assert.Contains("promoted (served): version 2", output.ToString(), StringComparison.Ordinal);
 
         var empty = new StringWriter();
-        Assert.Equal(0, await PolicyCommand.ListAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: false, empty, error, TestContext.Current.CancellationToken));
+        Assert.Equal(0, await PolicyListCommand.RunAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: false, empty, error, TestContext.Current.CancellationToken));
         Assert.Contains("No policy versions registered", empty.ToString(), StringComparison.Ordinal);
     }
 
@@ -275,7 +275,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var code = await PolicyCommand.ListAsync(Endpoints, json: true, output, error, TestContext.Current.CancellationToken);
+        var code = await PolicyListCommand.RunAsync(Endpoints, json: true, output, error, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, error.ToString());
         var document = JsonNode.Parse(output.ToString())!;
@@ -289,7 +289,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         Assert.Equal(0.5, versions[1]!["metrics"]!["mean_reward"]!.GetValue<double>());
 
         var empty = new StringWriter();
-        Assert.Equal(0, await PolicyCommand.ListAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: true, empty, error, TestContext.Current.CancellationToken));
+        Assert.Equal(0, await PolicyListCommand.RunAsync(Endpoints with { KeyPrefix = prefix + "empty:" }, json: true, empty, error, TestContext.Current.CancellationToken));
         var none = JsonNode.Parse(empty.ToString())!;
         Assert.Null(none["promoted"]);
         Assert.Empty(none["versions"]!.AsArray());

@@ -1,8 +1,9 @@
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Rlhf.Cli.Operations;
 
-/// <summary>The list commands' tables: Spectre.Console tables written to the command's output writer.</summary>
+/// <summary>The operator commands' tables and panels: Spectre.Console widgets written to the command's output writer.</summary>
 static class ConsoleTables
 {
     /// <summary>Wide enough that a row is one line when the output is a file or a pipe (grep sees whole rows).</summary>
@@ -25,10 +26,10 @@ static class ConsoleTables
     public static void AddTextRow(this Table table, IEnumerable<string> cells) => table.AddRow(cells.Select(cell => new Text(cell)));
 
     /// <summary>
-    /// Writes <paramref name="table"/> to <paramref name="output"/>: at the terminal's width when it is the console's
+    /// Writes <paramref name="widget"/> to <paramref name="output"/>: at the terminal's width when it is the console's
     /// terminal, else without wrapping and without colour codes.
     /// </summary>
-    public static void Write(Table table, TextWriter output)
+    public static void Write(IRenderable widget, TextWriter output)
     {
         var target = new AnsiConsoleOutput(output);
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -40,6 +41,6 @@ static class ConsoleTables
         });
         if (!target.IsTerminal)
             console.Profile.Width = RedirectedWidth;
-        console.Write(table);
+        console.Write(widget);
     }
 }

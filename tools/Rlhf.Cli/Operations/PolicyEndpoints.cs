@@ -61,11 +61,12 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
     }
 
     /// <summary>
-    /// Publishes one event through a short-lived MassTransit bus configured like the services' (same host settings,
-    /// publisher confirms on, default entity names), so it reaches the message-type exchange they bind to
-    /// (<c>Rlhf.Contracts:PolicyUpdated</c>). Completes when the broker has confirmed it; throws otherwise.
+    /// Publishes <paramref name="messages"/> in order through one short-lived MassTransit bus configured like the
+    /// services' (same host settings, publisher confirms on, default entity names), so each reaches the message-type
+    /// exchange they bind to (e.g. <c>Rlhf.Contracts:PolicyUpdated</c>). <paramref name="confirmed"/> is called with a
+    /// message's index once the broker confirmed it; the first failure throws and the rest are not sent.
     /// </summary>
-    public async Task PublishAsync<T>(T message, CancellationToken cancellationToken) where T : class
+    public async Task PublishAsync(IReadOnlyList<object> messages, Action<int> confirmed, CancellationToken cancellationToken)
     {
         var (host, port, vhost, user, password) = RabbitMqParts();
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
@@ -83,7 +84,12 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
         await bus.StartAsync(timeout.Token);
         try
         {
-            await bus.Publish(message, timeout.Token);
+            for (var i = 0; i < messages.Count; i++)
+            {
+                // Publish(object) routes by the message's runtime type, as Publish<T> would.
+                await bus.Publish(messages[i], timeout.Token);
+                confirmed(i);
+            }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -106,5 +112,4 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
     /// <summary>The event a rollback publishes: the record's weights and metrics, marked as a rollback.</summary>
     public static PolicyUpdated RollbackEvent(ModelVersionRecord record, DateTimeOffset now) =>
         new(record.Version, record.ParentVersion ?? record.Version, record.Blob, PolicyRegistryMetrics.FromRegistry(record.Metrics), IsRollback: true, now);
-
 }
