@@ -5,7 +5,7 @@ namespace Rlhf.Contracts;
 /// <param name="ParentVersion">Version it was trained from.</param>
 /// <param name="Blob">Reference to the weights (full model, or LoRA adapters when Format says so).</param>
 /// <param name="Metrics">Training and evaluation metrics of this version.</param>
-/// <param name="IsRollback">True when an operator promoted an earlier version again.</param>
+/// <param name="IsRollback">True when an operator chose the version (<c>rlhf policy rollback</c> or <c>promote</c> of a version that is not the canary, older or newer): the learner then continues from its weights.</param>
 /// <param name="CreatedAt">When the version was published (UTC).</param>
 public sealed record PolicyUpdated(
     long PolicyVersion,
