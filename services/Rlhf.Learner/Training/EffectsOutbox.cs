@@ -56,6 +56,8 @@ public sealed class EffectsOutbox(LearnerLedger ledger, IModelRegistry registry,
         }
         else if (effects.Kind == EffectKind.Reject)
         {
+            await registry.RecordRejectedAsync(new RejectedVersionRecord(ModelKind.Policy, effects.Version, effects.ParentVersion, effects.ChampionVersion,
+                $"gate: {effects.Reason}", PolicyRegistryMetrics.ToRegistry(effects.Metrics!), effects.CreatedAt), cancellationToken);
             await publisher.Publish(new PolicyRejected(effects.Version, effects.ParentVersion ?? effects.Version, effects.Reason!, effects.Metrics!,
                 effects.CreatedAt, effects.ChampionVersion, effects.Checks), cancellationToken);
         }

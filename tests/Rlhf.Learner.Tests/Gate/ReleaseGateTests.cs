@@ -145,6 +145,9 @@ public sealed class ReleaseGateTests : IDisposable
         Assert.Empty(blobs.Puts);
         Assert.False(await harness.Published.Any<PolicyUpdated>(Cancel));
         Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        var recorded = Assert.Single(await registry.ListRejectedAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(rejected.CandidateVersion, recorded.Version);
+        Assert.StartsWith("gate: weights not finite in 1 tensors", recorded.Reason);
         // Even with AfterRejection = Candidate, NaN weights are not kept: the actor is the champion again.
         Assert.Empty(ReleaseGate.NonFiniteParameters(models.Actor));
     }
