@@ -204,6 +204,29 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
         Assert.Empty(observed.Of<PolicyUpdated>());
     }
 
+    [Fact]
+    public async Task A_candidate_with_wrecked_weights_is_rejected_offline_and_nothing_of_it_is_registered_or_served()
+    {
+        var settings = LearnerSettings();
+        settings["Learner:Ppo:Actor:LearningRate"] = "0.99"; // AdamW moves every weight by about 1: a broken policy
+        settings["Learner:Canary:Enabled"] = "true";
+        await using var learner = new LearnerHost(settings);
+        await learner.WaitUntilReadyAsync();
+
+        await PublishAsync(await SeedAsync());
+        var rejected = await observed.WaitForAsync<PolicyRejected>();
+
+        Assert.Equal(0, rejected.ParentVersion);
+        Assert.Matches(@"^eval KL \d+\.\d{4} nats exceeds bound 5\.0000$", rejected.Reason);
+        var registry = Observer<IModelRegistry>();
+        Assert.Equal([0L], (await registry.ListAsync(ModelKind.Policy, Cancel)).Select(v => v.Version));
+        Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(rejected.CandidateVersion, Assert.Single(await registry.ListRejectedAsync(ModelKind.Policy, Cancel)).Version);
+        Assert.Empty(observed.Of<CanaryStarted>());
+        Assert.Empty(observed.Of<PolicyUpdated>());
+    }
+
     static System.Text.Json.JsonElement? Live(System.Text.Json.JsonElement status) =>
         status.GetProperty("canary").GetProperty("live") is { ValueKind: System.Text.Json.JsonValueKind.Object } live ? live : null;
 
