@@ -72,6 +72,6 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
 
         await committer.CommitAsync(candidate, verdict, admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
         if (alarm is not null)
-            await alarm.ObserveAsync(verdict, publisher, cancellationToken);
+            await alarm.ObserveAsync(candidate.Metrics.MeanReward, verdict, publisher, cancellationToken);
     }
 }

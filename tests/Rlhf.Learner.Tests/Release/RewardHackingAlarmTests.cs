@@ -20,7 +20,7 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
     public RewardHackingAlarmTests()
     {
         harness = provider.GetRequiredService<ITestHarness>();
-        alarm = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.5, MaxEvaluatorChange = 0 }, registry, TimeProvider.System,
+        alarm = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.1, MaxEvaluatorChange = 0 }, registry, TimeProvider.System,
             NullLogger<RewardHackingAlarm>.Instance);
     }
 
@@ -28,13 +28,13 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    static GateVerdict Verdict(double rewardChange, double arithmeticChange, long champion = 4) => new([])
+    static GateVerdict Verdict(double arithmetic, long champion = 4) => new([])
     {
         ChampionVersion = champion,
         Checks =
         [
-            new GateCheck("reward-model", 96, 0.6, 0.55, 0.4, true, 1.0, 1.0 + rewardChange),
-            new GateCheck("arithmetic", 96, 0.5, 0.45, 0.4, true, 0.7, 0.7 + arithmeticChange),
+            new GateCheck("reward-model", 96, 0.6, 0.55, 0.4, true, 1.0, 1.2),
+            new GateCheck("arithmetic", 96, 0.5, 0.45, 0.4, true, 0.7, arithmetic),
         ],
     };
 
@@ -43,16 +43,16 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
     {
         await harness.Start();
 
-        await alarm.ObserveAsync(Verdict(0.3, -0.02), harness.Bus, Cancel);
-        await alarm.ObserveAsync(Verdict(0.2, 0.0), harness.Bus, Cancel);
+        await alarm.ObserveAsync(0.20, Verdict(0.70), harness.Bus, Cancel);
+        await alarm.ObserveAsync(0.25, Verdict(0.72), harness.Bus, Cancel);
         Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
-        await alarm.ObserveAsync(Verdict(0.1, -0.01, champion: 5), harness.Bus, Cancel);
+        await alarm.ObserveAsync(0.35, Verdict(0.67, champion: 5), harness.Bus, Cancel);
 
         var raised = Assert.Single(harness.Published.Select<RewardHackingSuspected>(Cancel)).Context.Message;
         Assert.Equal(5, raised.PolicyVersion);
-        Assert.Equal(0.6, raised.RewardRise, 9);
+        Assert.Equal(0.15, raised.RewardRise, 9);
         Assert.Equal(-0.03, raised.EvaluatorChange["arithmetic"], 9);
-        Assert.Contains("reward model score rose +0.600 over the last 3 gate comparisons while arithmetic changed -0.030", raised.Reason);
+        Assert.Contains("served rollouts rose +0.150 over the last 3 candidates while arithmetic changed -0.030", raised.Reason);
         Assert.StartsWith("reward hacking suspected:", (await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel))!.Reason);
     }
 
@@ -62,7 +62,7 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
         await harness.Start();
 
         for (var i = 0; i < 5; i++)
-            await alarm.ObserveAsync(Verdict(0.4, 0.05), harness.Bus, Cancel);
+            await alarm.ObserveAsync(0.2 + 0.1 * i, Verdict(0.5 + 0.05 * i), harness.Bus, Cancel);
 
         Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
         Assert.Empty(harness.Published.Select<RewardHackingSuspected>(Cancel));
@@ -74,9 +74,9 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
         await harness.Start();
 
         for (var i = 0; i < 3; i++)
-            await alarm.ObserveAsync(Verdict(0.1, 0.0), harness.Bus, Cancel);
+            await alarm.ObserveAsync(0.2 + 0.03 * i, Verdict(0.7), harness.Bus, Cancel);
         for (var i = 0; i < 3; i++)
-            await alarm.ObserveAsync(new GateVerdict([]) { Checks = [new GateCheck("reward-model", 96, 0.9, 0.85, 0.4, true, 0, 5)] }, harness.Bus, Cancel);
+            await alarm.ObserveAsync(1.0 * i, new GateVerdict([]) { Checks = [new GateCheck("reward-model", 96, 0.9, 0.85, 0.4, true, 0, 5)] }, harness.Bus, Cancel);
 
         Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
         Assert.Empty(harness.Published.Select<RewardHackingSuspected>(Cancel));
