@@ -84,8 +84,8 @@ public sealed class RewardStateRestorer(
             seq += page.Count;
         }
 
-        rewardModel.FinishRestore();
         Interlocked.Exchange(ref stats.RejectedVersions, rejected.Count);
+        rewardModel.FinishRestore();
         if (promoted is not null || length > 0)
             logger.LogInformation(
                 "Reward state restored in {Seconds:F1} s: version {Version} (trained through journal position {TrainedThrough}; {Optimizer}), {Entries} journal entries, {Fresh} rankings to train, {Rejected} rejected candidates",
