@@ -49,7 +49,8 @@ public sealed class EventArchiveTests : IAsyncDisposable
         Assert.Equal("rlhf-archive", options.QueueName);
         Assert.Equal("7D", options.MaxAge);
         Assert.Equal(10_000_000_000L, options.MaxLengthBytes);
-        Assert.Equal(8, EventArchive.EventTypes.Count);
+        Assert.Equal(12, EventArchive.EventTypes.Count); // the eight of the loop and the four of guarded release
+        Assert.Contains(typeof(RewardModelRejected), EventArchive.EventTypes);
         Assert.Equal("Rlhf.Contracts:RolloutGenerated", EventArchive.ExchangeName(typeof(RolloutGenerated)));
     }
 
