@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Reward.Training;
 using Rlhf.Storage;
@@ -161,6 +162,19 @@ public sealed class RewardGateHostTests : IAsyncLifetime
         var next = await second.Published.WaitForAsync<RewardModelUpdated>();
         Assert.Equal((3L, 1L, 24L), (next.RewardModelVersion, next.ParentVersion, next.RankingsSeen));
         Assert.Empty(second.Published.Of<RewardModelRejected>());
+    }
+
+    [Theory]
+    [InlineData("-0.01")]
+    [InlineData("1.5")]
+    public void A_host_with_an_allowed_drop_outside_0_to_1_does_not_start(string maxDrop)
+    {
+        var settings = Settings();
+        settings["Reward:Gate:MaxAccuracyDrop"] = maxDrop;
+
+        var error = Assert.Throws<OptionsValidationException>(() => new RewardTestHost(settings));
+
+        Assert.Contains("MaxAccuracyDrop", error.Message);
     }
 
     static async Task<JsonElement> WaitForRestoreAsync(RewardTestHost host)

@@ -57,6 +57,9 @@ public sealed class RewardTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The tiny random policy checkpoint every reward test starts from (the RM's trunk, with a fresh head).</summary>
+    public static string TinyCheckpointPath => TinyCheckpoint.Value;
+
     /// <summary>Points the host contract tests (which build their own factory) at the tiny checkpoint.</summary>
     public static void EnsureDefaultModelPath() => Environment.SetEnvironmentVariable("Reward__ModelPath", TinyCheckpoint.Value);
 

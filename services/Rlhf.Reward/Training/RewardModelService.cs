@@ -1,27 +1,22 @@
 using Microsoft.Extensions.Options;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Gate;
-using Rlhf.Training;
 
 namespace Rlhf.Reward.Training;
 
 /// <summary>
 /// The reward model as one shared state: the <see cref="RewardNetwork"/>, the <see cref="TrainingRankings"/> and the
 /// version being served (<see cref="Current"/>). One lock serialises adding rankings, training and scoring, so a score
-/// always comes from exactly one version. A round trains the oldest <see cref="RewardOptions.TrainEvery"/> fresh rankings
-/// plus replay and puts the candidate to the <see cref="RewardGate"/>. A rejected candidate is undone before the lock
-/// is released: the champion's trainer state (weights, AdamW moments, RNG), saved before the round, is loaded back, so
-/// scoring never sees the candidate and training continues from the champion, exactly as a restarted service does
-/// (it loads the champion's trainer state). The round's rankings still count as taken and join replay, so later rounds
-/// sample them and the same feedback is not trained again as fresh. After a restart <see cref="Restore"/>,
+/// always comes from exactly one version, and a round the gate rejects (<see cref="RoundTrainer"/>) is undone before
+/// anything scores again: scoring never sees a rejected candidate. After a restart <see cref="Restore"/>,
 /// <see cref="RestoreRankings"/> and <see cref="FinishRestore"/> rebuild the state from the promoted version and the journal.
 /// </summary>
 public sealed class RewardModelService : IDisposable
 {
     readonly RewardOptions options;
-    readonly RewardGateOptions gate;
     readonly RewardNetwork network;
     readonly TrainingRankings rankings;
+    readonly RoundTrainer rounds;
     readonly SemaphoreSlim exclusive = new(1, 1);
     readonly ILogger<RewardModelService> logger;
     RewardModelVersion? restoring; // the version being restored, until FinishRestore makes it current
@@ -30,10 +25,10 @@ public sealed class RewardModelService : IDisposable
     public RewardModelService(IOptions<RewardOptions> options, IOptions<RewardGateOptions> gate, ILogger<RewardModelService> logger)
     {
         this.options = options.Value;
-        this.gate = gate.Value;
         this.logger = logger;
         network = new RewardNetwork(this.options);
         rankings = new TrainingRankings(this.options);
+        rounds = new RoundTrainer(network, rankings, this.options, gate.Value, logger);
     }
 
     public ITextTokenizer Tokenizer => network.Tokenizer;
@@ -151,46 +146,20 @@ public sealed class RewardModelService : IDisposable
     }
 
     /// <summary>
-    /// Trains one round as <paramref name="version"/> and puts it to the gate; null when no fresh ranking waits. A
-    /// promoted candidate becomes <see cref="Current"/>; a rejected one is undone (see the class summary).
+    /// Trains one round as <paramref name="version"/> and puts it to the gate (<see cref="RoundTrainer"/>); null when no
+    /// fresh ranking waits. A promoted candidate becomes <see cref="Current"/>; a rejected one is undone before scoring resumes.
     /// </summary>
     public async Task<TrainedRound?> TrainRoundAsync(long version, CancellationToken cancellationToken)
     {
         await exclusive.WaitAsync(cancellationToken);
         try
         {
-            var round = rankings.NextRound();
-            if (round.Count == 0)
+            if (rounds.Train(version, Current, cancellationToken) is not { } round)
                 return null;
-            var champion = Current;
-            // The champion is measured before the round changes the weights, on the held-out pairs the candidate is measured on.
-            var before = champion is not null && rankings.HeldOut.Count > 0 ? network.Evaluate(rankings.HeldOut) : null;
-            var championState = before is { Pairs: > 0 } ? network.SaveTrainerState() : null;
-            var loss = Train(round, version, cancellationToken);
-            rankings.CompleteRound(round.Count);
-            ConsumedThrough = round[^1].Seq;
-            var after = rankings.HeldOut.Count > 0 ? network.Evaluate(rankings.HeldOut) : null;
-            var candidate = new RewardModelVersion(version, after?.PairwiseAccuracy ?? double.NaN, loss, rankings.Trained, round[^1].Seq);
-            var comparison = champion is not null && before is { Pairs: > 0 } && after is not null
-                ? new HeldOutComparison(champion.Version, before.PairwiseAccuracy, after.PairwiseAccuracy, after.Pairs)
-                : null;
-            var verdict = champion is null ? RewardGate.FirstVersion : RewardGate.Judge(comparison, gate.MaxAccuracyDrop);
-            if (!verdict.Promote)
-            {
-                network.LoadTrainerState(championState!);
-                logger.LogWarning("Reward model candidate {Version} rejected ({Reason}); version {Champion} keeps scoring and training continues from its state",
-                    version, verdict.Reason, champion!.Version);
-                return new TrainedRound(candidate, champion, verdict, comparison, null, null);
-            }
-
-            var weights = network.SaveWeights();
-            var trainerState = network.SaveTrainerState();
-            Current = candidate;
-            if (champion is not null && comparison is null)
-                logger.LogInformation("Reward model {Version} promoted without a gate comparison: {Reason}", version, verdict.Reason);
-            logger.LogInformation("Reward model {Version} trained: held-out pairwise accuracy {Accuracy:F3} on {HeldOut} rankings, loss {Loss:F4}",
-                version, candidate.HeldOutAccuracy, rankings.HeldOut.Count, candidate.TrainingLoss);
-            return new TrainedRound(candidate, champion, verdict, comparison, weights, trainerState);
+            ConsumedThrough = round.Candidate.TrainedThrough;
+            if (round.Verdict.Promote)
+                Current = round.Candidate;
+            return round;
         }
         finally
         {
@@ -212,31 +181,6 @@ public sealed class RewardModelService : IDisposable
             exclusive.Release();
         }
     }
-
-    /// <summary><see cref="RewardOptions.StepsPerRound"/> steps on the round plus a replay sample each; returns the mean loss of the applied steps (NaN when none applied).</summary>
-    double Train(IReadOnlyList<JournalRanking> round, long version, CancellationToken cancellationToken)
-    {
-        var batchRankings = round.Select(r => r.Ranking).ToList();
-        var losses = new List<double>();
-        var sampler = new Random(RoundSeed(options.Seed, version));
-        for (var step = 0; step < options.StepsPerRound; step++)
-        {
-            // A stopping host cancels here (between steps) instead of waiting for the whole round; the fresh
-            // rankings stay queued for the next round, nothing was published.
-            cancellationToken.ThrowIfCancellationRequested();
-            var metrics = network.Step([.. batchRankings, .. rankings.SampleReplay(sampler)]);
-            if (metrics.Applied)
-                losses.Add(metrics.Loss);
-        }
-
-        return losses.Count > 0 ? losses.Average() : double.NaN;
-    }
-
-    /// <summary>
-    /// Replay sampling is seeded per round from (seed, version), not by one generator over the process's life, so a
-    /// restarted service samples what the uninterrupted one would have.
-    /// </summary>
-    static int RoundSeed(long seed, long version) => unchecked((int)(seed * 1_000_003 + version * 7_919));
 
     public void Dispose()
     {
