@@ -1,6 +1,10 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rlhf.Hosting;
 using Rlhf.Reward.Apis;
 using Rlhf.Reward.Consumers;
+using Rlhf.Reward.Gate;
+using Rlhf.Reward.Journal;
+using Rlhf.Reward.Scoring;
 using Rlhf.Reward.Training;
 using Rlhf.Storage;
 
@@ -11,7 +15,7 @@ public static class RewardServiceExtensions
 {
     public const string ServiceName = "rlhf-reward";
 
-    /// <summary>Registers the reward service's options, model, pipeline and consumers.</summary>
+    /// <summary>Registers the reward service's options (validated at start), clock, model, the parts of its pipeline, and its consumers.</summary>
     public static IHostApplicationBuilder AddRewardService(this IHostApplicationBuilder builder)
     {
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(ServiceName, typeof(RewardServiceExtensions).Assembly));
@@ -22,10 +26,24 @@ public static class RewardServiceExtensions
             .ValidateDataAnnotations()
             .Validate(o => Directory.Exists(o.ModelPath), "Reward:ModelPath must name an existing checkpoint directory")
             .ValidateOnStart();
+        services.AddOptions<RewardGateOptions>()
+            .BindConfiguration(RewardGateOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RewardModelService>();
         services.AddSingleton<RewardStats>();
+        services.AddSingleton<GroupRatings>();
+        services.AddSingleton<RankingResolver>();
+        services.AddSingleton<FeedbackRecorder>();
+        services.AddSingleton<RewardStateRestorer>();
+        services.AddSingleton<RolloutScoring>();
+        services.AddSingleton<ChatScorer>();
+        services.AddSingleton<RewardVersionPublisher>();
+        services.AddSingleton<RewardRejectionPublisher>();
+        services.AddSingleton<TrainingRounds>();
         services.AddSingleton<RewardPipeline>();
-        services.AddHostedService<RewardStateRestorer>();
+        services.AddHostedService<RewardStartup>();
         services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
         services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
         services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();

@@ -43,7 +43,7 @@ public static class ReplayPublisher
 
     /// <summary>Republishes the selection of the log at <paramref name="eventsPath"/> (see <see cref="Select"/>) to <paramref name="target"/>.</summary>
     public static Task<int> RunAsync(string eventsPath, EventFilter filter, int offset, int? limit, ReplayTarget target, TextWriter error,
-        bool progress, CancellationToken cancellationToken)
+        IProgress<ReplayProgress>? progress, CancellationToken cancellationToken)
     {
         if (!File.Exists(eventsPath))
         {
@@ -56,13 +56,14 @@ public static class ReplayPublisher
 
     /// <summary>
     /// Republishes the events <paramref name="selection"/> yields to <paramref name="target"/>. With a sandbox Redis (or a
-    /// progress bar) a first pass stores every selected rollout in the sandbox and counts the events: the embedded log appends
-    /// events as they are consumed, so a ranking can come before its rollouts in the file. The progress bar is drawn on
-    /// <paramref name="error"/> only when <paramref name="progress"/>. Ends with one summary line. Exit code 1: refused or
-    /// nothing could be reached (nothing published); 2: some events failed; 0 otherwise.
+    /// <paramref name="progress"/> receiver, which then learns the total) a first pass stores every selected rollout in the
+    /// sandbox and counts the events: the embedded log appends events as they are consumed, so a ranking can come before its
+    /// rollouts in the file. <paramref name="progress"/> hears after every event; how it is shown is the caller's business.
+    /// Problems and one summary line go to <paramref name="error"/>. Exit code 1: refused or nothing could be reached
+    /// (nothing published); 2: some events failed; 0 otherwise.
     /// </summary>
-    public static async Task<int> RunAsync(Func<IEnumerable<ArchivedEvent>> selection, ReplayTarget target, TextWriter error, bool progress,
-        CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Func<IEnumerable<ArchivedEvent>> selection, ReplayTarget target, TextWriter error,
+        IProgress<ReplayProgress>? progress, CancellationToken cancellationToken)
     {
         if (Refusal(target) is { } refusal)
         {
@@ -114,8 +115,8 @@ public static class ReplayPublisher
         await using (channel)
         {
             var rollouts = redis is null ? null : new RedisRolloutStore(redis, target.SandboxKeyPrefix, RolloutTtl);
-            var run = new ReplayRun(target, rollouts, channel, progress ? error : null);
-            var interrupted = rollouts is not null || progress ? await run.SeedAndCountAsync(selection(), cancellationToken) : null;
+            var run = new ReplayRun(target, rollouts, channel, progress);
+            var interrupted = rollouts is not null || progress is not null ? await run.SeedAndCountAsync(selection(), cancellationToken) : null;
             interrupted ??= await run.PublishAllAsync(selection(), error, cancellationToken);
             run.Summarize(error, interrupted);
             return interrupted is not null ? (run.Done == 0 ? 1 : 2) : run.Failed > 0 ? 2 : 0;
@@ -182,8 +183,8 @@ public static class ReplayPublisher
 
     internal static string Describe(Exception e) => e.InnerException is { } inner && e is BrokerUnreachableException ? inner.Message : e.Message;
 
-    /// <summary>One replay's state: counters, pacing clock, seeded rollouts and the progress line.</summary>
-    sealed class ReplayRun(ReplayTarget target, RedisRolloutStore? rollouts, IChannel channel, TextWriter? progress)
+    /// <summary>One replay's state: counters, pacing clock and seeded rollouts, reported to <paramref name="progress"/>.</summary>
+    sealed class ReplayRun(ReplayTarget target, RedisRolloutStore? rollouts, IChannel channel, IProgress<ReplayProgress>? progress)
     {
         int? total;
 
@@ -191,14 +192,13 @@ public static class ReplayPublisher
         readonly HashSet<Guid> seeded = [];
         readonly Dictionary<string, int> unroutableExchanges = [];
         DateTimeOffset? first;
-        TimeSpan lastDrawn = TimeSpan.MinValue;
         int published, unroutable, skipped, feedbackWithUnseededRollouts;
 
         public int Done { get; private set; }
 
         public int Failed { get; private set; }
 
-        /// <summary>Stores the selection's rollouts in the sandbox (each added to its group) and counts the events for the progress bar.</summary>
+        /// <summary>Stores the selection's rollouts in the sandbox (each added to its group) and counts the events for the progress report.</summary>
         public async Task<string?> SeedAndCountAsync(IEnumerable<ArchivedEvent> events, CancellationToken cancellationToken)
         {
             var count = 0;
@@ -216,6 +216,7 @@ public static class ReplayPublisher
                 }
 
                 total = count;
+                Report();
                 return null;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -238,7 +239,7 @@ public static class ReplayPublisher
                     await WaitForDueTimeAsync(e.SentTime, cancellationToken);
                     await PublishAsync(e, error, cancellationToken);
                     Done++;
-                    DrawProgress(force: false);
+                    Report();
                 }
 
                 return null;
@@ -272,7 +273,6 @@ public static class ReplayPublisher
             catch (Exception problem) when (problem is JsonException or EventLogFormatException)
             {
                 Failed++;
-                ClearProgress();
                 error.WriteLine($"error: line {e.LineNumber}: {e.Type} message does not match the contract ({problem.Message}); not published");
                 return;
             }
@@ -300,7 +300,6 @@ public static class ReplayPublisher
             catch (PublishException problem)
             {
                 Failed++;
-                ClearProgress();
                 error.WriteLine($"error: line {e.LineNumber}: the broker did not confirm {e.Type} ({problem.Message})");
             }
         }
@@ -312,31 +311,10 @@ public static class ReplayPublisher
                 feedbackWithUnseededRollouts++;
         }
 
-        void DrawProgress(bool force)
-        {
-            if (progress is null || (!force && clock.Elapsed - lastDrawn < TimeSpan.FromMilliseconds(100)))
-                return;
-            lastDrawn = clock.Elapsed;
-            const int width = 30;
-            var bar = total is > 0 and var count
-                ? $"[{new string('#', (int)((long)width * Done / count)).PadRight(width, '.')}] {Done}/{count}"
-                : $"{Done}";
-            progress.Write($"\r{bar} events, {published} published, {Failed} failed, {clock.Elapsed.TotalSeconds:F1} s ");
-            progress.Flush();
-        }
-
-        void ClearProgress()
-        {
-            if (progress is null)
-                return;
-            progress.Write("\r" + new string(' ', 100) + "\r");
-            lastDrawn = TimeSpan.MinValue;
-        }
+        void Report() => progress?.Report(new ReplayProgress(Done, total, published, unroutable, Failed, clock.Elapsed));
 
         public void Summarize(TextWriter error, string? interrupted)
         {
-            DrawProgress(force: true);
-            ClearProgress();
             if (interrupted is not null)
                 error.WriteLine($"error: replay {interrupted} after {Done} events.");
             var seededText = rollouts is null ? "" : $"; {seeded.Count} rollouts stored under '{target.SandboxKeyPrefix}' in {target.SandboxRedis}";

@@ -84,7 +84,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
 
         var error = new StringWriter();
         var code = await ReplayPublisher.RunAsync(EventsPath, new EventFilter(), 0, null,
-            new ReplayTarget(SandboxAddress, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: Sandbox), error, progress: false, Cancel);
+            new ReplayTarget(SandboxAddress, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: Sandbox), error, progress: null, Cancel);
 
         Assert.True(code == 0, error.ToString());
         Assert.Contains($"replayed {Groups * 4} events to {TestInfrastructure.RabbitMq.Host}:{TestInfrastructure.RabbitMq.Port}/{sandboxVhost} at pace max", error.ToString());
@@ -113,7 +113,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         var error = new StringWriter();
 
         var code = await ReplayPublisher.RunAsync(EventsPath, new EventFilter(), 0, null,
-            new ReplayTarget(productionVhost, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: Sandbox), error, progress: false, Cancel);
+            new ReplayTarget(productionVhost, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: Sandbox), error, progress: null, Cancel);
 
         Assert.Equal(1, code);
         Assert.Contains("refusing to publish into the virtual host '/'", error.ToString());
@@ -128,7 +128,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         var error = new StringWriter();
 
         var code = await ReplayPublisher.RunAsync(EventsPath, new EventFilter(), 0, null,
-            new ReplayTarget(SandboxAddress, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: "rlhf:"), error, progress: false, Cancel);
+            new ReplayTarget(SandboxAddress, ReplayPace.Max, SandboxRedis: TestInfrastructure.Redis, SandboxKeyPrefix: "rlhf:"), error, progress: null, Cancel);
 
         Assert.Equal(1, code);
         Assert.Contains("refusing to seed rollouts under the key prefix 'rlhf:'", error.ToString());
@@ -141,12 +141,12 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         var error = new StringWriter();
         Assert.Equal(0, await ReplayPublisher.RunAsync(EventsPath, new EventFilter(), 0, null, new ReplayTarget(SandboxAddress, ReplayPace.Max), error,
-            progress: false, Cancel));
+            progress: null, Cancel));
         var max = clock.Elapsed;
         Assert.True(ReplayPace.TryParse("2x", out var twice));
         clock.Restart();
         Assert.Equal(0, await ReplayPublisher.RunAsync(EventsPath, new EventFilter(), 0, null, new ReplayTarget(SandboxAddress, twice), error,
-            progress: false, Cancel));
+            progress: null, Cancel));
         var scaled = clock.Elapsed;
 
         Assert.InRange(scaled.TotalSeconds, 1.5, 4.0);

@@ -73,6 +73,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         {
             await PublishRankingsAsync(first, 6);
             await WaitForStatus(first, s => s.GetProperty("journal_length").GetInt64() == 6 && s.GetProperty("trained_through").GetInt64() == 4);
+            await WaitForRegisteredAsync(first);
             rewardBefore = await ScoreAsync(first, Request);
         } // the process is gone: two journal rankings were never trained
 
@@ -101,6 +102,7 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         {
             await PublishRankingsAsync(first, 4);
             await WaitForStatus(first, s => s.GetProperty("trained_through").GetInt64() == 4);
+            await WaitForRegisteredAsync(first);
             rewardBefore = await ScoreAsync(first, Request);
             var record = await first.Services.GetRequiredService<IModelRegistry>().GetAsync(ModelKind.Reward, 1, Cancel);
             await first.Services.GetRequiredService<IBlobStore>().DeleteAsync(record!.TrainerState!, Cancel); // e.g. pruned, or lost
@@ -130,6 +132,12 @@ public sealed class RewardDurabilityTests : IAsyncLifetime
         Assert.Equal(1, scored.RewardModelVersion);
         Assert.Equal(0, (await WaitForStatus(second, s => s.GetProperty("pending_rollouts").GetInt64() == 0)).GetProperty("pending_rollouts").GetInt64());
     }
+
+    /// <summary>
+    /// The status shows a version as soon as its round is trained (it scores from then on); the registry has it (and a
+    /// new process can restore it) once <see cref="RewardModelUpdated"/> is published, after register and promote.
+    /// </summary>
+    static Task WaitForRegisteredAsync(RewardTestHost host) => host.Published.WaitForAsync<RewardModelUpdated>(u => u.RewardModelVersion == 1);
 
     static async Task<float> ScoreAsync(RewardTestHost host, ScoreRequest request)
     {

@@ -57,6 +57,9 @@ public sealed class RewardTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The tiny random policy checkpoint every reward test starts from (the RM's trunk, with a fresh head).</summary>
+    public static string TinyCheckpointPath => TinyCheckpoint.Value;
+
     /// <summary>Points the host contract tests (which build their own factory) at the tiny checkpoint.</summary>
     public static void EnsureDefaultModelPath() => Environment.SetEnvironmentVariable("Reward__ModelPath", TinyCheckpoint.Value);
 
@@ -73,10 +76,16 @@ public sealed class RewardTestHost : IAsyncDisposable
     public IPublishEndpoint Bus => factory.Services.GetRequiredService<IBus>();
 
     /// <summary>Stores a group of n rollouts whose responses are the given texts and returns them.</summary>
-    public async Task<IReadOnlyList<RolloutGenerated>> SeedGroupAsync(params string[] responses)
+    public Task<IReadOnlyList<RolloutGenerated>> SeedGroupAsync(params string[] responses) =>
+        SeedNamedGroupAsync($"chatcmpl-{Guid.NewGuid():N}", responses);
+
+    /// <summary>
+    /// <see cref="SeedGroupAsync"/> under a given group id: the id decides whether the group is held out
+    /// (<c>HeldOutSplit</c>), so a test that needs a known split names its groups.
+    /// </summary>
+    public async Task<IReadOnlyList<RolloutGenerated>> SeedNamedGroupAsync(string groupId, params string[] responses)
     {
         var tokenizer = new ByteTokenizer();
-        var groupId = $"chatcmpl-{Guid.NewGuid():N}";
         var prompt = ChatTemplate.ChatMl.Render([new ChatTurn("user", "What is 2 + 3?")], addGenerationPrompt: true);
         var promptIds = tokenizer.Encode(prompt);
         var rollouts = responses.Select((text, i) => new RolloutGenerated(Guid.NewGuid(), groupId, i, responses.Length, 0, prompt, promptIds,

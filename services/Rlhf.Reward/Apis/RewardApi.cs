@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Rlhf.Modeling.Tokenization;
-using Rlhf.Reward.Training;
 using Rlhf.Hosting.Edge;
+using Rlhf.Reward.Training;
+using Rlhf.Storage;
 
 namespace Rlhf.Reward.Apis;
 
@@ -46,9 +47,11 @@ public static class RewardApi
             : TypedResults.Ok(new ScoreResponse(scored.Value.Reward, scored.Value.Version));
     }
 
-    static async Task<Ok<object>> Status(RewardModelService model, RewardPipeline pipeline, RewardStats stats, CancellationToken cancellationToken)
+    static async Task<Ok<object>> Status(RewardModelService model, IFeedbackJournal journal, IPendingRolloutQueue pending, RewardStats stats,
+        CancellationToken cancellationToken)
     {
-        var (journalLength, pendingRollouts) = await pipeline.CountsAsync(cancellationToken);
+        var journalLength = await journal.LengthAsync(cancellationToken);
+        var pendingRollouts = await pending.CountAsync(cancellationToken);
         return TypedResults.Ok<object>(new
         {
             reward_model_version = model.Current?.Version,
@@ -66,6 +69,7 @@ public static class RewardApi
             missing_rollouts = stats.MissingRollouts,
             pending_dropped = stats.PendingDropped,
             duplicates = stats.Duplicates,
+            rejected_versions = Interlocked.Read(ref stats.RejectedVersions),
         });
     }
 }

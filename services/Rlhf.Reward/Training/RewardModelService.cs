@@ -1,115 +1,89 @@
 using Microsoft.Extensions.Options;
-using Rlhf.Contracts;
-using Rlhf.Modeling;
 using Rlhf.Modeling.Tokenization;
-using Rlhf.Storage;
-using Rlhf.Training;
-using static TorchSharp.torch;
+using Rlhf.Reward.Gate;
 
 namespace Rlhf.Reward.Training;
 
-/// <summary>A published reward-model version; <paramref name="TrainedThrough"/> is the last journal position its rounds covered.</summary>
-public sealed record RewardModelVersion(long Version, double HeldOutAccuracy, double TrainingLoss, long RankingsSeen, long TrainedThrough);
-
-/// <summary>A training ranking and the journal position of the feedback it came from.</summary>
-public sealed record JournalRanking(Ranking Ranking, string GroupId, long Seq);
-
 /// <summary>
-/// Owns the reward model: collects rankings (training and held-out), trains a round every
-/// <see cref="RewardOptions.TrainEvery"/> new training rankings, publishes each round as a new version (blob + registry +
-/// <see cref="RewardModelUpdated"/>), and scores sequences with the latest version. One lock serialises training and
-/// scoring, so a score always comes from exactly one version. Rankings arrive in journal order (see
-/// <see cref="RewardPipeline"/>), so the rankings a version trained on are always a prefix of the journal; after a restart
-/// <see cref="Restore"/> and <see cref="RestoreRankings"/> rebuild the state from the promoted version's weights and the journal.
+/// The reward model as one shared state: the <see cref="RewardNetwork"/>, the <see cref="TrainingRankings"/> and the
+/// version being served (<see cref="Current"/>). One lock serialises adding rankings, training and scoring, so a score
+/// always comes from exactly one version, and a round the gate rejects (<see cref="RoundTrainer"/>) is undone before
+/// anything scores again: scoring never sees a rejected candidate. After a restart <see cref="Restore"/>,
+/// <see cref="RestoreRankings"/> and <see cref="FinishRestore"/> rebuild the state from the promoted version and the journal.
 /// </summary>
 public sealed class RewardModelService : IDisposable
 {
     readonly RewardOptions options;
-    readonly ScalarHeadModel model;
-    readonly RewardModelTrainer trainer;
-    readonly SemaphoreSlim gate = new(1, 1);
-    readonly List<Ranking> replay = [];
-    readonly List<Ranking> heldOut = [];
-    readonly Queue<JournalRanking> fresh = new();
+    readonly RewardNetwork network;
+    readonly TrainingRankings rankings;
+    readonly RoundTrainer rounds;
+    readonly SemaphoreSlim exclusive = new(1, 1);
     readonly ILogger<RewardModelService> logger;
-    long restoringThrough; // journal position of the version being restored, until FinishRestore publishes it
-    RewardModelVersion? restoring;
+    RewardModelVersion? restoring; // the version being restored, until FinishRestore makes it current
+    long restoringThrough;
 
-    public RewardModelService(IOptions<RewardOptions> options, ILogger<RewardModelService> logger)
+    public RewardModelService(IOptions<RewardOptions> options, IOptions<RewardGateOptions> gate, ILogger<RewardModelService> logger)
     {
         this.options = options.Value;
         this.logger = logger;
-        TorchRuntime.SetThreads(this.options.Threads);
-        TorchRuntime.Seed(this.options.Seed);
-        Tokenizer = TokenizerLoader.Load(this.options.ModelPath);
-        var metadata = ModelCheckpoint.ReadMetadata(this.options.ModelPath);
-        if (metadata?.Kind == "reward")
-        {
-            model = ModelCheckpoint.LoadScalarHead(this.options.ModelPath);
-        }
-        else
-        {
-            using var policy = ModelCheckpoint.LoadPolicy(this.options.ModelPath);
-            model = new ScalarHeadModel(policy.Config);
-            model.LoadTrunkFrom(policy);
-        }
-
-        trainer = new RewardModelTrainer(model, new RewardModelOptions
-        {
-            Optimizer = new AdamWOptions { LearningRate = this.options.LearningRate },
-            PadTokenId = Tokenizer.PadId,
-        });
+        network = new RewardNetwork(this.options);
+        rankings = new TrainingRankings(this.options);
+        rounds = new RoundTrainer(network, rankings, this.options, gate.Value, logger);
     }
 
-    public ITextTokenizer Tokenizer { get; }
+    public ITextTokenizer Tokenizer => network.Tokenizer;
 
+    /// <summary>The promoted version, which scores; null before the first.</summary>
     public RewardModelVersion? Current { get; private set; }
 
     /// <summary>Last journal position whose rankings a published version trained on (0 before the first).</summary>
     public long TrainedThrough => Current?.TrainedThrough ?? 0;
 
+    /// <summary>Last journal position a round took, promoted or rejected (at least <see cref="TrainedThrough"/>).</summary>
+    public long ConsumedThrough { get; private set; }
+
     /// <summary>Training rankings waiting for the next round.</summary>
-    public int FreshRankings => fresh.Count;
+    public int FreshRankings => rankings.Fresh;
 
     /// <summary>True when enough fresh training rankings wait for a round.</summary>
-    public bool RoundDue => fresh.Count >= options.TrainEvery;
+    public bool RoundDue => rankings.RoundDue;
 
-    public long RankingsSeen { get; private set; }
+    public long RankingsSeen => rankings.Seen;
 
     /// <summary>What the last restart resumed from: <c>trainer_state</c> (optimizer included), <c>weights</c> (fresh optimizer) or null (nothing promoted).</summary>
     public string? RestoredFrom { get; private set; }
 
-    public int HeldOutRankings => heldOut.Count;
+    public int HeldOutRankings => rankings.HeldOut.Count;
 
     public int MaxPending => options.MaxPendingRollouts;
 
     public int ScoreBatchSize => options.ScoreBatchSize;
 
     /// <summary>Adds the rankings of one journal entry; returns true when enough new training rankings arrived for a round.</summary>
-    public async Task<bool> AddAsync(IReadOnlyList<JournalRanking> rankings, CancellationToken cancellationToken)
+    public async Task<bool> AddAsync(IReadOnlyList<JournalRanking> added, CancellationToken cancellationToken)
     {
-        await gate.WaitAsync(cancellationToken);
+        await exclusive.WaitAsync(cancellationToken);
         try
         {
-            foreach (var ranking in rankings)
-                Add(ranking, trained: false);
-            return RoundDue;
+            rankings.AddNew(added);
+            return rankings.RoundDue;
         }
         finally
         {
-            gate.Release();
+            exclusive.Release();
         }
     }
 
     /// <summary>
     /// Rebuilds the state after a restart, step one: the promoted version's trainer state (weights, AdamW moments, step
     /// counts, RNG) when <paramref name="trainerState"/> is given and loads, else its weights with a fresh optimizer;
-    /// the rankings in memory are dropped. Then <see cref="RestoreRankings"/> per journal page, then <see cref="FinishRestore"/>.
-    /// Returns true when the trainer state was restored.
+    /// the rankings in memory are dropped. Rankings up to <paramref name="consumedThrough"/> (or the version's own
+    /// journal position, whichever is later) were taken by rounds, promoted or rejected. Then <see cref="RestoreRankings"/>
+    /// per journal page, then <see cref="FinishRestore"/>. Returns true when the trainer state was restored.
     /// </summary>
-    public bool Restore(RewardModelVersion? version, byte[]? weights, byte[]? trainerState = null)
+    public bool Restore(RewardModelVersion? version, byte[]? weights, byte[]? trainerState = null, long consumedThrough = 0)
     {
-        gate.Wait();
+        exclusive.Wait();
         try
         {
             var resumed = false;
@@ -117,7 +91,7 @@ public sealed class RewardModelService : IDisposable
             {
                 try
                 {
-                    trainer.LoadFromBytes(trainerState);
+                    network.LoadTrainerState(trainerState);
                     resumed = true;
                 }
                 catch (Exception error) when (error is InvalidDataException or IOException or KeyNotFoundException or ArgumentException
@@ -129,116 +103,67 @@ public sealed class RewardModelService : IDisposable
             }
 
             if (!resumed && weights is not null)
-                LoadWeights(weights);
+                network.LoadWeights(weights);
             RestoredFrom = resumed ? "trainer_state" : weights is not null ? "weights" : null;
             restoring = version;
-            restoringThrough = version?.TrainedThrough ?? 0;
-            // A restore that failed half-way (Redis gone mid-read) is retried from scratch.
-            replay.Clear();
-            heldOut.Clear();
-            fresh.Clear();
-            RankingsSeen = 0;
+            restoringThrough = Math.Max(version?.TrainedThrough ?? 0, consumedThrough);
+            rankings.Clear(); // a restore that failed half-way (Redis gone mid-read) is retried from scratch
             return resumed;
         }
         finally
         {
-            gate.Release();
+            exclusive.Release();
         }
     }
 
-    /// <summary>
-    /// Step two, once per journal page in order: rankings at or before <see cref="RewardModelVersion.TrainedThrough"/>
-    /// go to replay (keeping the newest <see cref="RewardOptions.ReplayCapacity"/>), later ones wait as fresh, held-out
-    /// groups to the held-out set. Memory stays bounded by those sets, not by the journal's length.
-    /// </summary>
+    /// <summary>Step two, once per journal page in order (see <see cref="TrainingRankings.AddRestored"/>).</summary>
     public void RestoreRankings(IEnumerable<JournalRanking> page)
     {
-        gate.Wait();
+        exclusive.Wait();
         try
         {
-            foreach (var ranking in page)
-                Add(ranking, trained: ranking.Seq <= restoringThrough);
-            if (replay.Count > options.ReplayCapacity)
-                replay.RemoveRange(0, replay.Count - options.ReplayCapacity);
+            rankings.AddRestored(page, restoringThrough);
         }
         finally
         {
-            gate.Release();
+            exclusive.Release();
         }
     }
 
     /// <summary>Step three: the restored version becomes current, so status and scoring never show a half-restored state.</summary>
     public void FinishRestore()
     {
-        gate.Wait();
+        exclusive.Wait();
         try
         {
             Current = restoring;
+            ConsumedThrough = restoringThrough;
         }
         finally
         {
-            gate.Release();
+            exclusive.Release();
         }
     }
 
-    void Add(JournalRanking ranking, bool trained)
+    /// <summary>
+    /// Trains one round as <paramref name="version"/> and puts it to the gate (<see cref="RoundTrainer"/>); null when no
+    /// fresh ranking waits. A promoted candidate becomes <see cref="Current"/>; a rejected one is undone before scoring resumes.
+    /// </summary>
+    public async Task<TrainedRound?> TrainRoundAsync(long version, CancellationToken cancellationToken)
     {
-        if (HeldOutSplit.IsHeldOut(ranking.GroupId, options.HeldOutShare))
-        {
-            heldOut.Add(ranking.Ranking);
-            return;
-        }
-
-        RankingsSeen++;
-        if (trained)
-            replay.Add(ranking.Ranking);
-        else
-            fresh.Enqueue(ranking);
-    }
-
-    /// <summary>Trains one round on the oldest <see cref="RewardOptions.TrainEvery"/> fresh rankings plus replay; returns the
-    /// new version's metrics, weights and trainer state (<see cref="RewardModelTrainer.SaveToBytes"/>), or null when there
-    /// was nothing to train on.</summary>
-    public async Task<(RewardModelVersion Version, byte[] Weights, byte[] TrainerState)?> TrainRoundAsync(long version, CancellationToken cancellationToken)
-    {
-        await gate.WaitAsync(cancellationToken);
+        await exclusive.WaitAsync(cancellationToken);
         try
         {
-            if (fresh.Count == 0)
+            if (rounds.Train(version, Current, cancellationToken) is not { } round)
                 return null;
-            var round = fresh.Take(options.TrainEvery).ToList();
-            var rankings = round.Select(r => r.Ranking).ToList();
-            var losses = new List<double>();
-            var sampler = new Random(RoundSeed(options.Seed, version));
-            for (var step = 0; step < options.StepsPerRound; step++)
-            {
-                // A stopping host cancels here (between steps) instead of waiting for the whole round; the fresh
-                // rankings stay queued for the next round, nothing was published.
-                cancellationToken.ThrowIfCancellationRequested();
-                var batch = rankings.Concat(SampleReplay(sampler)).ToList();
-                var metrics = trainer.Step(batch);
-                if (metrics.Applied)
-                    losses.Add(metrics.Loss);
-            }
-
-            foreach (var _ in round)
-                fresh.Dequeue();
-            replay.AddRange(rankings);
-            if (replay.Count > options.ReplayCapacity)
-                replay.RemoveRange(0, replay.Count - options.ReplayCapacity);
-            var evaluation = heldOut.Count > 0 ? trainer.Evaluate(heldOut) : null;
-            var result = new RewardModelVersion(version, evaluation?.PairwiseAccuracy ?? double.NaN,
-                losses.Count > 0 ? losses.Average() : double.NaN, RankingsSeen - fresh.Count, round[^1].Seq);
-            var weights = SerializeWeights();
-            var trainerState = trainer.SaveToBytes();
-            Current = result;
-            logger.LogInformation("Reward model {Version} trained: held-out pairwise accuracy {Accuracy:F3} on {HeldOut} rankings, loss {Loss:F4}",
-                version, result.HeldOutAccuracy, heldOut.Count, result.TrainingLoss);
-            return (result, weights, trainerState);
+            ConsumedThrough = round.Candidate.TrainedThrough;
+            if (round.Verdict.Promote)
+                Current = round.Candidate;
+            return round;
         }
         finally
         {
-            gate.Release();
+            exclusive.Release();
         }
     }
 
@@ -246,77 +171,20 @@ public sealed class RewardModelService : IDisposable
     public async Task<(long Version, float[] Rewards)?> ScoreAsync(
         IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Response)> sequences, CancellationToken cancellationToken)
     {
-        await gate.WaitAsync(cancellationToken);
+        await exclusive.WaitAsync(cancellationToken);
         try
         {
-            if (Current is null)
-                return null;
-            using var scope = NewDisposeScope();
-            var rewards = new List<float>(sequences.Count);
-            foreach (var chunk in sequences.Chunk(options.ScoreBatchSize))
-                rewards.AddRange(trainer.Score(chunk).data<float>().ToArray());
-            return (Current.Version, rewards.ToArray());
+            return Current is null ? null : (Current.Version, network.Score(sequences));
         }
         finally
         {
-            gate.Release();
-        }
-    }
-
-    /// <summary>
-    /// Replay sampling is seeded per round from (seed, version), not by one generator over the process's life, so a
-    /// restarted service samples what the uninterrupted one would have.
-    /// </summary>
-    static int RoundSeed(long seed, long version) => unchecked((int)(seed * 1_000_003 + version * 7_919));
-
-    IEnumerable<Ranking> SampleReplay(Random sampler)
-    {
-        if (replay.Count <= options.ReplaySample)
-            return replay;
-        return Enumerable.Range(0, options.ReplaySample).Select(_ => replay[sampler.Next(replay.Count)]).ToList();
-    }
-
-    void LoadWeights(byte[] weights)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"rlhf-rm-{Guid.NewGuid():N}.safetensors");
-        File.WriteAllBytes(path, weights);
-        var tensors = SafeTensors.Load(path);
-        try
-        {
-            var expected = model.state_dict();
-            var missing = expected.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
-            if (missing.Count > 0 || tensors.Count != expected.Count)
-                throw new InvalidDataException($"Reward-model weights do not match the model (missing: {string.Join(", ", missing.Take(5))}).");
-            using var _ = no_grad();
-            foreach (var (name, parameter) in expected)
-                parameter.copy_(tensors[name]);
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
-            File.Delete(path);
-        }
-    }
-
-    byte[] SerializeWeights()
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"rlhf-rm-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            SafeTensors.Save(path, model.state_dict());
-            return File.ReadAllBytes(path);
-        }
-        finally
-        {
-            File.Delete(path);
+            exclusive.Release();
         }
     }
 
     public void Dispose()
     {
-        trainer.Dispose();
-        model.Dispose();
-        gate.Dispose();
+        network.Dispose();
+        exclusive.Dispose();
     }
 }

@@ -1,8 +1,11 @@
+using Rlhf.Reward.Gate;
+
 namespace Rlhf.Reward.Training;
 
 /// <summary>
-/// The names under which a reward-model version's numbers are kept in the model registry (<c>ModelVersionRecord.Metrics</c>):
-/// written when a version is registered, read back when the service restores the promoted version at start.
+/// The names under which a reward-model version's numbers are kept in the model registry (<c>ModelVersionRecord.Metrics</c>,
+/// and <c>RejectedVersionRecord.Metrics</c> for a candidate the gate rejected): written when a version is registered or
+/// rejected, read back when the service restores its state at start.
 /// </summary>
 public static class RewardRegistryMetrics
 {
@@ -10,6 +13,34 @@ public static class RewardRegistryMetrics
     public const string TrainingLoss = "training_loss";
     public const string RankingsSeen = "rankings_seen";
 
-    /// <summary>The last journal position the version trained on.</summary>
+    /// <summary>The last journal position the version trained on (for a rejected candidate: the last its round took).</summary>
     public const string JournalPosition = "journal_position";
+
+    /// <summary>A rejected candidate's champion, measured on the same held-out pairs.</summary>
+    public const string ChampionHeldOutPairwiseAccuracy = "champion_held_out_pairwise_accuracy";
+
+    /// <summary>How many held-out pairs the gate compared champion and candidate on.</summary>
+    public const string HeldOutPairs = "held_out_pairs";
+
+    /// <summary>The numbers registered with a version.</summary>
+    public static Dictionary<string, double> Of(RewardModelVersion version) => new()
+    {
+        [HeldOutPairwiseAccuracy] = version.HeldOutAccuracy,
+        [TrainingLoss] = version.TrainingLoss,
+        [RankingsSeen] = version.RankingsSeen,
+        [JournalPosition] = version.TrainedThrough,
+    };
+
+    /// <summary>The numbers recorded with a rejected candidate: its own, and the comparison that rejected it.</summary>
+    public static Dictionary<string, double> Of(RewardModelVersion candidate, HeldOutComparison comparison)
+    {
+        var metrics = Of(candidate);
+        metrics[ChampionHeldOutPairwiseAccuracy] = comparison.ChampionAccuracy;
+        metrics[HeldOutPairs] = comparison.Pairs;
+        return metrics;
+    }
+
+    /// <summary>A registered number, or <paramref name="fallback"/> when the record lacks it.</summary>
+    public static double Read(IReadOnlyDictionary<string, double> metrics, string name, double fallback = double.NaN) =>
+        metrics.TryGetValue(name, out var value) ? value : fallback;
 }

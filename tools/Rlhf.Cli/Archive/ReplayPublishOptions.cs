@@ -80,8 +80,8 @@ sealed class ReplayPublishOptions
 
         var target = new ReplayTarget(address, parse.GetValue(pace), parse.GetValue(allowProduction), parse.GetValue(sandboxRedis),
             parse.GetValue(sandboxKeyPrefix) ?? ReplayTarget.DefaultSandboxKeyPrefix);
-        var progress = !Console.IsErrorRedirected && ReferenceEquals(error, Console.Error);
-        return ReplayPublisher.RunAsync(eventsPath, filter, offset, limit, target, error, progress, cancellationToken);
+        return ReplayProgressDisplay.RunAsync(error, (messages, progress) =>
+            ReplayPublisher.RunAsync(eventsPath, filter, offset, limit, target, messages, progress, cancellationToken));
     }
 
     static Uri? ParseAddress(ArgumentResult result)

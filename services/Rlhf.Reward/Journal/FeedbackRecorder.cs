@@ -1,0 +1,103 @@
+using Rlhf.Contracts;
+using Rlhf.Reward.Training;
+using Rlhf.Storage;
+using Rlhf.Training;
+
+namespace Rlhf.Reward.Journal;
+
+/// <summary>
+/// Records rankings and ratings in the <see cref="IFeedbackJournal"/>: each feedback is resolved to training rankings
+/// (token ids, so later rollout expiry does not matter), appended, deduplicated by feedback id, and handed to the
+/// <see cref="RewardModelService"/>. Appending and handing over happen under one gate, so the model sees rankings in
+/// journal order and a version's journal position means "everything up to here".
+/// </summary>
+public sealed class FeedbackRecorder(
+    IFeedbackJournal journal,
+    RankingResolver resolver,
+    GroupRatings ratings,
+    RewardModelService rewardModel,
+    RewardStats stats,
+    ILogger<FeedbackRecorder> logger)
+{
+    readonly SemaphoreSlim intake = new(1, 1);
+
+    /// <summary>Records a ranking (tiers of stored rollouts, best first); returns true when a training round is due.</summary>
+    public Task<bool> RecordRankingAsync(RankingSubmitted ranking, CancellationToken cancellationToken) =>
+        RecordAsync(ranking.FeedbackId, "ranking", ranking.GroupId, async () =>
+        {
+            var resolved = ranking.AllBad ? null : await resolver.ResolveAsync(ranking.GroupId, ranking.RankedRolloutIds, cancellationToken);
+            return new JournalPayload(resolved is null ? [] : [resolved]);
+        }, payload =>
+        {
+            if (payload.Rankings.Count == 0)
+                stats.RankingsWithoutPairs++; // every candidate tied, or too few rollouts left: no pair to learn from
+            else
+                stats.Rankings++;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Records a rating and the pairs it forms within its group (see <see cref="GroupRatings"/>) as one journal entry;
+    /// returns true when a training round is due.
+    /// </summary>
+    public Task<bool> RecordRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken)
+    {
+        var stars = GroupRatings.Stars(rating);
+        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
+        {
+            var pairs = new List<Ranking>();
+            foreach (var tiers in ratings.PairsFor(rating.GroupId, rating.RolloutId, stars))
+                if (await resolver.ResolveAsync(rating.GroupId, tiers, cancellationToken) is { } pair)
+                    pairs.Add(pair);
+            return new JournalPayload(pairs, rating.RolloutId, stars);
+        }, payload =>
+        {
+            ratings.Record(rating.GroupId, rating.RolloutId, stars);
+            stats.Ratings++;
+            stats.Rankings += payload.Rankings.Count;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The one way feedback enters training: unless its feedback id is already journaled, <paramref name="build"/> turns it
+    /// into training rankings, the entry is appended, <paramref name="recorded"/> updates in-memory state, and its rankings
+    /// join the next round. Returns once the entry is durable (the consumer then acknowledges).
+    /// </summary>
+    async Task<bool> RecordAsync(Guid feedbackId, string kind, string groupId, Func<Task<JournalPayload>> build, Action<JournalPayload> recorded,
+        CancellationToken cancellationToken)
+    {
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            if (await IsDuplicateAsync(feedbackId, cancellationToken))
+                return false;
+            var payload = await build();
+            if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
+                return false;
+            recorded(payload);
+            return await rewardModel.AddAsync([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))], cancellationToken);
+        }
+        finally
+        {
+            intake.Release();
+        }
+    }
+
+    async Task<bool> IsDuplicateAsync(Guid feedbackId, CancellationToken cancellationToken)
+    {
+        if (await journal.FindAsync(feedbackId, cancellationToken) is null)
+            return false;
+        Interlocked.Increment(ref stats.Duplicates);
+        logger.LogInformation("Feedback {FeedbackId} is already in the training journal; redelivery ignored", feedbackId);
+        return true;
+    }
+
+    /// <summary>The entry's journal position, or null when another delivery of the same feedback got there first.</summary>
+    async Task<long?> AppendAsync(Guid feedbackId, string kind, string groupId, JournalPayload payload, CancellationToken cancellationToken)
+    {
+        var appended = await journal.AppendAsync(feedbackId, kind, groupId, payload.ToJson(), cancellationToken);
+        if (appended.Appended)
+            return appended.Seq;
+        Interlocked.Increment(ref stats.Duplicates);
+        return null;
+    }
+}

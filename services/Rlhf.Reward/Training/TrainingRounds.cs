@@ -1,0 +1,51 @@
+using MassTransit;
+using Rlhf.Reward.Scoring;
+using Rlhf.Storage;
+
+namespace Rlhf.Reward.Training;
+
+/// <summary>
+/// Trains the rounds that are due, one at a time (more than one after a restart with a backlog), each under a freshly
+/// reserved version number, and publishes what the gate made of it: a new version (after which the rollouts that
+/// waited for the first one are scored) or a rejection.
+/// </summary>
+public sealed class TrainingRounds(
+    RewardModelService rewardModel,
+    IModelRegistry registry,
+    RewardVersionPublisher versions,
+    RewardRejectionPublisher rejections,
+    RolloutScoring rollouts)
+{
+    // Two consumers (rankings, ratings) and the start-up restore may find a round due at once: one trains, the others
+    // wait for it and find nothing left due, so no round is ever trained short.
+    readonly SemaphoreSlim training = new(1, 1);
+
+    public async Task TrainDueRoundsAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await training.WaitAsync(cancellationToken);
+        try
+        {
+            while (rewardModel.RoundDue)
+                await TrainRoundAsync(publish, cancellationToken);
+        }
+        finally
+        {
+            training.Release();
+        }
+    }
+
+    async Task TrainRoundAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        var version = await registry.NextVersionAsync(ModelKind.Reward, cancellationToken);
+        if (await rewardModel.TrainRoundAsync(version, cancellationToken) is not { } round)
+            return;
+        if (!round.Verdict.Promote)
+        {
+            await rejections.PublishAsync(round, publish, cancellationToken);
+            return;
+        }
+
+        await versions.PublishAsync(round, publish, cancellationToken);
+        await rollouts.ScorePendingAsync(publish, cancellationToken);
+    }
+}
