@@ -112,25 +112,7 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
         var blob = await StoreActorWeightsAsync(version, cancellationToken);
         var counters = countTrained(ledger.Counters);
         if (canaryEnabled)
-        {
-            var canary = new CanaryState(version, current.PolicyVersion, blob, metrics, now);
             logger.LogInformation("Candidate policy {Candidate} passed the gate: canary next to champion {Champion}", version, current.PolicyVersion);
-            return current with
-            {
-                Sequence = current.Sequence + 1,
-                PolicyVersion = version,
-                ParentVersion = current.PolicyVersion,
-                PpoSteps = models.Ppo.Steps,
-                SftSteps = models.Sft.Steps,
-                KlCoefficient = models.Ppo.KlCoef,
-                LastMetrics = metrics,
-                Effects = new PendingEffects(EffectKind.StartCanary, version, current.PolicyVersion, blob, metrics, null, claimKeys, now),
-                Counters = counters with { CanariesStarted = counters.CanariesStarted + 1 },
-                WrittenAt = now,
-                Canary = canary,
-            };
-        }
-
         return current with
         {
             Sequence = current.Sequence + 1,
@@ -140,9 +122,13 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
             SftSteps = models.Sft.Steps,
             KlCoefficient = models.Ppo.KlCoef,
             LastMetrics = metrics,
-            Effects = new PendingEffects(EffectKind.Promote, version, current.PolicyVersion, blob, metrics, null, claimKeys, now),
-            Counters = counters with { VersionsPublished = counters.VersionsPublished + 1 },
+            Effects = new PendingEffects(canaryEnabled ? EffectKind.StartCanary : EffectKind.Promote, version, current.PolicyVersion, blob, metrics, null,
+                claimKeys, now),
+            Counters = canaryEnabled
+                ? counters with { CanariesStarted = counters.CanariesStarted + 1 }
+                : counters with { VersionsPublished = counters.VersionsPublished + 1 },
             WrittenAt = now,
+            Canary = canaryEnabled ? new CanaryState(version, current.PolicyVersion, blob, metrics, now) : null,
         };
     }
 
