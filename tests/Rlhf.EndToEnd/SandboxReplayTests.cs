@@ -102,7 +102,9 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         Assert.All(before, key => Assert.Equal(key.Value, after[key.Key]));
         Assert.Equal(1, (await new RedisModelRegistry(redis, production).GetPromotedAsync(ModelKind.Reward, Cancel))!.Version);
-        await Task.Delay(500, Cancel); // scores of the last version's rollouts are published after it is registered
+        // Scores are published after a version is registered: wait until the sandbox has scored every replayed rollout,
+        // then none of its work is still on the way.
+        await WaitForAsync(SandboxScoredAsync, scored => scored >= Groups * 3);
         Assert.Empty(await ProductionTapMessagesAboutThisTestAsync());
     }
 
@@ -232,6 +234,13 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         await WaitForAsync(async () => (await http.GetAsync("/health/ready", Cancel)).StatusCode, status => status == HttpStatusCode.OK);
         var log = await File.ReadAllTextAsync(Path.Combine(directory, "services.log"), Cancel);
         Assert.Contains("REPLAY SANDBOX", log);
+    }
+
+    async Task<long> SandboxScoredAsync()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(sandboxReward!.Urls.First()) };
+        var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/v1/reward/status", Cancel)).RootElement;
+        return status.GetProperty("scored").GetInt64();
     }
 
     /// <summary>Messages the production tap received that name anything of this test (ids, groups, the sandbox prefix).</summary>
