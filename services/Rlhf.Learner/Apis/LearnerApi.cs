@@ -158,7 +158,7 @@ public static class LearnerApi
                 champion_version = r.ChampionVersion,
                 reason = r.Reason,
                 rejected_at = r.RejectedAt,
-                metrics = r.Metrics,
+                metrics = MetricsJson.Finite(r.Metrics),
             }),
             versions = versions.Select(v => new
             {
@@ -168,7 +168,7 @@ public static class LearnerApi
                 canary = v.Version == canary,
                 created_at = v.CreatedAt,
                 blob = new { uri = v.Blob.Uri, sha256 = v.Blob.Sha256, bytes = v.Blob.Bytes, format = v.Blob.Format },
-                metrics = v.Metrics,
+                metrics = MetricsJson.Finite(v.Metrics),
             }),
         };
     }

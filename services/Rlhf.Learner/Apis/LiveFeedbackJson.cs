@@ -18,3 +18,10 @@ static class LiveFeedbackJson
         mean_rank_position = feedback.MeanRankPosition,
     };
 }
+
+/// <summary>Registry metrics as the API writes them: a NaN or an infinity (a metric that did not apply) becomes null, which JSON can hold.</summary>
+static class MetricsJson
+{
+    public static IReadOnlyDictionary<string, double?> Finite(IReadOnlyDictionary<string, double> metrics) =>
+        metrics.ToDictionary(m => m.Key, m => double.IsFinite(m.Value) ? m.Value : (double?)null);
+}

@@ -57,7 +57,7 @@ public sealed class CanaryRelease(LearnerLedger ledger, EffectsOutbox outbox, Po
                     Sequence = current.Sequence + 1,
                     PolicyVersion = canary.ChampionVersion,
                     ParentVersion = championRecord.ParentVersion,
-                    LastRejection = new Rejection(canary.Version, canary.ChampionVersion, $"canary {outcome.ToString().ToLowerInvariant()}: {reason}", now),
+                    LastRejection = new Rejection(canary.Version, canary.ChampionVersion, CanaryConclusion.Describe(outcome, reason), now),
                     Effects = effects,
                     Counters = counters with { CanariesRolledBack = counters.CanariesRolledBack + 1 },
                     WrittenAt = now,

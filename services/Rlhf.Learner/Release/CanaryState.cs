@@ -17,4 +17,13 @@ public sealed record CanaryState(long Version, long ChampionVersion, BlobReferen
 /// <param name="Candidate">Live feedback on the canary.</param>
 /// <param name="Champion">Live feedback on the champion.</param>
 /// <param name="Publish">False when the learner only followed a conclusion someone else published (an operator).</param>
-public sealed record CanaryConclusion(CanaryOutcome Outcome, CanaryState Canary, string Reason, LiveFeedback Candidate, LiveFeedback Champion, bool Publish);
+public sealed record CanaryConclusion(CanaryOutcome Outcome, CanaryState Canary, string Reason, LiveFeedback Candidate, LiveFeedback Champion, bool Publish)
+{
+    /// <summary>"canary rolled back: {reason}" and the like, as rejection records and the status show it.</summary>
+    public static string Describe(CanaryOutcome outcome, string reason) => outcome switch
+    {
+        CanaryOutcome.Promoted => $"canary promoted: {reason}",
+        CanaryOutcome.RolledBack => $"canary rolled back: {reason}",
+        _ => $"canary aborted: {reason}",
+    };
+}

@@ -87,7 +87,7 @@ public sealed class EffectsOutbox(LearnerLedger ledger, IModelRegistry registry,
 
         if (!promote)
             await registry.RecordRejectedAsync(new RejectedVersionRecord(ModelKind.Policy, canary.Version, canary.ChampionVersion, canary.ChampionVersion,
-                $"canary {conclusion.Outcome.ToString().ToLowerInvariant()}: {conclusion.Reason}", PolicyRegistryMetrics.ToRegistry(canary.Metrics),
+                CanaryConclusion.Describe(conclusion.Outcome, conclusion.Reason), PolicyRegistryMetrics.ToRegistry(canary.Metrics),
                 ledger.State.WrittenAt), cancellationToken);
         if (!conclusion.Publish)
             return;
