@@ -23,3 +23,16 @@ public interface ILiveFeedbackStore
     /// <summary>The sums for <paramref name="version"/> during canary <paramref name="canaryVersion"/>.</summary>
     Task<LiveFeedback> GetAsync(long canaryVersion, long version, CancellationToken cancellationToken = default);
 }
+
+/// <summary>Reads of <see cref="ILiveFeedbackStore"/> shared by everything that compares a canary with its champion.</summary>
+public static class LiveFeedbackStoreExtensions
+{
+    /// <summary>Both sides of canary <paramref name="canaryVersion"/>, read concurrently.</summary>
+    public static async Task<(LiveFeedback Candidate, LiveFeedback Champion)> ReadCanaryAsync(this ILiveFeedbackStore store, long canaryVersion,
+        long championVersion, CancellationToken cancellationToken = default)
+    {
+        var candidate = store.GetAsync(canaryVersion, canaryVersion, cancellationToken);
+        var champion = store.GetAsync(canaryVersion, championVersion, cancellationToken);
+        return (await candidate, await champion);
+    }
+}

@@ -20,12 +20,10 @@ public static class ReleaseView
         var rewardModel = await registry.GetPromotedAsync(ModelKind.Reward, cancellationToken);
         object? live = null;
         if (canary is not null && promoted is not null)
-            live = new
-            {
-                version = canary.Version,
-                candidate = Side(await feedback.GetAsync(canary.Version, canary.Version, cancellationToken)),
-                champion = Side(await feedback.GetAsync(canary.Version, promoted.Version, cancellationToken)),
-            };
+        {
+            var (candidate, champion) = await feedback.ReadCanaryAsync(canary.Version, promoted.Version, cancellationToken);
+            live = new { version = canary.Version, candidate = Side(candidate), champion = Side(champion) };
+        }
         return new
         {
             champion_version = promoted?.Version,

@@ -110,8 +110,7 @@ public static class LearnerApi
 
     static async Task<object> LiveCanaryAsync(CanaryState canary, ILiveFeedbackStore feedback, CanaryOptions options, CancellationToken cancellationToken)
     {
-        var candidate = await feedback.GetAsync(canary.Version, canary.Version, cancellationToken);
-        var champion = await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken);
+        var (candidate, champion) = await feedback.ReadCanaryAsync(canary.Version, canary.ChampionVersion, cancellationToken);
         var verdict = CanaryJudge.Judge(candidate, champion, options);
         return new
         {

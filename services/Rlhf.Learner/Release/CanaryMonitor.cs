@@ -26,10 +26,8 @@ public sealed class CanaryMonitor(LearnerEngine engine, IRolloutStore rollouts, 
         if (!await feedback.AddAsync(canary.Version, version.Value, rating.FeedbackId, judgement, cancellationToken))
             return;
 
-        var verdict = CanaryJudge.Judge(
-            await feedback.GetAsync(canary.Version, canary.Version, cancellationToken),
-            await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken),
-            settings);
+        var (candidate, champion) = await feedback.ReadCanaryAsync(canary.Version, canary.ChampionVersion, cancellationToken);
+        var verdict = CanaryJudge.Judge(candidate, champion, settings);
         if (verdict.Decision == CanaryDecision.Continue)
             return;
         logger.LogInformation("Canary {Canary}: {Decision} ({Reason})", canary.Version, verdict.Decision, verdict.Reason);

@@ -25,8 +25,7 @@ public sealed class CanaryRelease(LearnerLedger ledger, EffectsOutbox outbox, Po
         if (ledger.State.Canary is not { } canary || canary.Version != version)
             return;
 
-        var candidate = await feedback.GetAsync(canary.Version, canary.Version, cancellationToken);
-        var champion = await feedback.GetAsync(canary.Version, canary.ChampionVersion, cancellationToken);
+        var (candidate, champion) = await feedback.ReadCanaryAsync(canary.Version, canary.ChampionVersion, cancellationToken);
         var conclusion = new CanaryConclusion(outcome, canary, reason, candidate, champion, publish);
         var current = ledger.State;
         var now = time.GetUtcNow();

@@ -27,8 +27,8 @@ sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFe
         if (await registry.GetCanaryAsync(ModelKind.Policy, cancellationToken) is not { } canary)
             return null;
         var champion = promoted?.Version ?? canary.ParentVersion ?? 0;
-        return new LiveCanary(canary, champion, await feedback.GetAsync(canary.Version, canary.Version, cancellationToken),
-            await feedback.GetAsync(canary.Version, champion, cancellationToken));
+        var (candidateFeedback, championFeedback) = await feedback.ReadCanaryAsync(canary.Version, champion, cancellationToken);
+        return new LiveCanary(canary, champion, candidateFeedback, championFeedback);
     }
 
     /// <summary>The event that tells services (and the archive) how this canary ended.</summary>
