@@ -145,7 +145,8 @@ public sealed class CanaryServingTests : IDisposable
         var learner = new LearnerStandIn(host.Services);
 
         await learner.ConcludeCanaryAsync(CanaryVersion, ChampionVersion, promote: false);
-        var status = await host.WaitForStatusAsync(s => CanaryOf(s) is null);
+        // The served state and the change counter are updated one after the other: wait for both.
+        var status = await host.WaitForStatusAsync(s => CanaryOf(s) is null && s.GetProperty("canary_changes").GetInt64() >= 2);
 
         Assert.Null(CanaryOf(status));
         Assert.Equal(ChampionVersion, ChampionOf(status));
