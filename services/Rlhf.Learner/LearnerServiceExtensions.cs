@@ -52,7 +52,11 @@ public static class LearnerServiceExtensions
         services.AddBusConsumer<PolicyRollbackConsumer, PolicyRollbackConsumerDefinition>();
         services.AddBusConsumer<CanaryConcludedConsumer, CanaryConcludedConsumerDefinition>();
         if (builder.Configuration.GetValue<bool>($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.Canary)}:{nameof(CanaryOptions.Enabled)}"))
+        {
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+            services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
+            services.AddHostedService<CanaryDeadline>();
+        }
         return builder;
     }
 

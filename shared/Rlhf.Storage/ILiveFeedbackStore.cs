@@ -3,11 +3,12 @@ using Rlhf.Contracts;
 namespace Rlhf.Storage;
 
 /// <summary>One judgement of a served response, as the canary comparison counts it.</summary>
-/// <param name="Score">The judgement as a score in [0, 1].</param>
+/// <param name="Score">The judgement as a score in [0, 1] that the canary comparison uses; null for a rank position within
+/// one version's own group (it describes the version's samples against each other, not the version against another).</param>
 /// <param name="Thumb">0 or 1 for a thumbs rating.</param>
 /// <param name="Stars">1..5 for a star rating.</param>
 /// <param name="RankPosition">Normalised rank position (0 best, 1 worst) of a ranked response.</param>
-public readonly record struct LiveJudgement(double Score, int? Thumb = null, int? Stars = null, double? RankPosition = null);
+public readonly record struct LiveJudgement(double? Score, int? Thumb = null, int? Stars = null, double? RankPosition = null);
 
 /// <summary>
 /// Live feedback per policy version during one canary (keyed by the canary's version, so each canary starts from zero

@@ -205,6 +205,38 @@ public sealed class LearnerRabbitMqRedisTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rankings_add_rank_positions_per_version_and_a_canary_without_a_verdict_in_time_is_rolled_back()
+    {
+        var settings = LearnerSettings();
+        settings["Learner:Canary:Enabled"] = "true";
+        settings["Learner:Canary:MinFeedback"] = "47";
+        settings["Learner:Canary:MaxFeedback"] = "100";
+        settings["Learner:Canary:MaxDuration"] = "00:00:20";
+        var registry = Observer<IModelRegistry>();
+        var scored = await SeedAsync();
+
+        await using var learner = new LearnerHost(settings);
+        await learner.WaitUntilReadyAsync();
+        await PublishAsync(scored);
+        var started = await observed.WaitForAsync<CanaryStarted>(c => c.MinFeedback == 47 && c.ChampionVersion == 0);
+        // The seeded rollouts were written by version 0, the champion: a ranking of one group gives each its position.
+        var group = scored.Where(r => r.GroupId == scored[0].GroupId).Select(r => r.RolloutId).ToList();
+        await Observer<IBus>().Publish(new RankingSubmitted(Guid.NewGuid(), scored[0].GroupId, [.. group.Select(id => (IReadOnlyList<Guid>)[id])], false,
+            "user", "tests", DateTimeOffset.UtcNow), Cancel);
+        var ranked = await learner.WaitForStatusAsync(s => Live(s) is { } live && live.GetProperty("champion").GetProperty("ranked").GetInt64() == group.Count);
+        Assert.Equal(0.5, Live(ranked)!.Value.GetProperty("champion").GetProperty("mean_rank_position").GetDouble(), 9);
+        Assert.Equal(0, Live(ranked)!.Value.GetProperty("champion").GetProperty("judgements").GetInt64());
+
+        // Nobody rates: after Canary:MaxDuration the canary is rolled back (fail closed) and the champion serves alone.
+        var concluded = await observed.WaitForAsync<CanaryConcluded>(c => c.CandidateVersion == started.CandidateVersion && c.Reason.Contains("no verdict within"),
+            timeout: TimeSpan.FromSeconds(90));
+        Assert.Equal(CanaryOutcome.RolledBack, concluded.Outcome);
+        Assert.Null(await registry.GetCanaryAsync(ModelKind.Policy, Cancel));
+        Assert.Equal(0, (await registry.GetPromotedAsync(ModelKind.Policy, Cancel))!.Version);
+        Assert.Contains("no verdict within 00:00:20", Assert.Single(await registry.ListRejectedAsync(ModelKind.Policy, Cancel)).Reason);
+    }
+
+    [Fact]
     public async Task A_candidate_with_wrecked_weights_is_rejected_offline_and_nothing_of_it_is_registered_or_served()
     {
         var settings = LearnerSettings();

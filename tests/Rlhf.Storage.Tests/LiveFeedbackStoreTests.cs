@@ -46,14 +46,36 @@ public abstract class LiveFeedbackStoreContract
         Assert.Equal(1, (await store.GetAsync(3, 3, Cancel)).Judgements);
     }
 
+    [Fact]
+    public async Task A_rank_position_alone_is_shown_but_not_counted_as_a_judgement()
+    {
+        var store = CreateStore();
+
+        Assert.True(await store.AddAsync(7, 7, Guid.NewGuid(), new LiveJudgement(null, RankPosition: 0), Cancel));
+        Assert.True(await store.AddAsync(7, 7, Guid.NewGuid(), new LiveJudgement(null, RankPosition: 1), Cancel));
+        Assert.True(await store.AddAsync(7, 7, Guid.NewGuid(), new LiveJudgement(0.25, Stars: 2), Cancel));
+
+        Assert.Equal(new LiveFeedback(7, 1, 0.25, 0.0625, 0, 0, 2, 1, 1, 2), await store.GetAsync(7, 7, Cancel));
+    }
+
+    [Fact]
+    public async Task A_judgement_with_neither_score_nor_rank_position_is_refused()
+    {
+        var store = CreateStore();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AddAsync(1, 1, Guid.NewGuid(), new LiveJudgement(null, Thumb: 1), Cancel));
+
+        Assert.Equal(LiveFeedback.Empty(1), await store.GetAsync(1, 1, Cancel));
+    }
+
     [Theory]
     [InlineData(-0.1, null, null, null)]
     [InlineData(1.5, null, null, null)]
     [InlineData(double.NaN, null, null, null)]
-    [InlineData(1, 2, null, null)]
-    [InlineData(1, null, 6, null)]
-    [InlineData(1, null, null, 1.5)]
-    public async Task Invalid_judgements_are_refused_and_change_nothing(double score, int? thumb, int? stars, double? rank)
+    [InlineData(1.0, 2, null, null)]
+    [InlineData(1.0, null, 6, null)]
+    [InlineData(1.0, null, null, 1.5)]
+    public async Task Invalid_judgements_are_refused_and_change_nothing(double? score, int? thumb, int? stars, double? rank)
     {
         var store = CreateStore();
 

@@ -57,6 +57,15 @@ public static class CanaryJudge
         return new CanaryVerdict(CanaryDecision.Continue, $"unclear: {Numbers()}", difference, lower, upper);
     }
 
+    /// <summary>The verdict when the canary ran <see cref="CanaryOptions.MaxDuration"/> without one: roll back (fail closed).</summary>
+    public static CanaryVerdict Expired(LiveFeedback canary, LiveFeedback champion, CanaryOptions options)
+    {
+        var current = Judge(canary, champion, options);
+        return new CanaryVerdict(CanaryDecision.RollBack,
+            string.Create(CultureInfo.InvariantCulture, $"no verdict within {options.MaxDuration} (fail closed): {current.Reason}"),
+            current.Difference, current.LowerBound, current.UpperBound);
+    }
+
     static (double Mean, double Variance) Moments(LiveFeedback feedback)
     {
         var mean = feedback.ScoreSum / feedback.Judgements;

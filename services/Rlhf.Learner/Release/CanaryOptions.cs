@@ -28,8 +28,16 @@ public sealed class CanaryOptions : IValidatableObject
     [Range(0.0, 5.0)]
     public double ConfidenceZ { get; set; } = 1.645;
 
+    /// <summary>
+    /// How long a canary may run without a verdict; then it is rolled back (fail closed), as after
+    /// <see cref="MaxFeedback"/>. Zero: no limit (a canary on a quiet app then waits for feedback however long it takes).
+    /// </summary>
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (MaxDuration < TimeSpan.Zero)
+            yield return new ValidationResult($"Canary:MaxDuration ({MaxDuration}) must not be negative.", [nameof(MaxDuration)]);
         if (MaxFeedback < MinFeedback)
             yield return new ValidationResult($"Canary:MaxFeedback ({MaxFeedback}) must be at least Canary:MinFeedback ({MinFeedback}).",
                 [nameof(MaxFeedback), nameof(MinFeedback)]);

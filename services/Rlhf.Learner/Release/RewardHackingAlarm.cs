@@ -14,12 +14,11 @@ namespace Rlhf.Learner.Release;
 /// while no evaluator's score rose, promotion pauses in the registry and <see cref="RewardHackingSuspected"/> is
 /// published. The served rewards come from whatever reward model scored them; a new reward model version can shift
 /// them, which is why the threshold is a rise, not a level, and an operator decides (<c>rlhf policy resume</c>). The
-/// window lives in memory (a restarted learner starts a new one).
+/// window is kept in <see cref="IAlarmWindowStore"/> (Redis), so a restarted learner goes on with it.
 /// </summary>
-public sealed class RewardHackingAlarm(AlarmOptions options, IModelRegistry registry, TimeProvider time, ILogger<RewardHackingAlarm> logger)
+public sealed class RewardHackingAlarm(AlarmOptions options, IModelRegistry registry, IAlarmWindowStore store, TimeProvider time,
+    ILogger<RewardHackingAlarm> logger)
 {
-    readonly Queue<(double Reward, IReadOnlyDictionary<string, double> Evaluators)> window = new();
-
     /// <summary>Observes one verdict of the gate with the candidate's mean served reward; a verdict without an independent evaluator is ignored.</summary>
     public async Task ObserveAsync(double servedReward, GateVerdict verdict, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
@@ -29,13 +28,12 @@ public sealed class RewardHackingAlarm(AlarmOptions options, IModelRegistry regi
         if (independent.Count == 0)
             return;
 
-        window.Enqueue((servedReward, independent.ToDictionary(c => c.Evaluator, c => c.CandidateMean)));
-        while (window.Count > options.Window)
-            window.Dequeue();
+        var window = await store.AppendAsync(ModelKind.Policy,
+            new AlarmObservation(servedReward, independent.ToDictionary(c => c.Evaluator, c => c.CandidateMean)), options.Window, cancellationToken);
         if (window.Count < options.Window)
             return;
 
-        var (first, last) = (window.First(), window.Last());
+        var (first, last) = (window[0], window[^1]);
         var rise = last.Reward - first.Reward;
         var changes = last.Evaluators.Where(e => first.Evaluators.ContainsKey(e.Key))
             .ToDictionary(e => e.Key, e => e.Value - first.Evaluators[e.Key]);
@@ -45,7 +43,7 @@ public sealed class RewardHackingAlarm(AlarmOptions options, IModelRegistry regi
         var evaluators = string.Join(", ", changes.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} changed {c.Value:+0.000;-0.000}")));
         var reason = string.Create(CultureInfo.InvariantCulture,
             $"mean reward-model score of served rollouts rose {rise:+0.000;-0.000} over the last {window.Count} candidates while {evaluators} on the gate's prompts");
-        window.Clear();
+        await store.ClearAsync(ModelKind.Policy, cancellationToken);
         var now = time.GetUtcNow();
         if (!await registry.PausePromotionAsync(ModelKind.Policy, new PromotionPause($"reward hacking suspected: {reason}", now), cancellationToken))
             return;

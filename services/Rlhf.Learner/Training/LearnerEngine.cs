@@ -38,6 +38,7 @@ public sealed class LearnerEngine(
     IModelRegistry registry,
     IBlobStore blobs,
     ILiveFeedbackStore liveFeedback,
+    IAlarmWindowStore alarmWindow,
     IPolicyGate gate,
     IEnumerable<IResponseEvaluator> evaluators,
     TimeProvider time,
@@ -56,7 +57,7 @@ public sealed class LearnerEngine(
     /// Loads the models and, when the state directory holds one, the newest complete checkpoint. Local and
     /// synchronous: a broken base checkpoint or a corrupt trainer checkpoint stops the host at start.
     /// </summary>
-    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, liveFeedback, gate, [.. evaluators], time, loggers);
+    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, liveFeedback, alarmWindow, gate, [.. evaluators], time, loggers);
 
     /// <summary>
     /// The part of the start that needs the registry and the bus: the first checkpoint (bootstrap version, or the

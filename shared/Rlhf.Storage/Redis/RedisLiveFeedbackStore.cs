@@ -11,12 +11,13 @@ namespace Rlhf.Storage;
 /// </summary>
 public sealed class RedisLiveFeedbackStore(IConnectionMultiplexer redis, string keyPrefix, TimeSpan ttl) : ILiveFeedbackStore
 {
-    // KEYS: seen, sums. ARGV: feedback id, ttl seconds, score, score^2, thumbs up, thumbs, stars sum, stars, rank sum, ranked.
+    // KEYS: seen, sums. ARGV: feedback id, ttl seconds, score, score^2, thumbs up, thumbs, stars sum, stars, rank sum, ranked,
+    // scored (1 when the judgement has a score, 0 for a rank position only).
     const string AddScript = """
         if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
           return 0
         end
-        redis.call('HINCRBY', KEYS[2], 'judgements', 1)
+        redis.call('HINCRBY', KEYS[2], 'judgements', ARGV[11])
         redis.call('HINCRBYFLOAT', KEYS[2], 'score_sum', ARGV[3])
         redis.call('HINCRBYFLOAT', KEYS[2], 'score_square_sum', ARGV[4])
         redis.call('HINCRBY', KEYS[2], 'thumbs_up', ARGV[5])
@@ -38,9 +39,9 @@ public sealed class RedisLiveFeedbackStore(IConnectionMultiplexer redis, string 
         var added = (long)await redis.GetDatabase().ScriptEvaluateAsync(AddScript,
             [Key(canaryVersion, "seen"), Key(canaryVersion, $"version:{version}")],
             [
-                feedbackId.ToString("N"), (long)Math.Ceiling(ttl.TotalSeconds), F(judgement.Score), F(judgement.Score * judgement.Score),
+                feedbackId.ToString("N"), (long)Math.Ceiling(ttl.TotalSeconds), F(judgement.Score ?? 0), F((judgement.Score ?? 0) * (judgement.Score ?? 0)),
                 judgement.Thumb ?? 0, judgement.Thumb is null ? 0 : 1, judgement.Stars ?? 0, judgement.Stars is null ? 0 : 1,
-                F(judgement.RankPosition ?? 0), judgement.RankPosition is null ? 0 : 1,
+                F(judgement.RankPosition ?? 0), judgement.RankPosition is null ? 0 : 1, judgement.Score is null ? 0 : 1,
             ]);
         return added == 1;
     }

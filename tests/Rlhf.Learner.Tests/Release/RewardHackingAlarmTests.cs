@@ -13,6 +13,7 @@ namespace Rlhf.Learner.Tests.Release;
 public sealed class RewardHackingAlarmTests : IAsyncDisposable
 {
     readonly InMemoryModelRegistry registry = new();
+    readonly InMemoryAlarmWindowStore window = new();
     readonly ServiceProvider provider = new ServiceCollection().AddMassTransitTestHarness().BuildServiceProvider(true);
     readonly ITestHarness harness;
     readonly RewardHackingAlarm alarm;
@@ -20,7 +21,7 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
     public RewardHackingAlarmTests()
     {
         harness = provider.GetRequiredService<ITestHarness>();
-        alarm = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.1, MaxEvaluatorChange = 0 }, registry, TimeProvider.System,
+        alarm = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.1, MaxEvaluatorChange = 0 }, registry, window, TimeProvider.System,
             NullLogger<RewardHackingAlarm>.Instance);
     }
 
@@ -80,5 +81,21 @@ public sealed class RewardHackingAlarmTests : IAsyncDisposable
 
         Assert.Null(await registry.GetPromotionPauseAsync(ModelKind.Policy, Cancel));
         Assert.Empty(harness.Published.Select<RewardHackingSuspected>(Cancel));
+    }
+
+    [Fact]
+    public async Task A_restarted_learner_goes_on_with_the_window_it_had()
+    {
+        await harness.Start();
+        await alarm.ObserveAsync(0.20, Verdict(0.70), harness.Bus, Cancel);
+        await alarm.ObserveAsync(0.25, Verdict(0.72), harness.Bus, Cancel);
+
+        var restarted = new RewardHackingAlarm(new AlarmOptions { Window = 3, MinRewardRise = 0.1, MaxEvaluatorChange = 0 }, registry, window,
+            TimeProvider.System, NullLogger<RewardHackingAlarm>.Instance);
+        await restarted.ObserveAsync(0.35, Verdict(0.67), harness.Bus, Cancel);
+
+        Assert.Single(harness.Published.Select<RewardHackingSuspected>(Cancel));
+        // The alarm cleared the window, so the next observation starts a new one.
+        Assert.Single(await window.AppendAsync(ModelKind.Policy, new AlarmObservation(0, new Dictionary<string, double>()), 3, Cancel));
     }
 }
