@@ -31,6 +31,19 @@ if ! "$RLHF_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1; then
     apt_install || echo "test: python3-torch install failed (see TestResults/apt-python.log); Python reference tests will fail"
   fi
 fi
+# Tools the deployment tests run (tests/Rlhf.Deploy.Tests): docker-compose (its `config` checks docker-compose.yml
+# without a Docker engine) and kubectl (its kustomize renders deploy/k8s). Installed when missing, like python3-torch.
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "test: installing ${missing[*]} (log: TestResults/apt-tools.log)"
+  tools_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>TestResults/apt-tools.log 2>&1; }
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! tools_install; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >>TestResults/apt-tools.log 2>&1 || true
+    tools_install || echo "test: installing ${missing[*]} failed (see TestResults/apt-tools.log); deployment tests will fail"
+  fi
+fi
 echo "test: RLHF_TEST_RABBITMQ=$RLHF_TEST_RABBITMQ RLHF_TEST_REDIS=$RLHF_TEST_REDIS"
 echo "test: dotnet test Services.sln $* (log: $LOG)"
 
