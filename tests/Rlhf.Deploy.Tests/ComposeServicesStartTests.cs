@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
 using Rlhf.Testing;
-using StackExchange.Redis;
 using YamlDotNet.RepresentationModel;
 
 namespace Rlhf.Deploy.Tests;
@@ -18,9 +15,6 @@ namespace Rlhf.Deploy.Tests;
 public sealed class ComposeServicesStartTests : IAsyncDisposable
 {
     static readonly string[] Services = ["generation", "feedback", "reward", "learner", "dashboard"];
-    static readonly string[] SharedQueues =
-        ["canary-concluded", "canary-rankings", "canary-ratings", "policy-rollback", "ranking-submitted", "rating-submitted", "rollout-generated",
-         "demonstrations", "rollout-scored"];
 
     readonly string run = Guid.NewGuid().ToString("N")[..12];
     readonly TinyPolicy policy = new(seed: 3);
@@ -38,11 +32,8 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
             await process.WaitForExitAsync(CancellationToken.None);
             process.Dispose();
         }
-        await DeleteQueuesAsync();
-        await using (var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis))
-            foreach (var server in redis.GetServers())
-                await foreach (var key in server.KeysAsync(pattern: $"{Prefix}:*"))
-                    await redis.GetDatabase().KeyDeleteAsync(key);
+        await BrokerLeftovers.DeleteQueuesAsync(Prefix);
+        await BrokerLeftovers.DeleteKeysAsync($"{Prefix}:");
         policy.Dispose();
         if (Directory.Exists(state))
             Directory.Delete(state, recursive: true);
@@ -126,25 +117,5 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
             await Task.Delay(250, TestContext.Current.CancellationToken);
         }
         return false;
-    }
-
-    async Task DeleteQueuesAsync()
-    {
-        var factory = new ConnectionFactory { Uri = TestInfrastructure.RabbitMq };
-        await using var connection = await factory.CreateConnectionAsync();
-        foreach (var name in SharedQueues.SelectMany(q => new[] { "", "_error", "_skipped" }.Select(s => $"{Prefix}-{q}{s}")))
-        {
-            foreach (var delete in new Func<IChannel, Task>[] { c => c.QueueDeleteAsync(name), c => c.ExchangeDeleteAsync(name) })
-            {
-                try
-                {
-                    await using var channel = await connection.CreateChannelAsync();
-                    await delete(channel);
-                }
-                catch (OperationInterruptedException)
-                {
-                }
-            }
-        }
     }
 }

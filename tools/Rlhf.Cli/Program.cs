@@ -14,6 +14,7 @@ root.Subcommands.Add(Rlhf.Cli.Archive.ReplayCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ExportCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ArchiveCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.PolicyCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Up.UpCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.ErrorsCommand.Create());
 root.Subcommands.Add(ChaosForwarder.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.

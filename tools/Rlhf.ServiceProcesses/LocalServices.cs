@@ -52,11 +52,29 @@ public sealed class LocalServices : IAsyncDisposable
 
     /// <summary>Starts every service on <paramref name="infrastructure"/> (already running) and waits until each is ready.</summary>
     /// <param name="firstPort">Service i listens on <c>firstPort + i + 1</c> (generation, feedback, reward, learner).</param>
+    public static Task<LocalServices> StartAsync(string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey,
+        string redisPrefix, int firstPort, LocalInfrastructure infrastructure, CancellationToken cancellationToken) =>
+        StartAsync(runDirectory, settings, apiKey, ClientName, redisPrefix, firstPort, infrastructure, Names, cancellationToken);
+
+    /// <summary><c>rlhf up</c>'s form: runs <c>scripts/infra.sh up</c> (default ports), then starts <paramref name="instances"/>.</summary>
     public static async Task<LocalServices> StartAsync(string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey,
-        string redisPrefix, int firstPort, LocalInfrastructure infrastructure, CancellationToken cancellationToken)
+        string clientName, string redisPrefix, int firstPort, IReadOnlyList<string> instances, CancellationToken cancellationToken)
+    {
+        await RunInfraUpAsync(cancellationToken);
+        return await StartAsync(runDirectory, settings, apiKey, clientName, redisPrefix, firstPort, new LocalInfrastructure(), instances, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the named instances (<see cref="Instances"/>: <c>Generation</c>, <c>Generation.2</c>, ...; the part before the
+    /// dot names the service) on <paramref name="infrastructure"/> and waits until each is ready.
+    /// </summary>
+    /// <param name="firstPort">Instance i listens on <c>firstPort + i + 1</c>; 0: each on a port the system says is free.</param>
+    public static async Task<LocalServices> StartAsync(string runDirectory, IReadOnlyDictionary<string, string?> settings, string apiKey,
+        string clientName, string redisPrefix, int firstPort, LocalInfrastructure infrastructure, IReadOnlyList<string> instances,
+        CancellationToken cancellationToken)
     {
         var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
-        var ports = Names.Select((name, i) => (name, port: firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
+        var ports = instances.Select((name, i) => (name, port: firstPort == 0 ? FreePort() : firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
         var services = new LocalServices(runDirectory, name => new Dictionary<string, string?>(settings)
         {
             ["Urls"] = $"http://127.0.0.1:{ports[name]}",
@@ -67,17 +85,17 @@ public sealed class LocalServices : IAsyncDisposable
             ["Redis:KeyPrefix"] = redisPrefix,
             ["Log:Console"] = "false",
             ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
-            [$"Feedback:ApiKeys:{ClientName}"] = apiKeyHash,
+            [$"Feedback:ApiKeys:{clientName}"] = apiKeyHash,
         });
         try
         {
-            foreach (var name in Names)
+            foreach (var name in instances)
             {
                 services.urls[name] = $"http://127.0.0.1:{ports[name]}";
                 services.Start(name);
             }
 
-            foreach (var name in Names)
+            foreach (var name in instances)
                 await services.WaitReadyAsync(name, TimeSpan.FromMinutes(2), cancellationToken);
             return services;
         }
@@ -88,6 +106,26 @@ public sealed class LocalServices : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Instance names for <paramref name="replicas"/> per service, in <see cref="Names"/> order then the others:
+    /// the first replica is named after its service (<c>Generation</c>), the next ones <c>Generation.2</c>, ...
+    /// </summary>
+    public static IReadOnlyList<string> Instances(IReadOnlyDictionary<string, int> replicas) =>
+        [.. replicas.OrderBy(r => Names.Contains(r.Key) ? Names.ToList().IndexOf(r.Key) : Names.Count)
+            .SelectMany(r => Enumerable.Range(1, r.Value).Select(i => i == 1 ? r.Key : $"{r.Key}.{i}"))];
+
+    static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The service an instance runs: <c>Generation.2</c> runs <c>Generation</c>.</summary>
+    public static string ServiceOf(string instance) => instance.Split('.')[0];
+
     /// <summary>The process id of a running service.</summary>
     public int ProcessId(string name) => processes[name].Id;
 
@@ -96,7 +134,7 @@ public sealed class LocalServices : IAsyncDisposable
     {
         if (processes.TryGetValue(name, out var running) && !running.HasExited)
             throw new InvalidOperationException($"Rlhf.{name} is already running (pid {running.Id}).");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, $"Rlhf.{name}.dll")])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, $"Rlhf.{ServiceOf(name)}.dll")])
         {
             WorkingDirectory = runDirectory,
             RedirectStandardOutput = true,

@@ -1,18 +1,25 @@
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
-using Rlhf.Testing;
 using StackExchange.Redis;
 
-namespace Rlhf.Learner.Tests.Support;
+namespace Rlhf.Testing;
 
-/// <summary>Removes what a test left on the shared RabbitMQ and Redis: the learner's durable queues and exchanges, and its keys.</summary>
+/// <summary>
+/// Removes what a test left on the shared RabbitMQ and Redis: the durable queues and exchanges of the reward's and the
+/// learner's shared endpoints under a queue prefix (<c>Reward:QueuePrefix</c>, <c>Learner:QueuePrefix</c>), and keys.
+/// </summary>
 public static class BrokerLeftovers
 {
+    /// <summary>Every shared (prefixed) endpoint of the reward service and the learner.</summary>
+    static readonly string[] SharedEndpoints =
+        ["rollout-scored", "demonstrations", "policy-rollback", "canary-concluded", "canary-ratings", "canary-rankings", "rollout-generated",
+         "ranking-submitted", "rating-submitted"];
+
     public static async Task DeleteQueuesAsync(string queuePrefix)
     {
         var factory = new ConnectionFactory { Uri = TestInfrastructure.RabbitMq };
         await using var connection = await factory.CreateConnectionAsync();
-        foreach (var endpoint in new[] { "rollout-scored", "demonstrations", "policy-rollback" })
+        foreach (var endpoint in SharedEndpoints)
         {
             foreach (var name in new[] { $"{queuePrefix}-{endpoint}", $"{queuePrefix}-{endpoint}_error", $"{queuePrefix}-{endpoint}_skipped" })
             {

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Rlhf.Cli.Up;
+using Rlhf.Testing;
+
+namespace Rlhf.Cli.Tests;
+
+/// <summary>
+/// <c>rlhf up</c> as a user runs it: the shipped CLI as its own process on the real RabbitMQ and Redis, a model
+/// directory and two generation replicas; the printed URLs and key work (both replicas answer, the key's feedback is
+/// accepted), Ctrl-C stops every service it started. Bad arguments are refused before anything starts.
+/// </summary>
+public sealed partial class UpCommandTests : IAsyncDisposable
+{
+    readonly TinyPolicy policy = new(seed: 5);
+    readonly string scratch = Path.Combine(Path.GetTempPath(), $"rlhf-up-test-{Guid.NewGuid():N}");
+    readonly string run = Guid.NewGuid().ToString("N")[..10];
+
+    public async ValueTask DisposeAsync()
+    {
+        await BrokerLeftovers.DeleteQueuesAsync($"up-test-{run}");
+        await BrokerLeftovers.DeleteKeysAsync($"rlhf-test-up-{run}:");
+        policy.Dispose();
+        if (Directory.Exists(scratch))
+            Directory.Delete(scratch, recursive: true);
+    }
+
+    static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [GeneratedRegex(@"^\s+(?<instance>[a-z.0-9]+)\s+(?<url>http://127\.0\.0\.1:\d+)", RegexOptions.Multiline)]
+    private static partial Regex UrlLine();
+
+    [GeneratedRegex(@"rlhf_[0-9a-f]{48}")]
+    private static partial Regex Key();
+
+    Process Start(params string[] args)
+    {
+        var start = DotnetChildProcess.StartInfo("rlhf.dll");
+        foreach (var arg in (string[])["up", .. args])
+            start.ArgumentList.Add(arg);
+        return Process.Start(start) ?? throw new InvalidOperationException("rlhf did not start");
+    }
+
+    [Fact]
+    public async Task Up_starts_every_service_with_two_generation_replicas_prints_working_urls_and_key_and_stops_them_on_ctrl_c()
+    {
+        using var up = Start("--model", policy.Directory, "--replicas", "generation=2", "--port", "0", "--state", Path.Combine(scratch, "state"),
+            "--runs", Path.Combine(scratch, "runs"), "--redis-prefix", $"rlhf-test-up-{run}:", "--queue-prefix", $"up-test-{run}", "--client", "test-app");
+        var output = new StringBuilder();
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        up.OutputDataReceived += (_, e) =>
+        {
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data?.StartsWith(UpCommand.ReadyLine, StringComparison.Ordinal) == true)
+                ready.TrySetResult();
+        };
+        up.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        up.BeginOutputReadLine();
+        up.BeginErrorReadLine();
+        try
+        {
+            await ready.Task.WaitAsync(TimeSpan.FromMinutes(4), Cancel);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"rlhf up did not get ready:\n{output}");
+        }
+
+        string printed;
+        lock (output) printed = output.ToString();
+        var urls = UrlLine().Matches(printed).ToDictionary(m => m.Groups["instance"].Value, m => m.Groups["url"].Value);
+        Assert.Equal(["dashboard", "feedback", "generation", "generation.2", "learner", "reward"], urls.Keys.Order());
+        var key = Key().Match(printed).Value;
+        Assert.NotEmpty(key);
+
+        using var http = new HttpClient();
+        Guid rollout = default;
+        foreach (var generation in new[] { urls["generation"], urls["generation.2"] })
+        {
+            using var reply = await http.PostAsJsonAsync($"{generation}/v1/chat/completions",
+                new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" }, Cancel);
+            Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+            using var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
+            rollout = body.RootElement.GetProperty("choices")[0].GetProperty("rollout_id").GetGuid();
+        }
+        using var rating = new HttpRequestMessage(HttpMethod.Post, $"{urls["feedback"]}/v1/feedback/ratings")
+        {
+            Content = JsonContent.Create(new { rollout_id = rollout, scale = "thumbs", value = 1, rater_id = "u1" }),
+        };
+        rating.Headers.Add("X-Api-Key", key);
+        Assert.Equal(HttpStatusCode.Accepted, (await http.SendAsync(rating, Cancel)).StatusCode);
+        using var wrongKey = new HttpRequestMessage(HttpMethod.Post, $"{urls["feedback"]}/v1/feedback/ratings")
+        {
+            Content = JsonContent.Create(new { rollout_id = rollout, scale = "thumbs", value = 1, rater_id = "u2" }),
+        };
+        wrongKey.Headers.Add("X-Api-Key", "rlhf_not-the-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrongKey, Cancel)).StatusCode);
+
+        Assert.Equal(0, sys_kill(up.Id, 2)); // SIGINT, as Ctrl-C
+        await up.WaitForExitAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+        Assert.Equal(0, up.ExitCode);
+        foreach (var url in urls.Values)
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetAsync($"{url}/health/live", Cancel));
+    }
+
+    [Theory]
+    [InlineData("--replicas", "learner=2", "the learner runs exactly once")]
+    [InlineData("--replicas", "reward=2", "the reward service runs once")]
+    [InlineData("--replicas", "generation=two", "must be 1..16")]
+    [InlineData("--replicas", "scorer=2", "is not service=count")]
+    [InlineData("--canary-share", "1.5", "--canary-share must be in [0, 1]")]
+    [InlineData("--client", "bad name", "must be 1-64 letters")]
+    public async Task Bad_arguments_are_refused_before_anything_starts(string option, string value, string message)
+    {
+        using var up = Start("--model", policy.Directory, "--runs", Path.Combine(scratch, "runs"), option, value);
+        var error = await up.StandardError.ReadToEndAsync(Cancel);
+        await up.WaitForExitAsync(Cancel);
+
+        Assert.Equal(1, up.ExitCode);
+        Assert.Contains(message, error);
+        Assert.False(Directory.Exists(Path.Combine(scratch, "runs")));
+    }
+
+    [Fact]
+    public async Task A_folder_without_a_checkpoint_is_refused_as_a_model()
+    {
+        Directory.CreateDirectory(scratch);
+        using var up = Start("--model", scratch);
+        var error = await up.StandardError.ReadToEndAsync(Cancel);
+        await up.WaitForExitAsync(Cancel);
+
+        Assert.Equal(1, up.ExitCode);
+        Assert.Contains("is not a checkpoint directory (no config.json)", error);
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int sys_kill(int pid, int signal);
+}
