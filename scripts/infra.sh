@@ -11,6 +11,11 @@
 #                             flushes the AOF), wait INFRA_DOWN_SECONDS, start it again on the same data, wait until
 #                             ready (the fault injection of `rlhf chaos`)
 #   scripts/infra.sh queues   print "<queue>\t<messages>" for every queue of the RabbitMQ node on RABBITMQ_PORT
+#   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N
+#                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5682 5683 5684): the
+#                             nodes start like `up` starts one, then nodes 2 and 3 join node 1 (quorum queues are
+#                             replicated across all three); stop-node / kill-node (SIGKILL of its Erlang VM) /
+#                             start-node N act on node N (1-3) for fault injection
 #
 # Environment:
 #   RABBITMQ_PORT        AMQP port (default 5672)
@@ -21,6 +26,7 @@
 #   INFRA_FRESH          1 = a server this script starts begins with empty data (its Mnesia / AOF under .infra/
 #                        are deleted first); servers already running are left as they are (default 0)
 #   INFRA_DOWN_SECONDS   how long `restart` leaves the server stopped (default 3)
+#   RABBITMQ_CLUSTER_PORTS  AMQP ports of the cluster's nodes (default "5682 5683 5684")
 #
 # What this script started is recorded under .infra/ at the repo root (git-ignored):
 #   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
@@ -39,6 +45,7 @@ RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
 INFRA_TIMEOUT="${INFRA_TIMEOUT:-90}"
 INFRA_FRESH="${INFRA_FRESH:-0}"
 INFRA_DOWN_SECONDS="${INFRA_DOWN_SECONDS:-3}"
+RABBITMQ_CLUSTER_PORTS="${RABBITMQ_CLUSTER_PORTS:-5682 5683 5684}"
 
 log() { echo "infra: $*" >&2; }
 die() { echo "infra: ERROR: $*" >&2; exit 1; }
@@ -378,11 +385,105 @@ cmd_queues() {
   rabbitmqctl -q -n "$(rabbit_node "$RABBITMQ_PORT")" list_queues --no-table-headers name messages
 }
 
+# ----------------------------------------------------------------- cluster ---
+cluster_ports() { read -r -a CLUSTER <<<"$RABBITMQ_CLUSTER_PORTS"; [ "${#CLUSTER[@]}" -ge 2 ] || die "RABBITMQ_CLUSTER_PORTS needs at least 2 ports"; }
+
+cluster_port_of() {
+  cluster_ports
+  local n="${1:-}"
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "${#CLUSTER[@]}" ] || die "cluster: node number must be 1..${#CLUSTER[@]}, got '${n}'"
+  echo "${CLUSTER[$((n - 1))]}"
+}
+
+# Nodes that node <port> sees running in its cluster, one per line.
+cluster_running() {
+  rabbitmqctl -q -n "$(rabbit_node "$1")" cluster_status --formatter json 2>/dev/null \
+    | grep -o '"running_nodes":\[[^]]*\]' | grep -o '[A-Za-z0-9_.-]*@[A-Za-z0-9_.-]*' || true
+}
+
+cluster_up() {
+  cluster_ports
+  mkdir -p "$STATE"
+  local all_answer=1 port
+  for port in "${CLUSTER[@]}"; do rabbit_answers "$port" || all_answer=0; done
+  [ "$all_answer" -eq 1 ] || install_packages
+  for port in "${CLUSTER[@]}"; do (RABBITMQ_PORT="$port"; rabbit_up); done
+  local first; first="$(rabbit_node "${CLUSTER[0]}")"
+  for port in "${CLUSTER[@]:1}"; do
+    local node; node="$(rabbit_node "$port")"
+    if cluster_running "${CLUSTER[0]}" | grep -qx "$node"; then
+      continue
+    fi
+    log "joining $node to $first..."
+    rabbitmqctl -q -n "$node" stop_app >/dev/null
+    rabbitmqctl -q -n "$node" reset >/dev/null
+    rabbitmqctl -q -n "$node" join_cluster "$first" >/dev/null
+    rabbitmqctl -q -n "$node" start_app >/dev/null
+  done
+  cluster_status
+}
+
+cluster_status() {
+  cluster_ports
+  local port ok=0 running
+  running="$(for port in "${CLUSTER[@]}"; do rabbit_answers "$port" && cluster_running "$port"; done | sort -u | tr '\n' ' ')"
+  for port in "${CLUSTER[@]}"; do
+    if rabbit_answers "$port"; then
+      echo "rabbitmq-cluster: $(rabbit_node "$port") up amqp://guest:guest@localhost:$port/"
+    else
+      echo "rabbitmq-cluster: $(rabbit_node "$port") down (port $port)"; ok=1
+    fi
+  done
+  echo "rabbitmq-cluster: running nodes: ${running:-none}"
+  return "$ok"
+}
+
+cluster_down() {
+  cluster_ports
+  local port
+  for port in "${CLUSTER[@]}"; do
+    if [ -f "$STATE/rabbitmq-$port.started" ]; then rabbit_down "$STATE/rabbitmq-$port.started"; else echo "rabbitmq: down (not started by infra.sh) port $port"; fi
+  done
+}
+
+cluster_node() {
+  local action="$1" port; port="$(cluster_port_of "${2:-}")"
+  local marker="$STATE/rabbitmq-$port.started"
+  case "$action" in
+    stop-node)
+      [ -f "$marker" ] || die "cluster: node on port $port was not started by infra.sh"
+      rabbit_down "$marker" ;;
+    kill-node)
+      [ -f "$marker" ] || die "cluster: node on port $port was not started by infra.sh"
+      local pidfile pid; pidfile="$(sed -n 's/^pidfile=//p' "$marker")"
+      pid="$($SUDO cat "$pidfile" 2>/dev/null || true)"
+      [ -n "$pid" ] || die "cluster: no pid for the node on port $port"
+      $SUDO kill -9 "$pid"
+      local waited=0
+      while port_open "$port" && [ "$waited" -lt 30 ]; do sleep 1; waited=$((waited + 1)); done
+      rm -f "$marker"
+      echo "rabbitmq: killed (SIGKILL) port $port" ;;
+    start-node)
+      (RABBITMQ_PORT="$port"; INFRA_FRESH=0; rabbit_up) ;;
+  esac
+}
+
+cmd_cluster() {
+  case "${1:-}" in
+    up) cluster_up ;;
+    down) cluster_down ;;
+    status) cluster_status ;;
+    stop-node|kill-node|start-node) cluster_node "$1" "${2:-}" ;;
+    *) echo "usage: $0 cluster up|down|status|stop-node N|kill-node N|start-node N" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-}" in
   up) cmd_up ;;
+  cluster) cmd_cluster "${2:-}" "${3:-}" ;;
   queues) cmd_queues ;;
   down) cmd_down ;;
   status) cmd_status ;;
   restart) cmd_restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|queues|restart rabbitmq|redis" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|queues|restart rabbitmq|redis|cluster ..." >&2; exit 2 ;;
 esac

@@ -44,6 +44,13 @@ public sealed class RabbitMqOptions
     [Required]
     public string Password { get; set; } = "guest";
 
+    /// <summary>
+    /// The nodes of a RabbitMQ cluster as <c>host:port</c> (e.g. <c>localhost:5682</c>), empty for a single broker. When
+    /// set, the bus connects to whichever node answers, starting with <see cref="Host"/>:<see cref="Port"/>, and moves to
+    /// another when its node goes down (with <see cref="QuorumQueues"/> the queues live on every node).
+    /// </summary>
+    public string[] ClusterNodes { get; set; } = [];
+
     /// <summary>Declare service queues as quorum queues (replicated, durable). Off only for brokers without quorum support.</summary>
     public bool QuorumQueues { get; set; } = true;
 

@@ -209,6 +209,12 @@ public static class ServiceDefaultsExtensions
                         h.Username(rabbit.Username);
                         h.Password(rabbit.Password);
                         h.PublisherConfirmation = true;
+                        if (rabbit.ClusterNodes.Length > 0)
+                            h.UseCluster(cluster =>
+                            {
+                                foreach (var node in rabbit.ClusterNodes.Prepend($"{rabbit.Host}:{rabbit.Port}").Distinct(StringComparer.OrdinalIgnoreCase))
+                                    cluster.Node(node);
+                            });
                     });
                     cfg.PrefetchCount = rabbit.PrefetchCount;
                     cfg.UseConsumeFilter(typeof(CorrelationLogFilter<>), context);
