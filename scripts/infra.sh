@@ -12,7 +12,7 @@
 #                             ready (the fault injection of `rlhf chaos`)
 #   scripts/infra.sh queues   print "<queue>\t<messages>" for every queue of the RabbitMQ node on RABBITMQ_PORT
 #   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N
-#                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5682 5683 5684): the
+#                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5692 5693 5694): the
 #                             nodes start like `up` starts one, then nodes 2 and 3 join node 1 (quorum queues are
 #                             replicated across all three); stop-node / kill-node (SIGKILL of its Erlang VM) /
 #                             start-node N act on node N (1-3) for fault injection
@@ -26,7 +26,7 @@
 #   INFRA_FRESH          1 = a server this script starts begins with empty data (its Mnesia / AOF under .infra/
 #                        are deleted first); servers already running are left as they are (default 0)
 #   INFRA_DOWN_SECONDS   how long `restart` leaves the server stopped (default 3)
-#   RABBITMQ_CLUSTER_PORTS  AMQP ports of the cluster's nodes (default "5682 5683 5684")
+#   RABBITMQ_CLUSTER_PORTS  AMQP ports of the cluster's nodes (default "5692 5693 5694")
 #
 # What this script started is recorded under .infra/ at the repo root (git-ignored):
 #   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
@@ -45,7 +45,7 @@ RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
 INFRA_TIMEOUT="${INFRA_TIMEOUT:-90}"
 INFRA_FRESH="${INFRA_FRESH:-0}"
 INFRA_DOWN_SECONDS="${INFRA_DOWN_SECONDS:-3}"
-RABBITMQ_CLUSTER_PORTS="${RABBITMQ_CLUSTER_PORTS:-5682 5683 5684}"
+RABBITMQ_CLUSTER_PORTS="${RABBITMQ_CLUSTER_PORTS:-5692 5693 5694}"
 
 log() { echo "infra: $*" >&2; }
 die() { echo "infra: ERROR: $*" >&2; exit 1; }

@@ -17,13 +17,14 @@ public static class ChaosCommand
         feedback.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--feedback must be at least 1"); });
         var faults = new Option<IReadOnlyList<Fault>>("--faults")
         {
-            Description = "Faults to inject, comma-separated, in this order: " + string.Join(", ", Faults.All.Select(Faults.Name)),
-            DefaultValueFactory = _ => Faults.All,
+            Description = "Faults to inject, comma-separated, in this order: " + string.Join(", ", Faults.Known.Select(Faults.Name)) +
+                $" (default: {string.Join(",", Faults.All.Select(Faults.Name))}; with --cluster {string.Join(",", Faults.Cluster.Select(Faults.Name))})",
             CustomParser = ParseFaults,
         };
         var clients = new Option<int>("--clients") { Description = "Concurrent clients", DefaultValueFactory = _ => 4 };
         clients.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--clients must be at least 1"); });
-        var rabbitPort = new Option<int>("--rabbitmq-port") { Description = "AMQP port of the RabbitMQ node this run starts", DefaultValueFactory = _ => 5682 };
+        var rabbitPort = new Option<int>("--rabbitmq-port") { Description = "AMQP port of the RabbitMQ node this run starts (--cluster: of its first node; the others on +1, +2)", DefaultValueFactory = _ => 5682 };
+        var cluster = new Option<bool>("--cluster") { Description = "Run on a 3-node RabbitMQ cluster (quorum queues on every node) and stop / kill one node as faults" };
         var redisPort = new Option<int>("--redis-port") { Description = "Port of the Redis server this run starts", DefaultValueFactory = _ => 6389 };
         var port = new Option<int>("--port") { Description = "Services listen on port+1..port+4 (generation, feedback, reward, learner)", DefaultValueFactory = _ => 5200 };
         var drain = new Option<TimeSpan>("--drain-timeout")
@@ -50,14 +51,26 @@ public static class ChaosCommand
             "Send feedback while RabbitMQ and Redis are restarted and the reward and learner processes are killed (-9) and restarted; " +
             "then check that every acknowledged (202) feedback is in the reward model's training journal exactly once. Exit 0 only then.")
         {
-            feedback, faults, clients, rabbitPort, redisPort, port, drain, submitTimeout, seed, output, cache, bootstrapSteps,
+            feedback, faults, clients, rabbitPort, redisPort, port, drain, submitTimeout, seed, output, cache, bootstrapSteps, cluster,
         };
         command.SetAction(async (parse, cancel) =>
         {
-            var settings = new ChaosSettings(parse.GetValue(feedback), parse.GetValue(faults)!, parse.GetValue(clients), parse.GetValue(rabbitPort),
+            var onCluster = parse.GetValue(cluster);
+            var chosen = parse.GetValue(faults) ?? (onCluster ? Faults.Cluster : Faults.All);
+            if (!onCluster && chosen.Where(Faults.IsNodeFault).Select(Faults.Name).FirstOrDefault() is { } nodeFault)
+            {
+                Console.Error.WriteLine($"rlhf chaos: --faults {nodeFault} needs --cluster");
+                return 2;
+            }
+            if (onCluster && chosen.Contains(Fault.RabbitMq))
+            {
+                Console.Error.WriteLine("rlhf chaos: --cluster stops one node at a time (rabbitmq-node-stop, rabbitmq-node-kill), not the whole broker (rabbitmq)");
+                return 2;
+            }
+            var settings = new ChaosSettings(parse.GetValue(feedback), chosen, parse.GetValue(clients), parse.GetValue(rabbitPort),
                 parse.GetValue(redisPort), parse.GetValue(port), parse.GetValue(drain), parse.GetValue(submitTimeout), parse.GetValue(seed),
                 parse.GetValue(output) ?? Path.Combine("runs", $"chaos-{DateTime.UtcNow:yyyyMMdd-HHmmss}"), parse.GetValue(cache)!,
-                parse.GetValue(bootstrapSteps));
+                parse.GetValue(bootstrapSteps), Cluster: onCluster);
             using var stop = new StopSignal(cancel); // stop, then stop the services and servers this run started
             var result = await ChaosRun.RunAsync(settings, Console.Out, stop.Token);
             return result.ExitCode;
@@ -72,7 +85,7 @@ public static class ChaosCommand
         {
             if (Faults.TryParse(token) is not { } fault)
             {
-                result.AddError($"--faults: unknown fault '{token}'; known: {string.Join(", ", Faults.All.Select(Faults.Name))}");
+                result.AddError($"--faults: unknown fault '{token}'; known: {string.Join(", ", Faults.Known.Select(Faults.Name))}");
                 return [];
             }
 

@@ -6,14 +6,19 @@ using Rlhf.ServiceProcesses;
 namespace Rlhf.Chaos;
 
 /// <summary>
-/// The RabbitMQ node and Redis server of one chaos run, through <c>scripts/infra.sh</c> on the run's own ports: started
-/// empty, restarted as faults, stopped at the end. The script's output is appended to <c>infra.log</c> in the run folder.
+/// The RabbitMQ node (or 3-node cluster) and Redis server of one chaos run, through <c>scripts/infra.sh</c> on the run's
+/// own ports: started empty, restarted as faults, stopped at the end. The script's output is appended to
+/// <c>infra.log</c> in the run folder.
 /// </summary>
-public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string runDirectory)
+public sealed class ChaosInfrastructure(IReadOnlyList<int> rabbitMqPorts, int redisPort, string runDirectory)
 {
     readonly string script = LocalServices.InfraScript();
     readonly SemaphoreSlim logLock = new(1, 1);
+    readonly int rabbitMqPort = rabbitMqPorts[0];
 
+    bool Cluster => rabbitMqPorts.Count > 1;
+
+    /// <summary>The first (or only) node's AMQP port: every service connects there first.</summary>
     public int RabbitMqPort => rabbitMqPort;
 
     public int RedisPort => redisPort;
@@ -27,6 +32,8 @@ public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string 
     public async Task UpAsync(CancellationToken cancellationToken)
     {
         // A node left by an interrupted run on these ports is ours (infra.sh's marker says so): stop it, then start fresh.
+        if (Cluster)
+            await RunAsync(["cluster", "down"], new Dictionary<string, string>(), cancellationToken);
         await RunAsync(["down"], new Dictionary<string, string>(), cancellationToken);
         var (code, output) = await RunAsync(["up"], new Dictionary<string, string> { ["INFRA_FRESH"] = "1" }, cancellationToken);
         if (code != 0)
@@ -35,6 +42,29 @@ public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string 
             throw new InvalidOperationException(
                 $"RabbitMQ on port {rabbitMqPort} or Redis on port {redisPort} was already running and not started by infra.sh; " +
                 "choose free ports (--rabbitmq-port, --redis-port).");
+        if (!Cluster)
+            return;
+        // Node 1 runs; the others start empty and join it.
+        (code, output) = await RunAsync(["cluster", "up"], new Dictionary<string, string> { ["INFRA_FRESH"] = "1" }, cancellationToken);
+        var running = output.Split('\n').FirstOrDefault(l => l.Contains("running nodes:", StringComparison.Ordinal)) ?? "";
+        if (code != 0 || rabbitMqPorts.Any(p => !running.Contains($"rabbit{p}@", StringComparison.Ordinal)))
+            throw new InvalidOperationException($"scripts/infra.sh cluster up did not make one cluster of ports {string.Join(", ", rabbitMqPorts)} " +
+                $"(exit {code}): {Last(output)}; see infra.log in the run folder.");
+    }
+
+    /// <summary>
+    /// Stops (or, with <paramref name="kill"/>, SIGKILLs) the first cluster node, waits <paramref name="downSeconds"/>,
+    /// starts it again on its data and waits until it answers.
+    /// </summary>
+    public async Task RestartFirstNodeAsync(bool kill, int downSeconds, CancellationToken cancellationToken)
+    {
+        var (code, output) = await RunAsync(["cluster", kill ? "kill-node" : "stop-node", "1"], new Dictionary<string, string>(), cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh cluster {(kill ? "kill-node" : "stop-node")} 1 failed (exit {code}): {Last(output)}");
+        await Task.Delay(TimeSpan.FromSeconds(downSeconds), cancellationToken);
+        (code, output) = await RunAsync(["cluster", "start-node", "1"], new Dictionary<string, string>(), cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh cluster start-node 1 failed (exit {code}): {Last(output)}");
     }
 
     /// <summary>Stops both servers (only those infra.sh started); never throws.</summary>
@@ -42,6 +72,8 @@ public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string 
     {
         try
         {
+            if (Cluster)
+                await RunAsync(["cluster", "down"], new Dictionary<string, string>(), CancellationToken.None);
             await RunAsync(["down"], new Dictionary<string, string>(), CancellationToken.None);
         }
         catch (Exception error) when (error is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
@@ -108,6 +140,7 @@ public sealed class ChaosInfrastructure(int rabbitMqPort, int redisPort, string 
         };
         start.Environment["RABBITMQ_PORT"] = rabbitMqPort.ToString(CultureInfo.InvariantCulture);
         start.Environment["REDIS_PORT"] = redisPort.ToString(CultureInfo.InvariantCulture);
+        start.Environment["RABBITMQ_CLUSTER_PORTS"] = string.Join(' ', rabbitMqPorts.Select(p => p.ToString(CultureInfo.InvariantCulture)));
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run {script}");

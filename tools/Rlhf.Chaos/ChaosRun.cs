@@ -51,7 +51,7 @@ public static class ChaosRun
         output.WriteLine($"rlhf chaos: {settings.Feedback} feedback, {settings.Clients} clients, faults {string.Join(", ", settings.Faults.Select(Faults.Name))}; " +
             $"RabbitMQ :{settings.RabbitMqPort}, Redis :{settings.RedisPort}; run folder {runDirectory}");
 
-        var infrastructure = new ChaosInfrastructure(settings.RabbitMqPort, settings.RedisPort, runDirectory);
+        var infrastructure = new ChaosInfrastructure(settings.RabbitMqPorts, settings.RedisPort, runDirectory);
         var prefix = $"rlhf-chaos-{Guid.NewGuid():N}:";
         var apiKey = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         LocalServices? services = null;
@@ -83,7 +83,8 @@ public static class ChaosRun
                 $"({settings.BootstrapSteps} steps, {bootstrap.Report.Parameters / 1e6:F2}M parameters; its quality does not matter here)");
 
             await infrastructure.UpAsync(cancellationToken);
-            output.WriteLine($"[{Clock(clock)}] RabbitMQ on :{settings.RabbitMqPort} and Redis on :{settings.RedisPort} started (empty)");
+            output.WriteLine($"[{Clock(clock)}] RabbitMQ on :{string.Join(", :", settings.RabbitMqPorts)}{(settings.Cluster ? " (one cluster)" : "")} " +
+                $"and Redis on :{settings.RedisPort} started (empty)");
             services = await LocalServices.StartAsync(runDirectory, ServiceSettings(Path.GetFullPath(bootstrap.Directory), runDirectory, settings), apiKey,
                 prefix, settings.ServicePort, new LocalInfrastructure(settings.RabbitMqPort, infrastructure.Redis), cancellationToken);
             output.WriteLine($"[{Clock(clock)}] services ready: {string.Join(", ", services.Urls.Select(u => $"{u.Key.ToLowerInvariant()} {u.Value}"))}");
@@ -304,7 +305,7 @@ public static class ChaosRun
     static Dictionary<string, string?> ServiceSettings(string modelPath, string runDirectory, ChaosSettings settings)
     {
         var seed = settings.Seed.ToString(CultureInfo.InvariantCulture);
-        return new Dictionary<string, string?>
+        var services = new Dictionary<string, string?>
         {
             // Four services share the cores with the clients and the servers: one LibTorch thread each.
             ["Generation:Threads"] = "1",
@@ -327,6 +328,10 @@ public static class ChaosRun
             ["Learner:Ppo:Epochs"] = "1",
             ["Learner:Ppo:PtxCoef"] = "0",
         };
+        if (settings.Cluster)
+            for (var i = 0; i < settings.RabbitMqPorts.Count; i++)
+                services[$"Bus:RabbitMq:ClusterNodes:{i}"] = $"localhost:{settings.RabbitMqPorts[i].ToString(CultureInfo.InvariantCulture)}";
+        return services;
     }
 
     static string Clock(Stopwatch clock) => clock.Elapsed.ToString(@"mm\:ss", CultureInfo.InvariantCulture);

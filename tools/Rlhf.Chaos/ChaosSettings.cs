@@ -22,11 +22,27 @@ public enum Fault
 
     /// <summary>kill -9 the generation service's process (chat requests in flight die with it), then start it again.</summary>
     Generation,
+
+    /// <summary>Cluster runs: stop the first RabbitMQ node (the one every service connects to first), start it again later.</summary>
+    RabbitMqNodeStop,
+
+    /// <summary>Cluster runs: kill -9 the first RabbitMQ node's Erlang VM, start it again later.</summary>
+    RabbitMqNodeKill,
 }
 
 public static class Faults
 {
     public static readonly IReadOnlyList<Fault> All = [Fault.RabbitMq, Fault.Redis, Fault.Reward, Fault.Learner, Fault.Feedback, Fault.Generation];
+
+    /// <summary>The faults of a cluster run (<c>--cluster</c>): one node stopped, one node killed, then the rest.</summary>
+    public static readonly IReadOnlyList<Fault> Cluster =
+        [Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill, Fault.Redis, Fault.Reward, Fault.Learner, Fault.Feedback, Fault.Generation];
+
+    /// <summary>Every fault there is.</summary>
+    public static readonly IReadOnlyList<Fault> Known = [.. All, Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill];
+
+    /// <summary>Faults on one node of a cluster (<c>--cluster</c> only).</summary>
+    public static bool IsNodeFault(Fault fault) => fault is Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill;
 
     public static string Name(Fault fault) => fault switch
     {
@@ -36,15 +52,17 @@ public static class Faults
         Fault.Learner => "learner",
         Fault.Feedback => "feedback",
         Fault.Generation => "generation",
+        Fault.RabbitMqNodeStop => "rabbitmq-node-stop",
+        Fault.RabbitMqNodeKill => "rabbitmq-node-kill",
         _ => throw new ArgumentOutOfRangeException(nameof(fault)),
     };
 
-    public static Fault? TryParse(string name) => All.Where(f => string.Equals(Name(f), name, StringComparison.OrdinalIgnoreCase)).Cast<Fault?>().FirstOrDefault();
+    public static Fault? TryParse(string name) => Known.Where(f => string.Equals(Name(f), name, StringComparison.OrdinalIgnoreCase)).Cast<Fault?>().FirstOrDefault();
 
     /// <summary>The services whose readiness a fault takes away: every service for the servers, one for a killed process.</summary>
     public static IReadOnlyList<string> Affected(Fault fault) => fault switch
     {
-        Fault.RabbitMq or Fault.Redis => LocalServices.Names,
+        Fault.RabbitMq or Fault.Redis or Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill => LocalServices.Names,
         _ => [ProcessName(fault)],
     };
 
@@ -75,6 +93,7 @@ public static class Faults
 /// <param name="RabbitMqDownSeconds">How long the RabbitMQ node stays stopped.</param>
 /// <param name="RedisDownSeconds">How long Redis stays stopped.</param>
 /// <param name="ProcessRestartDelay">Between kill -9 and the new process (a supervisor's restart delay).</param>
+/// <param name="Cluster">Run on a 3-node RabbitMQ cluster (RabbitMqPort, +1, +2) instead of one node.</param>
 public sealed record ChaosSettings(
     int Feedback,
     IReadOnlyList<Fault> Faults,
@@ -90,4 +109,9 @@ public sealed record ChaosSettings(
     int BootstrapSteps,
     int RabbitMqDownSeconds = 3,
     int RedisDownSeconds = 1,
-    double ProcessRestartDelay = 1.0);
+    double ProcessRestartDelay = 1.0,
+    bool Cluster = false)
+{
+    /// <summary>AMQP ports of the run's RabbitMQ nodes: one, or three for a cluster run.</summary>
+    public IReadOnlyList<int> RabbitMqPorts => Cluster ? [RabbitMqPort, RabbitMqPort + 1, RabbitMqPort + 2] : [RabbitMqPort];
+}

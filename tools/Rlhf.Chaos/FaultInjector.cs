@@ -125,6 +125,8 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
             {
                 case Fault.RabbitMq:
                 case Fault.Redis:
+                case Fault.RabbitMqNodeStop:
+                case Fault.RabbitMqNodeKill:
                     await RestartServerAsync(record, cancellationToken);
                     break;
                 default:
@@ -149,11 +151,14 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
 
     async Task RestartServerAsync(FaultRecord record, CancellationToken cancellationToken)
     {
-        var port = record.Fault == Fault.RabbitMq ? infrastructure.RabbitMqPort : infrastructure.RedisPort;
+        var port = record.Fault == Fault.Redis ? infrastructure.RedisPort : infrastructure.RabbitMqPort;
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watcher = WatchPortClosedAsync(record, port, watching.Token);
-        var downSeconds = record.Fault == Fault.RabbitMq ? settings.RabbitMqDownSeconds : settings.RedisDownSeconds;
-        await infrastructure.RestartAsync(record.Fault, downSeconds, cancellationToken);
+        var downSeconds = record.Fault == Fault.Redis ? settings.RedisDownSeconds : settings.RabbitMqDownSeconds;
+        if (Faults.IsNodeFault(record.Fault))
+            await infrastructure.RestartFirstNodeAsync(kill: record.Fault == Fault.RabbitMqNodeKill, downSeconds, cancellationToken);
+        else
+            await infrastructure.RestartAsync(record.Fault, downSeconds, cancellationToken);
         record.BackAt = Now;
         await watching.CancelAsync();
         await watcher;
@@ -253,6 +258,8 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
     {
         Fault.RabbitMq => "restart RabbitMQ (rabbitmqctl stop, wait, start)",
         Fault.Redis => "restart Redis (SHUTDOWN, start on its AOF)",
+        Fault.RabbitMqNodeStop => "stop RabbitMQ cluster node 1 (rabbitmqctl stop; the other two keep the queues), start it again",
+        Fault.RabbitMqNodeKill => "kill -9 RabbitMQ cluster node 1's Erlang VM (the other two keep the queues), start it again",
         _ => $"kill -9 the {Faults.Name(fault)} service, start it again",
     };
 
