@@ -101,6 +101,21 @@ public sealed class RewardLoopTests
         Assert.Contains("robot", await invalid.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
+    [Theory]
+    [InlineData("""{"messages": [null], "response": "y"}""", "messages[0]")]
+    [InlineData("""{"messages": [{"role": "user", "content": "x"}, {"content": "x"}], "response": "y"}""", "messages[1]")]
+    [InlineData("""{"messages": [{"role": "user"}], "response": "y"}""", "messages[0]")]
+    public async Task A_message_without_role_or_content_is_a_400_naming_it_not_a_500(string body, string param)
+    {
+        await using var host = new RewardTestHost(new Dictionary<string, string?>());
+
+        using var response = await host.Client.PostAsync("/v1/reward/score", new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+            TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(param, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
     [Fact]
     public async Task Training_on_consistent_rankings_orders_the_preferred_response_higher()
     {

@@ -7,7 +7,7 @@ using Rlhf.Storage;
 namespace Rlhf.Reward.Apis;
 
 /// <summary>A message of the conversation to score.</summary>
-public sealed record ScoreMessage(string Role, string Content);
+public sealed record ScoreMessage(string? Role, string? Content);
 
 /// <summary>Body of <c>POST /v1/reward/score</c>.</summary>
 public sealed record ScoreRequest(IReadOnlyList<ScoreMessage>? Messages, string? Response);
@@ -30,10 +30,13 @@ public static class RewardApi
             return EdgeError.BadRequest("messages: at least one message is required", "messages").ToResult();
         if (string.IsNullOrEmpty(request.Response))
             return EdgeError.BadRequest("response: the response to score is required", "response").ToResult();
+        for (var i = 0; i < request.Messages.Count; i++)
+            if (request.Messages[i] is not { Role: not null, Content: not null })
+                return EdgeError.BadRequest($"messages[{i}]: each message needs a string role and content", $"messages[{i}]").ToResult();
         IReadOnlyList<ChatTurn> turns;
         try
         {
-            turns = request.Messages.Select(m => new ChatTurn(m.Role, m.Content)).ToList();
+            turns = request.Messages.Select(m => new ChatTurn(m.Role!, m.Content!)).ToList();
             ChatTemplate.ChatMl.Render(turns, addGenerationPrompt: true);
         }
         catch (ArgumentException error)
