@@ -65,6 +65,23 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>Longest <c>user</c> field in characters; a longer one is answered 400 (it is stored on every rollout).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxUserChars { get; init; } = 256;
+
+    /// <summary>Longest stop sequence in characters (at most four are allowed); a longer one is answered 400.</summary>
+    [Range(1, 10_000)]
+    public int MaxStopChars { get; init; } = 64;
+
+    /// <summary>Longest message content in characters; a longer one is answered 400 (the body limit still applies).</summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxMessageChars { get; init; } = 65_536;
+
+    /// <summary>How long (ms) a request may take from arrival to its last token, waiting included; then it is cancelled
+    /// and its decode rows are freed (504, or an error event on a stream that has started).</summary>
+    [Range(1, 3_600_000)]
+    public int RequestTimeoutMs { get; init; } = 120_000;
+
     /// <summary>
     /// Names this instance's own queues of registry signals (<c>generation-policy-updated-{id}</c>,
     /// <c>generation-canary-started-{id}</c>, <c>generation-canary-concluded-{id}</c>): every replica must follow the
