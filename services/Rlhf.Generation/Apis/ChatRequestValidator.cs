@@ -106,8 +106,10 @@ public static class ChatRequestValidator
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var turns = request.Messages!.Select(m => new ChatTurn(Roles[m!.Role!], m.Content!)).ToList();
-        var promptText = policy.Template.Render(turns, addGenerationPrompt: true);
-        var promptIds = policy.Tokenizer.Encode(promptText);
+        // Special-token strings typed into a message are plain text: a user cannot close a turn or forge a role.
+        var pieces = policy.Template.RenderPieces(turns, addGenerationPrompt: true);
+        var promptText = string.Concat(pieces.Select(p => p.Text));
+        var promptIds = policy.Tokenizer.Encode(pieces);
         var context = policy.ContextLength;
         if (promptIds.Count >= context)
         {
