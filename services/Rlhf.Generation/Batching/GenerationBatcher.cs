@@ -13,9 +13,14 @@ namespace Rlhf.Generation.Batching;
 /// version from start to end: while a job of another version waits, the batch takes no new jobs and ends when its
 /// last row does, so canary and champion alternate and a hot swap lands between batches.
 /// </summary>
-public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger)
-    : BackgroundService
+public sealed class GenerationBatcher(
+    PolicyHolder holder,
+    GenerationStats stats,
+    IOptions<GenerationOptions> options,
+    ILogger<GenerationBatcher> logger,
+    IEnumerable<IDecodeStepListener>? listeners = null) : BackgroundService
 {
+    readonly IDecodeStepListener[] listeners = listeners?.ToArray() ?? [];
     readonly GenerationOptions options = options.Value;
     readonly JobQueue queue = new(options.Value.MaxQueueLength);
     ContinuousDecoder? decoder;
@@ -91,8 +96,10 @@ public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats
                 stats.BatchStarted();
             while (!run.IsEmpty && !stoppingToken.IsCancellationRequested)
             {
-                runningRows = run.RunningRows;
+                var rows = runningRows = run.RunningRows;
                 run.Step();
+                foreach (var listener in listeners)
+                    listener.StepDecoded(run.Version, rows);
                 if (!queue.Any(job => !RunsOn(job, run)))
                     admitted += AdmitWaiting(run);
             }
