@@ -65,6 +65,16 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// Client apps allowed to generate: client name to the hex SHA-256 of its key (<c>printf %s "$KEY" | sha256sum</c>),
+    /// e.g. <c>Generation__ClientKeys__chat-app=&lt;hash&gt;</c>. Clients send <c>Authorization: Bearer &lt;key&gt;</c>; the
+    /// name is recorded on every rollout (<c>client_id</c>).
+    /// </summary>
+    public Dictionary<string, string> ClientKeys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Lets callers without a key generate (their rollouts carry no client id). Off unless configured.</summary>
+    public bool AllowAnonymous { get; init; }
+
     /// <summary>Longest <c>user</c> field in characters; a longer one is answered 400 (it is stored on every rollout).</summary>
     [Range(1, 1_000_000)]
     public int MaxUserChars { get; init; } = 256;
@@ -103,6 +113,8 @@ public sealed record GenerationOptions : IValidatableObject
         if (MaxN > MaxBatchSize)
             yield return new ValidationResult($"MaxN ({MaxN}) must not exceed MaxBatchSize ({MaxBatchSize}): a request's candidates share one batch.",
                 [nameof(MaxN)]);
+        foreach (var problem in Rlhf.Hosting.Authentication.HashedKeyRing.Problems(ClientKeys, $"{SectionName}:{nameof(ClientKeys)}"))
+            yield return new ValidationResult(problem, [nameof(ClientKeys)]);
         if (DefaultMaxTokens > MaxTokensLimit)
             yield return new ValidationResult($"DefaultMaxTokens ({DefaultMaxTokens}) must not exceed MaxTokensLimit ({MaxTokensLimit}).",
                 [nameof(DefaultMaxTokens)]);

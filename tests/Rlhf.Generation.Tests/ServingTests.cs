@@ -69,7 +69,7 @@ public sealed class ServingTests : IAsyncDisposable
         throw new InvalidOperationException("No test prompt fits; change the seed of the test policy.");
     }
 
-    ChatClient SdkClient() => new(GenerationHost.Model, new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+    ChatClient SdkClient() => new(GenerationHost.Model, new ApiKeyCredential(GenerationHost.ClientKey), new OpenAIClientOptions
     {
         Endpoint = new Uri(host.BaseAddress, "v1"),
         Transport = new HttpClientPipelineTransport(host.CreateClient()),

@@ -23,10 +23,12 @@ public static class GenerationApi
         var v1 = app.MapGroup("/v1").WithOpenAiErrors();
         v1.MapPost("/chat/completions", CreateChatCompletion)
             .WithName("CreateChatCompletion")
+            .RequireClientKey()
             .Accepts<ChatCompletionRequest>("application/json")
             .Produces<ChatCompletionResponse>()
             .Produces<ChatCompletionChunk>(StatusCodes.Status200OK, "text/event-stream")
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status400BadRequest)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status401Unauthorized)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status404NotFound)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status413PayloadTooLarge)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status429TooManyRequests)
