@@ -27,6 +27,13 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int MaxQueueLength { get; init; } = 256;
 
+    /// <summary>
+    /// Positions of one KV-cache slot (prompt plus response); the served context is the smaller of this and the model's.
+    /// The cache holds <see cref="MaxBatchSize"/> slots and is allocated once, so this bounds its memory.
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int MaxSequenceTokens { get; init; } = 2048;
+
     /// <summary>How long (ms) the batcher waits for more requests to fill a batch once the first one arrived.</summary>
     [Range(0, 10_000)]
     public int BatchWindowMs { get; init; } = 5;

@@ -110,10 +110,11 @@ public static class ChatRequestValidator
         var pieces = policy.Template.RenderPieces(turns, addGenerationPrompt: true);
         var promptText = string.Concat(pieces.Select(p => p.Text));
         var promptIds = policy.Tokenizer.Encode(pieces);
-        var context = policy.ContextLength;
+        // The served context: the model's, or less where the KV cache's slots are shorter (Generation:MaxSequenceTokens).
+        var context = Math.Min(policy.ContextLength, options.MaxSequenceTokens);
         if (promptIds.Count >= context)
         {
-            errors["messages"] = [$"The prompt is {promptIds.Count} tokens; the model's context is {context} tokens, which leaves no room for a response."];
+            errors["messages"] = [$"The prompt is {promptIds.Count} tokens; the served context is {context} tokens, which leaves no room for a response."];
             return (null, errors);
         }
 
@@ -125,7 +126,7 @@ public static class ChatRequestValidator
         {
             if (promptIds.Count + asked > context)
             {
-                errors[field] = [$"The prompt ({promptIds.Count} tokens) plus {field} ({asked}) exceed the model's context of {context} tokens; ask for at most {context - promptIds.Count}."];
+                errors[field] = [$"The prompt ({promptIds.Count} tokens) plus {field} ({asked}) exceed the served context of {context} tokens; ask for at most {context - promptIds.Count}."];
                 return (null, errors);
             }
 

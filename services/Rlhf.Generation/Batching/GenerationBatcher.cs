@@ -57,7 +57,7 @@ public sealed class GenerationBatcher(
                     continue;
                 }
 
-                RunBatch(first.RoutedVersion, stoppingToken);
+                RunBatch(first, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -72,10 +72,10 @@ public sealed class GenerationBatcher(
         }
     }
 
-    /// <summary>One continuous batch on the policy that serves <paramref name="routedVersion"/> now.</summary>
-    void RunBatch(long routedVersion, CancellationToken stoppingToken)
+    /// <summary>One continuous batch on the policy that serves <paramref name="first"/>'s routed version now.</summary>
+    void RunBatch(GenerationJob first, CancellationToken stoppingToken)
     {
-        var policy = holder.BeginBatch(routedVersion);
+        var policy = holder.BeginBatch(first.RoutedVersion);
         BatchRun? run = null;
         try
         {
@@ -88,12 +88,15 @@ public sealed class GenerationBatcher(
                 return;
             }
 
-            decoder ??= new ContinuousDecoder(policyBase.Config, options.MaxBatchSize, policyBase.ContextLength, policy.Model.Device);
+            decoder ??= new ContinuousDecoder(policyBase.Config, options.MaxBatchSize,
+                Math.Min(policyBase.ContextLength, options.MaxSequenceTokens), policy.Model.Device);
             run = new BatchRun(policy, policyBase, decoder, stats);
             var started = Stopwatch.GetTimestamp();
             var admitted = Fill(run, stoppingToken);
             if (admitted > 0)
                 stats.BatchStarted();
+            else if (!first.IsDone && !run.Fits(first) && queue.Take(job => ReferenceEquals(job, first), _ => 0) is { } misfit)
+                misfit.Fail(new ArgumentException($"The job's prompt and max tokens exceed a KV-cache slot of {decoder.Capacity} positions."));
             while (!run.IsEmpty && !stoppingToken.IsCancellationRequested)
             {
                 var rows = runningRows = run.RunningRows;
