@@ -176,6 +176,46 @@ public sealed class ServingTests : IAsyncDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task A_request_past_its_timeout_is_stopped_with_an_openai_error_and_frees_its_rows(bool stream)
+    {
+        var held = new DecodeGate();
+        await using var timed = new GenerationHost(policy.Directory, new Dictionary<string, string?>
+        {
+            ["Generation:BatchWindowMs"] = "0",
+            // Long enough that the request is admitted (the gate then holds its decode) before it runs out, even on a busy machine.
+            ["Generation:RequestTimeoutMs"] = "3000",
+        }, services => services.AddSingleton<IDecodeStepListener>(held));
+        held.Hold();
+
+        var reply = await timed.ChatAsync(GenerationHost.UserChat("Take your time", new { max_tokens = 32, stream }));
+        held.Release();
+
+        JsonElement error;
+        if (stream)
+        {
+            // The stream had started (status 200): the error arrives as an event, and no [DONE] follows.
+            Assert.Equal(HttpStatusCode.OK, reply.Status);
+            var events = reply.Body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.DoesNotContain("data: [DONE]", events);
+            error = JsonDocument.Parse(events[^1]["data: ".Length..]).RootElement.GetProperty("error");
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, reply.Status);
+            error = reply.Error;
+        }
+
+        Assert.Equal("timeout", error.GetProperty("code").GetString());
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        var status = await timed.WaitForStatusAsync(s => s.GetProperty("running_rows").GetInt32() == 0 && s.GetProperty("requests_cancelled").GetInt64() == 1);
+        Assert.Equal(1, status.GetProperty("requests_cancelled").GetInt64());
+        Assert.Equal(0, status.GetProperty("requests_served").GetInt64());
+        Assert.Empty(timed.Published.All);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task Logprobs_are_the_rollouts_behaviour_log_probs(bool stream)
     {
         var reply = await host.ChatAsync(GenerationHost.UserChat("Log my probs",
