@@ -68,6 +68,8 @@ public sealed class LocalServices : IAsyncDisposable
             ["Log:Console"] = "false",
             ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
             [$"Feedback:ApiKeys:{ClientName}"] = apiKeyHash,
+            // The local runs' chat traffic sends no client key.
+            ["Generation:AllowAnonymous"] = "true",
         });
         try
         {
