@@ -27,6 +27,13 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int MaxQueueLength { get; init; } = 256;
 
+    /// <summary>
+    /// Positions of one KV-cache slot (prompt plus response); the served context is the smaller of this and the model's.
+    /// The cache holds <see cref="MaxBatchSize"/> slots and is allocated once, so this bounds its memory.
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int MaxSequenceTokens { get; init; } = 2048;
+
     /// <summary>How long (ms) the batcher waits for more requests to fill a batch once the first one arrived.</summary>
     [Range(0, 10_000)]
     public int BatchWindowMs { get; init; } = 5;
@@ -66,6 +73,33 @@ public sealed record GenerationOptions : IValidatableObject
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
+    /// Client apps allowed to generate: client name to the hex SHA-256 of its key (<c>printf %s "$KEY" | sha256sum</c>),
+    /// e.g. <c>Generation__ClientKeys__chat-app=&lt;hash&gt;</c>. Clients send <c>Authorization: Bearer &lt;key&gt;</c>; the
+    /// name is recorded on every rollout (<c>client_id</c>).
+    /// </summary>
+    public Dictionary<string, string> ClientKeys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Lets callers without a key generate (their rollouts carry no client id). Off unless configured.</summary>
+    public bool AllowAnonymous { get; init; }
+
+    /// <summary>Longest <c>user</c> field in characters; a longer one is answered 400 (it is stored on every rollout).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxUserChars { get; init; } = 256;
+
+    /// <summary>Longest stop sequence in characters (at most four are allowed); a longer one is answered 400.</summary>
+    [Range(1, 10_000)]
+    public int MaxStopChars { get; init; } = 64;
+
+    /// <summary>Longest message content in characters; a longer one is answered 400 (the body limit still applies).</summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxMessageChars { get; init; } = 65_536;
+
+    /// <summary>How long (ms) a request may take from arrival to its last token, waiting included; then it is cancelled
+    /// and its decode rows are freed (504, or an error event on a stream that has started).</summary>
+    [Range(1, 3_600_000)]
+    public int RequestTimeoutMs { get; init; } = 120_000;
+
+    /// <summary>
     /// Names this instance's own queues of registry signals (<c>generation-policy-updated-{id}</c>,
     /// <c>generation-canary-started-{id}</c>, <c>generation-canary-concluded-{id}</c>): every replica must follow the
     /// registry, so each has queues of its own (they expire an hour after their instance is gone). Empty: machine
@@ -86,6 +120,8 @@ public sealed record GenerationOptions : IValidatableObject
         if (MaxN > MaxBatchSize)
             yield return new ValidationResult($"MaxN ({MaxN}) must not exceed MaxBatchSize ({MaxBatchSize}): a request's candidates share one batch.",
                 [nameof(MaxN)]);
+        foreach (var problem in Rlhf.Hosting.Authentication.HashedKeyRing.Problems(ClientKeys, $"{SectionName}:{nameof(ClientKeys)}"))
+            yield return new ValidationResult(problem, [nameof(ClientKeys)]);
         if (DefaultMaxTokens > MaxTokensLimit)
             yield return new ValidationResult($"DefaultMaxTokens ({DefaultMaxTokens}) must not exceed MaxTokensLimit ({MaxTokensLimit}).",
                 [nameof(DefaultMaxTokens)]);

@@ -32,6 +32,7 @@ public static class GenerationServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton(provider => GenerationInstance.From(provider.GetRequiredService<IOptions<GenerationOptions>>().Value));
+        services.AddGenerationClientKeys();
         services.AddSingleton<GenerationStats>();
         services.AddSingleton<PolicyHolder>();
         services.AddSingleton<PolicyLoader>();

@@ -14,12 +14,16 @@ public sealed class GenerationStats
     long policyRefusals;
     long policyIgnored;
     long canaryChanges;
+    long cancelled;
 
     public long BatchesServed => Interlocked.Read(ref batches);
 
     public long RequestsServed => Interlocked.Read(ref requests);
 
     public long SequencesServed => Interlocked.Read(ref sequences);
+
+    /// <summary>Requests stopped while decoding because their caller went away or timed out.</summary>
+    public long RequestsCancelled => Interlocked.Read(ref cancelled);
 
     /// <summary>Requests answered per policy version (the version that produced the response).</summary>
     public IReadOnlyDictionary<long, long> RequestsByVersion => new SortedDictionary<long, long>(requestsByVersion);
@@ -38,13 +42,19 @@ public sealed class GenerationStats
     /// <summary>Times the canary started, changed version or ended.</summary>
     public long CanaryChanges => Interlocked.Read(ref canaryChanges);
 
-    public void BatchServed(long policyVersion, int requestCount, int sequenceCount)
+    /// <summary>A continuous batch started (it runs one policy version until its last row leaves).</summary>
+    public void BatchStarted() => Interlocked.Increment(ref batches);
+
+    /// <summary>A request was answered with <paramref name="sequenceCount"/> choices by <paramref name="policyVersion"/>.</summary>
+    public void RequestServed(long policyVersion, int sequenceCount)
     {
-        Interlocked.Increment(ref batches);
-        Interlocked.Add(ref requests, requestCount);
+        Interlocked.Increment(ref requests);
         Interlocked.Add(ref sequences, sequenceCount);
-        requestsByVersion.AddOrUpdate(policyVersion, requestCount, (_, served) => served + requestCount);
+        requestsByVersion.AddOrUpdate(policyVersion, 1, (_, served) => served + 1);
     }
+
+    /// <summary>A running request's caller gave up (disconnect or timeout) and its rows were freed.</summary>
+    public void RequestCancelled() => Interlocked.Increment(ref cancelled);
 
     public void PublishFailed(int attempts) => Interlocked.Add(ref publishFailures, attempts);
 

@@ -32,7 +32,7 @@ public sealed class Attention : nn.Module
     /// <param name="mask">(B, 1, T, S) additive mask over all S key positions (cache + new).</param>
     /// <param name="cache">KV cache to append to, or null for a full forward.</param>
     /// <param name="layer">This layer's index in the cache.</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKeyValueCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         var b = x.shape[0];

@@ -32,6 +32,13 @@ public sealed class CausalLM : nn.Module
         return Logits(model.Forward(inputIds, attentionMask, cache)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Logits (B, V) of one continuous-batching step; see <see cref="DecoderTrunk.ForwardStep"/>.</summary>
+    public Tensor ForwardStep(Tensor inputIds, SlotKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        return Logits(model.ForwardStep(inputIds, cache)).squeeze(1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Hidden states (B, T, D) and logits (B, T, V) in one pass, for a value head on the shared trunk.</summary>
     public (Tensor Hidden, Tensor Logits) ForwardWithHidden(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null)
     {

@@ -20,7 +20,7 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKeyValueCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         var h = x + self_attn.Forward(input_layernorm.call(x), cos, sin, mask, cache, layer);

@@ -81,4 +81,28 @@ public sealed class DecoderTrunk : nn.Module
         cache?.Advance((int)t);
         return norm.call(x).MoveToOuterDisposeScope();
     }
+
+    /// <summary>One decode step of continuous batching: the next token of each running row of <paramref name="cache"/>.</summary>
+    /// <param name="inputIds">(B, 1) the token each row feeds, B = rows running in the cache.</param>
+    /// <returns>(B, 1, D) hidden states after the final norm.</returns>
+    public Tensor ForwardStep(Tensor inputIds, SlotKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var b = inputIds.shape[0];
+        var device = inputIds.device;
+        var (positions, span) = cache.BeginStep((int)b, device);                             // (B)
+        var (cos, sin) = Rope.Tables(positions.unsqueeze(1), tensor(inverseFrequencies, device: device));
+
+        // A row sees its own positions up to and including the new one; the rest of the span belongs to longer rows.
+        var keyIndex = arange(0, span, device: device).unsqueeze(0);                          // (1, S)
+        var allowed = keyIndex.le(positions.unsqueeze(1));                                    // (B, S)
+        var mask = zeros(b, 1, 1, span, device: device)
+            .masked_fill_(allowed.logical_not().view(b, 1, 1, span), Blocked);                // (B, 1, 1, S)
+
+        var x = embed_tokens.call(inputIds);                                                  // (B, 1, D)
+        for (var i = 0; i < layers.Count; i++)
+            x = layers[i].Forward(x, cos, sin, mask, cache, i);
+        cache.EndStep();
+        return norm.call(x).MoveToOuterDisposeScope();
+    }
 }

@@ -6,7 +6,7 @@ namespace Rlhf.Modeling;
 /// Preallocated key/value cache for one batch: per layer K and V of shape (B, kv_heads, capacity, head_dim).
 /// New positions are written in place, so a decode step costs O(length), not O(length²) copies.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IKeyValueCache, IDisposable
 {
     readonly Tensor[] keys;
     readonly Tensor[] values;
@@ -29,7 +29,7 @@ public sealed class KvCache : IDisposable
     public int Length { get; private set; }
 
     /// <summary>Writes (B, kv, T, hd) at [Length, Length + T) for one layer and returns the filled prefix views.</summary>
-    internal (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
     {
         var t = (int)k.shape[2];
         if (Length + t > Capacity)
@@ -42,6 +42,9 @@ public sealed class KvCache : IDisposable
 
         return (keys[layer].narrow(2, 0, Length + t), values[layer].narrow(2, 0, Length + t));
     }
+
+    /// <summary>Layer <paramref name="layer"/>'s keys and values, (B, kv, capacity, hd); positions from <see cref="Length"/> on are unwritten.</summary>
+    internal (Tensor Keys, Tensor Values) Layer(int layer) => (keys[layer], values[layer]);
 
     /// <summary>Called once per forward pass after every layer appended <paramref name="t"/> positions.</summary>
     internal void Advance(int t) => Length += t;

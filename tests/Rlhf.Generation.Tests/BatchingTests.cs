@@ -88,7 +88,7 @@ public sealed class BatchingTests : IDisposable
         var result = await kept.WaitAsync(TestContext.Current.CancellationToken);
         await batcher.StopAsync(TestContext.Current.CancellationToken);
 
-        Assert.Single(result.Sequences);
+        Assert.Single(result.Choices);
         Assert.Equal(1, stats.BatchesServed);
         Assert.Equal(1, stats.RequestsServed);
         Assert.Equal(1, stats.SequencesServed);

@@ -16,7 +16,7 @@ public sealed class OpenAiErrorTests(SharedGenerationHost fixture) : IClassFixtu
 {
     readonly GenerationHost host = fixture.Host;
 
-    ChatClient SdkClient(string model = GenerationHost.Model) => new(model, new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+    ChatClient SdkClient(string model = GenerationHost.Model) => new(model, new ApiKeyCredential(GenerationHost.ClientKey), new OpenAIClientOptions
     {
         Endpoint = new Uri(host.BaseAddress, "v1"),
         Transport = new HttpClientPipelineTransport(host.CreateClient()),
@@ -109,7 +109,7 @@ public sealed class OpenAiErrorTests(SharedGenerationHost fixture) : IClassFixtu
     [Fact]
     public async Task The_official_OpenAI_sdk_shows_the_message_of_an_unknown_route()
     {
-        var client = new OpenAIClient(new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+        var client = new OpenAIClient(new ApiKeyCredential(GenerationHost.ClientKey), new OpenAIClientOptions
         {
             Endpoint = new Uri(host.BaseAddress, "v1"),
             Transport = new HttpClientPipelineTransport(host.CreateClient()),

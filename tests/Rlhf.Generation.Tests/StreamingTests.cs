@@ -61,7 +61,7 @@ public sealed class StreamingTests(SharedGenerationHost fixture) : IClassFixture
         Assert.Equal(2, chunks.Select(c => c.GetProperty("rollout_id").GetGuid()).Distinct().Count());
     }
 
-    ChatClient SdkClient() => new(GenerationHost.Model, new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+    ChatClient SdkClient() => new(GenerationHost.Model, new ApiKeyCredential(GenerationHost.ClientKey), new OpenAIClientOptions
     {
         Endpoint = new Uri(host.BaseAddress, "v1"),
         Transport = new HttpClientPipelineTransport(host.CreateClient()),

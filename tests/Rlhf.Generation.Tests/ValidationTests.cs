@@ -8,6 +8,9 @@ public sealed class ValidationTests(SharedGenerationHost fixture) : IClassFixtur
 {
     static readonly string LongText = new('a', 300);
     static readonly string AlmostFullContext = new('b', 200);
+    static readonly string LongUser = new('u', 257);
+    static readonly string LongStop = new('s', 65);
+    static readonly string HugeMessage = new('m', 65_537);
 
     public static TheoryData<string, string> InvalidRequests => new()
     {
@@ -33,6 +36,11 @@ public sealed class ValidationTests(SharedGenerationHost fixture) : IClassFixtur
         { $$"""{"model":"rlhf-policy","messages":[{"role":"user","content":"{{LongText}}"}]}""", "messages" },
         { $$"""{"model":"rlhf-policy","messages":[{"role":"user","content":"{{AlmostFullContext}}"}],"max_tokens":100}""", "max_tokens" },
         { "this is not json", "body" },
+        { $$"""{"model":"rlhf-policy","messages":[{"role":"user","content":"hi"}],"user":"{{LongUser}}"}""", "user" },
+        { $$"""{"model":"rlhf-policy","messages":[{"role":"user","content":"hi"}],"stop":["ok","{{LongStop}}"]}""", "stop" },
+        { $$"""{"model":"rlhf-policy","messages":[{"role":"user","content":"hi"},{"role":"user","content":"{{HugeMessage}}"}]}""", "messages[1].content" },
+        { """{"model":"rlhf-policy","messages":[{"role":"user","content":"hi"}],"top_logprobs":2}""", "top_logprobs" },
+        { """{"model":"rlhf-policy","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":21}""", "top_logprobs" },
     };
 
     [Theory]

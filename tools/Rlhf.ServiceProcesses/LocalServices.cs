@@ -86,6 +86,10 @@ public sealed class LocalServices : IAsyncDisposable
             ["Log:Console"] = "false",
             ["Log:File"] = Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.log"),
             [$"Feedback:ApiKeys:{clientName}"] = apiKeyHash,
+            // The same key works as the client's chat key; the demo's and chaos runs' chat traffic sends none, so anonymous
+            // chat stays allowed unless the settings say otherwise (rlhf up turns it off).
+            [$"Generation:ClientKeys:{clientName}"] = apiKeyHash,
+            ["Generation:AllowAnonymous"] = settings.TryGetValue("Generation:AllowAnonymous", out var anonymous) ? anonymous : "true",
         });
         try
         {

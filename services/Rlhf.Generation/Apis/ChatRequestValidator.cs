@@ -14,12 +14,14 @@ public sealed record PreparedChat(
     IReadOnlyList<string> Stop,
     bool Stream,
     bool IncludeUsage,
-    string? User);
+    string? User,
+    int? TopLogProbs);
 
 /// <summary>Checks a chat request; every error is keyed by the JSON field at fault (e.g. <c>messages[1].role</c>).</summary>
 public static class ChatRequestValidator
 {
     public const int MaxStopSequences = 4;
+    public const int MaxTopLogprobs = 20;
     public const double MaxTemperature = 2;
 
     // OpenAI's "developer" role is the newer name of "system".
@@ -59,6 +61,9 @@ public static class ChatRequestValidator
                     Error($"messages[{i}].role", $"Unknown role '{message.Role}': expected system, developer, user or assistant.");
                 if (message.Content is null)
                     Error($"messages[{i}].content", "content is required (a string or text parts).");
+                else if (message.Content.Length > options.MaxMessageChars)
+                    Error($"messages[{i}].content",
+                        $"content is {message.Content.Length} characters; at most {options.MaxMessageChars} are allowed per message.");
             }
         }
 
@@ -78,6 +83,18 @@ public static class ChatRequestValidator
                 Error("stop", $"At most {MaxStopSequences} stop sequences are allowed (got {stop.Count}).");
             else if (stop.Any(string.IsNullOrEmpty))
                 Error("stop", "Stop sequences must be non-empty strings.");
+            else if (stop.Any(s => s.Length > options.MaxStopChars))
+                Error("stop", $"A stop sequence may hold at most {options.MaxStopChars} characters (got {stop.Max(s => s.Length)}).");
+        }
+
+        if (request.User is { Length: var userLength } && userLength > options.MaxUserChars)
+            Error("user", $"user may hold at most {options.MaxUserChars} characters (got {userLength}).");
+        if (request.TopLogprobs is int top)
+        {
+            if (top < 0 || top > MaxTopLogprobs)
+                Error("top_logprobs", $"top_logprobs must be from 0 to {MaxTopLogprobs} (got {top}).");
+            else if (request.Logprobs != true)
+                Error("top_logprobs", "top_logprobs needs logprobs: true.");
         }
 
         return errors;
@@ -89,12 +106,15 @@ public static class ChatRequestValidator
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var turns = request.Messages!.Select(m => new ChatTurn(Roles[m!.Role!], m.Content!)).ToList();
-        var promptText = policy.Template.Render(turns, addGenerationPrompt: true);
-        var promptIds = policy.Tokenizer.Encode(promptText);
-        var context = policy.ContextLength;
+        // Special-token strings typed into a message are plain text: a user cannot close a turn or forge a role.
+        var pieces = policy.Template.RenderPieces(turns, addGenerationPrompt: true);
+        var promptText = string.Concat(pieces.Select(p => p.Text));
+        var promptIds = policy.Tokenizer.Encode(pieces);
+        // The served context: the model's, or less where the KV cache's slots are shorter (Generation:MaxSequenceTokens).
+        var context = Math.Min(policy.ContextLength, options.MaxSequenceTokens);
         if (promptIds.Count >= context)
         {
-            errors["messages"] = [$"The prompt is {promptIds.Count} tokens; the model's context is {context} tokens, which leaves no room for a response."];
+            errors["messages"] = [$"The prompt is {promptIds.Count} tokens; the served context is {context} tokens, which leaves no room for a response."];
             return (null, errors);
         }
 
@@ -106,7 +126,7 @@ public static class ChatRequestValidator
         {
             if (promptIds.Count + asked > context)
             {
-                errors[field] = [$"The prompt ({promptIds.Count} tokens) plus {field} ({asked}) exceed the model's context of {context} tokens; ask for at most {context - promptIds.Count}."];
+                errors[field] = [$"The prompt ({promptIds.Count} tokens) plus {field} ({asked}) exceed the served context of {context} tokens; ask for at most {context - promptIds.Count}."];
                 return (null, errors);
             }
 
@@ -122,7 +142,7 @@ public static class ChatRequestValidator
             TopP: request.TopP ?? 1,
             Seed: request.Seed);
         var chat = new PreparedChat(promptText, promptIds, sampling, request.N ?? 1, request.Stop ?? [], request.Stream ?? false,
-            request.StreamOptions?.IncludeUsage ?? false, request.User);
+            request.StreamOptions?.IncludeUsage ?? false, request.User, request.Logprobs == true ? request.TopLogprobs ?? 0 : null);
         return (chat, errors);
     }
 

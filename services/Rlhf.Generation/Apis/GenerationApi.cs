@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
@@ -22,14 +23,17 @@ public static class GenerationApi
         var v1 = app.MapGroup("/v1").WithOpenAiErrors();
         v1.MapPost("/chat/completions", CreateChatCompletion)
             .WithName("CreateChatCompletion")
+            .RequireClientKey()
             .Accepts<ChatCompletionRequest>("application/json")
             .Produces<ChatCompletionResponse>()
             .Produces<ChatCompletionChunk>(StatusCodes.Status200OK, "text/event-stream")
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status400BadRequest)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status401Unauthorized)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status404NotFound)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status413PayloadTooLarge)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status429TooManyRequests)
-            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable);
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable)
+            .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status504GatewayTimeout);
         v1.MapGet("/models", ListModels).WithName("ListModels");
         v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
         v1.MapUnmatchedRoutes();
@@ -37,8 +41,8 @@ public static class GenerationApi
     }
 
     /// <summary>
-    /// Generates n candidates in one batched decode, stores them as rollouts of one group, publishes them, and
-    /// answers as OpenAI does (JSON, or SSE chunks when <c>stream</c> is set). Each choice carries its
+    /// Generates n candidates in the continuous batch, stores them as rollouts of one group, publishes them, and
+    /// answers as OpenAI does (JSON, or SSE chunks token by token while decoding when <c>stream</c> is set). Each choice carries its
     /// <c>rollout_id</c>; the response <c>id</c> is the group id; <c>system_fingerprint</c> names the policy version that
     /// produced it: the champion, or the canary for the requests <see cref="CanaryRouter"/> sends there.
     /// </summary>
@@ -76,59 +80,70 @@ public static class GenerationApi
             return EdgeError.Validation(preparationErrors, "context_length_exceeded").ToResult();
 
         var groupId = $"chatcmpl-{Guid.NewGuid():N}";
+        var clientId = ClientIdOf(http);
         var routedVersion = router.Route(served.Champion.Version, served.Canary?.Version, CanaryRouter.KeyOf(chat.User, groupId));
-        var job = new GenerationJob(chat.PromptTokenIds, chat.Sampling, chat.Candidates, routedVersion);
+        var job = new GenerationJob(chat.PromptTokenIds, chat.Sampling, chat.Candidates, routedVersion, chat.Stop, chat.TopLogProbs ?? 0,
+            clientKey: clientId ?? chat.User, streamed: chat.Stream);
         if (!batcher.TryEnqueue(job))
         {
             return EdgeError.TooManyRequests("Generation queue is full",
                 $"{settings.MaxQueueLength} requests are already waiting; retry after {RetryAfterBusy.TotalSeconds:0} s.", RetryAfterBusy).ToResult();
         }
 
+        // The request's own deadline: on timeout or disconnect the job is cancelled and its rows leave at the next token.
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(settings.RequestTimeoutMs);
+        http.Response.RegisterForDispose(deadline);
+        var run = new ChatCompletionRun(groupId, chat, settings.ModelName, clientId, policyBase.Tokenizer);
+        var logger = loggers.CreateLogger(typeof(GenerationApi));
+        var correlationId = CorrelationId.Get(http);
+
+        async Task<EdgeError?> RecordAsync(GenerationResult result, CancellationToken token)
+        {
+            var rollouts = run.ToRollouts(result);
+            try
+            {
+                await recorder.SaveAsync(rollouts, token);
+            }
+            catch (Exception error) when (error is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                logger.LogError(error, "Could not store the rollouts of group {GroupId}; answering 503", groupId);
+                return UnavailableError("The rollout store is unavailable, so the response could not be recorded for feedback.");
+            }
+
+            recorder.Publish(rollouts, correlationId);
+            return null;
+        }
+
+        EdgeError Failure(Exception error) => Unwrap(error) switch
+        {
+            PolicyUnavailableException unavailable => UnavailableError(unavailable.Message),
+            OperationCanceledException => new EdgeError(StatusCodes.Status504GatewayTimeout, "Request timed out",
+                $"The request did not finish within {settings.RequestTimeoutMs} ms (Generation:RequestTimeoutMs); it was stopped.") { Code = "timeout" },
+            _ => new EdgeError(StatusCodes.Status500InternalServerError, "Generation failed", "Generation failed; see the service log."),
+        };
+
+        if (chat.Stream)
+            return new ChatCompletionStreamResult(job, run, RecordAsync, Failure, deadline.Token);
+
         GenerationResult result;
         try
         {
-            result = await job.WaitAsync(cancellationToken);
-        }
-        catch (PolicyUnavailableException error)
-        {
-            return Unavailable(error.Message);
+            result = await job.WaitAsync(deadline.Token);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The client went away while waiting: the job is withdrawn and never decoded; nobody reads an answer.
+            // The client went away: the job is withdrawn (never decoded, or stopped at the next token); nobody reads an answer.
             return TypedResults.Empty;
         }
-
-        var createdAt = DateTimeOffset.UtcNow;
-        var finished = result.Sequences
-            .Select(s => ResponseFinisher.Finish(s, policyBase.Tokenizer, policyBase.StopTokenIds, chat.Stop))
-            .ToList();
-        var rollouts = ToRollouts(groupId, chat, result.PolicyVersion, finished, ClientIdOf(http), createdAt);
-
-        try
+        catch (Exception error) when (error is PolicyUnavailableException or OperationCanceledException)
         {
-            await recorder.SaveAsync(rollouts, cancellationToken);
-        }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            loggers.CreateLogger(typeof(GenerationApi)).LogError(error, "Could not store the rollouts of group {GroupId}; answering 503", groupId);
-            return Unavailable("The rollout store is unavailable, so the response could not be recorded for feedback.");
+            return Failure(error).ToResult();
         }
 
-        recorder.Publish(rollouts, CorrelationId.Get(http));
-
-        var fingerprint = ServedPolicy.FingerprintOf(result.PolicyVersion);
-        var created = createdAt.ToUnixTimeSeconds();
-        var usage = new CompletionUsage(chat.PromptTokenIds.Count, finished.Sum(f => f.TokenIds.Count),
-            chat.PromptTokenIds.Count + finished.Sum(f => f.TokenIds.Count));
-        if (chat.Stream)
-            return new ChatCompletionStreamResult(StreamChunks(groupId, created, settings.ModelName, fingerprint, rollouts, chat.IncludeUsage ? usage : null));
-
-        var choices = rollouts
-            .Select(r => new ChatCompletionChoice(r.ChoiceIndex, new AssistantMessage("assistant", r.ResponseText), r.FinishReason, r.RolloutId))
-            .ToList();
-        return TypedResults.Json(new ChatCompletionResponse(groupId, "chat.completion", created, settings.ModelName, fingerprint, choices, usage),
-            OpenAiJson.Options);
+        if (await RecordAsync(result, cancellationToken) is { } recordError)
+            return recordError.ToResult();
+        return TypedResults.Json(run.Response(result), OpenAiJson.Options);
     }
 
     public static JsonHttpResult<ModelList> ListModels(PolicyHolder holder, IOptions<GenerationOptions> options)
@@ -143,52 +158,12 @@ public static class GenerationApi
         RolloutOutbox outbox, IOptions<GenerationOptions> options) =>
         TypedResults.Json(GenerationStatus.Of(holder.Served, batcher, stats, outbox, options.Value), OpenAiJson.Options);
 
-    static List<RolloutGenerated> ToRollouts(string groupId, PreparedChat chat, long policyVersion, IReadOnlyList<FinishedResponse> finished,
-        string? clientId, DateTimeOffset createdAt)
-    {
-        var sampling = new SamplingParameters(chat.Sampling.Temperature, chat.Sampling.TopP, chat.Sampling.TopK, chat.Sampling.MaxNewTokens,
-            chat.Sampling.Seed, chat.Stop);
-        return finished.Select((response, index) => new RolloutGenerated(
-            RolloutId: Guid.CreateVersion7(createdAt),
-            GroupId: groupId,
-            ChoiceIndex: index,
-            GroupSize: finished.Count,
-            PolicyVersion: policyVersion,
-            PromptText: chat.PromptText,
-            PromptTokenIds: chat.PromptTokenIds,
-            ResponseText: response.Text,
-            ResponseTokenIds: response.TokenIds,
-            BehaviourLogProbs: response.LogProbs,
-            FinishReason: response.FinishReason,
-            Sampling: sampling,
-            ClientId: clientId,
-            UserId: chat.User,
-            CreatedAt: createdAt)).ToList();
-    }
-
-    /// <summary>OpenAI's chunk sequence per choice: the role, the content, then the finish reason; usage last when asked for.</summary>
-    static IEnumerable<ChatCompletionChunk> StreamChunks(string groupId, long created, string model, string fingerprint,
-        IReadOnlyList<RolloutGenerated> rollouts, CompletionUsage? usage)
-    {
-        ChatCompletionChunk Chunk(RolloutGenerated rollout, ChatCompletionDelta delta, string? finishReason) =>
-            new(groupId, "chat.completion.chunk", created, model, fingerprint,
-                [new ChatCompletionChunkChoice(rollout.ChoiceIndex, delta, finishReason, rollout.RolloutId)], null);
-
-        foreach (var rollout in rollouts)
-        {
-            yield return Chunk(rollout, new ChatCompletionDelta("assistant", ""), null);
-            if (rollout.ResponseText.Length > 0)
-                yield return Chunk(rollout, new ChatCompletionDelta(null, rollout.ResponseText), null);
-            yield return Chunk(rollout, new ChatCompletionDelta(null, null), rollout.FinishReason);
-        }
-
-        if (usage is not null)
-            yield return new ChatCompletionChunk(groupId, "chat.completion.chunk", created, model, fingerprint, [], usage);
-    }
-
     static string? ClientIdOf(HttpContext http) =>
         http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
 
-    static EdgeErrorResult Unavailable(string detail) =>
-        EdgeError.Unavailable("Generation is unavailable", detail, RetryAfterUnavailable).ToResult();
+    static EdgeErrorResult Unavailable(string detail) => UnavailableError(detail).ToResult();
+
+    static EdgeError UnavailableError(string detail) => EdgeError.Unavailable("Generation is unavailable", detail, RetryAfterUnavailable);
+
+    static Exception Unwrap(Exception error) => error is ChannelClosedException { InnerException: { } inner } ? inner : error;
 }

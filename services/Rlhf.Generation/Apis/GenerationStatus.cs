@@ -24,6 +24,8 @@ public sealed record ServedVersionStatus(long Version, string SystemFingerprint,
 /// <param name="PolicyRefusals">Registered versions whose weights were refused (as champion or canary).</param>
 /// <param name="PolicyUpdatesIgnored">Registry signals (<c>PolicyUpdated</c>, <c>CanaryStarted</c>, <c>CanaryConcluded</c>) that changed nothing.</param>
 /// <param name="CanaryChanges">Times the canary started, changed or ended.</param>
+/// <param name="RunningRows">Decode rows (KV-cache slots) in use now; at most <see cref="MaxBatchSize"/>.</param>
+/// <param name="RequestsCancelled">Requests stopped while decoding because the client went away or the request timed out.</param>
 public sealed record GenerationStatus(
     string Model,
     long? PolicyVersion,
@@ -47,7 +49,9 @@ public sealed record GenerationStatus(
     long PolicySwaps,
     long PolicyRefusals,
     long PolicyUpdatesIgnored,
-    long CanaryChanges)
+    long CanaryChanges,
+    int RunningRows,
+    long RequestsCancelled)
 {
     public static GenerationStatus Of(ServedPolicies served, GenerationBatcher batcher, GenerationStats stats, RolloutOutbox outbox,
         GenerationOptions options)
@@ -62,6 +66,6 @@ public sealed record GenerationStatus(
             Show(champion), Show(served.Canary), options.CanaryShare, requests,
             batcher.QueueLength, options.MaxQueueLength, options.MaxBatchSize, stats.BatchesServed, stats.RequestsServed,
             stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, stats.PolicySwaps,
-            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, stats.CanaryChanges);
+            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, stats.CanaryChanges, batcher.RunningRows, stats.RequestsCancelled);
     }
 }

@@ -49,6 +49,12 @@ public sealed record ChatCompletionRequest
 
     /// <summary>End-user id of the client app, recorded on every rollout.</summary>
     public string? User { get; init; }
+
+    /// <summary>Return each content token's log-probability (the rollout's behaviour log-probability).</summary>
+    public bool? Logprobs { get; init; }
+
+    /// <summary>0..20 most likely alternatives per token; needs <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; init; }
 }
 
 public sealed record ChatCompletionMessage
@@ -77,10 +83,16 @@ public sealed record ChatCompletionResponse(
     CompletionUsage Usage);
 
 /// <summary>One candidate; <see cref="RolloutId"/> is what feedback refers to.</summary>
-public sealed record ChatCompletionChoice(int Index, AssistantMessage Message, string FinishReason, Guid RolloutId)
-{
-    public object? Logprobs => null;
-}
+public sealed record ChatCompletionChoice(int Index, AssistantMessage Message, ChoiceLogprobs? Logprobs, string FinishReason, Guid RolloutId);
+
+/// <summary>OpenAI's <c>logprobs</c> of a choice (or of a streamed chunk): one entry per content token.</summary>
+public sealed record ChoiceLogprobs(IReadOnlyList<TokenLogprob> Content);
+
+/// <param name="Token">The token's text (a lone byte of a multi-byte character shows as U+FFFD).</param>
+/// <param name="Bytes">UTF-8 bytes of <paramref name="Token"/>.</param>
+public sealed record TokenLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<TopLogprob> TopLogprobs);
+
+public sealed record TopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
 public sealed record AssistantMessage(string Role, string Content);
 
@@ -95,7 +107,7 @@ public sealed record ChatCompletionChunk(
     IReadOnlyList<ChatCompletionChunkChoice> Choices,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CompletionUsage? Usage);
 
-public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, string? FinishReason, Guid RolloutId);
+public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, ChoiceLogprobs? Logprobs, string? FinishReason, Guid RolloutId);
 
 public sealed record ChatCompletionDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,

@@ -6,19 +6,31 @@ using Rlhf.Modeling.Generation;
 namespace Rlhf.Generation.Batching;
 
 /// <summary>
-/// Merges concurrent requests into one batched decode. Requests wait in a bounded <see cref="JobQueue"/>; the batcher
-/// takes the oldest, waits up to <see cref="GenerationOptions.BatchWindowMs"/> for more jobs routed to the same policy
-/// version, and decodes up to <see cref="GenerationOptions.MaxBatchSize"/> rows (a request with n candidates takes n
-/// rows) in one <see cref="Sampler.Generate"/> call on that version (the champion if that version is no longer served).
+/// Continuous (iteration-level) batching. Requests wait in a bounded <see cref="JobQueue"/>; a batch starts on the
+/// version of the oldest waiting job, waits up to <see cref="GenerationOptions.BatchWindowMs"/> for company, and then
+/// decodes token by token while jobs of its version join at every token boundary (the client with the fewest running
+/// rows first) and finished rows leave at once, freeing their KV-cache slots for the next job. A batch runs one policy
+/// version from start to end: while a job of another version waits, the batch takes no new jobs and ends when its
+/// last row does, so canary and champion alternate and a hot swap lands between batches.
 /// </summary>
-public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger)
-    : BackgroundService
+public sealed class GenerationBatcher(
+    PolicyHolder holder,
+    GenerationStats stats,
+    IOptions<GenerationOptions> options,
+    ILogger<GenerationBatcher> logger,
+    IEnumerable<IDecodeStepListener>? listeners = null) : BackgroundService
 {
+    readonly IDecodeStepListener[] listeners = listeners?.ToArray() ?? [];
     readonly GenerationOptions options = options.Value;
     readonly JobQueue queue = new(options.Value.MaxQueueLength);
+    ContinuousDecoder? decoder;
+    volatile int runningRows;
 
-    /// <summary>Requests waiting for a batch.</summary>
+    /// <summary>Requests waiting for a slot.</summary>
     public int QueueLength => queue.Count;
+
+    /// <summary>Decode rows running now (a request with n candidates runs n).</summary>
+    public int RunningRows => runningRows;
 
     /// <summary>False when the queue is full (the caller answers 429).</summary>
     public bool TryEnqueue(GenerationJob job)
@@ -28,24 +40,24 @@ public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats
         return queue.TryAdd(job);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Decoding is synchronous LibTorch work: the loop owns a thread of its own.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    void Run(CancellationToken stoppingToken)
     {
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 var added = queue.NextAdded;
-                if (queue.Peek() is not { } first)
+                if (queue.Oldest() is not { } first)
                 {
-                    await added.WaitAsync(stoppingToken);
+                    added.Wait(stoppingToken);
                     continue;
                 }
 
-                queue.Remove(first);
-                var batch = new List<GenerationJob> { first };
-                await FillAsync(batch, stoppingToken);
-                // Decoding is synchronous LibTorch work. Not cancellable: every job taken must be answered.
-                await Task.Run(() => Decode(batch), CancellationToken.None);
+                RunBatch(first, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -56,95 +68,108 @@ public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats
             var stopping = new OperationCanceledException("The generation service is stopping.");
             foreach (var job in queue.Close())
                 job.Fail(stopping);
+            decoder?.Dispose();
         }
     }
 
-    /// <summary>
-    /// Adds waiting jobs of the first job's version until the batch is full or the window closes. A job of that version
-    /// that does not fit ends the batch; it heads a later one.
-    /// </summary>
-    async Task FillAsync(List<GenerationJob> batch, CancellationToken stoppingToken)
+    /// <summary>One continuous batch on the policy that serves <paramref name="first"/>'s routed version now.</summary>
+    void RunBatch(GenerationJob first, CancellationToken stoppingToken)
     {
-        var version = batch[0].RoutedVersion;
-        var rows = batch[0].Candidates;
-        var window = Stopwatch.StartNew();
-        var windowLength = TimeSpan.FromMilliseconds(options.BatchWindowMs);
-        while (rows < options.MaxBatchSize)
-        {
-            var added = queue.NextAdded;
-            if (queue.Peek(version) is { } next)
-            {
-                if (rows + next.Candidates > options.MaxBatchSize || !FitsContext(batch, next))
-                    return;
-                queue.Remove(next);
-                batch.Add(next);
-                rows += next.Candidates;
-                continue;
-            }
-
-            var remaining = windowLength - window.Elapsed;
-            if (remaining <= TimeSpan.Zero)
-                return;
-            try
-            {
-                await added.WaitAsync(remaining, stoppingToken);
-            }
-            catch (Exception error) when (error is TimeoutException or OperationCanceledException)
-            {
-                // The window closed, or the service stops: the jobs taken are decoded all the same.
-                return;
-            }
-        }
-    }
-
-    /// <summary>The sampler pads every row to the longest prompt and runs to the largest max_tokens; the sum must fit the context.</summary>
-    bool FitsContext(List<GenerationJob> batch, GenerationJob next)
-    {
-        var context = holder.Base?.ContextLength ?? int.MaxValue;
-        var prompt = Math.Max(batch.Max(j => j.PromptTokenIds.Count), next.PromptTokenIds.Count);
-        var maxNew = Math.Max(batch.Max(j => j.Sampling.MaxNewTokens), next.Sampling.MaxNewTokens);
-        return (long)prompt + maxNew <= context;
-    }
-
-    void Decode(List<GenerationJob> batch)
-    {
-        var live = batch.Where(j => !j.IsDone).ToList();
-        if (live.Count == 0)
-            return;
-        var policy = holder.BeginBatch(live[0].RoutedVersion);
+        var policy = holder.BeginBatch(first.RoutedVersion);
+        BatchRun? run = null;
         try
         {
             var policyBase = holder.Base;
             if (policy is null || policyBase is null)
             {
-                foreach (var job in live)
-                    job.Fail(new PolicyUnavailableException("No policy is loaded yet."));
+                var unavailable = new PolicyUnavailableException("No policy is loaded yet.");
+                while (queue.Take(_ => true, _ => 0) is { } job)
+                    job.Fail(unavailable);
                 return;
             }
 
-            var rows = live.SelectMany(j => j.Rows()).ToList();
+            decoder ??= new ContinuousDecoder(policyBase.Config, options.MaxBatchSize,
+                Math.Min(policyBase.ContextLength, options.MaxSequenceTokens), policy.Model.Device);
+            run = new BatchRun(policy, policyBase, decoder, stats);
             var started = Stopwatch.GetTimestamp();
-            var sequences = Sampler.Generate(policy.Model, rows, policyBase.StopTokenIds, policyBase.Tokenizer.PadId);
-            var offset = 0;
-            foreach (var job in live)
+            var admitted = Fill(run, stoppingToken);
+            if (admitted > 0)
+                stats.BatchStarted();
+            else if (!first.IsDone && !run.Fits(first) && queue.Take(job => ReferenceEquals(job, first), _ => 0) is { } misfit)
+                misfit.Fail(new ArgumentException($"The job's prompt and max tokens exceed a KV-cache slot of {decoder.Capacity} positions."));
+            while (!run.IsEmpty && !stoppingToken.IsCancellationRequested)
             {
-                job.Complete(new GenerationResult(policy.Version, sequences.Skip(offset).Take(job.Candidates).ToList()));
-                offset += job.Candidates;
+                var rows = runningRows = run.RunningRows;
+                run.Step();
+                foreach (var listener in listeners)
+                    listener.StepDecoded(run.Version, rows);
+                if (!queue.Any(job => !RunsOn(job, run)))
+                    admitted += AdmitWaiting(run);
             }
 
-            stats.BatchServed(policy.Version, live.Count, rows.Count);
-            logger.LogDebug("Decoded {Requests} requests ({Rows} rows) on policy {PolicyVersion} in {ElapsedMs:F0} ms",
-                live.Count, rows.Count, policy.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            logger.LogDebug("Batch on policy {PolicyVersion} served {Requests} requests in {ElapsedMs:F0} ms",
+                policy.Version, admitted, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            if (stoppingToken.IsCancellationRequested)
+                run.FailAll(new OperationCanceledException("The generation service is stopping."));
         }
-        catch (Exception error)
+        catch (Exception error) when (error is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            logger.LogError(error, "Batch of {Requests} requests failed", live.Count);
-            foreach (var job in live)
-                job.Fail(error);
+            logger.LogError(error, "Batch on policy {PolicyVersion} failed", policy?.Version);
+            run?.FailAll(error);
+            // Rows half admitted when the error struck may still hold slots: the next batch starts on a fresh cache.
+            decoder?.Dispose();
+            decoder = null;
         }
         finally
         {
+            runningRows = 0;
             holder.EndBatch();
         }
     }
+
+    /// <summary>Admits the waiting jobs of the batch's version, waiting up to the batch window while slots are free.</summary>
+    int Fill(BatchRun run, CancellationToken stoppingToken)
+    {
+        var admitted = 0;
+        var window = Stopwatch.StartNew();
+        var windowLength = TimeSpan.FromMilliseconds(options.BatchWindowMs);
+        while (run.FreeRows > 0)
+        {
+            var added = queue.NextAdded;
+            var joined = AdmitWaiting(run);
+            admitted += joined;
+            if (joined > 0)
+                continue;
+            var remaining = windowLength - window.Elapsed;
+            if (remaining <= TimeSpan.Zero || !added.Wait(remaining, stoppingToken))
+                break;
+        }
+
+        return admitted;
+    }
+
+    /// <summary>Admits waiting jobs of the batch's version while they fit, the least busy client first.</summary>
+    int AdmitWaiting(BatchRun run)
+    {
+        var admitted = 0;
+        while (queue.Take(job => RunsOn(job, run) && run.Fits(job), job => run.RowsOf(job.ClientKey)) is { } job)
+        {
+            try
+            {
+                run.Admit(job);
+            }
+            catch (Exception error)
+            {
+                job.Fail(error);
+                throw;
+            }
+
+            admitted++;
+        }
+
+        runningRows = run.RunningRows;
+        return admitted;
+    }
+
+    bool RunsOn(GenerationJob job, BatchRun run) => holder.Served.Resolve(job.RoutedVersion)?.Version == run.Version;
 }

@@ -1,21 +1,32 @@
+using System.Threading.Channels;
+using Rlhf.Generation.Rollouts;
 using Rlhf.Modeling.Generation;
 
 namespace Rlhf.Generation.Batching;
 
-/// <summary>The sequences of one request and the single policy version that produced all of them.</summary>
-public sealed record GenerationResult(long PolicyVersion, IReadOnlyList<GeneratedSequence> Sequences);
+/// <summary>The choices of one request and the single policy version that produced all of them.</summary>
+public sealed record GenerationResult(long PolicyVersion, IReadOnlyList<FinishedResponse> Choices);
 
 /// <summary>No policy is loaded, so nothing can be generated (the API answers 503).</summary>
 public sealed class PolicyUnavailableException(string message) : Exception(message);
 
 /// <summary>
-/// One request waiting for the batcher: its prompt, how to sample, how many candidates, and the policy version it was
-/// routed to. Candidate i samples with seed <c>Seed + i</c> when a seed is given, so a seeded request is reproducible
-/// whatever shares its batch.
+/// One request for the batcher: its prompt, how to sample, how many candidates, the policy version it was routed to,
+/// and when to stop. Candidate i samples with seed <c>Seed + i</c> when a seed is given, so a seeded request is
+/// reproducible whatever shares its batch. A streamed job reports every token as it is decoded (<see cref="Events"/>).
 /// </summary>
-public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOptions sampling, int candidates, long routedVersion)
+public sealed class GenerationJob(
+    IReadOnlyList<int> promptTokenIds,
+    SamplingOptions sampling,
+    int candidates,
+    long routedVersion,
+    IReadOnlyList<string>? stopStrings = null,
+    int topLogProbs = 0,
+    string? clientKey = null,
+    bool streamed = false)
 {
     readonly TaskCompletionSource<GenerationResult> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly Channel<JobEvent> events = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
 
@@ -24,24 +35,56 @@ public sealed class GenerationJob(IReadOnlyList<int> promptTokenIds, SamplingOpt
     /// <summary>Sampler rows this job takes (the request's n).</summary>
     public int Candidates { get; } = candidates;
 
-    /// <summary>The version routing chose (champion or canary); if it is no longer served when the batch starts, the champion answers.</summary>
+    /// <summary>The version routing chose (champion or canary); if it is no longer served when the job starts, the champion answers.</summary>
     public long RoutedVersion { get; } = routedVersion;
 
-    /// <summary>Answered, failed or cancelled by its caller: the batcher skips it.</summary>
+    /// <summary>Strings that end a choice as soon as the decoded text holds one (cut from the text).</summary>
+    public IReadOnlyList<string> StopStrings { get; } = stopStrings ?? [];
+
+    /// <summary>Most likely alternatives reported per token (0: none).</summary>
+    public int TopLogProbs { get; } = topLogProbs;
+
+    /// <summary>Who asked (client app or end user): the batcher shares free slots fairly between keys.</summary>
+    public string ClientKey { get; } = clientKey ?? "";
+
+    /// <summary>Token-by-token events of a streamed job; completes when the job does (with its error when it fails).</summary>
+    public ChannelReader<JobEvent> Events => events.Reader;
+
+    /// <summary>Answered, failed or cancelled: the batcher skips it, or frees its rows at the next token.</summary>
     public bool IsDone => completion.Task.IsCompleted;
 
-    /// <summary>Waits for the result; cancelling withdraws the job (a waiting job is then never decoded).</summary>
+    /// <summary>Waits for the result; cancelling withdraws the job (a waiting job is never decoded, a running one stops).</summary>
     public async Task<GenerationResult> WaitAsync(CancellationToken cancellationToken)
     {
-        await using (cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken)))
+        await using (cancellationToken.Register(Cancel))
             return await completion.Task;
     }
 
-    internal IEnumerable<GenerationRequest> Rows() =>
-        Enumerable.Range(0, Candidates).Select(i =>
-            new GenerationRequest(PromptTokenIds, Sampling with { Seed = Sampling.Seed + i }));
+    /// <summary>The caller gives up (client gone, timeout): the job is dropped from the queue or its rows are freed.</summary>
+    public void Cancel()
+    {
+        completion.TrySetCanceled();
+        events.Writer.TryComplete();
+    }
 
-    internal void Complete(GenerationResult result) => completion.TrySetResult(result);
+    internal IReadOnlyList<SamplingOptions> RowSamplings() =>
+        Enumerable.Range(0, Candidates).Select(i => Sampling with { Seed = Sampling.Seed + i }).ToList();
 
-    internal void Fail(Exception error) => completion.TrySetException(error);
+    internal void Report(JobEvent jobEvent)
+    {
+        if (streamed)
+            events.Writer.TryWrite(jobEvent);
+    }
+
+    internal void Complete(GenerationResult result)
+    {
+        completion.TrySetResult(result);
+        events.Writer.TryComplete();
+    }
+
+    internal void Fail(Exception error)
+    {
+        completion.TrySetException(error);
+        events.Writer.TryComplete(error);
+    }
 }

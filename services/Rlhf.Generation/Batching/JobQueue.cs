@@ -1,9 +1,9 @@
 namespace Rlhf.Generation.Batching;
 
 /// <summary>
-/// Jobs waiting for a batch, oldest first, at most <c>capacity</c> of them. Requests only add at the end; the one reader
-/// (the batcher) takes the oldest job, then jobs routed to the same policy version wherever they wait, so that a batch
-/// runs one version while the other jobs keep their order. Jobs their callers withdrew are dropped as the reader meets them.
+/// Jobs waiting for a decode slot, oldest first, at most <c>capacity</c> of them. Requests only add at the end; the one
+/// reader (the batcher) takes the job it may run next (its version, the least busy client first), wherever it waits.
+/// Jobs their callers withdrew are dropped as the reader meets them.
 /// </summary>
 public sealed class JobQueue(int capacity)
 {
@@ -22,7 +22,7 @@ public sealed class JobQueue(int capacity)
     }
 
     /// <summary>
-    /// Completes once a job is added after this property was read. Read it before <see cref="Peek"/> finds nothing, so
+    /// Completes once a job is added after this property was read. Read it before <see cref="Oldest"/> or <see cref="Take"/> finds nothing, so
     /// that a job added in between is not missed.
     /// </summary>
     public Task NextAdded
@@ -51,30 +51,58 @@ public sealed class JobQueue(int capacity)
         return true;
     }
 
-    /// <summary>The oldest waiting job routed to <paramref name="routedVersion"/> (of any version when null), left in the queue.</summary>
-    public GenerationJob? Peek(long? routedVersion = null)
+    /// <summary>The oldest waiting job, left in the queue.</summary>
+    public GenerationJob? Oldest()
+    {
+        lock (gate)
+            return Waiting().FirstOrDefault();
+    }
+
+    /// <summary>True when a waiting job matches <paramref name="predicate"/>.</summary>
+    public bool Any(Func<GenerationJob, bool> predicate)
+    {
+        lock (gate)
+            return Waiting().Any(predicate);
+    }
+
+    /// <summary>
+    /// Removes and returns the waiting job that <paramref name="eligible"/> accepts with the lowest
+    /// <paramref name="load"/> (the rows its client already runs), the oldest among equals; null when none is eligible.
+    /// </summary>
+    public GenerationJob? Take(Func<GenerationJob, bool> eligible, Func<GenerationJob, int> load)
     {
         lock (gate)
         {
-            var node = jobs.First;
-            while (node is not null)
+            GenerationJob? best = null;
+            var bestLoad = int.MaxValue;
+            foreach (var job in Waiting())
             {
-                var next = node.Next;
-                if (node.Value.IsDone)
-                    jobs.Remove(node);
-                else if (routedVersion is null || node.Value.RoutedVersion == routedVersion)
-                    return node.Value;
-                node = next;
+                if (!eligible(job))
+                    continue;
+                var jobLoad = load(job);
+                if (jobLoad < bestLoad)
+                    (best, bestLoad) = (job, jobLoad);
             }
 
-            return null;
+            if (best is not null)
+                jobs.Remove(best);
+            return best;
         }
     }
 
-    public void Remove(GenerationJob job)
+    /// <summary>Waiting jobs, oldest first; drops the ones their callers withdrew. Call under the lock.</summary>
+    IEnumerable<GenerationJob> Waiting()
     {
-        lock (gate)
-            jobs.Remove(job);
+        var node = jobs.First;
+        while (node is not null)
+        {
+            var next = node.Next;
+            if (node.Value.IsDone)
+                jobs.Remove(node);
+            else
+                yield return node.Value;
+            node = next;
+        }
     }
 
     /// <summary>Takes no more jobs from now on and hands back all that wait.</summary>

@@ -10,9 +10,6 @@ namespace Rlhf.Modeling.Generation;
 /// </summary>
 public static class Sampler
 {
-    // Never disposed, shared by all calls: an implicit 0 -> Scalar per token would be native garbage for the finalizer.
-    static readonly Scalar Zero = 0f.ToScalar();
-
     public static IReadOnlyList<GeneratedSequence> Generate(
         CausalLM model, IReadOnlyList<GenerationRequest> requests, IReadOnlyCollection<int> stopTokenIds, int padTokenId,
         bool useKvCache = true)
@@ -85,7 +82,7 @@ public static class Sampler
                         continue;
                     }
 
-                    var (token, logProb) = Sample(last[b], requests[b].Sampling, generators[b]);
+                    var (token, logProb) = TokenSampler.Sample(last[b], requests[b].Sampling, generators[b]);
                     outputs[b].Add(token);
                     logProbs[b].Add(logProb);
                     next[b] = token;
@@ -117,37 +114,5 @@ public static class Sampler
         return Enumerable.Range(0, batch)
             .Select(b => new GeneratedSequence(outputs[b], logProbs[b], finish[b] ?? FinishReason.Length))
             .ToList();
-    }
-
-    /// <summary>Draws one token from a (V) logit row; returns it with its log-probability (see <see cref="GeneratedSequence"/>).</summary>
-    static (int Token, float LogProb) Sample(Tensor logits, SamplingOptions sampling, torch.Generator generator)
-    {
-        if (sampling.Temperature == 0)
-        {
-            var greedy = (int)logits.argmax().item<long>();
-            return (greedy, logits.log_softmax(-1)[greedy].item<float>());
-        }
-
-        using var temperature = sampling.Temperature.ToScalar();
-        var logp = logits.div(temperature).log_softmax(-1);                         // (V)
-        var probs = logp.exp();
-        if (sampling.TopK > 0 && sampling.TopK < probs.shape[0])
-        {
-            var kth = probs.topk(sampling.TopK).values[sampling.TopK - 1];
-            probs = probs.masked_fill(probs.lt(kth), Zero);
-        }
-
-        if (sampling.TopP < 1)
-        {
-            var (sorted, order) = probs.sort(descending: true);
-            var cumulative = sorted.cumsum(0);
-            // Keep a token when the mass before it is still below P (the most likely token is always kept).
-            using var topP = sampling.TopP.ToScalar();
-            var drop = (cumulative - sorted).ge(topP);
-            probs = probs.scatter(0, order, sorted.masked_fill(drop, Zero));
-        }
-
-        var token = (int)multinomial(probs, 1, generator: generator).item<long>();
-        return (token, logp[token].item<float>());
     }
 }

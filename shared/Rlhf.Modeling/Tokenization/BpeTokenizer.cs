@@ -82,8 +82,14 @@ public sealed class BpeTokenizer : ITextTokenizer
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return Encode([new TextPiece(text, Trusted: true)]);
+    }
+
+    public IReadOnlyList<int> Encode(IReadOnlyList<TextPiece> pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
         var ids = new List<int>();
-        foreach (var (run, addedId) in addedTokenMatcher.Split(text))
+        foreach (var (run, addedId) in addedTokenMatcher.Split(pieces))
         {
             if (addedId is int id)
             {

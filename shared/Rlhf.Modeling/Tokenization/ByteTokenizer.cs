@@ -83,8 +83,14 @@ public sealed class ByteTokenizer : ITextTokenizer
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>(text.Length);
-        foreach (var (piece, specialId) in matcher.Split(text))
+        return Encode([new TextPiece(text, Trusted: true)]);
+    }
+
+    public IReadOnlyList<int> Encode(IReadOnlyList<TextPiece> pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        var ids = new List<int>(pieces.Sum(p => p.Text.Length));
+        foreach (var (piece, specialId) in matcher.Split(pieces))
         {
             if (specialId is int id)
             {

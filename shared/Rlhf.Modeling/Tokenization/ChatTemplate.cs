@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Rlhf.Modeling.Tokenization;
 
 /// <summary>
@@ -42,21 +40,32 @@ public sealed record ChatTemplate
 
     /// <summary>
     /// Renders <paramref name="messages"/>; with <paramref name="addGenerationPrompt"/> the assistant header is appended so
-    /// the model's continuation is the reply. Content is inserted verbatim: special-token strings in it stay special.
+    /// the model's continuation is the reply. Content is inserted verbatim: special-token strings in it stay special
+    /// when the string is encoded; encode <see cref="RenderPieces"/> instead where content comes from users.
     /// </summary>
     /// <exception cref="ArgumentException">No messages, or a role other than system, user or assistant.</exception>
-    public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt)
+    public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt) =>
+        string.Concat(RenderPieces(messages, addGenerationPrompt).Select(p => p.Text));
+
+    /// <summary>
+    /// The rendered prompt as pieces: the template's own text trusted, every message's content not, so that
+    /// <see cref="ITextTokenizer.Encode(IReadOnlyList{TextPiece})"/> reads special-token strings a user typed as plain text.
+    /// </summary>
+    /// <exception cref="ArgumentException">No messages, or a role other than system, user or assistant.</exception>
+    public IReadOnlyList<TextPiece> RenderPieces(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (messages.Count == 0)
             throw new ArgumentException("A chat prompt needs at least one message.", nameof(messages));
         var (header, footer) = SplitFormat();
 
-        var prompt = new StringBuilder(BeginText);
-        void Append(string role, string content) => prompt
-            .Append(header.Replace(RolePlaceholder, role, StringComparison.Ordinal))
-            .Append(content)
-            .Append(footer.Replace(RolePlaceholder, role, StringComparison.Ordinal));
+        var pieces = new List<TextPiece> { new(BeginText, Trusted: true) };
+        void Append(string role, string content)
+        {
+            pieces.Add(new TextPiece(header.Replace(RolePlaceholder, role, StringComparison.Ordinal), Trusted: true));
+            pieces.Add(new TextPiece(content, Trusted: false));
+            pieces.Add(new TextPiece(footer.Replace(RolePlaceholder, role, StringComparison.Ordinal), Trusted: true));
+        }
 
         if (DefaultSystemPrompt is not null && messages[0]?.Role != "system")
             Append("system", DefaultSystemPrompt);
@@ -68,8 +77,8 @@ public sealed record ChatTemplate
             Append(message.Role, message.Content ?? throw new ArgumentException($"Message {i} has no content.", nameof(messages)));
         }
         if (addGenerationPrompt)
-            prompt.Append(header.Replace(RolePlaceholder, "assistant", StringComparison.Ordinal));
-        return prompt.ToString();
+            pieces.Add(new TextPiece(header.Replace(RolePlaceholder, "assistant", StringComparison.Ordinal), Trusted: true));
+        return pieces;
     }
 
     /// <summary>The id of <see cref="EndOfTurn"/> in <paramref name="tokenizer"/>; for base models it can differ from EosId.</summary>

@@ -25,6 +25,13 @@ public interface ITextTokenizer
     IReadOnlyList<int> Encode(string text);
 
     /// <summary>
+    /// Encodes text made of pieces: special-token strings become special ids only in trusted pieces (a chat template's
+    /// own text); in the others (what a user typed) they are ordinary text, so nobody can forge a role or end a turn.
+    /// Ordinary text is cut as if the pieces were one string.
+    /// </summary>
+    IReadOnlyList<int> Encode(IReadOnlyList<TextPiece> pieces);
+
+    /// <summary>
     /// Turns ids back into text. Bytes that do not form valid UTF-8 (e.g. a truncated multi-byte character) become
     /// U+FFFD. An id outside the vocabulary is an <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
@@ -33,3 +40,6 @@ public interface ITextTokenizer
     /// <summary>Writes the files <see cref="TokenizerLoader.Load"/> needs into <paramref name="directory"/> (created if missing).</summary>
     void Save(string directory);
 }
+
+/// <summary>A piece of text to encode; special-token strings count only where <paramref name="Trusted"/> is true.</summary>
+public readonly record struct TextPiece(string Text, bool Trusted);

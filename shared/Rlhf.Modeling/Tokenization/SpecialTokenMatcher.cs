@@ -22,6 +22,40 @@ internal sealed class SpecialTokenMatcher
         }
     }
 
+    /// <summary>
+    /// As <see cref="Split(string)"/> over <paramref name="pieces"/>, where special strings count only in trusted pieces;
+    /// ordinary text runs on across piece boundaries, so it is cut exactly as if the pieces were one string.
+    /// </summary>
+    public IEnumerable<(string Text, int? SpecialId)> Split(IEnumerable<TextPiece> pieces)
+    {
+        var run = new System.Text.StringBuilder();
+        foreach (var piece in pieces)
+        {
+            if (!piece.Trusted)
+            {
+                run.Append(piece.Text);
+                continue;
+            }
+
+            foreach (var (text, specialId) in Split(piece.Text))
+            {
+                if (specialId is null)
+                {
+                    run.Append(text);
+                    continue;
+                }
+
+                if (run.Length > 0)
+                    yield return (run.ToString(), null);
+                run.Clear();
+                yield return (text, specialId);
+            }
+        }
+
+        if (run.Length > 0)
+            yield return (run.ToString(), null);
+    }
+
     /// <summary>Yields, in order, ordinary runs (SpecialId null, never empty) and special tokens (SpecialId set).</summary>
     public IEnumerable<(string Text, int? SpecialId)> Split(string text)
     {

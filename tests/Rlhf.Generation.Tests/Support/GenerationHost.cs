@@ -19,6 +19,9 @@ public sealed class GenerationHost : IAsyncDisposable
 {
     public const string Model = "rlhf-policy";
 
+    /// <summary>A client key every test host knows (client <c>test-sdk</c>); the official SDK always sends one.</summary>
+    public const string ClientKey = "sk-test-sdk";
+
     readonly WebApplicationFactory<Program> factory;
 
     public GenerationHost(string? modelPath, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? testServices = null)
@@ -27,6 +30,7 @@ public sealed class GenerationHost : IAsyncDisposable
         {
             ["Bus:Transport"] = "InMemory",
             ["Generation:ModelPath"] = modelPath,
+            ["Generation:ClientKeys:test-sdk"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ClientKey))),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             all[key] = value;

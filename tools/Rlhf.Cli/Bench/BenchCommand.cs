@@ -10,6 +10,7 @@ static class BenchCommand
         var command = new Command("bench", "Benchmarks: each prints its numbers and ratios measured in one run.");
         command.Subcommands.Add(DecodeBenchmark.Create());
         command.Subcommands.Add(SoakBenchmark.Create());
+        command.Subcommands.Add(ServeBenchmark.Create());
         return command;
     }
 }

@@ -48,6 +48,8 @@ public static class EmbeddedPlatform
             ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Warning",
             ["Serilog:MinimumLevel:Override:MassTransit"] = "Warning",
             [$"Feedback:ApiKeys:{LocalServices.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
+            // The local platform's simulated chat traffic sends no client key.
+            ["Generation:AllowAnonymous"] = "true",
         };
         foreach (var (key, value) in settings)
             all[key] = value;

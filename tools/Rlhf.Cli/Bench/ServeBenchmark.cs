@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Rlhf.Generation;
+using Rlhf.Generation.Batching;
+using Rlhf.Generation.Policy;
+using Rlhf.Modeling;
+using Rlhf.Modeling.Generation;
+using Rlhf.Modeling.Tokenization;
+
+namespace Rlhf.Cli.Bench;
+
+/// <summary>
+/// Serving under concurrent streaming clients, in one process and one run: the generation service's continuous
+/// batcher (<see cref="GenerationBatcher"/>, tokens reported as they are decoded) against static batching as the
+/// service did before (a batch decodes until its longest row ends and answers at the end). Closed-loop clients with
+/// mixed max_tokens; time to first token, aggregate generated tokens/s. Without HTTP: the model and the scheduler only.
+/// </summary>
+static class ServeBenchmark
+{
+    static readonly ModelConfig Small = new()
+    {
+        HiddenSize = 512, IntermediateSize = 1408, NumHiddenLayers = 8, NumAttentionHeads = 8, NumKeyValueHeads = 4,
+        VocabSize = new ByteTokenizer().VocabSize, MaxPositionEmbeddings = 512,
+    };
+
+    sealed record Request(IReadOnlyList<int> Prompt, int MaxTokens, long Seed);
+
+    sealed record Outcome(double TtftMs, int Tokens);
+
+    public static Command Create()
+    {
+        var clients = new Option<int>("--clients") { Description = "Concurrent streaming clients", DefaultValueFactory = _ => 16 };
+        var requests = new Option<int>("--requests") { Description = "Requests per client", DefaultValueFactory = _ => 4 };
+        var minTokens = new Option<int>("--min-tokens") { Description = "Smallest max_tokens", DefaultValueFactory = _ => 16 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Largest max_tokens", DefaultValueFactory = _ => 128 };
+        var batch = new Option<int>("--batch") { Description = "Rows decoded together (Generation:MaxBatchSize)", DefaultValueFactory = _ => 16 };
+        var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
+        var command = new Command("serve", "Continuous vs static batching: TTFT p50/p99 and tokens/s with concurrent clients.")
+            { clients, requests, minTokens, maxTokens, batch, threads };
+        command.SetAction(parse =>
+        {
+            TorchRuntime.SetThreads(parse.GetValue(threads));
+            Run(parse.GetValue(clients), parse.GetValue(requests), parse.GetValue(minTokens), parse.GetValue(maxTokens), parse.GetValue(batch));
+            return 0;
+        });
+        return command;
+    }
+
+    static void Run(int clients, int perClient, int minTokens, int maxTokens, int batch)
+    {
+        TorchRuntime.Seed(1);
+        var tokenizer = new ByteTokenizer();
+        var model = new CausalLM(Small);
+        model.eval();
+        var stops = new HashSet<int> { tokenizer.EosId };
+        // The holder serves the model and disposes it at the end.
+        using var holder = new PolicyHolder();
+        holder.SetBase(new PolicyBase("", model.Config, tokenizer, ChatTemplate.ChatMl, stops));
+        holder.Serve(new ServedPolicy(model, 0, DateTimeOffset.UtcNow), canary: null);
+        var parameters = model.parameters().Sum(p => p.numel());
+        var random = new Random(17);
+        var plan = Enumerable.Range(0, clients).Select(c => Enumerable.Range(0, perClient).Select(i => new Request(
+            tokenizer.Encode(ChatTemplate.ChatMl.Render([new ChatTurn("user", $"client {c} question {i}: {new string('x', random.Next(8, 48))}")], true)),
+            random.Next(minTokens, maxTokens + 1), c * 1000 + i)).ToList()).ToList();
+        Console.WriteLine($"serve benchmark: {parameters / 1e6:F1}M params, {clients} clients x {perClient} requests, max_tokens {minTokens}..{maxTokens}, " +
+            $"batch {batch} rows, temperature 1 (no early stop token counted), {TorchRuntime.Describe()}");
+
+        // Warm-up of both paths, not measured.
+        var warmUp = plan.Take(2).Select(p => p.Take(1).ToList()).ToList();
+        Measure("warm-up", warmUp, r => Continuous(holder, batch, r), print: false);
+        Measure("warm-up", warmUp, r => Static(model, tokenizer, stops, batch, r), print: false);
+        var continuous = Measure("continuous", plan, r => Continuous(holder, batch, r));
+        var staticBatching = Measure("static", plan, r => Static(model, tokenizer, stops, batch, r));
+        Console.WriteLine($"continuous / static: {continuous / staticBatching:F2}x aggregate tokens/s");
+    }
+
+    static double Measure(string name, List<List<Request>> plan, Func<List<List<Request>>, (List<Outcome> Outcomes, TimeSpan Wall)> serve,
+        bool print = true)
+    {
+        var (outcomes, wall) = serve(plan);
+        var ttft = outcomes.Select(o => o.TtftMs).Order().ToList();
+        var tokens = outcomes.Sum(o => o.Tokens);
+        var throughput = tokens / wall.TotalSeconds;
+        if (print)
+        {
+            Console.WriteLine($"{name,-11} requests {outcomes.Count,4}  tokens {tokens,6}  wall {wall.TotalSeconds,6:F2} s  " +
+                $"tokens/s {throughput,7:F0}  TTFT p50 {Percentile(ttft, 0.50),7:F0} ms  p99 {Percentile(ttft, 0.99),7:F0} ms");
+        }
+
+        return throughput;
+    }
+
+    static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+
+    /// <summary>The service's batcher: each client sends its requests one after another, reading tokens as they come.</summary>
+    static (List<Outcome>, TimeSpan) Continuous(PolicyHolder holder, int batch, List<List<Request>> plan)
+    {
+        var options = Options.Create(new GenerationOptions { MaxBatchSize = batch, MaxN = 1, MaxQueueLength = 10_000, BatchWindowMs = 5 });
+        using var batcher = new GenerationBatcher(holder, new GenerationStats(), options, NullLogger<GenerationBatcher>.Instance);
+        batcher.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var outcomes = new ConcurrentBag<Outcome>();
+        var wall = Stopwatch.StartNew();
+        Task.WaitAll(plan.Select(requests => Task.Run(async () =>
+        {
+            foreach (var request in requests)
+            {
+                var job = new GenerationJob(request.Prompt, new SamplingOptions(request.MaxTokens, Temperature: 1, Seed: request.Seed), 1, 0,
+                    streamed: true);
+                var sent = Stopwatch.GetTimestamp();
+                if (!batcher.TryEnqueue(job))
+                    throw new InvalidOperationException("The queue is full.");
+                double? ttft = null;
+                await foreach (var jobEvent in job.Events.ReadAllAsync())
+                    ttft ??= jobEvent is ChoiceDelta ? Stopwatch.GetElapsedTime(sent).TotalMilliseconds : null;
+                var result = await job.WaitAsync(CancellationToken.None);
+                outcomes.Add(new Outcome(ttft ?? Stopwatch.GetElapsedTime(sent).TotalMilliseconds, result.Choices[0].TokenIds.Count));
+            }
+        })).ToArray());
+        wall.Stop();
+        batcher.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        return (outcomes.ToList(), wall.Elapsed);
+    }
+
+    /// <summary>
+    /// Static batching as the service had it: the decode thread takes up to <paramref name="batch"/> waiting requests
+    /// (after a 5 ms window), decodes them together until the longest ends, and answers all at once, so the first token
+    /// reaches a client when its batch ends.
+    /// </summary>
+    static (List<Outcome>, TimeSpan) Static(CausalLM model, ITextTokenizer tokenizer, IReadOnlyCollection<int> stops, int batch,
+        List<List<Request>> plan)
+    {
+        using var waiting = new BlockingCollection<(Request Request, TaskCompletionSource<GeneratedSequence> Done)>();
+        var decoder = Task.Factory.StartNew(() =>
+        {
+            foreach (var first in waiting.GetConsumingEnumerable())
+            {
+                var taken = new List<(Request Request, TaskCompletionSource<GeneratedSequence> Done)> { first };
+                var window = Stopwatch.StartNew();
+                while (taken.Count < batch && waiting.TryTake(out var next, TimeSpan.FromMilliseconds(Math.Max(0, 5 - window.ElapsedMilliseconds))))
+                    taken.Add(next);
+                var sequences = Sampler.Generate(model,
+                    taken.Select(t => new GenerationRequest(t.Request.Prompt, new SamplingOptions(t.Request.MaxTokens, Temperature: 1, Seed: t.Request.Seed))).ToList(),
+                    stops, tokenizer.PadId);
+                for (var i = 0; i < taken.Count; i++)
+                    taken[i].Done.SetResult(sequences[i]);
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        var outcomes = new ConcurrentBag<Outcome>();
+        var wall = Stopwatch.StartNew();
+        Task.WaitAll(plan.Select(requests => Task.Run(async () =>
+        {
+            foreach (var request in requests)
+            {
+                var done = new TaskCompletionSource<GeneratedSequence>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var sent = Stopwatch.GetTimestamp();
+                waiting.Add((request, done));
+                var sequence = await done.Task;
+                outcomes.Add(new Outcome(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, sequence.TokenIds.Count));
+            }
+        })).ToArray());
+        wall.Stop();
+        waiting.CompleteAdding();
+        decoder.Wait();
+        return (outcomes.ToList(), wall.Elapsed);
+    }
+}
