@@ -16,7 +16,9 @@ public static class DemoReport
         report.AppendLine(inv, $"Run finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC after {elapsed.TotalMinutes:F1} min: {reason}.").AppendLine();
         report.AppendLine("## Settings").AppendLine();
         report.AppendLine(inv, $"- target held-out accuracy {settings.TargetAccuracy:P0}, time budget {settings.Budget.TotalMinutes:F0} min, seed {settings.Seed}");
-        report.AppendLine(inv, $"- {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}");
+        report.AppendLine(settings.Feedback == DemoFeedback.Thumbs
+            ? string.Create(inv, $"- feedback: thumbs only; {settings.Users} simulated users, n = 1 answer per request; {settings.FeedbackShare:P0} of answers get a single thumb, a thumbed-down answer is regenerated once (a regeneration is posted when the new answer is kept); thumbs flipped with probability {settings.LabelNoise:P0}")
+            : string.Create(inv, $"- feedback: rankings; {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}"));
         report.AppendLine(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step");
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
@@ -48,6 +50,8 @@ public static class DemoReport
         report.AppendLine().AppendLine("## Final numbers").AppendLine();
         report.AppendLine(inv, $"- held-out greedy accuracy: {rows[0].GreedyAccuracy:P1} -> {rows[^1].GreedyAccuracy:P1}");
         report.AppendLine(inv, $"- chat requests {traffic.Requests} (failed {traffic.Failures}), feedback accepted {traffic.FeedbackAccepted} (rejected {traffic.FeedbackRejected})");
+        if (settings.Feedback == DemoFeedback.Thumbs)
+            report.AppendLine(inv, $"- judgements: {traffic.Thumbs} single thumbs and {traffic.Regenerations} regenerations");
         report.AppendLine(inv, $"- share of served candidates that were correct: {(traffic.Candidates > 0 ? (double)traffic.CorrectCandidates / traffic.Candidates : 0):P1}");
         report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count} (rejected {events.RewardModelsRejected.Count})");
         report.AppendLine(inv, $"- canaries started {events.CanariesStarted.Count}, promoted {events.CanariesConcluded.Count(c => c.Outcome == Contracts.CanaryOutcome.Promoted)}, " +
