@@ -23,9 +23,9 @@ public static class DemoReport
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
         report.AppendLine(inv, $"- release gate: {bootstrap.Split.Gate.Count} facts of their own (neither held out nor asked by the simulated users) in every phrasing, answered near-greedily, judged by the frozen reward model and the arithmetic checker");
-        report.AppendLine(inv, settings.Feedback == DemoFeedback.Thumbs
+        report.AppendLine(settings.Feedback == DemoFeedback.Thumbs
             ? $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; their thumbs are the only feedback (and what the canary is judged by)"
-            : $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; users thumb the answer shown on {settings.ThumbsShare:P0} of requests");
+            : string.Create(inv, $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; users thumb the answer shown on {settings.ThumbsShare:P0} of requests"));
         report.AppendLine(inv, $"- live canary: {(settings.Canary ? "on (half of the users, sticky; promoted or rolled back by their thumbs)" : "off (gate-passing candidates are promoted at once)")}");
         report.AppendLine();
         report.AppendLine("## Per policy version").AppendLine();
