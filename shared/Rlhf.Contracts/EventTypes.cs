@@ -20,6 +20,7 @@ public static class EventTypes
         visitor.Visit<RatingSubmitted>();
         visitor.Visit<DemonstrationSubmitted>();
         visitor.Visit<RegenerationSubmitted>();
+        visitor.Visit<CommentSubmitted>();
         visitor.Visit<RolloutScored>();
         visitor.Visit<RewardModelUpdated>();
         visitor.Visit<PolicyUpdated>();

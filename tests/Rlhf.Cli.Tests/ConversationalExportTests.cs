@@ -17,6 +17,7 @@ public sealed class ConversationalExportTests : IDisposable
 
     readonly string path = Path.Combine(Path.GetTempPath(), $"rlhf-conversational-{Guid.NewGuid():N}.jsonl");
     readonly List<string> lines = [];
+    readonly Guid commented;
 
     public ConversationalExportTests()
     {
@@ -35,6 +36,8 @@ public sealed class ConversationalExportTests : IDisposable
         Add(new DemonstrationSubmitted(Guid.NewGuid(), [new ChatMessage("system", "Be brief."), new ChatMessage("user", "What is 2 + 2?")], "4.", rambling.GroupId,
             "r", "app", DateTimeOffset.UtcNow, EditedRolloutId: rambling.RolloutId));
         Add(new DemonstrationSubmitted(Guid.NewGuid(), [new ChatMessage("user", "Hi")], "Hello.", null, "r", "app", DateTimeOffset.UtcNow));
+        Add(new CommentSubmitted(Guid.NewGuid(), wrong.RolloutId, wrong.GroupId, "five is wrong", ["wrong"], "r", "app", DateTimeOffset.UtcNow, 0));
+        commented = wrong.RolloutId;
         File.WriteAllLines(path, lines);
     }
 
@@ -108,6 +111,17 @@ public sealed class ConversationalExportTests : IDisposable
         var edit = JsonDocument.Parse(output[0]).RootElement.GetProperty("messages");
         Assert.Equal([.. Conversation, ("assistant", "4.")], Messages(edit));
         Assert.Contains("exported 2 demonstrations", error);
+    }
+
+    [Fact]
+    public void Comments_and_flags_are_found_with_their_rollout_and_by_type()
+    {
+        var (_, byRollout, _) = RunCli("replay", "--events", path, "--rollout-id", commented.ToString());
+        var (_, byType, _) = RunCli("replay", "--events", path, "--type", nameof(CommentSubmitted));
+
+        Assert.Contains(byRollout, l => l.Contains("\"type\":\"CommentSubmitted\"") && l.Contains("five is wrong"));
+        var comment = JsonDocument.Parse(Assert.Single(byType)).RootElement.GetProperty("message");
+        Assert.Equal(["wrong"], comment.GetProperty("flags").EnumerateArray().Select(f => f.GetString()));
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public static class FeedbackApi
         api.MapPost("/demonstrations", SubmitDemonstration);
         api.MapPost("/regenerations", SubmitRegeneration);
         api.MapPost("/edits", SubmitEdit);
+        api.MapPost("/comments", SubmitComment);
         return api;
     }
 
@@ -41,4 +42,7 @@ public static class FeedbackApi
 
     static Task<IResult> SubmitEdit(HttpContext http, FeedbackIntake intake) =>
         intake.SubmitAsync<EditRequest, DemonstrationSubmitted>(http);
+
+    static Task<IResult> SubmitComment(HttpContext http, FeedbackIntake intake) =>
+        intake.SubmitAsync<CommentRequest, CommentSubmitted>(http);
 }
