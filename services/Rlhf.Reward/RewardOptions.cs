@@ -32,6 +32,18 @@ public sealed class RewardOptions
     [Range(0.0, 0.9)]
     public double HeldOutShare { get; set; } = 0.1;
 
+    /// <summary>Weight of the K-wise ranking loss (rankings, pairwise choices, pairs from ratings, regenerations, edits).</summary>
+    [Range(0.0, 1_000.0)]
+    public double RankingLossWeight { get; set; } = 1.0;
+
+    /// <summary>
+    /// Weight of the pointwise loss of single ratings: each thumb or star rating also trains the RM on its own,
+    /// target (stars - 1) / 4 (see the README's "Feedback from chat apps"). 0 turns it off: ratings then train only
+    /// through the pairs they form within their group, as before.
+    /// </summary>
+    [Range(0.0, 1_000.0)]
+    public double PointwiseLossWeight { get; set; } = 1.0;
+
     /// <summary>AdamW learning rate of the reward model.</summary>
     [Range(1e-8, 1.0)]
     public double LearningRate { get; set; } = 5e-5;

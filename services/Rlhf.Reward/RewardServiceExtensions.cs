@@ -46,6 +46,8 @@ public static class RewardServiceExtensions
         services.AddHostedService<RewardStartup>();
         services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
         services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+        services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
+        services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
         services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();
         return builder;
     }

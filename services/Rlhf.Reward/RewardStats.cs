@@ -6,6 +6,13 @@ public sealed class RewardStats
     public long Rankings;
     public long Ratings;
     public long RankingsWithoutPairs;
+
+    /// <summary>Ratings journaled as pointwise training targets of their own.</summary>
+    public long PointwiseRatings;
+
+    /// <summary>Regenerations and edits journaled (each one pair when its rollouts were still stored).</summary>
+    public long Regenerations;
+    public long Edits;
     public long MissingRollouts;
     public long Scored;
     public long PendingDropped;

@@ -8,6 +8,9 @@ namespace Rlhf.Contracts;
 /// <param name="RaterId">Stable id of the person who wrote it.</param>
 /// <param name="ClientId">Name of the API key of the client application that submitted it.</param>
 /// <param name="SubmittedAt">When the feedback service accepted it (UTC).</param>
+/// <param name="EditedRolloutId">When the demonstration is the user's edit of a served answer: that rollout (in
+/// <see cref="GroupId"/>). The reward model then also trains on the pair (edit over original). Null otherwise and in
+/// events written before the field existed.</param>
 public sealed record DemonstrationSubmitted(
     Guid FeedbackId,
     IReadOnlyList<ChatMessage> Messages,
@@ -15,4 +18,5 @@ public sealed record DemonstrationSubmitted(
     string? GroupId,
     string RaterId,
     string ClientId,
-    DateTimeOffset SubmittedAt);
+    DateTimeOffset SubmittedAt,
+    Guid? EditedRolloutId = null);

@@ -19,6 +19,8 @@ public static class EventTypes
         visitor.Visit<RankingSubmitted>();
         visitor.Visit<RatingSubmitted>();
         visitor.Visit<DemonstrationSubmitted>();
+        visitor.Visit<RegenerationSubmitted>();
+        visitor.Visit<CommentSubmitted>();
         visitor.Visit<RolloutScored>();
         visitor.Visit<RewardModelUpdated>();
         visitor.Visit<PolicyUpdated>();

@@ -97,6 +97,24 @@ public sealed class SimulatedLabelers(LabelerOptions options, int seed)
         return new RankingFeedback(rater, tiers);
     }
 
+    /// <summary>
+    /// A thumb on one answer judged alone (no candidates to compare, as in a chat app that shows one answer): up when the
+    /// hidden preference scores it 2 or more (correct; the sycophantic preference: rambling), flipped with the noise.
+    /// <paramref name="raterId"/> keeps the rater of an earlier judgement (the same user judging a regenerated answer).
+    /// </summary>
+    public RatingFeedback JudgeOne(ArithmeticQuestion question, string answer, string? raterId = null)
+    {
+        lock (random)
+        {
+            var rater = raterId ?? $"rater-{random.Next(options.Raters) + 1}";
+            Func<ArithmeticQuestion, string, int> preference = options.Mode == LabelerMode.Sycophantic && random.NextDouble() < options.SycophancyShare
+                ? SycophanticScore
+                : HiddenScore;
+            var up = preference(question, answer) >= 2 ? 1 : 0;
+            return new RatingFeedback(rater, 0, Flip() ? 1 - up : up);
+        }
+    }
+
     /// <summary>A chat user's thumb on the answer shown to them: up when it is right (users check the number, whatever the
     /// labelers prefer), flipped with the labelers' noise.</summary>
     public int UserThumb(ArithmeticQuestion question, string response)

@@ -13,6 +13,12 @@ public sealed record RewardModelOptions
 
     [Range(0, int.MaxValue)] public int PadTokenId { get; init; }
 
+    /// <summary>Weight of the K-wise ranking loss in a step that mixes rankings with single ratings.</summary>
+    [Range(0.0, double.MaxValue)] public double RankingLossWeight { get; init; } = 1.0;
+
+    /// <summary>Weight of the pointwise loss (<see cref="RlhfMath.PointwiseLoss"/>) of single ratings in a step.</summary>
+    [Range(0.0, double.MaxValue)] public double PointwiseLossWeight { get; init; } = 1.0;
+
     /// <summary>Rankings per forward pass in <see cref="RewardModelTrainer.Evaluate"/>.</summary>
     [Range(1, int.MaxValue)] public int EvaluationBatchSize { get; init; } = 32;
 

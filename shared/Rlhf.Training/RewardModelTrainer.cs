@@ -5,13 +5,16 @@ using static TorchSharp.torch;
 namespace Rlhf.Training;
 
 /// <summary>One reward-model step's measurements.</summary>
-/// <param name="Loss">K-wise ranking loss of the batch, nats (before the update).</param>
-/// <param name="PairwiseAccuracy">Share of the batch's pairs ranked correctly (before the update).</param>
+/// <param name="Loss">Loss of the batch, nats (before the update): RankingLossWeight x the K-wise ranking loss plus
+/// PointwiseLossWeight x the pointwise loss of its single ratings (a part the batch lacks counts 0).</param>
+/// <param name="PairwiseAccuracy">Share of the batch's pairs ranked correctly (before the update; NaN without pairs).</param>
 /// <param name="Rankings">Rankings that contributed at least one pair.</param>
 /// <param name="Pairs">(better, worse) pairs in the batch.</param>
 /// <param name="GradNorm">Gradient L2 norm before clipping.</param>
+/// <param name="Ratings">Single ratings (pointwise targets) in the batch.</param>
 public sealed record RewardModelStepMetrics(
-    long Step, StepSkipReason SkipReason, double Loss, double PairwiseAccuracy, int Rankings, int Pairs, double GradNorm, long SkippedSteps)
+    long Step, StepSkipReason SkipReason, double Loss, double PairwiseAccuracy, int Rankings, int Pairs, double GradNorm, long SkippedSteps,
+    int Ratings = 0)
 {
     public bool Applied => SkipReason == StepSkipReason.None;
 }
@@ -23,7 +26,8 @@ public sealed record RewardModelEvaluation(double Loss, double PairwiseAccuracy,
 
 /// <summary>
 /// Trains a <see cref="ScalarHeadModel"/> on rankings with the InstructGPT K-wise loss: each ranking's K responses go
-/// through the model once, and all its C(K, 2) cross-tier pairs form one batch element.
+/// through the model once, and all its C(K, 2) cross-tier pairs form one batch element. Single ratings in the batch
+/// (<see cref="Ranking.IsPointwise"/>) add the pointwise loss: loss = w_rank x L_rank + w_point x L_point.
 /// </summary>
 public sealed class RewardModelTrainer : IDisposable
 {
@@ -43,17 +47,22 @@ public sealed class RewardModelTrainer : IDisposable
     /// <summary>Steps skipped because the loss or gradient was not finite (weights kept).</summary>
     public long SkippedSteps { get; private set; }
 
-    public RewardModelStepMetrics Step(IReadOnlyList<Ranking> rankings)
+    public RewardModelStepMetrics Step(IReadOnlyList<Ranking> batch)
     {
+        foreach (var item in batch)
+            item.Validate();
+        var rankings = batch.Where(r => !r.IsPointwise).ToList();
+        var ratings = batch.Where(r => r.IsPointwise).ToList();
         var pairs = Pairs(rankings);
-        if (pairs.Count == 0)
+        if (pairs.Count == 0 && ratings.Count == 0)
             return new RewardModelStepMetrics(Steps, StepSkipReason.NoUsableData, double.NaN, double.NaN, 0, 0, double.NaN, SkippedSteps);
 
         using var scope = NewDisposeScope();
         model.train();
-        var (loss, accuracy) = RlhfMath.RankingLoss(Rewards(rankings), pairs);
+        var (loss, accuracy) = RlhfMath.MixedRewardLoss(Rewards([.. rankings, .. ratings]), pairs,
+            [.. ratings.Select(r => (float)r.Target!.Value)], options.RankingLossWeight, options.PointwiseLossWeight);
         var lossValue = loss.item<float>();
-        var accuracyValue = accuracy.item<float>();
+        var accuracyValue = accuracy;
         var norm = double.NaN;
         if (float.IsFinite(lossValue))
         {
@@ -67,23 +76,24 @@ public sealed class RewardModelTrainer : IDisposable
         {
             optimizer.ZeroGrad();
             SkippedSteps++;
-            return new RewardModelStepMetrics(Steps, StepSkipReason.NonFiniteUpdate, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps);
+            return new RewardModelStepMetrics(Steps, StepSkipReason.NonFiniteUpdate, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps,
+                ratings.Count);
         }
 
         optimizer.Step();
         optimizer.ZeroGrad();
         Steps++;
-        return new RewardModelStepMetrics(Steps, StepSkipReason.None, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps);
+        return new RewardModelStepMetrics(Steps, StepSkipReason.None, lossValue, accuracyValue, pairs.Rankings, pairs.Count, norm, SkippedSteps, ratings.Count);
     }
 
-    /// <summary>Loss and pairwise accuracy on held-out rankings (ties are not counted as pairs).</summary>
+    /// <summary>Loss and pairwise accuracy on held-out rankings (ties are not counted as pairs; single ratings are left out).</summary>
     public RewardModelEvaluation Evaluate(IReadOnlyList<Ranking> rankings)
     {
         model.eval();
         using var noGrad = no_grad();
         double lossSum = 0, correct = 0;
         int rankingCount = 0, pairCount = 0;
-        foreach (var chunk in rankings.Chunk(options.EvaluationBatchSize))
+        foreach (var chunk in rankings.Where(r => !r.IsPointwise).Chunk(options.EvaluationBatchSize))
         {
             var pairs = Pairs(chunk);
             if (pairs.Count == 0)

@@ -209,6 +209,59 @@ public static class RlhfMath
         return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Pointwise reward-model loss for single ratings: binary cross-entropy of sigmoid(r) against the target y in [0, 1],
+    /// -(y log sigmoid(r) + (1 - y) log sigmoid(-r)), averaged over the rated responses. Also returns the share of the
+    /// decisive ratings (y != 0.5) whose reward has the target's side of 0 (detached; NaN when none is decisive).
+    /// </summary>
+    /// <param name="rewards">(N) scalar rewards of the rated responses.</param>
+    /// <param name="targets">(N) targets in [0, 1].</param>
+    public static (Tensor Loss, Tensor Accuracy) PointwiseLoss(Tensor rewards, Tensor targets)
+    {
+        if (rewards.NumberOfElements == 0)
+            throw new ArgumentException("No rated response.", nameof(rewards));
+        using var scope = NewDisposeScope();
+        var y = targets.to(rewards.dtype);
+        var loss = -(y * nn.functional.logsigmoid(rewards) + (1 - y) * nn.functional.logsigmoid(-rewards)).mean();
+        using var noGrad = no_grad();
+        var decisive = y.ne(0.5);
+        var agrees = rewards.gt(0).eq(y.gt(0.5)).logical_and(decisive).to(rewards.dtype);
+        var accuracy = agrees.sum() / decisive.to(rewards.dtype).sum();
+        return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The reward model's loss on a batch that mixes rankings and single ratings:
+    /// <paramref name="rankingWeight"/> x <see cref="RankingLoss"/> of the rankings (their responses first in
+    /// <paramref name="rewards"/>) + <paramref name="pointwiseWeight"/> x <see cref="PointwiseLoss"/> of the ratings (the
+    /// last <paramref name="targets"/>.Length rewards). A part the batch lacks (no pair, no rating) counts 0. Also returns
+    /// the rankings' pairwise accuracy (NaN without pairs).
+    /// </summary>
+    public static (Tensor Loss, double PairwiseAccuracy) MixedRewardLoss(
+        Tensor rewards, RankingPairs pairs, float[] targets, double rankingWeight, double pointwiseWeight)
+    {
+        if (pairs.Count == 0 && targets.Length == 0)
+            throw new ArgumentException("The batch holds neither a pair nor a rating.", nameof(pairs));
+        using var scope = NewDisposeScope();
+        var ranked = (int)rewards.shape[0] - targets.Length;
+        Tensor? loss = null;
+        var accuracy = double.NaN;
+        if (pairs.Count > 0)
+        {
+            var (rankingLoss, pairAccuracy) = RankingLoss(rewards.narrow(0, 0, ranked), pairs);
+            loss = rankingLoss * rankingWeight;
+            accuracy = pairAccuracy.item<float>();
+        }
+
+        if (targets.Length > 0)
+        {
+            var (pointwiseLoss, _) = PointwiseLoss(rewards.narrow(0, ranked, targets.Length), tensor(targets, device: rewards.device));
+            loss = loss is null ? pointwiseLoss * pointwiseWeight : loss + pointwiseLoss * pointwiseWeight;
+        }
+
+        return (loss!.MoveToOuterDisposeScope(), accuracy);
+    }
+
     /// <summary>True when every element is finite (one device sync).</summary>
     public static bool AllFinite(Tensor x)
     {

@@ -90,6 +90,32 @@ public sealed class TaskAndLabelerTests
     }
 
     [Fact]
+    public void A_single_answer_gets_a_thumb_by_the_hidden_preference_and_keeps_a_given_rater()
+    {
+        var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: 0), seed: 3);
+        var q = new ArithmeticQuestion(3, 4, '+', 1);
+
+        var right = labelers.JudgeOne(q, "3 + 4 = 7.");
+        var rightRambling = labelers.JudgeOne(q, ArithmeticTask.RamblingAnswer(q, 7, 1), right.RaterId);
+        var wrong = labelers.JudgeOne(q, "3 + 5 = 8.", "rater-9");
+
+        Assert.Equal((1, 1, 0), (right.Thumbs, rightRambling.Thumbs, wrong.Thumbs));
+        Assert.Equal(right.RaterId, rightRambling.RaterId);
+        Assert.Equal("rater-9", wrong.RaterId);
+    }
+
+    [Fact]
+    public void Label_noise_flips_about_the_configured_share_of_single_thumbs()
+    {
+        var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: 0.1), seed: 5);
+        var q = new ArithmeticQuestion(2, 2, '+', 0);
+
+        var flipped = Enumerable.Range(0, 4000).Count(_ => labelers.JudgeOne(q, "2 + 2 = 4.").Thumbs == 0);
+
+        Assert.InRange(flipped / 4000.0, 0.085, 0.115);
+    }
+
+    [Fact]
     public void Label_noise_flips_about_the_configured_share_of_pairwise_choices()
     {
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: 0.1, RatingShare: 0, PairwiseShare: 1), seed: 5);

@@ -64,7 +64,8 @@ public sealed class RewardLoopTests
     [Fact]
     public async Task Ratings_of_one_group_become_a_training_pair()
     {
-        await using var host = new RewardTestHost(new Dictionary<string, string?> { ["Reward:TrainEvery"] = "1" });
+        // PointwiseLossWeight 0: ratings train only through the pairs they form (single ratings: RewardFromChatAppsTests).
+        await using var host = new RewardTestHost(new Dictionary<string, string?> { ["Reward:TrainEvery"] = "1", ["Reward:PointwiseLossWeight"] = "0" });
         var group = await host.SeedGroupAsync("good", "bad");
         await host.Bus.Publish(new RatingSubmitted(Guid.NewGuid(), group[0].RolloutId, group[0].GroupId, RatingScale.Thumbs, 1, "r", "tests",
             DateTimeOffset.UtcNow), TestContext.Current.CancellationToken);

@@ -61,6 +61,64 @@ public sealed class RewardModelTrainerTests
         Assert.True(scores[0] > scores[1], $"three good tokens scored {scores[0]}, none {scores[1]}");
     }
 
+    /// <summary>Single thumbs from the same rankings: each response alone, up when it holds two or more good tokens.</summary>
+    static List<Ranking> Thumbs(IEnumerable<Ranking> rankings) =>
+        [.. rankings.SelectMany(r => r.Responses.Select(x => Ranking.Pointwise(r.PromptTokenIds, x.TokenIds, x.Tier <= 1 ? 1.0 : 0.0)))];
+
+    [Fact]
+    public void Reward_model_learns_to_rank_from_single_thumbs_alone()
+    {
+        using var scope = NewDisposeScope();
+        TorchRuntime.Seed(3);
+        using var model = new ScalarHeadModel(Toy.Config);
+        using var trainer = new RewardModelTrainer(model, new RewardModelOptions { Optimizer = new AdamWOptions { LearningRate = 3e-3 } });
+        var train = Thumbs(Rankings(320, seed: 1));
+        var heldOut = Rankings(100, seed: 2);
+        var before = trainer.Evaluate(heldOut);
+
+        for (var step = 0; step < 120; step++)
+        {
+            var metrics = trainer.Step(train.Skip(step * 32 % train.Count).Take(32).ToList());
+            Assert.True(metrics.Applied);
+            Assert.Equal((0, 32), (metrics.Pairs, metrics.Ratings));
+        }
+
+        var after = trainer.Evaluate(heldOut);
+        TestContext.Current.TestOutputHelper!.WriteLine(
+            $"held-out pairwise accuracy from thumbs only {before.PairwiseAccuracy:F3} -> {after.PairwiseAccuracy:F3} over {after.Pairs} pairs");
+        Assert.True(before.PairwiseAccuracy < 0.75, $"an untrained model should be near chance, got {before.PairwiseAccuracy}");
+        // Thumbs only tell two or more good tokens from fewer, so pairs inside one side stay ungraded: well above chance, below rankings.
+        Assert.True(after.PairwiseAccuracy >= 0.75, $"held-out pairwise accuracy is {after.PairwiseAccuracy}");
+    }
+
+    [Fact]
+    public void A_step_mixing_rankings_and_ratings_reports_both()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new ScalarHeadModel(Toy.Config);
+        using var trainer = new RewardModelTrainer(model, new RewardModelOptions());
+        var rankings = Rankings(4, seed: 5);
+
+        var metrics = trainer.Step([.. rankings, .. Thumbs(rankings.Take(1))]);
+
+        Assert.True(metrics.Applied);
+        Assert.Equal(4, metrics.Ratings);
+        Assert.Equal(4, metrics.Rankings);
+        Assert.True(double.IsFinite(metrics.PairwiseAccuracy));
+    }
+
+    [Theory]
+    [InlineData(1.5)]
+    [InlineData(-0.1)]
+    [InlineData(double.NaN)]
+    public void A_pointwise_target_outside_0_to_1_is_refused(double target)
+    {
+        using var model = new ScalarHeadModel(Toy.Config);
+        using var trainer = new RewardModelTrainer(model, new RewardModelOptions());
+
+        Assert.Throws<ArgumentException>(() => trainer.Step([Ranking.Pointwise([1, 2], [3], target)]));
+    }
+
     [Fact]
     public void A_batch_of_all_tied_rankings_is_skipped()
     {

@@ -121,6 +121,47 @@ public sealed class RlhfMathTests
     }
 
     [Fact]
+    public void Pointwise_loss_matches_pytorch_with_its_gradient()
+    {
+        using var scope = NewDisposeScope();
+        var rewards = tensor(PointwiseRewards).requires_grad_(true);
+
+        var (loss, accuracy) = RlhfMath.PointwiseLoss(rewards, tensor(PointwiseTargets));
+        loss.backward();
+
+        TensorAssert.Close(PointwiseLoss, loss, what: "pointwise loss");
+        TensorAssert.Close(PointwiseLossGrad, rewards.grad!, what: "pointwise loss gradient");
+        Assert.Equal(PointwiseAccuracy, accuracy.item<float>(), 6); // the 0.5 target is not decisive and not counted
+    }
+
+    [Fact]
+    public void Mixed_reward_loss_weights_ranking_and_pointwise_parts_as_pytorch()
+    {
+        using var scope = NewDisposeScope();
+        var pairs = RankingPairs.FromTiers(RankingTiers);
+        var rewards = cat([tensor(RankingRewards), tensor(PointwiseRewards)]);
+
+        var (loss, accuracy) = RlhfMath.MixedRewardLoss(rewards, pairs, PointwiseTargets, MixedRankingWeight, MixedPointwiseWeight);
+        var (rankingOnly, _) = RlhfMath.MixedRewardLoss(tensor(RankingRewards), pairs, [], 1.0, 1.0);
+        var (pointwiseOnly, noPairs) = RlhfMath.MixedRewardLoss(tensor(PointwiseRewards), RankingPairs.FromTiers([]), PointwiseTargets, 1.0, 1.0);
+
+        TensorAssert.Close(MixedLoss, loss, what: "mixed loss");
+        Assert.Equal(RankingAccuracy, accuracy, 6);
+        TensorAssert.Close(RankingLoss, rankingOnly, what: "ranking part alone");
+        TensorAssert.Close(PointwiseLoss, pointwiseOnly, what: "pointwise part alone");
+        Assert.True(double.IsNaN(noPairs));
+    }
+
+    [Theory]
+    [InlineData(1, 0.0)]
+    [InlineData(2, 0.25)]
+    [InlineData(3, 0.5)]
+    [InlineData(4, 0.75)]
+    [InlineData(5, 1.0)]
+    public void Stars_map_linearly_to_pointwise_targets(int stars, double target) =>
+        Assert.Equal(target, PointwiseTarget.FromStars(stars));
+
+    [Fact]
     public void Ranking_pairs_come_only_from_different_tiers()
     {
         var pairs = RankingPairs.FromTiers([[0, 1, 1, 2]]);

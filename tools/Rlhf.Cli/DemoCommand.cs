@@ -29,6 +29,12 @@ static class DemoCommand
             DefaultValueFactory = _ => "honest",
         };
         labelers.AcceptOnlyFromAmong("honest", "sycophantic");
+        var feedbackKind = new Option<string>("--feedback")
+        {
+            Description = "rankings: labelers rank n = 4 candidates; thumbs: one answer per request (n = 1), a single thumb per judged answer, plus regenerations",
+            DefaultValueFactory = _ => "rankings",
+        };
+        feedbackKind.AcceptOnlyFromAmong("rankings", "thumbs");
         var noCanary = new Option<bool>("--no-canary") { Description = "Promote gate-passing candidates at once instead of trying them on a live canary first" };
         var bootstrapSteps = new Option<int?>("--bootstrap-steps") { Description = "Override the bootstrap's training steps (smoke runs)" };
         var infra = new Option<string>("--infra")
@@ -39,7 +45,7 @@ static class DemoCommand
         infra.AcceptOnlyFromAmong("embedded", "local");
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
-            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary,
+            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary, feedbackKind,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -47,7 +53,8 @@ static class DemoCommand
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch),
                 parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare),
                 ExitAtOnceWhenStuck: true, Labelers: parse.GetValue(labelers) == "sycophantic" ? Rlhf.Demo.LabelerMode.Sycophantic : Rlhf.Demo.LabelerMode.Honest,
-                Canary: !parse.GetValue(noCanary));
+                Canary: !parse.GetValue(noCanary),
+                Feedback: parse.GetValue(feedbackKind) == "thumbs" ? DemoFeedback.Thumbs : DemoFeedback.Rankings);
             if (settings.FeedbackShare is <= 0 or > 1)
             {
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");

@@ -19,24 +19,12 @@ public sealed record DemonstrationRequest(
     string RaterId,
     string? GroupId = null) : IFeedbackRequest<DemonstrationSubmitted>
 {
-    static readonly string[] Roles = ["system", "user", "assistant"];
-
     public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? (GroupId is null ? null : Fields.CheckGroup(GroupId))) is { } problem)
             return problem;
-        if (Messages.Count == 0)
-            return FeedbackProblem.Invalid("messages must hold at least one message.");
-        for (var i = 0; i < Messages.Count; i++)
-        {
-            if (Messages[i] is null)
-                return EdgeError.BadRequest($"Field $.messages[{i}] must be an object with role and content, not null.");
-            if (!Roles.Contains(Messages[i].Role, StringComparer.Ordinal))
-                return FeedbackProblem.Invalid($"messages[{i}].role \"{Messages[i].Role}\" is not one of {string.Join(", ", Roles)}.");
-        }
-
-        if (!Messages.Any(m => m.Role == "user"))
-            return FeedbackProblem.Invalid("messages must contain at least one user message.");
+        if (ConversationRules.Check(Messages) is { } badConversation)
+            return badConversation;
         return string.IsNullOrWhiteSpace(IdealResponse) ? FeedbackProblem.Invalid("ideal_response must not be empty.") : null;
     }
 

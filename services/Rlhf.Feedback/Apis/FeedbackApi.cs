@@ -19,6 +19,9 @@ public static class FeedbackApi
         api.MapPost("/ratings", SubmitRating);
         api.MapPost("/pairwise", SubmitPairwise);
         api.MapPost("/demonstrations", SubmitDemonstration);
+        api.MapPost("/regenerations", SubmitRegeneration);
+        api.MapPost("/edits", SubmitEdit);
+        api.MapPost("/comments", SubmitComment);
         return api;
     }
 
@@ -33,4 +36,13 @@ public static class FeedbackApi
 
     static Task<IResult> SubmitDemonstration(HttpContext http, FeedbackIntake intake) =>
         intake.SubmitAsync<DemonstrationRequest, DemonstrationSubmitted>(http);
+
+    static Task<IResult> SubmitRegeneration(HttpContext http, FeedbackIntake intake) =>
+        intake.SubmitAsync<RegenerationRequest, RegenerationSubmitted>(http);
+
+    static Task<IResult> SubmitEdit(HttpContext http, FeedbackIntake intake) =>
+        intake.SubmitAsync<EditRequest, DemonstrationSubmitted>(http);
+
+    static Task<IResult> SubmitComment(HttpContext http, FeedbackIntake intake) =>
+        intake.SubmitAsync<CommentRequest, CommentSubmitted>(http);
 }

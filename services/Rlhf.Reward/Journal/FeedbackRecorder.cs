@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Training;
 using Rlhf.Storage;
 using Rlhf.Training;
@@ -17,6 +19,7 @@ public sealed class FeedbackRecorder(
     GroupRatings ratings,
     RewardModelService rewardModel,
     RewardStats stats,
+    IOptions<RewardOptions> options,
     ILogger<FeedbackRecorder> logger)
 {
     readonly SemaphoreSlim intake = new(1, 1);
@@ -36,8 +39,9 @@ public sealed class FeedbackRecorder(
         }, cancellationToken);
 
     /// <summary>
-    /// Records a rating and the pairs it forms within its group (see <see cref="GroupRatings"/>) as one journal entry;
-    /// returns true when a training round is due.
+    /// Records a rating, as a pointwise target of its own (target (stars - 1) / 4; unless
+    /// <see cref="RewardOptions.PointwiseLossWeight"/> is 0) and as the pairs it forms within its group (see
+    /// <see cref="GroupRatings"/>), in one journal entry; returns true when a training round is due.
     /// </summary>
     public Task<bool> RecordRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken)
     {
@@ -45,6 +49,9 @@ public sealed class FeedbackRecorder(
         return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
         {
             var pairs = new List<Ranking>();
+            if (options.Value.PointwiseLossWeight > 0
+                && await resolver.ResolvePointwiseAsync(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), cancellationToken) is { } single)
+                pairs.Add(single);
             foreach (var tiers in ratings.PairsFor(rating.GroupId, rating.RolloutId, stars))
                 if (await resolver.ResolveAsync(rating.GroupId, tiers, cancellationToken) is { } pair)
                     pairs.Add(pair);
@@ -53,8 +60,31 @@ public sealed class FeedbackRecorder(
         {
             ratings.Record(rating.GroupId, rating.RolloutId, stars);
             stats.Ratings++;
-            stats.Rankings += payload.Rankings.Count;
+            stats.Rankings += payload.Rankings.Count(r => !r.IsPointwise);
+            stats.PointwiseRatings += payload.Rankings.Count(r => r.IsPointwise);
         }, cancellationToken);
+    }
+
+    /// <summary>A regeneration: the kept rollout over the replaced one, journaled under the kept rollout's group.</summary>
+    public Task<bool> RecordRegenerationAsync(RegenerationSubmitted regeneration, CancellationToken cancellationToken) =>
+        RecordAsync(regeneration.FeedbackId, "regeneration", regeneration.GroupId, async () =>
+        {
+            var pair = await resolver.ResolveAsync(regeneration.GroupId, [[regeneration.KeptRolloutId], [regeneration.ReplacedRolloutId]], cancellationToken);
+            return new JournalPayload(pair is null ? [] : [pair]);
+        }, payload => stats.Regenerations++, cancellationToken);
+
+    /// <summary>An edit (a demonstration naming the rollout it edits): the edit over the original. Other demonstrations train no RM.</summary>
+    public Task<bool> RecordEditAsync(DemonstrationSubmitted edit, CancellationToken cancellationToken)
+    {
+        if (edit.EditedRolloutId is not { } rolloutId || edit.GroupId is null)
+            return Task.FromResult(false);
+        var tokenizer = rewardModel.Tokenizer;
+        var editTokens = tokenizer.Encode(edit.IdealResponse).Append(ChatTemplate.ChatMl.EndOfTurnId(tokenizer)).ToList();
+        return RecordAsync(edit.FeedbackId, "edit", edit.GroupId, async () =>
+        {
+            var pair = await resolver.ResolveEditAsync(edit.GroupId, rolloutId, editTokens, cancellationToken);
+            return new JournalPayload(pair is null ? [] : [pair]);
+        }, payload => stats.Edits++, cancellationToken);
     }
 
     /// <summary>

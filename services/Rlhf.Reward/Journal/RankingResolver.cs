@@ -6,6 +6,28 @@ namespace Rlhf.Reward.Journal;
 /// <summary>Turns feedback's tiers of rollout ids into a training <see cref="Ranking"/> of token ids, from the rollout store.</summary>
 public sealed class RankingResolver(IRolloutStore rollouts, RewardStats stats, ILogger<RankingResolver> logger)
 {
+    /// <summary>One stored rollout with a pointwise target (<see cref="Ranking.Pointwise"/>), or null when it has expired (counted).</summary>
+    public async Task<Ranking?> ResolvePointwiseAsync(string groupId, Guid rolloutId, double target, CancellationToken cancellationToken)
+    {
+        var rollout = await rollouts.GetAsync(rolloutId, cancellationToken);
+        if (rollout is not null)
+            return Ranking.Pointwise(rollout.PromptTokenIds, rollout.ResponseTokenIds, target);
+        Interlocked.Increment(ref stats.MissingRollouts);
+        logger.LogWarning("Feedback on group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, rolloutId);
+        return null;
+    }
+
+    /// <summary>
+    /// A user's edit of a stored rollout as the pair (edit over original) on the rollout's prompt; the edit's tokens end
+    /// with the end-of-turn token, as a served answer's do. Null when the rollout has expired (counted).
+    /// </summary>
+    public async Task<Ranking?> ResolveEditAsync(string groupId, Guid rolloutId, IReadOnlyList<int> editTokenIds, CancellationToken cancellationToken)
+    {
+        if (await ResolvePointwiseAsync(groupId, rolloutId, 0, cancellationToken) is not { } original)
+            return null;
+        return new Ranking(original.PromptTokenIds, [new RankedResponse(editTokenIds, 0), new RankedResponse(original.Responses[0].TokenIds, 1)]);
+    }
+
     /// <summary>The ranking as token ids, or null when fewer than two tiers of it are still stored (expired rollouts are left out and counted).</summary>
     public async Task<Ranking?> ResolveAsync(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, CancellationToken cancellationToken)
     {

@@ -38,6 +38,8 @@ public sealed class RewardNetwork : IDisposable
         {
             Optimizer = new AdamWOptions { LearningRate = options.LearningRate },
             PadTokenId = Tokenizer.PadId,
+            RankingLossWeight = options.RankingLossWeight,
+            PointwiseLossWeight = options.PointwiseLossWeight,
         });
     }
 

@@ -38,6 +38,24 @@ public sealed class RewardPipeline(RewardStateRestorer restorer, FeedbackRecorde
             await rounds.TrainDueRoundsAsync(publish, cancellationToken);
     }
 
+    /// <summary>Records a regeneration (kept over replaced); trains and publishes when a round is due.</summary>
+    public async Task AddRegenerationAsync(RegenerationSubmitted regeneration, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        await EnsureReadyAsync(publish, cancellationToken);
+        if (await feedback.RecordRegenerationAsync(regeneration, cancellationToken))
+            await rounds.TrainDueRoundsAsync(publish, cancellationToken);
+    }
+
+    /// <summary>Records an edit (edit over original; other demonstrations are the learner's only); trains and publishes when a round is due.</summary>
+    public async Task AddEditAsync(DemonstrationSubmitted demonstration, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        if (demonstration.EditedRolloutId is null)
+            return;
+        await EnsureReadyAsync(publish, cancellationToken);
+        if (await feedback.RecordEditAsync(demonstration, cancellationToken))
+            await rounds.TrainDueRoundsAsync(publish, cancellationToken);
+    }
+
     /// <summary>Scores rollouts with the promoted version (or keeps them until the first exists).</summary>
     public async Task ScoreAsync(IReadOnlyList<RolloutGenerated> batch, IPublishEndpoint publish, CancellationToken cancellationToken)
     {

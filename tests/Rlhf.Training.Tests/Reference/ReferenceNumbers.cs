@@ -48,6 +48,13 @@ static class ReferenceNumbers
     public const float RankingLoss = 0.455553204f;
     public const int RankingPairCount = 8;
     public const double RankingAccuracy = 0.625;
+    public static readonly float[] PointwiseTargets = [1f, 0f, 0.75f, 0.25f, 1f, 0.5f, 0f];
+    public static readonly float[] PointwiseRewards = [2.07744813f, -1.03244531f, 0.13002111f, 2.49581289f, 2.62844777f, -0.30211395f, 0.243308157f];
+    public const float PointwiseLoss = 0.661837876f;
+    public static readonly float[] PointwiseLossGrad = [-0.0159011576f, 0.0375157557f, -0.031077208f, 0.0962639824f, -0.00961854681f, -0.0107084606f, 0.0800755322f];
+    public const double PointwiseAccuracy = 0.6666666666666666;
+    public const double MixedRankingWeight = 1.0, MixedPointwiseWeight = 0.5;
+    public const float MixedLoss = 0.786472142f;
     public const double KlInitial = 0.05, KlTarget = 6.0, KlHorizon = 1000.0;
     public static readonly double[] KlObserved = [12.0, 3.0, 6.5, 0.5, 20.0, 6.0];
     public static readonly int[] KlSamples = [64, 64, 128, 32, 256, 64];

@@ -198,6 +198,24 @@ for kl, n in zip(KL_OBSERVED, KL_SAMPLES):
     beta = beta * (1 + error * n / KL_HORIZON)
     KL_BETAS.append(beta)
 
+# --- pointwise reward-model loss of single ratings (drawn last, so the numbers above do not move) ---
+# stars s -> target (s - 1) / 4; thumbs down 0, up 1. Loss per rating: -(y log sigmoid(r) + (1 - y) log(1 - sigmoid(r))),
+# written with the plain sigmoid and log (not F.binary_cross_entropy_with_logits), averaged.
+PW_TARGETS = torch.tensor([1.0, 0.0, 0.75, 0.25, 1.0, 0.5, 0.0])
+PW_REWARDS = (torch.randn(len(PW_TARGETS)) * 2).requires_grad_(True)
+pw_terms = []
+for r, y in zip(PW_REWARDS, PW_TARGETS):
+    p = torch.sigmoid(r)
+    pw_terms.append(-(y * torch.log(p) + (1 - y) * torch.log(1 - p)))
+PW_LOSS = torch.stack(pw_terms).mean()
+PW_LOSS.backward()
+PW_GRAD = PW_REWARDS.grad.clone()
+pw_decisive = [(r.item(), y.item()) for r, y in zip(PW_REWARDS, PW_TARGETS) if y.item() != 0.5]
+PW_ACCURACY = sum(1 for r, y in pw_decisive if (r > 0) == (y > 0.5)) / len(pw_decisive)
+# mixed: w_rank * K-wise loss of RM_TIERS on RM_REWARDS + w_point * pointwise loss, the ratings after the rankings
+MIX_RANK_WEIGHT, MIX_POINT_WEIGHT = 1.0, 0.5
+MIX_LOSS = MIX_RANK_WEIGHT * RM_LOSS + MIX_POINT_WEIGHT * PW_LOSS
+
 
 # --- emit C# ---
 def floats(x):
@@ -273,6 +291,13 @@ w(f"    public static readonly float[] RankingRewards = {floats(RM_REWARDS)};")
 w(f"    public const float RankingLoss = {scalar(RM_LOSS)}f;")
 w(f"    public const int RankingPairCount = {rm_pairs};")
 w(f"    public const double RankingAccuracy = {RM_ACCURACY!r};")
+w(f"    public static readonly float[] PointwiseTargets = {floats(PW_TARGETS)};")
+w(f"    public static readonly float[] PointwiseRewards = {floats(PW_REWARDS.detach())};")
+w(f"    public const float PointwiseLoss = {scalar(PW_LOSS)}f;")
+w(f"    public static readonly float[] PointwiseLossGrad = {floats(PW_GRAD)};")
+w(f"    public const double PointwiseAccuracy = {PW_ACCURACY!r};")
+w(f"    public const double MixedRankingWeight = {MIX_RANK_WEIGHT}, MixedPointwiseWeight = {MIX_POINT_WEIGHT};")
+w(f"    public const float MixedLoss = {scalar(MIX_LOSS)}f;")
 w(f"    public const double KlInitial = {KL_INITIAL}, KlTarget = {KL_TARGET}, KlHorizon = {KL_HORIZON};")
 w(f"    public static readonly double[] KlObserved = {doubles(KL_OBSERVED)};")
 w("    public static readonly int[] KlSamples = [" + ", ".join(map(str, KL_SAMPLES)) + "];")

@@ -22,7 +22,7 @@ public static class ExportCommand
     public static Command Create() =>
         new("export", "Training data from an embedded run's event log (events.jsonl) or, with --archive, the broker's archive, as JSONL.")
         {
-            Preferences(), Sft(),
+            Preferences(), Sft(), Kto(),
         };
 
     static Command Preferences()
@@ -31,10 +31,11 @@ public static class ExportCommand
         var format = new Option<string>("--format")
         {
             Description = "pairs: one {prompt, chosen, rejected} line per (better, worse) pair across tiers; " +
-                "kwise: one {prompt, completions, ranks} line per ranking (rank = tier index, 0 best)",
+                "kwise: one {prompt, completions, ranks} line per ranking (rank = tier index, 0 best); " +
+                "conversational: TRL's conversational preference type, prompt/chosen/rejected as message lists, from rankings, regenerations and edits (--events only)",
             DefaultValueFactory = _ => "pairs",
         };
-        format.AcceptOnlyFromAmong("pairs", "kwise");
+        format.AcceptOnlyFromAmong("pairs", "kwise", "conversational");
         var command = new Command("preferences",
             "Rankings joined with their group's rollouts. Filters apply to the RankingSubmitted event; --policy-version to its rollouts.")
         {
@@ -46,6 +47,17 @@ public static class ExportCommand
         {
             var (filter, kwise, outPath) = (options.Filter(parse), parse.GetValue(format) == "kwise", parse.GetValue(options.Out));
             var (output, error) = (parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            if (parse.GetValue(format) == "conversational")
+            {
+                if (archive.Selected(parse))
+                {
+                    error.WriteLine("error: --format conversational reads an event log (--events); export the archive with `rlhf archive dump` first");
+                    return Task.FromResult(1);
+                }
+
+                return Task.FromResult(ConversationalExports.RunPreferences(parse.GetValue(options.Events)!, filter, outPath, output, error));
+            }
+
             return archive.Selected(parse)
                 ? FromArchiveAsync(archive.Source(parse), PreferenceSelectionAsync(filter), error,
                     events => RunPreferences(events, filter, kwise, outPath, output, error), cancel)
@@ -73,6 +85,20 @@ public static class ExportCommand
                     events => RunSft(events, filter, outPath, output, error), cancel)
                 : Task.FromResult(RunSft(parse.GetValue(options.Events)!, filter, outPath, output, error));
         });
+        return command;
+    }
+
+    static Command Kto()
+    {
+        var options = new ArchiveOptions();
+        var command = new Command("kto",
+            "Ratings as TRL's conversational unpaired preference type {prompt: [...], completion: [assistant], label} (KTOTrainer): thumbs up true, " +
+            "down false, 4-5 stars true, 1-2 false, 3 left out. Filters apply to the RatingSubmitted event.")
+        {
+            options.Events, options.Out, options.Since, options.Until, options.CorrelationId, options.GroupId, options.RolloutId,
+        };
+        command.SetAction(parse => ConversationalExports.RunUnpaired(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(options.Out),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 

@@ -16,12 +16,16 @@ public static class DemoReport
         report.AppendLine(inv, $"Run finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC after {elapsed.TotalMinutes:F1} min: {reason}.").AppendLine();
         report.AppendLine("## Settings").AppendLine();
         report.AppendLine(inv, $"- target held-out accuracy {settings.TargetAccuracy:P0}, time budget {settings.Budget.TotalMinutes:F0} min, seed {settings.Seed}");
-        report.AppendLine(inv, $"- {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}");
+        report.AppendLine(settings.Feedback == DemoFeedback.Thumbs
+            ? string.Create(inv, $"- feedback: thumbs only; {settings.Users} simulated users, n = 1 answer per request; {settings.FeedbackShare:P0} of answers get a single thumb, a thumbed-down answer is regenerated once (a regeneration is posted when the new answer is kept); thumbs flipped with probability {settings.LabelNoise:P0}")
+            : string.Create(inv, $"- feedback: rankings; {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}"));
         report.AppendLine(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step");
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
         report.AppendLine(inv, $"- release gate: {bootstrap.Split.Gate.Count} facts of their own (neither held out nor asked by the simulated users) in every phrasing, answered near-greedily, judged by the frozen reward model and the arithmetic checker");
-        report.AppendLine(inv, $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; users thumb the answer shown on {settings.ThumbsShare:P0} of requests");
+        report.AppendLine(settings.Feedback == DemoFeedback.Thumbs
+            ? $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; their thumbs are the only feedback (and what the canary is judged by)"
+            : string.Create(inv, $"- labelers: {settings.Labelers.ToString().ToLowerInvariant()}; users thumb the answer shown on {settings.ThumbsShare:P0} of requests"));
         report.AppendLine(inv, $"- live canary: {(settings.Canary ? "on (half of the users, sticky; promoted or rolled back by their thumbs)" : "off (gate-passing candidates are promoted at once)")}");
         report.AppendLine();
         report.AppendLine("## Per policy version").AppendLine();
@@ -48,6 +52,8 @@ public static class DemoReport
         report.AppendLine().AppendLine("## Final numbers").AppendLine();
         report.AppendLine(inv, $"- held-out greedy accuracy: {rows[0].GreedyAccuracy:P1} -> {rows[^1].GreedyAccuracy:P1}");
         report.AppendLine(inv, $"- chat requests {traffic.Requests} (failed {traffic.Failures}), feedback accepted {traffic.FeedbackAccepted} (rejected {traffic.FeedbackRejected})");
+        if (settings.Feedback == DemoFeedback.Thumbs)
+            report.AppendLine(inv, $"- judgements: {traffic.Thumbs} single thumbs and {traffic.Regenerations} regenerations");
         report.AppendLine(inv, $"- share of served candidates that were correct: {(traffic.Candidates > 0 ? (double)traffic.CorrectCandidates / traffic.Candidates : 0):P1}");
         report.AppendLine(inv, $"- rollouts {events.Rollouts}, scored {events.Scored}, policy versions {events.Policies.Count}, rejected {events.Rejected.Count}, reward models {events.RewardModels.Count} (rejected {events.RewardModelsRejected.Count})");
         report.AppendLine(inv, $"- canaries started {events.CanariesStarted.Count}, promoted {events.CanariesConcluded.Count(c => c.Outcome == Contracts.CanaryOutcome.Promoted)}, " +

@@ -17,6 +17,8 @@ namespace Rlhf.Cli.Embedded;
 /// <param name="Canary">Put gate-passing candidates on a live canary (Generation:CanaryShare of the users) before promoting them.</param>
 /// <param name="ThumbsShare">Share of chat requests whose user thumbs the answer shown (the first candidate) up or down.</param>
 /// <param name="CanaryMinFeedback">Thumbs on each side before the canary's verdict (Learner:Canary:MinFeedback).</param>
+/// <param name="Feedback">What the simulated app collects: rankings of n = 4 candidates (with some thumbs and pairwise
+/// choices), or thumbs only: one answer per request (n = 1), a single thumb per judged answer, plus regenerations.</param>
 /// <param name="ExitAtOnceWhenStuck">The CLI's choice: when the services do not stop within 15 s after the report is
 /// written (a training step inside LibTorch), end the process at once. Tests leave it off (their host must live on).</param>
 public sealed record DemoSettings(
@@ -36,7 +38,18 @@ public sealed record DemoSettings(
     LabelerMode Labelers = LabelerMode.Honest,
     bool Canary = true,
     double ThumbsShare = 0.75,
-    int CanaryMinFeedback = 40);
+    int CanaryMinFeedback = 40,
+    DemoFeedback Feedback = DemoFeedback.Rankings);
+
+/// <summary>The kind of feedback the demo's simulated chat app collects (<c>--feedback</c>).</summary>
+public enum DemoFeedback
+{
+    /// <summary>n = 4 candidates ranked by labelers (80 % full rankings, 10 % a thumb, 10 % a pairwise choice) plus user thumbs.</summary>
+    Rankings,
+
+    /// <summary>n = 1: a single thumb per judged answer, and a regeneration when a thumbed-down answer is replaced by a kept one.</summary>
+    Thumbs,
+}
 
 /// <summary>One evaluated policy version.</summary>
 public sealed record VersionRow(long Version, double Minutes, double GreedyAccuracy, double SampledAccuracy, double? Kl, double? MeanReward,
@@ -108,8 +121,9 @@ public static class DemoRun
         using var chat = new HttpClient { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) };
         using var feedback = new HttpClient { BaseAddress = new Uri(feedbackUrl), Timeout = TimeSpan.FromMinutes(2) };
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise, Mode: settings.Labelers), settings.Seed);
-        var traffic = new SimulatedTraffic(chat, feedback, apiKey, trainQuestions, labelers, loop.CandidatesPerPrompt, loop.Temperature,
-            loop.MaxNewTokens, settings.Seed, settings.FeedbackShare, settings.ThumbsShare);
+        var thumbsOnly = settings.Feedback == DemoFeedback.Thumbs;
+        var traffic = new SimulatedTraffic(chat, feedback, apiKey, trainQuestions, labelers, thumbsOnly ? 1 : loop.CandidatesPerPrompt, loop.Temperature,
+            loop.MaxNewTokens, settings.Seed, settings.FeedbackShare, thumbsOnly ? 0 : settings.ThumbsShare, thumbsOnly);
         var rows = new List<VersionRow> { new(0, 0, start.GreedyAccuracy, start.SampledAccuracy, 0, null, null, null, 0) };
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -186,6 +200,9 @@ public static class DemoRun
             ["Reward:TrainEvery"] = "32",
             ["Reward:StepsPerRound"] = "2",
             ["Reward:LearningRate"] = F(loop.RewardModel.LearningRate),
+            // Ranking mode keeps its measured behaviour: the users' thumbs judge the canary and train the RM only through
+            // pairs within a group. Thumbs mode trains on every single thumb (the pointwise loss).
+            ["Reward:PointwiseLossWeight"] = settings.Feedback == DemoFeedback.Thumbs ? "1" : "0",
             ["Reward:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
             ["Learner:ModelPath"] = modelPath,
             ["Learner:StateDirectory"] = Path.Combine(runDirectory, "learner-state"),
