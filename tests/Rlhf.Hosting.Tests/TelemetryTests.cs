@@ -20,12 +20,12 @@ public sealed record TraceProbe(Guid Nonce);
 /// <summary>Records the trace each probe was consumed in.</summary>
 public sealed class TraceProbeConsumer : IConsumer<TraceProbe>
 {
-    public static ConcurrentDictionary<Guid, (ActivityTraceId Trace, ActivitySpanId Parent)> Seen { get; } = new();
+    public static ConcurrentDictionary<Guid, (ActivityTraceId Trace, ActivitySpanId Parent, ActivityContext Header)> Seen { get; } = new();
 
     public Task Consume(ConsumeContext<TraceProbe> context)
     {
         if (Activity.Current is { } activity)
-            Seen[context.Message.Nonce] = (activity.TraceId, activity.ParentSpanId);
+            Seen[context.Message.Nonce] = (activity.TraceId, activity.ParentSpanId, MessageTrace.Of(context));
         return Task.CompletedTask;
     }
 }
@@ -65,7 +65,7 @@ public sealed class TelemetryTests
     }
 
     [Fact]
-    public async Task Trace_context_crosses_rabbitmq_into_the_consumer()
+    public async Task Trace_context_crosses_rabbitmq_into_the_consumer_and_its_headers()
     {
         var settings = TestInfrastructure.RabbitMqSettings();
         settings.Remove("Redis:Configuration");
@@ -95,6 +95,7 @@ public sealed class TelemetryTests
             Assert.True(TraceProbeConsumer.Seen.TryGetValue(nonce, out var seen), "the probe was not consumed");
             Assert.Equal(sent, seen.Trace);
             Assert.NotEqual(default, seen.Parent);
+            Assert.Equal(sent, seen.Header.TraceId); // what a batch span links to
         }
         finally
         {
