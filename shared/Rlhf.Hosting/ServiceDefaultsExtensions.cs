@@ -184,9 +184,12 @@ public static class ServiceDefaultsExtensions
 
     static void AddRlhfBus(this IServiceCollection services, BusOptions options)
     {
+        services.AddSingleton<LoopMetrics>();
         services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
+            x.AddPublishObserver(provider => provider.GetRequiredService<LoopMetrics>());
+            x.AddConsumeObserver(provider => provider.GetRequiredService<LoopMetrics>());
             x.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = options.Transport == BusTransport.RabbitMq ? "rabbitmq" : "bus";
