@@ -11,7 +11,8 @@ namespace Rlhf.Generation.Batching;
 /// version, and decodes up to <see cref="GenerationOptions.MaxBatchSize"/> rows (a request with n candidates takes n
 /// rows) in one <see cref="Sampler.Generate"/> call on that version (the champion if that version is no longer served).
 /// </summary>
-public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger)
+public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats, IOptions<GenerationOptions> options, ILogger<GenerationBatcher> logger,
+    GenerationLatency? latency = null)
     : BackgroundService
 {
     readonly GenerationOptions options = options.Value;
@@ -133,6 +134,7 @@ public sealed class GenerationBatcher(PolicyHolder holder, GenerationStats stats
             }
 
             stats.BatchServed(policy.Version, live.Count, rows.Count);
+            latency?.Decoded(live, started);
             logger.LogDebug("Decoded {Requests} requests ({Rows} rows) on policy {PolicyVersion} in {ElapsedMs:F0} ms",
                 live.Count, rows.Count, policy.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
