@@ -31,6 +31,20 @@ if ! "$RLHF_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1; then
     apt_install || echo "test: python3-torch install failed (see TestResults/apt-python.log); Python reference tests will fail"
   fi
 fi
+# The observability tests run Debian's Prometheus (promtool, a real scrape) and drive the dashboard with headless
+# Chromium. Install them when missing; if that fails, those tests fail and say why (they never skip).
+missing_packages=()
+command -v prometheus >/dev/null 2>&1 || missing_packages+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing_packages+=(chromium)
+if [ ${#missing_packages[@]} -gt 0 ]; then
+  echo "test: installing ${missing_packages[*]} (log: TestResults/apt-observability.log)"
+  apt_install_tools() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_packages[@]}" >>TestResults/apt-observability.log 2>&1; }
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! apt_install_tools; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >>TestResults/apt-observability.log 2>&1 || true
+    apt_install_tools || echo "test: installing ${missing_packages[*]} failed (see TestResults/apt-observability.log); Prometheus/browser tests will fail"
+  fi
+  # Debian's package starts a system Prometheus where an init system runs; the tests start their own on free ports.
+fi
 echo "test: RLHF_TEST_RABBITMQ=$RLHF_TEST_RABBITMQ RLHF_TEST_REDIS=$RLHF_TEST_REDIS"
 echo "test: dotnet test Services.sln $* (log: $LOG)"
 

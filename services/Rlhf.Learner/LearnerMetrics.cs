@@ -32,6 +32,6 @@ public sealed class LearnerMetrics
             : Array.Empty<Measurement<long>>(), "{step}", "Training steps applied, by kind");
         meter.CreateObservableGauge("rlhf.learner.kl_coefficient", () => engine.Snapshot().State is { } s ? [new Measurement<double>(s.KlCoefficient)] : Array.Empty<Measurement<double>>(),
             "1", "Current KL penalty coefficient (adaptive controller)");
-        meter.CreateObservableGauge("rlhf.learner.training", () => engine.Snapshot().Training ? 1 : 0, "1", "1 while a training step runs");
+        meter.CreateObservableGauge("rlhf.learner.training", () => engine.Snapshot().Training ? 1 : 0, unit: null, "1 while a training step runs");
     }
 }

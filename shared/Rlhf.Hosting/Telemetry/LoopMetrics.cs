@@ -33,18 +33,18 @@ public sealed class LoopMetrics : IPublishObserver, IConsumeObserver
         rolloutsGenerated = meter.CreateCounter<long>("rlhf.rollouts.generated", "{rollout}", "Rollouts served and published (RolloutGenerated)");
         tokensGenerated = meter.CreateCounter<long>("rlhf.generation.tokens", "{token}", "Response tokens of published rollouts; rate() is tokens/s");
         rolloutsScored = meter.CreateCounter<long>("rlhf.rollouts.scored", "{rollout}", "Rollouts scored by the reward model (RolloutScored)");
-        rolloutReward = meter.CreateHistogram<double>("rlhf.rollout.reward", "1", "Reward-model score of each scored rollout");
+        rolloutReward = meter.CreateHistogram<double>("rlhf.rollout.reward", unit: null, "Reward-model score of each scored rollout");
         policyLag = meter.CreateHistogram<long>("rlhf.policy.lag", "{version}", "Newest policy version this host knows minus the version that generated a consumed scored rollout");
         gateVerdicts = meter.CreateCounter<long>("rlhf.gate.verdicts", "{verdict}", "Release-gate verdicts (model = policy | reward_model, verdict = accepted | rejected)");
         canaryConclusions = meter.CreateCounter<long>("rlhf.canary.conclusions", "{canary}", "Canaries concluded, by outcome");
         feedbackPublished = meter.CreateCounter<long>("rlhf.feedback.published", "{judgement}", "Feedback events published, by kind");
         meter.CreateObservableGauge("rlhf.policy.version", () => Measure(latestPolicy, p => (double)p.PolicyVersion), "{version}", "Latest policy version published");
-        meter.CreateObservableGauge("rlhf.policy.kl", () => Measure(latestPolicy, p => p.Metrics.KlToReference), "1", "KL to the reference of the latest published policy's training step");
-        meter.CreateObservableGauge("rlhf.policy.mean_reward", () => Measure(latestPolicy, p => p.Metrics.MeanReward), "1", "Mean reward of the latest published policy's training step");
-        meter.CreateObservableGauge("rlhf.policy.value_loss", () => Measure(latestPolicy, p => p.Metrics.ValueLoss), "1", "Value loss of the latest published policy's training step");
-        meter.CreateObservableGauge("rlhf.policy.eval_score", () => Measure(latestPolicy, p => p.Metrics.EvalTaskAccuracy ?? p.Metrics.EvalMeanReward), "1", "Held-out evaluator score (task accuracy, else eval reward) of the latest published policy");
-        meter.CreateObservableGauge("rlhf.reward_model.heldout_accuracy", () => heldOutAccuracy is { } a ? [new Measurement<double>(a)] : Array.Empty<Measurement<double>>(), "1", "Held-out pairwise accuracy of the latest published reward model");
-        meter.CreateObservableGauge("rlhf.canary.mean_score", CanaryScores, "1", "Live mean feedback score of each side of the last concluded canary (side = candidate | champion)");
+        meter.CreateObservableGauge("rlhf.policy.kl", () => Measure(latestPolicy, p => p.Metrics.KlToReference), unit: null, "KL to the reference of the latest published policy's training step");
+        meter.CreateObservableGauge("rlhf.policy.mean_reward", () => Measure(latestPolicy, p => p.Metrics.MeanReward), unit: null, "Mean reward of the latest published policy's training step");
+        meter.CreateObservableGauge("rlhf.policy.value_loss", () => Measure(latestPolicy, p => p.Metrics.ValueLoss), unit: null, "Value loss of the latest published policy's training step");
+        meter.CreateObservableGauge("rlhf.policy.eval_score", () => Measure(latestPolicy, p => p.Metrics.EvalTaskAccuracy ?? p.Metrics.EvalMeanReward), unit: null, "Held-out evaluator score (task accuracy, else eval reward) of the latest published policy");
+        meter.CreateObservableGauge("rlhf.reward_model.heldout_accuracy", () => heldOutAccuracy is { } a ? [new Measurement<double>(a)] : Array.Empty<Measurement<double>>(), unit: null, "Held-out pairwise accuracy of the latest published reward model");
+        meter.CreateObservableGauge("rlhf.canary.mean_score", CanaryScores, unit: null, "Live mean feedback score of each side of the last concluded canary (side = candidate | champion)");
         meter.CreateObservableGauge("rlhf.canary.judgements", CanaryJudgements, "{judgement}", "Live judgements of each side of the last concluded canary");
     }
 
