@@ -53,7 +53,7 @@ public static class ServiceDefaultsExtensions
         services.AddSingleton<IValidateOptions<ReplayOptions>, ReplayOptionsValidator>();
         services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
 
-        var otlp = !string.IsNullOrWhiteSpace(configuration[TelemetryExtensions.OtlpEndpointVariable]);
+        var otlp = TelemetryExtensions.OtlpEndpoint(configuration) is not null;
         builder.AddRlhfTelemetry(redis.IsConfigured);
         services.AddSerilog((provider, logger) =>
         {

@@ -27,7 +27,7 @@ public static class TelemetryExtensions
         var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         builder.Services.AddOptions<TelemetryOptions>().Bind(builder.Configuration.GetSection(TelemetryOptions.SectionName))
             .ValidateDataAnnotations().ValidateOnStart();
-        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]);
+        var otlp = OtlpEndpoint(builder.Configuration);
 
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddDetector(provider =>
@@ -49,14 +49,17 @@ public static class TelemetryExtensions
                 if (options.PrometheusEnabled)
                     metrics.AddPrometheusExporter();
             });
-        if (otlp)
+        if (otlp is not null)
         {
             builder.Logging.AddOpenTelemetry(logs =>
             {
                 logs.IncludeFormattedMessage = true;
                 logs.IncludeScopes = true;
             });
-            telemetry.UseOtlpExporter();
+            var protocol = ReadSetting(builder.Configuration, "OTEL_EXPORTER_OTLP_PROTOCOL") is "http/protobuf"
+                ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
+                : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
+            telemetry.UseOtlpExporter(protocol, otlp);
         }
         return builder;
     }
@@ -69,6 +72,18 @@ public static class TelemetryExtensions
             app.MapPrometheusScrapingEndpoint(options.MetricsPath);
         return app;
     }
+
+    /// <summary>
+    /// The OTLP endpoint from configuration, else from the process environment (hosts that clear their configuration
+    /// sources, like the embedded demo, still follow <c>rlhf demo --otel</c>); null when export is off.
+    /// </summary>
+    public static Uri? OtlpEndpoint(IConfiguration configuration) =>
+        ReadSetting(configuration, OtlpEndpointVariable) is { } endpoint ? new Uri(endpoint) : null;
+
+    static string? ReadSetting(IConfiguration configuration, string name) =>
+        configuration[name] is { Length: > 0 } value ? value
+        : Environment.GetEnvironmentVariable(name) is { Length: > 0 } variable ? variable
+        : null;
 
     static bool IsProbe(Microsoft.AspNetCore.Http.PathString path, TelemetryOptions options) =>
         path.StartsWithSegments("/health") || path.StartsWithSegments(options.MetricsPath);
