@@ -51,6 +51,9 @@ public static class TelemetryExtensions
             });
         if (otlp is not null)
         {
+            // Serilog forwards its events to the logging providers (writeToProviders): OpenTelemetry's must be the only one,
+            // or the framework's console provider would print every event a second time.
+            builder.Logging.ClearProviders();
             builder.Logging.AddOpenTelemetry(logs =>
             {
                 logs.IncludeFormattedMessage = true;
