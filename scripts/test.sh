@@ -31,17 +31,22 @@ if ! "$RLHF_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1; then
     apt_install || echo "test: python3-torch install failed (see TestResults/apt-python.log); Python reference tests will fail"
   fi
 fi
-# Tools the deployment tests run (tests/Rlhf.Deploy.Tests): docker-compose (its `config` checks docker-compose.yml
-# without a Docker engine) and kubectl (its kustomize renders deploy/k8s). Installed when missing, like python3-torch.
+# Tools some tests run: docker-compose (its `config` checks docker-compose.yml without a Docker engine) and kubectl (its
+# kustomize renders deploy/k8s) for tests/Rlhf.Deploy.Tests; Debian's Prometheus (promtool, a real scrape) and
+# headless Chromium for the observability tests. Installed when missing, like python3-torch; if that fails, those
+# tests fail and say why (they never skip). Debian's prometheus package starts a system Prometheus where an init
+# system runs; the tests start their own on free ports.
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test: installing ${missing[*]} (log: TestResults/apt-tools.log)"
-  tools_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>TestResults/apt-tools.log 2>&1; }
+  tools_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>TestResults/apt-tools.log 2>&1; }
   if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! tools_install; then
     DEBIAN_FRONTEND=noninteractive apt-get update -q >>TestResults/apt-tools.log 2>&1 || true
-    tools_install || echo "test: installing ${missing[*]} failed (see TestResults/apt-tools.log); deployment tests will fail"
+    tools_install || echo "test: installing ${missing[*]} failed (see TestResults/apt-tools.log); the tests that run them will fail"
   fi
 fi
 echo "test: RLHF_TEST_RABBITMQ=$RLHF_TEST_RABBITMQ RLHF_TEST_REDIS=$RLHF_TEST_REDIS"

@@ -1,5 +1,6 @@
 using Rlhf.Contracts;
 using Rlhf.Dashboard.Apis;
+using Rlhf.Dashboard.Auth;
 using Rlhf.Dashboard.Consumers;
 using Rlhf.Archive;
 using Rlhf.Hosting;
@@ -22,13 +23,19 @@ public static class DashboardServiceExtensions
         builder.AddStorage();
         var services = builder.Services;
         services.AddSingleton(new RecentEvents());
+        services.AddOptions<DashboardOptions>().Bind(builder.Configuration.GetSection(DashboardOptions.SectionName));
+        services.AddSingleton<OperatorKeyAuth>();
+        services.AddHostedService<OpenDashboardWarning>();
         services.AddSingleton(DashboardInstance.New());
         EventTypes.ForEach(new Watcher(services));
         AddArchiveIndex(builder);
         return builder;
     }
 
-    /// <summary>Maps <c>GET /dashboard</c> (page), <c>GET /v1/dashboard/events</c> and <c>GET /v1/dashboard/release</c> (JSON).</summary>
+    /// <summary>
+    /// Maps <c>GET /dashboard</c> (the operator's page and its assets), <c>/dashboard/login</c>, and the JSON APIs
+    /// <c>GET /v1/dashboard/events</c>, <c>/release</c>, <c>/versions</c> and the server-sent <c>/stream</c>.
+    /// </summary>
     public static WebApplication MapDashboardApi(this WebApplication app)
     {
         app.MapDashboardEndpoints();

@@ -8,6 +8,7 @@ using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
 using Rlhf.Generation.Routing;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Telemetry;
 using Rlhf.Storage;
 
 namespace Rlhf.Generation;
@@ -42,6 +43,8 @@ public static class GenerationServiceExtensions
         services.AddSingleton<GenerationBatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<GenerationBatcher>());
         services.AddSingleton<RolloutOutbox>();
+        services.AddSingleton<GenerationLatency>();
+        services.AddInstruments<GenerationMetrics>();
         services.AddKeyedSingleton<IPublishEndpoint>(RolloutOutbox.PublisherKey, (provider, _) => provider.GetRequiredService<IBus>());
         services.AddHostedService<RolloutOutboxFlusher>();
         services.AddHealthChecks().AddCheck<RolloutOutbox>("outbox", HealthStatus.Unhealthy, [ServiceDefaultsExtensions.ReadyTag]);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Telemetry;
 using Rlhf.Learner.Apis;
 using Rlhf.Learner.Consumers;
 using Rlhf.Learner.Gate;
@@ -42,6 +43,7 @@ public static class LearnerServiceExtensions
         services.AddSingleton<IPolicyGate>(sp => new EvaluationGate(sp.GetRequiredService<IOptions<LearnerOptions>>().Value.KlBound));
         AddGateEvaluators(builder);
         services.AddSingleton<LearnerEngine>();
+        services.AddInstruments<LearnerMetrics>();
         services.AddSingleton<CanaryMonitor>();
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))

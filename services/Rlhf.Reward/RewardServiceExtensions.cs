@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Telemetry;
 using Rlhf.Reward.Apis;
 using Rlhf.Reward.Consumers;
 using Rlhf.Reward.Gate;
@@ -33,6 +34,7 @@ public static class RewardServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RewardModelService>();
         services.AddSingleton<RewardStats>();
+        services.AddInstruments<RewardMetrics>();
         services.AddSingleton<GroupRatings>();
         services.AddSingleton<RankingResolver>();
         services.AddSingleton<FeedbackRecorder>();

@@ -15,6 +15,7 @@ sealed class CorrelationIdMiddleware(RequestDelegate next)
         var id = Guid.TryParse(header, out var parsed) ? parsed : Guid.NewGuid();
         context.Items[CorrelationId.ItemKey] = id;
         context.Response.Headers[CorrelationId.HeaderName] = id.ToString();
+        System.Diagnostics.Activity.Current?.SetTag("rlhf.correlation_id", id.ToString());
         using (LogContext.PushProperty("CorrelationId", id))
             await next(context);
     }

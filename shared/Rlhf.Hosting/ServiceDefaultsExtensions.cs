@@ -11,6 +11,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting.Edge;
+using Rlhf.Hosting.Telemetry;
 using Rlhf.Archive;
 using Rlhf.Storage;
 using Serilog;
@@ -19,7 +20,7 @@ using StackExchange.Redis;
 
 namespace Rlhf.Hosting;
 
-/// <summary>What every Rlhf host shares: logging, health, message bus, Redis, problem details.</summary>
+/// <summary>What every Rlhf host shares: logging, telemetry, health, message bus, Redis, problem details.</summary>
 public static class ServiceDefaultsExtensions
 {
     public const string LiveTag = "live";
@@ -52,6 +53,8 @@ public static class ServiceDefaultsExtensions
         services.AddSingleton<IValidateOptions<ReplayOptions>, ReplayOptionsValidator>();
         services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
 
+        var otlp = TelemetryExtensions.OtlpEndpoint(configuration) is not null;
+        builder.AddRlhfTelemetry(redis.IsConfigured);
         services.AddSerilog((provider, logger) =>
         {
             var identity = provider.GetRequiredService<ServiceIdentity>();
@@ -59,7 +62,8 @@ public static class ServiceDefaultsExtensions
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", identity.Name)
                 .Enrich.WithProperty("ServiceVersion", identity.Version);
-            const string textTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {CorrelationId}{NewLine}{Exception}";
+            // The W3C trace id (empty outside a span) ties a line to its trace; correlation ids stay properties (JSON format).
+            const string textTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {TraceId}{NewLine}{Exception}";
             if (log.Console)
             {
                 if (log.Format == LogFormat.Json)
@@ -75,7 +79,7 @@ public static class ServiceDefaultsExtensions
                 else
                     logger.WriteTo.File(log.File, outputTemplate: textTemplate);
             }
-        });
+        }, writeToProviders: otlp); // with OTLP on, Serilog events also reach OpenTelemetry's log exporter
 
         // Asked before the default writer, so framework errors on OpenAI-shaped endpoints get OpenAI's envelope.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
@@ -144,6 +148,7 @@ public static class ServiceDefaultsExtensions
                         : Serilog.Events.LogEventLevel.Error;
         });
 
+        app.MapRlhfMetrics();
         app.MapGet("/", (ServiceIdentity identity) => TypedResults.Ok(identity)).ExcludeFromDescription();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
@@ -179,9 +184,12 @@ public static class ServiceDefaultsExtensions
 
     static void AddRlhfBus(this IServiceCollection services, BusOptions options)
     {
+        services.AddSingleton<LoopMetrics>();
         services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
+            x.AddPublishObserver(provider => provider.GetRequiredService<LoopMetrics>());
+            x.AddConsumeObserver(provider => provider.GetRequiredService<LoopMetrics>());
             x.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = options.Transport == BusTransport.RabbitMq ? "rabbitmq" : "bus";

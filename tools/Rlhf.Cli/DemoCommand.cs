@@ -43,9 +43,10 @@ static class DemoCommand
             DefaultValueFactory = _ => "embedded",
         };
         infra.AcceptOnlyFromAmong("embedded", "local");
+        var otel = OtelOption.Create();
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
-            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary, feedbackKind,
+            target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary, feedbackKind, otel,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -60,6 +61,8 @@ static class DemoCommand
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");
                 return 1;
             }
+            if (parse.GetValue(otel))
+                OtelOption.Apply();
             using var stop = new StopSignal(cancel); // stop the loop, then write the report
             return await DemoRun.RunAsync(settings, stop.Token);
         });

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using MassTransit;
 using Rlhf.Hosting;
 
@@ -12,6 +14,7 @@ public sealed class RecentEvents(int capacity = 2_000)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     readonly LinkedList<EventView> events = new();
+    readonly List<Channel<EventView>> followers = [];
     readonly Lock gate = new();
 
     public void Add<T>(ConsumeContext<T> context) where T : class
@@ -23,6 +26,26 @@ public sealed class RecentEvents(int capacity = 2_000)
             events.AddFirst(view);
             while (events.Count > capacity)
                 events.RemoveLast();
+            foreach (var follower in followers)
+                follower.Writer.TryWrite(view);
+        }
+    }
+
+    /// <summary>Every event added from now on, until cancelled (a slow reader loses the oldest it has not read).</summary>
+    public async IAsyncEnumerable<EventView> FollowAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateBounded<EventView>(new BoundedChannelOptions(1_000) { FullMode = BoundedChannelFullMode.DropOldest });
+        lock (gate)
+            followers.Add(channel);
+        try
+        {
+            await foreach (var view in channel.Reader.ReadAllAsync(cancellationToken))
+                yield return view;
+        }
+        finally
+        {
+            lock (gate)
+                followers.Remove(channel);
         }
     }
 

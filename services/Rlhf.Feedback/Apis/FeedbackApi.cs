@@ -13,6 +13,7 @@ public static class FeedbackApi
     public static RouteGroupBuilder MapFeedbackEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/feedback")
+            .AddEndpointFilter<FeedbackMetricsFilter>()
             .AddEndpointFilter<ApiKeyFilter>()
             .WithTags("Feedback");
         api.MapPost("/rankings", SubmitRanking);

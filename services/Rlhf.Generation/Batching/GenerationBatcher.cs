@@ -18,7 +18,8 @@ public sealed class GenerationBatcher(
     GenerationStats stats,
     IOptions<GenerationOptions> options,
     ILogger<GenerationBatcher> logger,
-    IEnumerable<IDecodeStepListener>? listeners = null) : BackgroundService
+    IEnumerable<IDecodeStepListener>? listeners = null,
+    GenerationLatency? latency = null) : BackgroundService
 {
     readonly IDecodeStepListener[] listeners = listeners?.ToArray() ?? [];
     readonly GenerationOptions options = options.Value;
@@ -156,7 +157,9 @@ public sealed class GenerationBatcher(
         {
             try
             {
+                latency?.Admitted(job);
                 run.Admit(job);
+                latency?.FirstToken(job);
             }
             catch (Exception error)
             {

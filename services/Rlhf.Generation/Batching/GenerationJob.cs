@@ -30,6 +30,9 @@ public sealed class GenerationJob(
 
     public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
 
+    /// <summary>When the job was made (just before it is queued): the start of its queue wait and time to first token.</summary>
+    public long EnqueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public SamplingOptions Sampling { get; } = sampling;
 
     /// <summary>Sampler rows this job takes (the request's n).</summary>

@@ -8,7 +8,8 @@ namespace Rlhf.Generation.Rollouts;
 /// <param name="MessageId">Fixed when the event is queued: a retry of a publish that did reach the broker (its confirm
 /// was lost) arrives with the same id, and consumers drop it as already processed.</param>
 /// <param name="CorrelationId">The chat request's correlation id.</param>
-public sealed record PendingRollout(RolloutGenerated Rollout, Guid MessageId, Guid CorrelationId);
+public sealed record PendingRollout(RolloutGenerated Rollout, Guid MessageId, Guid CorrelationId,
+    System.Diagnostics.ActivityContext Trace = default);
 
 /// <summary>
 /// Bounded, in-memory, first-in-first-out queue of the <see cref="RolloutGenerated"/> events the broker has not taken
@@ -60,7 +61,7 @@ public sealed class RolloutOutbox(IOptions<GenerationOptions> options, ILogger<R
                     pending.RemoveFirst();
                 }
 
-                pending.AddLast(new PendingRollout(rollout, Guid.NewGuid(), correlationId));
+                pending.AddLast(new PendingRollout(rollout, Guid.NewGuid(), correlationId, System.Diagnostics.Activity.Current?.Context ?? default));
             }
         }
 

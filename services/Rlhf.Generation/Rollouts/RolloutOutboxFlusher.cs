@@ -59,6 +59,8 @@ public sealed class RolloutOutboxFlusher(
     async Task<bool> TryPublishAsync(LinkedListNode<PendingRollout> head, CancellationToken cancellationToken)
     {
         var entry = head.Value;
+        // Published from this background loop, so the chat request's span is named as the parent: the trace continues.
+        using var span = Rlhf.Hosting.Telemetry.RlhfTelemetry.Source.StartActivity("outbox RolloutGenerated", System.Diagnostics.ActivityKind.Internal, entry.Trace);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

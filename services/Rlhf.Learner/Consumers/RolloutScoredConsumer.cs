@@ -14,8 +14,11 @@ namespace Rlhf.Learner.Consumers;
 /// </summary>
 public sealed class RolloutScoredConsumer(LearnerEngine engine) : IConsumer<Batch<RolloutScored>>
 {
-    public Task Consume(ConsumeContext<Batch<RolloutScored>> context) =>
-        engine.TrainOnRolloutsAsync(context.Message.Select(m => m.Message).ToList(), context, context.CancellationToken);
+    public async Task Consume(ConsumeContext<Batch<RolloutScored>> context)
+    {
+        using var span = Rlhf.Hosting.Telemetry.MessageTrace.StartBatch("ppo step", context);
+        await engine.TrainOnRolloutsAsync(context.Message.Select(m => m.Message).ToList(), context, context.CancellationToken);
+    }
 }
 
 /// <summary>

@@ -9,8 +9,11 @@ namespace Rlhf.Reward.Consumers;
 /// <summary>Scores served rollouts in batches (one forward pass per batch) and publishes <see cref="RolloutScored"/>.</summary>
 public sealed class RolloutGeneratedConsumer(RewardPipeline pipeline) : IConsumer<Batch<RolloutGenerated>>
 {
-    public Task Consume(ConsumeContext<Batch<RolloutGenerated>> context) =>
-        pipeline.ScoreAsync(context.Message.Select(m => m.Message).ToList(), context, context.CancellationToken);
+    public async Task Consume(ConsumeContext<Batch<RolloutGenerated>> context)
+    {
+        using var span = Rlhf.Hosting.Telemetry.MessageTrace.StartBatch("reward score", context);
+        await pipeline.ScoreAsync(context.Message.Select(m => m.Message).ToList(), context, context.CancellationToken);
+    }
 }
 
 /// <summary>Batches of up to 32 rollouts or whatever arrived within 200 ms; scoring instances compete for batches.</summary>
