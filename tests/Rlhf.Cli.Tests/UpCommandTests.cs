@@ -12,8 +12,8 @@ namespace Rlhf.Cli.Tests;
 
 /// <summary>
 /// <c>rlhf up</c> as a user runs it: the shipped CLI as its own process on the real RabbitMQ and Redis, a model
-/// directory and two generation replicas; the printed URLs and key work (both replicas answer, the key's feedback is
-/// accepted), Ctrl-C stops every service it started. Bad arguments are refused before anything starts.
+/// directory and two generation replicas; the printed URLs and key work (both replicas answer a chat with the key and
+/// refuse one without it, the key's feedback is accepted), Ctrl-C stops every service it started. Bad arguments are refused before anything starts.
 /// </summary>
 public sealed partial class UpCommandTests : IAsyncDisposable
 {
@@ -79,11 +79,14 @@ public sealed partial class UpCommandTests : IAsyncDisposable
         Assert.NotEmpty(key);
 
         using var http = new HttpClient();
+        var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync($"{urls["generation"]}/v1/chat/completions", chat, Cancel)).StatusCode);
         Guid rollout = default;
         foreach (var generation in new[] { urls["generation"], urls["generation.2"] })
         {
-            using var reply = await http.PostAsJsonAsync($"{generation}/v1/chat/completions",
-                new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" }, Cancel);
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{generation}/v1/chat/completions") { Content = JsonContent.Create(chat) };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            using var reply = await http.SendAsync(request, Cancel);
             Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
             using var body = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
             rollout = body.RootElement.GetProperty("choices")[0].GetProperty("rollout_id").GetGuid();

@@ -52,8 +52,12 @@ public sealed class ComposeFileTests
 
         Assert.True(catalog.SectionCount >= 10, $"only {catalog.SectionCount} options sections found");
         Assert.Empty(problems);
-        Assert.Equal("c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e",
-            Environment(config.At("services", "feedback")!)["Feedback__ApiKeys__chat-app"]);
+        // One key per client app, for chat and feedback; no anonymous chat; the dashboard behind an operator key.
+        const string exampleKeyHash = "c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e";
+        Assert.Equal(exampleKeyHash, Environment(config.At("services", "feedback")!)["Feedback__ApiKeys__chat-app"]);
+        Assert.Equal(exampleKeyHash, Environment(config.At("services", "generation")!)["Generation__ClientKeys__chat-app"]);
+        Assert.Equal("false", Environment(config.At("services", "generation")!)["Generation__AllowAnonymous"]);
+        Assert.False(string.IsNullOrEmpty(Environment(config.At("services", "dashboard")!)["Dashboard__OperatorKey"]));
     }
 
     [Fact]

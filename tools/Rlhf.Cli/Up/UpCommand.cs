@@ -64,6 +64,8 @@ public static class UpCommand
 
     static Dictionary<string, string?> Settings(string modelPath, string stateDirectory, double canaryShare, string queuePrefix) => new()
     {
+        // The printed key is the client's chat key too (Authorization: Bearer); no anonymous chat for a real app.
+        ["Generation:AllowAnonymous"] = "false",
         ["Reward:QueuePrefix"] = queuePrefix,
         ["Learner:QueuePrefix"] = queuePrefix,
         ["Generation:ModelPath"] = modelPath,
@@ -80,13 +82,13 @@ public static class UpCommand
         foreach (var (instance, url) in services.Urls.OrderBy(u => u.Value, StringComparer.Ordinal))
             Console.WriteLine($"  {instance.ToLowerInvariant(),-14} {url}{EntryPath(instance)}");
         Console.WriteLine();
-        Console.WriteLine($"  feedback API key of client '{client}' (shown once; only its SHA-256 is configured):");
+        Console.WriteLine($"  API key of client app '{client}', for chat (Authorization: Bearer) and feedback (X-Api-Key); shown once, only its SHA-256 is configured:");
         Console.WriteLine($"    {key}");
         var generation = services.Urls["Generation"];
         var feedback = services.Urls["Feedback"];
         Console.WriteLine();
         Console.WriteLine("  try:");
-        Console.WriteLine($"    curl -s {generation}/v1/chat/completions -H 'Content-Type: application/json' \\");
+        Console.WriteLine($"    curl -s {generation}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\");
         Console.WriteLine("      -d '{\"model\":\"rlhf-policy\",\"messages\":[{\"role\":\"user\",\"content\":\"What is 2 + 3?\"}],\"user\":\"u1\"}'");
         Console.WriteLine($"    curl -s {feedback}/v1/feedback/ratings -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' \\");
         Console.WriteLine("      -d '{\"rollout_id\":\"<choices[0].rollout_id>\",\"scale\":\"thumbs\",\"value\":1,\"rater_id\":\"u1\"}'");
