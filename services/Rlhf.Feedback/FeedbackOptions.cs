@@ -27,15 +27,8 @@ public sealed class FeedbackOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        foreach (var (client, hash) in ApiKeys)
-        {
-            if (string.IsNullOrWhiteSpace(client))
-                yield return new ValidationResult($"{SectionName}:{nameof(ApiKeys)} has an entry with a blank client name.", [nameof(ApiKeys)]);
-            if (hash is null || hash.Length != 64 || !hash.All(char.IsAsciiHexDigit))
-                yield return new ValidationResult(
-                    $"{SectionName}:{nameof(ApiKeys)}:{client} must be the 64-character hex SHA-256 of the key (printf %s \"$KEY\" | sha256sum).",
-                    [$"{nameof(ApiKeys)}:{client}"]);
-        }
+        foreach (var problem in Rlhf.Hosting.Authentication.HashedKeyRing.Problems(ApiKeys, $"{SectionName}:{nameof(ApiKeys)}"))
+            yield return new ValidationResult(problem, [nameof(ApiKeys)]);
 
         if (PublishTimeout <= TimeSpan.Zero || PublishTimeout > TimeSpan.FromMinutes(5))
             yield return new ValidationResult(

@@ -27,7 +27,7 @@ public static class FeedbackServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<ApiKeyRing>();
+        services.AddFeedbackApiKeys();
         services.AddSingleton<RaterRateLimiter>();
         services.AddScoped<FeedbackIntake>();
         return builder;
@@ -37,7 +37,7 @@ public static class FeedbackServiceExtensions
     public static WebApplication MapFeedbackApi(this WebApplication app)
     {
         app.MapFeedbackEndpoints();
-        if (app.Services.GetRequiredService<ApiKeyRing>().IsEmpty)
+        if (app.Services.GetRequiredService<IOptions<FeedbackOptions>>().Value.ApiKeys.Count == 0)
             app.Logger.LogWarning("No {Section} configured: every feedback request is refused with 401", $"{FeedbackOptions.SectionName}:{nameof(FeedbackOptions.ApiKeys)}");
         return app;
     }

@@ -1,42 +1,32 @@
-using System.Security.Cryptography;
-using System.Text;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Feedback.Apis;
 
 /// <summary>
-/// The configured API keys (<see cref="FeedbackOptions.ApiKeys"/>), held as SHA-256 hashes. A presented key is hashed
-/// and compared with every configured hash in constant time, so neither the comparison nor the number of matching
-/// bytes leaks through timing.
+/// Feedback's API keys: the shared client-key scheme (<see cref="ClientKeyAuthenticationHandler"/>, hashed keys compared
+/// in constant time, the same as generation's) reading <c>X-Api-Key</c>, with <see cref="FeedbackOptions.ApiKeys"/>.
 /// </summary>
-public sealed class ApiKeyRing(IOptions<FeedbackOptions> options)
+public static class ApiKeyAuthentication
 {
-    readonly (string Client, byte[] Hash)[] entries = options.Value.ApiKeys
-        .Select(e => (e.Key, Convert.FromHexString(e.Value)))
-        .ToArray();
+    public const string Scheme = "FeedbackApiKey";
 
-    public bool IsEmpty => entries.Length == 0;
-
-    /// <summary>The client name whose key this is, or null.</summary>
-    public string? Authenticate(string presentedKey)
+    public static IServiceCollection AddFeedbackApiKeys(this IServiceCollection services)
     {
-        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(presentedKey), presented);
-        string? client = null;
-        foreach (var entry in entries)
+        services.AddAuthentication().AddScheme<ClientKeyAuthenticationOptions, ClientKeyAuthenticationHandler>(Scheme, _ => { });
+        services.AddOptions<ClientKeyAuthenticationOptions>(Scheme).Configure<IOptions<FeedbackOptions>>((scheme, feedback) =>
         {
-            // No early exit: every request costs the same comparisons whichever key (if any) matches.
-            if (CryptographicOperations.FixedTimeEquals(presented, entry.Hash))
-                client = entry.Client;
-        }
-
-        return client;
+            scheme.KeyHashes = feedback.Value.ApiKeys;
+            scheme.HeaderName = ApiKeyFilter.HeaderName;
+        });
+        return services;
     }
 }
 
 /// <summary>Requires a known <c>X-Api-Key</c> on every feedback endpoint (401 otherwise) and records the client name.</summary>
-public sealed class ApiKeyFilter(ApiKeyRing keys) : IEndpointFilter
+public sealed class ApiKeyFilter : IEndpointFilter
 {
     public const string HeaderName = "X-Api-Key";
     const string ClientItemKey = "rlhf.feedback.client";
@@ -51,8 +41,8 @@ public sealed class ApiKeyFilter(ApiKeyRing keys) : IEndpointFilter
         var values = http.Request.Headers[HeaderName];
         if (values.Count != 1 || string.IsNullOrEmpty(values[0]))
             return Refuse(http, $"The {HeaderName} header is required (exactly one).");
-        var client = keys.Authenticate(values[0]!);
-        if (client is null)
+        var result = await http.AuthenticateAsync(ApiKeyAuthentication.Scheme);
+        if (!result.Succeeded || result.Principal?.Identity?.Name is not { } client)
             return Refuse(http, $"The {HeaderName} is not a known API key.");
         http.Items[ClientItemKey] = client;
         return await next(context);
