@@ -126,8 +126,10 @@ public sealed class ArchiveIndexTests
             var sent = JsonDocument.Parse(line).RootElement.GetProperty("sentTime").GetDateTimeOffset();
             Assert.InRange(sent, since, until);
         });
+        // The index answers the same range directly: every offset the CLI replayed is in it (asked after the CLI ran, the
+        // index may also hold other tests' events of that range that were indexed since).
         var offsets = await bed.Index().QueryAsync(new ArchiveQuery { Since = since, Until = until });
-        Assert.Equal(timeOnly.Out.Select(OffsetOf), offsets!);
+        Assert.Subset(offsets!.ToHashSet(), timeOnly.Out.Select(OffsetOf).ToHashSet());
     }
 
     [Fact]

@@ -13,7 +13,7 @@ namespace Rlhf.Cli.Tests;
 /// <summary>
 /// <c>rlhf up</c> as a user runs it: the shipped CLI as its own process on the real RabbitMQ and Redis, a model
 /// directory and two generation replicas; the printed URLs and key work (both replicas answer a chat with the key and
-/// refuse one without it, the key's feedback is accepted), Ctrl-C stops every service it started. Bad arguments are refused before anything starts.
+/// refuse one without it, the key's feedback is accepted), SIGTERM (the path Ctrl-C takes) stops every service it started. Bad arguments are refused before anything starts.
 /// </summary>
 public sealed partial class UpCommandTests : IAsyncDisposable
 {
@@ -47,7 +47,7 @@ public sealed partial class UpCommandTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Up_starts_every_service_with_two_generation_replicas_prints_working_urls_and_key_and_stops_them_on_ctrl_c()
+    public async Task Up_starts_every_service_with_two_generation_replicas_prints_working_urls_and_key_and_stops_them_on_sigterm()
     {
         using var up = Start("--model", policy.Directory, "--replicas", "generation=2", "--port", "0", "--state", Path.Combine(scratch, "state"),
             "--runs", Path.Combine(scratch, "runs"), "--redis-prefix", $"rlhf-test-up-{run}:", "--queue-prefix", $"up-test-{run}", "--client", "test-app");
@@ -104,9 +104,20 @@ public sealed partial class UpCommandTests : IAsyncDisposable
         wrongKey.Headers.Add("X-Api-Key", "rlhf_not-the-key");
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrongKey, Cancel)).StatusCode);
 
-        Assert.Equal(0, sys_kill(up.Id, 2)); // SIGINT, as Ctrl-C
-        await up.WaitForExitAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+        // SIGTERM, which takes the same path as Ctrl-C (StopSignal). Not SIGINT itself: a shell that starts the test run in
+        // the background (`scripts/test.sh &`) leaves SIGINT ignored in every process below it, and .NET keeps it ignored.
+        Assert.Equal(0, sys_kill(up.Id, 15));
+        try
+        {
+            await up.WaitForExitAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(90), Cancel);
+        }
+        catch (TimeoutException)
+        {
+            up.Kill(entireProcessTree: true);
+            lock (output) Assert.Fail($"rlhf up did not stop within 90 s of SIGTERM:\n{output}");
+        }
         Assert.Equal(0, up.ExitCode);
+        lock (output) Assert.Contains("rlhf up: stopping the services", output.ToString());
         foreach (var url in urls.Values)
             await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetAsync($"{url}/health/live", Cancel));
     }
