@@ -51,7 +51,7 @@ public sealed class PolicyReleaseBed : IAsyncDisposable
     public DateTimeOffset PausedAt { get; } = new(2026, 12, 6, 9, 30, 0, TimeSpan.Zero);
     public IModelRegistry Registry { get; private set; } = null!;
     public IBlobStore Blobs { get; private set; } = null!;
-    public PolicyEndpoints Endpoints => new(TestInfrastructure.Redis, prefix, TestInfrastructure.RabbitMq, BlobDirectory: null, TimeSpan.FromSeconds(15));
+    public PolicyEndpoints Endpoints => new(TestInfrastructure.Redis, prefix, TestInfrastructure.RabbitMq, BlobDirectory: null, TimeSpan.FromSeconds(60));
     public BlobReference Blob(long version) => blobs[version];
 
     public static async Task<PolicyReleaseBed> StartAsync(CancellationToken ct)

@@ -34,7 +34,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
     IChannel? channel;
     string? captureQueue;
 
-    PolicyEndpoints Endpoints => new(TestInfrastructure.Redis, prefix, TestInfrastructure.RabbitMq, BlobDirectory: null, TimeSpan.FromSeconds(15));
+    PolicyEndpoints Endpoints => new(TestInfrastructure.Redis, prefix, TestInfrastructure.RabbitMq, BlobDirectory: null, TimeSpan.FromSeconds(60));
 
     public async ValueTask InitializeAsync()
     {

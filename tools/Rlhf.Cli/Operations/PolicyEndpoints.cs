@@ -81,9 +81,9 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
         });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
-        await bus.StartAsync(timeout.Token);
         try
         {
+            await bus.StartAsync(timeout.Token);
             for (var i = 0; i < messages.Count; i++)
             {
                 // Publish(object) routes by the message's runtime type, as Publish<T> would.
@@ -93,7 +93,7 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"RabbitMQ at {RabbitMqDisplay} did not confirm the publish within {Timeout.TotalSeconds:0.#} s.");
+            throw new TimeoutException($"RabbitMQ at {RabbitMqDisplay} did not connect and confirm the publish within {Timeout.TotalSeconds:0.#} s.");
         }
         finally
         {
