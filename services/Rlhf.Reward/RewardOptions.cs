@@ -12,6 +12,28 @@ public sealed class RewardOptions
     [Required]
     public string ModelPath { get; set; } = "";
 
+    /// <summary>
+    /// What this process does: <c>All</c> (train and score), <c>Trainer</c> (one per deployment: journal, training, versions)
+    /// or <c>Scorer</c> (replicas scoring rollouts with the promoted version). See the README's "Scaling the reward service".
+    /// </summary>
+    public RewardRole Role { get; set; } = RewardRole.All;
+
+    /// <summary>
+    /// A round is also cut when fresh rankings have waited this long since the last round, even fewer than
+    /// <see cref="TrainEvery"/> (so a quiet app still gets versions); zero (default) cuts rounds by count only, which keeps
+    /// replays deterministic.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan RoundInterval { get; set; } = TimeSpan.Zero;
+
+    /// <summary>How often a scorer re-reads the promoted version from the registry (a safety net for a missed <c>RewardModelUpdated</c>).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Names a scorer's own <c>RewardModelUpdated</c> queue; empty: the machine name plus a random suffix, new on every start.</summary>
+    [RegularExpression("^([a-z0-9][a-z0-9-]*)?$", ErrorMessage = "InstanceId may hold lower-case letters, digits and '-' only.")]
+    public string InstanceId { get; set; } = "";
+
     /// <summary>New training rankings that trigger a training round (and a new RM version).</summary>
     [Range(1, 100_000)]
     public int TrainEvery { get; set; } = 8;

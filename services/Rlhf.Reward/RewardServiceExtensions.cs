@@ -11,7 +11,7 @@ using Rlhf.Storage;
 
 namespace Rlhf.Reward;
 
-/// <summary>Trains the reward model on rankings and scores rollouts.</summary>
+/// <summary>Trains the reward model on rankings and scores rollouts, in one process or split by <see cref="RewardOptions.Role"/>.</summary>
 public static class RewardServiceExtensions
 {
     public const string ServiceName = "rlhf-reward";
@@ -32,7 +32,11 @@ public static class RewardServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(provider => RewardInstance.From(provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RewardOptions>>().Value));
         services.AddSingleton<RewardModelService>();
+        services.AddSingleton<ScoringModel>();
+        services.AddSingleton<PromotedVersionFollower>();
+        services.AddSingleton<RoundSignal>();
         services.AddSingleton<RewardStats>();
         services.AddInstruments<RewardMetrics>();
         services.AddSingleton<GroupRatings>();
@@ -45,12 +49,25 @@ public static class RewardServiceExtensions
         services.AddSingleton<RewardRejectionPublisher>();
         services.AddSingleton<TrainingRounds>();
         services.AddSingleton<RewardPipeline>();
-        services.AddHostedService<RewardStartup>();
-        services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
-        services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
-        services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
-        services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
-        services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();
+        var role = builder.Configuration.GetValue($"{RewardOptions.SectionName}:{nameof(RewardOptions.Role)}", RewardRole.All);
+        if (role != RewardRole.Scorer)
+        {
+            // One trainer owns the journal and the versions; feedback queues are competing consumers, so run one.
+            services.AddHostedService<RoundScheduler>();
+            services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
+            services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+            services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
+            services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
+        }
+
+        if (role != RewardRole.Trainer)
+            services.AddBusConsumer<RolloutGeneratedConsumer, RolloutGeneratedConsumerDefinition>();
+        if (role == RewardRole.Scorer)
+        {
+            services.AddHostedService<ScorerStartup>();
+            services.AddBusConsumer<RewardModelUpdatedConsumer, RewardModelUpdatedConsumerDefinition>();
+        }
+
         return builder;
     }
 

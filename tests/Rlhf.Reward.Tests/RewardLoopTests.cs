@@ -55,8 +55,8 @@ public sealed class RewardLoopTests
         var status = await WaitForStatus(host, s => s.GetProperty("duplicates").GetInt64() == 1);
 
         Assert.Equal(1, status.GetProperty("rankings_seen").GetInt64());
-        // Both deliveries fully consumed (a round is trained and published inside the consume that completes it): one
-        // ranking is below TrainEvery = 2, so no version, unless the duplicate counted.
+        // Both deliveries fully consumed: one ranking is below TrainEvery = 2, so no round is due (the duplicate did not count).
+        Assert.Equal(1, status.GetProperty("fresh_rankings").GetInt64());
         await host.Consumed.WaitForCountAsync<RankingSubmitted>(2, r => r.FeedbackId == ranking.FeedbackId);
         Assert.Empty(host.Published.Of<RewardModelUpdated>());
     }

@@ -30,6 +30,18 @@ public static class BrokerLeftovers
         }
     }
 
+    /// <summary>Deletes the named queues (and exchanges of the same name), e.g. a replica's own per-instance queue.</summary>
+    public static async Task DeleteNamedQueuesAsync(params string[] names)
+    {
+        var factory = new ConnectionFactory { Uri = TestInfrastructure.RabbitMq };
+        await using var connection = await factory.CreateConnectionAsync();
+        foreach (var name in names)
+        {
+            await IgnoringMissingAsync(connection, channel => channel.QueueDeleteAsync(name));
+            await IgnoringMissingAsync(connection, channel => channel.ExchangeDeleteAsync(name));
+        }
+    }
+
     public static async Task DeleteKeysAsync(string prefix)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(TestInfrastructure.Redis);

@@ -24,7 +24,8 @@ public static class RewardApi
         api.MapGet("/status", Status);
     }
 
-    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, CancellationToken cancellationToken)
+    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, MassTransit.IBus bus,
+        CancellationToken cancellationToken)
     {
         if (request.Messages is not { Count: > 0 })
             return EdgeError.BadRequest("messages: at least one message is required", "messages").ToResult();
@@ -44,20 +45,23 @@ public static class RewardApi
             return EdgeError.BadRequest($"messages: {error.Message}", "messages").ToResult();
         }
 
-        var scored = await pipeline.ScoreChatAsync(turns, request.Response, cancellationToken);
+        var scored = await pipeline.ScoreChatAsync(turns, request.Response, bus, cancellationToken);
         return scored is null
             ? EdgeError.Unavailable("Reward model not ready", "No reward model has been trained yet: it is trained once enough rankings arrived.").ToResult()
             : TypedResults.Ok(new ScoreResponse(scored.Value.Reward, scored.Value.Version));
     }
 
-    static async Task<Ok<object>> Status(RewardModelService model, IFeedbackJournal journal, IPendingRolloutQueue pending, RewardStats stats,
-        CancellationToken cancellationToken)
+    static async Task<Ok<object>> Status(RewardModelService model, Scoring.ScoringModel scoring, IFeedbackJournal journal, IPendingRolloutQueue pending,
+        RewardStats stats, Microsoft.Extensions.Options.IOptions<RewardOptions> options, RewardInstance instance, CancellationToken cancellationToken)
     {
         var journalLength = await journal.LengthAsync(cancellationToken);
         var pendingRollouts = await pending.CountAsync(cancellationToken);
         return TypedResults.Ok<object>(new
         {
-            reward_model_version = model.Current?.Version,
+            role = options.Value.Role.ToString().ToLowerInvariant(),
+            instance = instance.Id,
+            reward_model_version = options.Value.Role == RewardRole.Scorer ? scoring.Version : model.Current?.Version,
+            scoring_version = scoring.Version,
             held_out_pairwise_accuracy = model.Current is { } c && double.IsFinite(c.HeldOutAccuracy) ? c.HeldOutAccuracy : (double?)null,
             rankings_seen = model.RankingsSeen,
             held_out_rankings = model.HeldOutRankings,

@@ -8,19 +8,19 @@ namespace Rlhf.Reward.Consumers;
 
 /// <summary>
 /// Records rankings in the training journal (deduplicated by feedback id, so a redelivery or a client's retry never
-/// trains twice) and trains when a round is due. The message is acknowledged only after the journal append.
+/// trains twice); the round it completes trains in the background. The message is acknowledged only after the journal append.
 /// </summary>
 public sealed class RankingSubmittedConsumer(RewardPipeline pipeline) : IConsumer<RankingSubmitted>
 {
     public Task Consume(ConsumeContext<RankingSubmitted> context) =>
-        pipeline.AddRankingAsync(context.Message, context, context.CancellationToken);
+        pipeline.AddRankingAsync(context.Message, context.CancellationToken);
 }
 
 /// <summary>Turns ratings into pairs within their group and records them like rankings.</summary>
 public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer<RatingSubmitted>
 {
     public Task Consume(ConsumeContext<RatingSubmitted> context) =>
-        pipeline.AddRatingAsync(context.Message, context, context.CancellationToken);
+        pipeline.AddRatingAsync(context.Message, context.CancellationToken);
 }
 
 /// <summary>
@@ -39,7 +39,7 @@ public static class StorageRetry
     }
 }
 
-/// <summary>Training must see feedback one message at a time (the model is one shared state).</summary>
+/// <summary>Feedback is journaled one message at a time per queue (journal order is training order); training runs apart, in the <see cref="Training.RoundScheduler"/>.</summary>
 public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<RankingSubmittedConsumer>
 {
     public RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RankingSubmitted>());

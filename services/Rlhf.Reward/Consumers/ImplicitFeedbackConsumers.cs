@@ -10,17 +10,17 @@ namespace Rlhf.Reward.Consumers;
 public sealed class RegenerationSubmittedConsumer(RewardPipeline pipeline) : IConsumer<RegenerationSubmitted>
 {
     public Task Consume(ConsumeContext<RegenerationSubmitted> context) =>
-        pipeline.AddRegenerationAsync(context.Message, context, context.CancellationToken);
+        pipeline.AddRegenerationAsync(context.Message, context.CancellationToken);
 }
 
 /// <summary>Records an edit (a demonstration that names the rollout it edits) as the pair (edit over original); other demonstrations are skipped.</summary>
 public sealed class EditSubmittedConsumer(RewardPipeline pipeline) : IConsumer<DemonstrationSubmitted>
 {
     public Task Consume(ConsumeContext<DemonstrationSubmitted> context) =>
-        pipeline.AddEditAsync(context.Message, context, context.CancellationToken);
+        pipeline.AddEditAsync(context.Message, context.CancellationToken);
 }
 
-/// <summary>Queue <c>{prefix}-regeneration-submitted</c>: one at a time (the model is one shared state), storage retries.</summary>
+/// <summary>Queue <c>{prefix}-regeneration-submitted</c>: one at a time (journal order is training order), storage retries.</summary>
 public sealed class RegenerationSubmittedConsumerDefinition : ConsumerDefinition<RegenerationSubmittedConsumer>
 {
     public RegenerationSubmittedConsumerDefinition(IOptions<RewardOptions> options) =>

@@ -104,7 +104,7 @@ public sealed class FeedbackRecorder(
             if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
                 return false;
             recorded(payload);
-            return await rewardModel.AddAsync([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))], cancellationToken);
+            return rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))]);
         }
         finally
         {

@@ -1,10 +1,9 @@
 using Rlhf.Modeling.Tokenization;
-using Rlhf.Reward.Training;
 
 namespace Rlhf.Reward.Scoring;
 
 /// <summary>Scores a (prompt, response) pair given as chat messages, for the ad-hoc <c>POST /v1/reward/score</c>.</summary>
-public sealed class ChatScorer(RewardModelService rewardModel)
+public sealed class ChatScorer(ScoringModel rewardModel)
 {
     /// <summary>The current version and its reward for <paramref name="response"/> to <paramref name="messages"/> (ChatML); null before the first version.</summary>
     public async Task<(long Version, float Reward)?> ScoreAsync(IReadOnlyList<ChatTurn> messages, string response, CancellationToken cancellationToken)

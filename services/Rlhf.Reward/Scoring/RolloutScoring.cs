@@ -6,18 +6,22 @@ using Rlhf.Storage;
 namespace Rlhf.Reward.Scoring;
 
 /// <summary>
-/// Scores served rollouts with the promoted reward model and publishes <see cref="RolloutScored"/>. Rollouts that
-/// arrive before the first version wait in the durable <see cref="IPendingRolloutQueue"/> (beyond
-/// <see cref="RewardOptions.MaxPendingRollouts"/> the oldest are dropped and counted) and are scored once it exists.
+/// Scores served rollouts with the promoted reward model (<see cref="ScoringModel"/>) and publishes
+/// <see cref="RolloutScored"/>. Rollouts that arrive before the first version wait in the durable
+/// <see cref="IPendingRolloutQueue"/> (beyond <see cref="RewardOptions.MaxPendingRollouts"/> the oldest are dropped and
+/// counted) and are scored once it exists, by one process at a time (a claim shared by every scorer replica).
 /// </summary>
 public sealed class RolloutScoring(
-    RewardModelService rewardModel,
+    ScoringModel rewardModel,
     IPendingRolloutQueue pending,
+    IClaimStore claims,
     RewardStats stats,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<RewardOptions> options,
     ILogger<RolloutScoring> logger)
 {
-    readonly SemaphoreSlim scoringPending = new(1, 1); // one drainer, so a page is never published twice
+    static readonly TimeSpan DrainClaimTtl = TimeSpan.FromMinutes(2); // a drainer that dies frees the claim after this
+    readonly SemaphoreSlim scoringPending = new(1, 1); // one drainer in this process, so a page is never published twice
 
     /// <summary>Scores <paramref name="batch"/> with the current version; before the first version it waits in the pending queue.</summary>
     public async Task ScoreAsync(IReadOnlyList<RolloutGenerated> batch, IPublishEndpoint publish, CancellationToken cancellationToken)
@@ -27,7 +31,7 @@ public sealed class RolloutScoring(
         {
             var dropped = await pending.PushAsync(batch, rewardModel.MaxPending, cancellationToken);
             Interlocked.Add(ref stats.PendingDropped, dropped);
-            if (rewardModel.Current is not null)
+            if (rewardModel.Version is not null)
                 await ScorePendingAsync(publish, cancellationToken); // the first version appeared meanwhile
             return;
         }
@@ -39,8 +43,16 @@ public sealed class RolloutScoring(
     public async Task ScorePendingAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
     {
         await scoringPending.WaitAsync(cancellationToken);
+        var claim = DrainClaimKey(options.Value.QueuePrefix);
+        var owner = Guid.NewGuid().ToString("N");
+        var claimed = false;
         try
         {
+            if (await pending.CountAsync(cancellationToken) == 0)
+                return;
+            // Scorer replicas share the pending queue: one drains it, the others leave it (and score new rollouts).
+            if (!(claimed = await claims.TryClaimAsync(claim, owner, DrainClaimTtl, cancellationToken)))
+                return;
             while (true)
             {
                 var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize * 8, cancellationToken);
@@ -56,9 +68,13 @@ public sealed class RolloutScoring(
         }
         finally
         {
+            if (claimed)
+                await claims.ReleaseAsync(claim, CancellationToken.None);
             scoringPending.Release();
         }
     }
+
+    static string DrainClaimKey(string queuePrefix) => $"reward:{(queuePrefix.Length == 0 ? "" : queuePrefix + ":")}pending-drain";
 
     static List<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Response)> Sequences(IReadOnlyList<RolloutGenerated> batch) =>
         [.. batch.Select(r => (r.PromptTokenIds, r.ResponseTokenIds))];

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Gate;
@@ -5,31 +6,40 @@ using Rlhf.Reward.Gate;
 namespace Rlhf.Reward.Training;
 
 /// <summary>
-/// The reward model as one shared state: the <see cref="RewardNetwork"/>, the <see cref="TrainingRankings"/> and the
-/// version being served (<see cref="Current"/>). One lock serialises adding rankings, training and scoring, so a score
-/// always comes from exactly one version, and a round the gate rejects (<see cref="RoundTrainer"/>) is undone before
-/// anything scores again: scoring never sees a rejected candidate. After a restart <see cref="Restore"/>,
-/// <see cref="RestoreRankings"/> and <see cref="FinishRestore"/> rebuild the state from the promoted version and the journal.
+/// The reward model being trained, as one shared state: the <see cref="RewardNetwork"/>, the <see cref="TrainingRankings"/>
+/// and the promoted version (<see cref="Current"/>). New rankings arrive without waiting (<see cref="Add"/> queues them,
+/// so journaling feedback never waits for a round); one lock serialises restoring and training, which takes the arrivals
+/// in journal order. Scoring uses a network of its own (<see cref="Scoring.ScoringModel"/>), loaded only with promoted
+/// versions, so it never waits for a round and never sees a candidate the gate rejects (<see cref="RoundTrainer"/>).
+/// After a restart <see cref="Restore"/>, <see cref="RestoreRankings"/> and <see cref="FinishRestore"/> rebuild the
+/// state from the promoted version and the journal.
 /// </summary>
 public sealed class RewardModelService : IDisposable
 {
     readonly RewardOptions options;
-    readonly RewardNetwork network;
+    readonly Lazy<RewardNetwork> lazyNetwork; // a scorer process never trains, so it never loads this copy
     readonly TrainingRankings rankings;
-    readonly RoundTrainer rounds;
+    readonly Lazy<RoundTrainer> rounds;
     readonly SemaphoreSlim exclusive = new(1, 1);
+    readonly ConcurrentQueue<JournalRanking> arrivals = new();
+    readonly TimeProvider time;
     readonly ILogger<RewardModelService> logger;
+    long lastRoundAt;
     RewardModelVersion? restoring; // the version being restored, until FinishRestore makes it current
     long restoringThrough;
 
-    public RewardModelService(IOptions<RewardOptions> options, IOptions<RewardGateOptions> gate, ILogger<RewardModelService> logger)
+    public RewardModelService(IOptions<RewardOptions> options, IOptions<RewardGateOptions> gate, TimeProvider time, ILogger<RewardModelService> logger)
     {
         this.options = options.Value;
+        this.time = time;
         this.logger = logger;
-        network = new RewardNetwork(this.options);
+        lazyNetwork = new(() => new RewardNetwork(this.options));
         rankings = new TrainingRankings(this.options);
-        rounds = new RoundTrainer(network, rankings, this.options, gate.Value, logger);
+        rounds = new(() => new RoundTrainer(network, rankings, this.options, gate.Value, logger));
+        lastRoundAt = time.GetTimestamp();
     }
+
+    RewardNetwork network => lazyNetwork.Value;
 
     public ITextTokenizer Tokenizer => network.Tokenizer;
 
@@ -42,36 +52,34 @@ public sealed class RewardModelService : IDisposable
     /// <summary>Last journal position a round took, promoted or rejected (at least <see cref="TrainedThrough"/>).</summary>
     public long ConsumedThrough { get; private set; }
 
-    /// <summary>Training rankings waiting for the next round.</summary>
-    public int FreshRankings => rankings.Fresh;
+    /// <summary>Rankings waiting for a round: fresh training rankings plus arrivals not yet sorted (those include held-out ones).</summary>
+    public int FreshRankings => rankings.Fresh + arrivals.Count;
 
-    /// <summary>True when enough fresh training rankings wait for a round.</summary>
-    public bool RoundDue => rankings.RoundDue;
+    /// <summary>
+    /// True when a round is due: <see cref="RewardOptions.TrainEvery"/> fresh rankings wait, or (with
+    /// <see cref="RewardOptions.RoundInterval"/> set) any wait and the interval has passed since the last round.
+    /// Arrivals count before they are sorted, so a held-out arrival can make this true for a round that finds nothing.
+    /// </summary>
+    public bool RoundDue => FreshRankings >= options.TrainEvery || (FreshRankings > 0 && IntervalPassed);
 
-    public long RankingsSeen => rankings.Seen;
+    bool IntervalPassed => options.RoundInterval > TimeSpan.Zero && time.GetElapsedTime(Interlocked.Read(ref lastRoundAt)) >= options.RoundInterval;
+
+    public long RankingsSeen => rankings.Seen + arrivals.Count;
 
     /// <summary>What the last restart resumed from: <c>trainer_state</c> (optimizer included), <c>weights</c> (fresh optimizer) or null (nothing promoted).</summary>
     public string? RestoredFrom { get; private set; }
 
     public int HeldOutRankings => rankings.HeldOut.Count;
 
-    public int MaxPending => options.MaxPendingRollouts;
-
-    public int ScoreBatchSize => options.ScoreBatchSize;
-
-    /// <summary>Adds the rankings of one journal entry; returns true when enough new training rankings arrived for a round.</summary>
-    public async Task<bool> AddAsync(IReadOnlyList<JournalRanking> added, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the rankings of one journal entry for the next round without waiting for one in progress (callers add in
+    /// journal order); returns true when a round is due.
+    /// </summary>
+    public bool Add(IReadOnlyList<JournalRanking> added)
     {
-        await exclusive.WaitAsync(cancellationToken);
-        try
-        {
-            rankings.AddNew(added);
-            return rankings.RoundDue;
-        }
-        finally
-        {
-            exclusive.Release();
-        }
+        foreach (var ranking in added)
+            arrivals.Enqueue(ranking);
+        return RoundDue;
     }
 
     /// <summary>
@@ -108,6 +116,7 @@ public sealed class RewardModelService : IDisposable
             restoring = version;
             restoringThrough = Math.Max(version?.TrainedThrough ?? 0, consumedThrough);
             rankings.Clear(); // a restore that failed half-way (Redis gone mid-read) is retried from scratch
+            arrivals.Clear(); // what arrived is in the journal, which the restore reads
             return resumed;
         }
         finally
@@ -154,8 +163,10 @@ public sealed class RewardModelService : IDisposable
         await exclusive.WaitAsync(cancellationToken);
         try
         {
-            if (rounds.Train(version, Current, cancellationToken) is not { } round)
+            SortArrivals();
+            if (rounds.Value.Train(version, Current, cancellationToken) is not { } round)
                 return null;
+            Interlocked.Exchange(ref lastRoundAt, time.GetTimestamp());
             ConsumedThrough = round.Candidate.TrainedThrough;
             if (round.Verdict.Promote)
                 Current = round.Candidate;
@@ -167,14 +178,17 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
-    /// <summary>Scores (prompt, response) token sequences with the current version; null before the first version.</summary>
-    public async Task<(long Version, float[] Rewards)?> ScoreAsync(
-        IReadOnlyList<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Response)> sequences, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sorts the arrivals into held-out and fresh, then answers whether a round is due on what is fresh (arrivals of
+    /// held-out groups never make a round due, and a count-cut round is never trained short).
+    /// </summary>
+    public async Task<bool> RoundReadyAsync(CancellationToken cancellationToken)
     {
         await exclusive.WaitAsync(cancellationToken);
         try
         {
-            return Current is null ? null : (Current.Version, network.Score(sequences));
+            SortArrivals();
+            return rankings.RoundDue || (rankings.Fresh > 0 && IntervalPassed);
         }
         finally
         {
@@ -182,9 +196,29 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves queued arrivals, in journal order, into the training rankings until a count-cut round is complete (whole
+    /// journal entries at a time); the caller holds the lock. Later arrivals stay queued, so a round sees exactly the
+    /// held-out set it would have seen had it trained the moment its last ranking arrived: versions do not depend on
+    /// how far the journal ran ahead of training.
+    /// </summary>
+    void SortArrivals()
+    {
+        long? entry = null;
+        while (arrivals.TryPeek(out var next))
+        {
+            if (rankings.RoundDue && next.Seq != entry)
+                return;
+            arrivals.TryDequeue(out _);
+            rankings.AddNew([next]);
+            entry = next.Seq;
+        }
+    }
+
     public void Dispose()
     {
-        network.Dispose();
+        if (lazyNetwork.IsValueCreated)
+            lazyNetwork.Value.Dispose();
         exclusive.Dispose();
     }
 }

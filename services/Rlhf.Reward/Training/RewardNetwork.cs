@@ -17,11 +17,16 @@ public sealed class RewardNetwork : IDisposable
     readonly ScalarHeadModel model;
     readonly RewardModelTrainer trainer;
 
-    public RewardNetwork(RewardOptions options)
+    /// <param name="seedRuntime">False for a scoring-only copy: LibTorch's thread count and RNG are the trainer's to set.</param>
+    public RewardNetwork(RewardOptions options, bool seedRuntime = true)
     {
         this.options = options;
-        TorchRuntime.SetThreads(options.Threads);
-        TorchRuntime.Seed(options.Seed);
+        if (seedRuntime)
+        {
+            TorchRuntime.SetThreads(options.Threads);
+            TorchRuntime.Seed(options.Seed);
+        }
+
         Tokenizer = TokenizerLoader.Load(options.ModelPath);
         if (ModelCheckpoint.ReadMetadata(options.ModelPath)?.Kind == "reward")
         {

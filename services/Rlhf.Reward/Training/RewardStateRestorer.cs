@@ -7,10 +7,11 @@ namespace Rlhf.Reward.Training;
 /// Rebuilds the reward model's state once, before the first message is handled: the promoted version from the registry
 /// (its trainer state when kept, else its weights), the journal position the rejected rounds after it took, and every
 /// journal entry in order (rankings to the model, ratings to <see cref="GroupRatings"/>). So a restarted service
-/// reloads the promoted version and trains exactly the rankings no round took yet.
+/// reloads the promoted version (for training and for its own scoring) and trains exactly the rankings no round took yet.
 /// </summary>
 public sealed class RewardStateRestorer(
     RewardModelService rewardModel,
+    Scoring.ScoringModel scoring,
     IModelRegistry registry,
     IBlobStore blobs,
     IFeedbackJournal journal,
@@ -86,6 +87,8 @@ public sealed class RewardStateRestorer(
 
         Interlocked.Exchange(ref stats.RejectedVersions, rejected.Count);
         rewardModel.FinishRestore();
+        if (version is not null && weights is not null)
+            await scoring.LoadAsync(version.Version, weights, cancellationToken); // this process scores with what it restored
         if (promoted is not null || length > 0)
             logger.LogInformation(
                 "Reward state restored in {Seconds:F1} s: version {Version} (trained through journal position {TrainedThrough}; {Optimizer}), {Entries} journal entries, {Fresh} rankings to train, {Rejected} rejected candidates",

@@ -5,19 +5,21 @@ using Rlhf.Storage;
 namespace Rlhf.Reward.Training;
 
 /// <summary>
-/// Trains the rounds that are due, one at a time (more than one after a restart with a backlog), each under a freshly
-/// reserved version number, and publishes what the gate made of it: a new version (after which the rollouts that
-/// waited for the first one are scored) or a rejection.
+/// Trains the rounds that are due, one at a time (more than one with a backlog), each under a freshly reserved version
+/// number, and publishes what the gate made of it: a new version, which this process's <see cref="ScoringModel"/> loads
+/// at once (after which the rollouts that waited for the first one are scored), or a rejection.
 /// </summary>
 public sealed class TrainingRounds(
     RewardModelService rewardModel,
     IModelRegistry registry,
     RewardVersionPublisher versions,
     RewardRejectionPublisher rejections,
-    RolloutScoring rollouts)
+    ScoringModel scoring,
+    RolloutScoring rollouts,
+    Microsoft.Extensions.Options.IOptions<RewardOptions> options)
 {
-    // Two consumers (rankings, ratings) and the start-up restore may find a round due at once: one trains, the others
-    // wait for it and find nothing left due, so no round is ever trained short.
+    // The round scheduler and a restore may find a round due at once: one trains, the other waits for it and finds
+    // nothing left due, so no round is ever trained short.
     readonly SemaphoreSlim training = new(1, 1);
 
     public async Task TrainDueRoundsAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
@@ -25,7 +27,7 @@ public sealed class TrainingRounds(
         await training.WaitAsync(cancellationToken);
         try
         {
-            while (rewardModel.RoundDue)
+            while (await rewardModel.RoundReadyAsync(cancellationToken))
                 await TrainRoundAsync(publish, cancellationToken);
         }
         finally
@@ -46,6 +48,8 @@ public sealed class TrainingRounds(
         }
 
         await versions.PublishAsync(round, publish, cancellationToken);
-        await rollouts.ScorePendingAsync(publish, cancellationToken);
+        await scoring.LoadAsync(round.Candidate.Version, round.Weights!, cancellationToken);
+        if (options.Value.Role == RewardRole.All)
+            await rollouts.ScorePendingAsync(publish, cancellationToken);
     }
 }
