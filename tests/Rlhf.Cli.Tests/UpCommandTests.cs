@@ -12,7 +12,7 @@ namespace Rlhf.Cli.Tests;
 
 /// <summary>
 /// <c>rlhf up</c> as a user runs it: the shipped CLI as its own process on the real RabbitMQ and Redis, a model
-/// directory and two generation replicas; the printed URLs and key work (both replicas answer a chat with the key and
+/// directory, two generation replicas and a scorer replica (the reward process then only trains); the printed URLs and key work (both replicas answer a chat with the key and
 /// refuse one without it, the key's feedback is accepted), SIGTERM (the path Ctrl-C takes) stops every service it started. Bad arguments are refused before anything starts.
 /// </summary>
 public sealed partial class UpCommandTests : IAsyncDisposable
@@ -24,6 +24,7 @@ public sealed partial class UpCommandTests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await BrokerLeftovers.DeleteQueuesAsync($"up-test-{run}");
+        await BrokerLeftovers.DeleteNamedQueuesAsync($"up-test-{run}-reward-scorer-reward-model-updated-scorer");
         await BrokerLeftovers.DeleteKeysAsync($"rlhf-test-up-{run}:");
         policy.Dispose();
         if (Directory.Exists(scratch))
@@ -47,9 +48,9 @@ public sealed partial class UpCommandTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Up_starts_every_service_with_two_generation_replicas_prints_working_urls_and_key_and_stops_them_on_sigterm()
+    public async Task Up_starts_every_service_with_two_generation_replicas_and_a_scorer_prints_working_urls_and_key_and_stops_them_on_sigterm()
     {
-        using var up = Start("--model", policy.Directory, "--replicas", "generation=2", "--port", "0", "--state", Path.Combine(scratch, "state"),
+        using var up = Start("--model", policy.Directory, "--replicas", "generation=2,scorer=1", "--port", "0", "--state", Path.Combine(scratch, "state"),
             "--runs", Path.Combine(scratch, "runs"), "--redis-prefix", $"rlhf-test-up-{run}:", "--queue-prefix", $"up-test-{run}", "--client", "test-app");
         var output = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -74,11 +75,16 @@ public sealed partial class UpCommandTests : IAsyncDisposable
         string printed;
         lock (output) printed = output.ToString();
         var urls = UrlLine().Matches(printed).ToDictionary(m => m.Groups["instance"].Value, m => m.Groups["url"].Value);
-        Assert.Equal(["dashboard", "feedback", "generation", "generation.2", "learner", "reward"], urls.Keys.Order());
+        Assert.Equal(["dashboard", "feedback", "generation", "generation.2", "learner", "reward", "scorer"], urls.Keys.Order());
         var key = Key().Match(printed).Value;
         Assert.NotEmpty(key);
 
         using var http = new HttpClient();
+        foreach (var (instance, role) in new[] { ("reward", "trainer"), ("scorer", "scorer") })
+        {
+            using var status = JsonDocument.Parse(await http.GetStringAsync($"{urls[instance]}/v1/reward/status", Cancel));
+            Assert.Equal(role, status.RootElement.GetProperty("role").GetString());
+        }
         var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync($"{urls["generation"]}/v1/chat/completions", chat, Cancel)).StatusCode);
         Guid rollout = default;
@@ -124,9 +130,10 @@ public sealed partial class UpCommandTests : IAsyncDisposable
 
     [Theory]
     [InlineData("--replicas", "learner=2", "the learner runs exactly once")]
-    [InlineData("--replicas", "reward=2", "the reward service runs once")]
+    [InlineData("--replicas", "reward=2", "the reward trainer runs once")]
     [InlineData("--replicas", "generation=two", "must be 1..16")]
-    [InlineData("--replicas", "scorer=2", "is not service=count")]
+    [InlineData("--replicas", "scorer=17", "must be 0..16")]
+    [InlineData("--replicas", "trainer=2", "is not service=count")]
     [InlineData("--canary-share", "1.5", "--canary-share must be in [0, 1]")]
     [InlineData("--client", "bad name", "must be 1-64 letters")]
     public async Task Bad_arguments_are_refused_before_anything_starts(string option, string value, string message)

@@ -75,8 +75,12 @@ public sealed class LocalServices : IAsyncDisposable
     {
         var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
         var ports = instances.Select((name, i) => (name, port: firstPort == 0 ? FreePort() : firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
+        var scorers = instances.Any(i => ServiceOf(i) == Scorer);
         var services = new LocalServices(runDirectory, name => new Dictionary<string, string?>(settings)
         {
+            // With scorer replicas the reward instance only trains (journal, rounds, versions); the scorers score rollouts.
+            ["Reward:Role"] = ServiceOf(name) == Scorer ? "Scorer" : scorers ? "Trainer" : settings.GetValueOrDefault("Reward:Role") ?? "All",
+            ["Reward:InstanceId"] = ServiceOf(name) == Scorer ? name.ToLowerInvariant().Replace('.', '-') : settings.GetValueOrDefault("Reward:InstanceId"),
             ["Urls"] = $"http://127.0.0.1:{ports[name]}",
             ["Bus:Transport"] = "RabbitMq",
             ["Bus:RabbitMq:Host"] = "localhost",
@@ -130,6 +134,12 @@ public sealed class LocalServices : IAsyncDisposable
     /// <summary>The service an instance runs: <c>Generation.2</c> runs <c>Generation</c>.</summary>
     public static string ServiceOf(string instance) => instance.Split('.')[0];
 
+    /// <summary>A scorer replica is the reward service's program with <c>Reward:Role=Scorer</c>.</summary>
+    public const string Scorer = "Scorer";
+
+    /// <summary>The program an instance runs: its service's, the reward service's for a <see cref="Scorer"/>.</summary>
+    public static string ProgramOf(string instance) => ServiceOf(instance) == Scorer ? "Reward" : ServiceOf(instance);
+
     /// <summary>The process id of a running service.</summary>
     public int ProcessId(string name) => processes[name].Id;
 
@@ -138,7 +148,7 @@ public sealed class LocalServices : IAsyncDisposable
     {
         if (processes.TryGetValue(name, out var running) && !running.HasExited)
             throw new InvalidOperationException($"Rlhf.{name} is already running (pid {running.Id}).");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, $"Rlhf.{ServiceOf(name)}.dll")])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, $"Rlhf.{ProgramOf(name)}.dll")])
         {
             WorkingDirectory = runDirectory,
             RedirectStandardOutput = true,

@@ -19,7 +19,7 @@ public static class UpCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Policy checkpoint directory (config.json, model.safetensors, tokenizer files)", Required = true };
-        var replicas = new Option<string>("--replicas") { Description = "Processes per service, e.g. generation=2,feedback=2 (default 1 each)" };
+        var replicas = new Option<string>("--replicas") { Description = "Processes per service, e.g. generation=2,scorer=2 (default 1 each, no scorer: the reward service then trains and scores)" };
         var port = new Option<int>("--port") { Description = "Instance i listens on port + i + 1 (0: free ports the system picks)", DefaultValueFactory = _ => 5100 };
         var state = new Option<string>("--state") { Description = "Folder for the learner's checkpoints (kept across runs)", DefaultValueFactory = _ => Path.Combine("state", "up") };
         var runs = new Option<string>("--runs") { Description = "Folder for the run folder (service logs)", DefaultValueFactory = _ => "runs" };
@@ -101,6 +101,7 @@ public static class UpCommand
         "Generation" => "/v1/chat/completions",
         "Feedback" => "/v1/feedback",
         "Learner" => "/v1/learner/status",
+        "Reward" or "Scorer" => "/v1/reward/status",
         "Dashboard" => "/dashboard",
         _ => "",
     };
