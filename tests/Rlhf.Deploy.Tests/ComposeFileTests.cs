@@ -10,7 +10,7 @@ namespace Rlhf.Deploy.Tests;
 /// </summary>
 public sealed class ComposeFileTests
 {
-    static readonly string[] Services = ["generation", "feedback", "reward", "learner", "dashboard"];
+    static readonly string[] Services = ["generation", "feedback", "reward", "reward-scorer", "learner", "dashboard"];
 
     static async Task<YamlMappingNode> ConfigAsync()
     {

@@ -6,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace Rlhf.Deploy.Tests;
 
 /// <summary>
-/// No container can start here, so the next best thing: each of the five services, as its own <c>dotnet Rlhf.X.dll</c>
+/// No container can start here, so the next best thing: each of the services (the reward trainer and a scorer apart), as its own <c>dotnet Rlhf.X.dll</c>
 /// process, gets the environment docker-compose.yml gives its container (as <c>docker-compose config</c> resolves it),
 /// with only what points outside the container replaced (broker and Redis addresses and credentials, the model and
 /// state paths, the listening URL, queue and key prefixes so nothing is shared with other tests). Each must pass its
@@ -14,7 +14,7 @@ namespace Rlhf.Deploy.Tests;
 /// </summary>
 public sealed class ComposeServicesStartTests : IAsyncDisposable
 {
-    static readonly string[] Services = ["generation", "feedback", "reward", "learner", "dashboard"];
+    static readonly string[] Services = ["generation", "feedback", "reward", "reward-scorer", "learner", "dashboard"];
 
     readonly string run = Guid.NewGuid().ToString("N")[..12];
     readonly TinyPolicy policy = new(seed: 3);
@@ -33,6 +33,7 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
             process.Dispose();
         }
         await BrokerLeftovers.DeleteQueuesAsync(Prefix);
+        await BrokerLeftovers.DeleteNamedQueuesAsync($"{Prefix}-reward-scorer-reward-model-updated-deploy-test");
         await BrokerLeftovers.DeleteKeysAsync($"{Prefix}:");
         policy.Dispose();
         if (Directory.Exists(state))
@@ -57,6 +58,7 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
         environment["Reward__QueuePrefix"] = Prefix;
         environment["Learner__QueuePrefix"] = Prefix;
         environment["Bus__RabbitMq__QuorumQueues"] = "false";
+        environment["Reward__InstanceId"] = "deploy-test"; // names a scorer's own queue, deleted afterwards
         environment["URLS"] = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
         return environment;
     }
@@ -74,7 +76,8 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
         {
             var environment = Localised(config.At("services", name)!);
             urls[name] = environment["URLS"]!;
-            var start = DotnetChildProcess.StartInfo($"Rlhf.{char.ToUpperInvariant(name[0])}{name[1..]}.dll");
+            var program = name.Split('-')[0]; // reward-scorer runs the reward service's program
+            var start = DotnetChildProcess.StartInfo($"Rlhf.{char.ToUpperInvariant(program[0])}{program[1..]}.dll");
             foreach (var (key, value) in environment)
                 start.Environment[key] = value;
             var process = Process.Start(start)!;
