@@ -129,7 +129,7 @@ public sealed class KubernetesManifestTests
     }
 
     [Fact]
-    public async Task Production_puts_the_learner_on_a_gpu_node_and_scales_generation_on_queue_wait_and_scorers_on_scoring_lag()
+    public async Task Production_puts_the_learner_on_a_gpu_node_and_scales_generation_on_queue_wait_and_scorers_on_queue_length()
     {
         var documents = await RenderAsync("production");
 
@@ -144,14 +144,19 @@ public sealed class KubernetesManifestTests
         var scaled = Named(documents, "ScaledObject", "rlhf-generation");
         Named(documents, "Deployment", scaled.Text("spec", "scaleTargetRef", "name")!);
         Assert.Contains("rlhf_generation_queue_wait_seconds", Assert.Single(scaled.Items("spec", "triggers")).Text("metadata", "query"));
-        // One reward trainer; scorers scale on scoring lag.
+        // One reward trainer; scorers scale on the length of their queue.
         static string Role(YamlNode workload) => Assert.Single(workload.Items("spec", "template", "spec", "containers")).Items("env")
             .Single(e => e.Text("name") == "Reward__Role").Text("value")!;
         var trainer = Named(documents, "Deployment", "rlhf-reward");
         Assert.Equal(("1", "Trainer"), (trainer.Text("spec", "replicas"), Role(trainer)));
         var scorers = Named(documents, "ScaledObject", "rlhf-reward-scorer");
         Assert.Equal("Scorer", Role(Named(documents, "Deployment", scorers.Text("spec", "scaleTargetRef", "name")!)));
-        Assert.Contains("rlhf_rollouts_scored_total", Assert.Single(scorers.Items("spec", "triggers")).Text("metadata", "query"));
+        var queueTrigger = Assert.Single(scorers.Items("spec", "triggers"));
+        Assert.Equal(("rabbitmq", "rollout-generated"), (queueTrigger.Text("type"), queueTrigger.Text("metadata", "queueName")));
+        var authentication = Named(documents, "TriggerAuthentication", queueTrigger.Text("authenticationRef", "name")!);
+        var secretRef = Assert.Single(authentication.Items("spec", "secretTargetRef"));
+        var secret = Named(documents, "Secret", secretRef.Text("name")!); // exists under that exact name (no hash suffix)
+        Assert.NotNull(secret.At("data", secretRef.Text("key")!));
         Assert.All(OfKind(documents, "Deployment").Concat(OfKind(documents, "StatefulSet")), w => Assert.Equal("rlhf", w.Text("metadata", "namespace")));
     }
 }
