@@ -43,19 +43,43 @@ static class DemoCommand
             DefaultValueFactory = _ => "embedded",
         };
         infra.AcceptOnlyFromAmong("embedded", "local");
+        var replicas = new Option<string>("--replicas")
+        {
+            Description = "With --infra local: processes per service, e.g. generation=2,scorer=2 (scorers score, the reward process then only trains)",
+        };
+        var cluster = new Option<bool>("--cluster") { Description = "With --infra local: run on the 3-node RabbitMQ cluster (scripts/infra.sh cluster up)" };
         var otel = OtelOption.Create();
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
             target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary, feedbackKind, otel,
+            replicas, cluster,
         };
         command.SetAction(async (parse, cancel) =>
         {
+            var local = parse.GetValue(infra) == "local";
+            IReadOnlyDictionary<string, int>? counts = null;
+            if (parse.GetValue(replicas) is { } replicaText)
+            {
+                var (parsed, error) = Up.ReplicaCounts.Parse(replicaText);
+                if (parsed is null || !local)
+                {
+                    Console.Error.WriteLine(error ?? "--replicas needs --infra local (the embedded demo runs every service once, in this process)");
+                    return 1;
+                }
+                counts = parsed.Where(c => c.Key != "Dashboard").ToDictionary(); // the demo has its own dashboard
+            }
+            if (parse.GetValue(cluster) && !local)
+            {
+                Console.Error.WriteLine("--cluster needs --infra local");
+                return 1;
+            }
             var settings = new DemoSettings(parse.GetValue(target), TimeSpan.FromMinutes(parse.GetValue(minutes)), parse.GetValue(users),
                 parse.GetValue(port), parse.GetValue(runs)!, parse.GetValue(cache)!, parse.GetValue(seed), parse.GetValue(noise), parse.GetValue(batch),
                 parse.GetValue(infra) == "local", parse.GetValue(bootstrapSteps), parse.GetValue(feedbackShare),
                 ExitAtOnceWhenStuck: true, Labelers: parse.GetValue(labelers) == "sycophantic" ? Rlhf.Demo.LabelerMode.Sycophantic : Rlhf.Demo.LabelerMode.Honest,
                 Canary: !parse.GetValue(noCanary),
-                Feedback: parse.GetValue(feedbackKind) == "thumbs" ? DemoFeedback.Thumbs : DemoFeedback.Rankings);
+                Feedback: parse.GetValue(feedbackKind) == "thumbs" ? DemoFeedback.Thumbs : DemoFeedback.Rankings,
+                Replicas: counts, Cluster: parse.GetValue(cluster));
             if (settings.FeedbackShare is <= 0 or > 1)
             {
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");

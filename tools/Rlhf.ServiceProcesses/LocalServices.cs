@@ -238,13 +238,16 @@ public sealed class LocalServices : IAsyncDisposable
         }
     }
 
-    static async Task RunInfraUpAsync(CancellationToken cancellationToken)
+    static Task RunInfraUpAsync(CancellationToken cancellationToken) => RunInfraAsync(["up"], cancellationToken);
+
+    /// <summary>Runs <c>scripts/infra.sh</c> with <paramref name="arguments"/> (e.g. <c>cluster up</c>); throws when it fails.</summary>
+    public static async Task RunInfraAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var script = InfraScript();
-        using var process = Process.Start(new ProcessStartInfo("bash", [script, "up"])) ?? throw new InvalidOperationException("could not run infra.sh");
+        using var process = Process.Start(new ProcessStartInfo("bash", [script, .. arguments])) ?? throw new InvalidOperationException("could not run infra.sh");
         await process.WaitForExitAsync(cancellationToken);
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{script} up failed with exit code {process.ExitCode}.");
+            throw new InvalidOperationException($"{script} {string.Join(' ', arguments)} failed with exit code {process.ExitCode}.");
     }
 
     /// <summary><c>scripts/infra.sh</c> of the repository that holds the current directory.</summary>

@@ -39,7 +39,9 @@ public sealed record DemoSettings(
     bool Canary = true,
     double ThumbsShare = 0.75,
     int CanaryMinFeedback = 40,
-    DemoFeedback Feedback = DemoFeedback.Rankings);
+    DemoFeedback Feedback = DemoFeedback.Rankings,
+    IReadOnlyDictionary<string, int>? Replicas = null,
+    bool Cluster = false);
 
 /// <summary>The kind of feedback the demo's simulated chat app collects (<c>--feedback</c>).</summary>
 public enum DemoFeedback
@@ -97,13 +99,39 @@ public static class DemoRun
         {
             // Separate processes over RabbitMQ + Redis; this process only observes the bus and reads weight blobs.
             var prefix = $"rlhf-demo-{Path.GetFileName(runDirectory)}:";
-            local = await LocalServices.StartAsync(runDirectory, serviceSettings, apiKey, prefix, settings.Port, cancellationToken);
-            app = EmbeddedPlatform.Build(url, runDirectory, new Dictionary<string, string?>
+            var observer = new Dictionary<string, string?>
             {
                 ["Bus:Transport"] = "RabbitMq",
                 ["Redis:Configuration"] = "localhost:6379",
                 ["Redis:KeyPrefix"] = prefix,
-            }, apiKey, events, services: 0);
+            };
+            if (settings.Replicas is null && !settings.Cluster)
+            {
+                local = await LocalServices.StartAsync(runDirectory, serviceSettings, apiKey, prefix, settings.Port, cancellationToken);
+            }
+            else
+            {
+                // The scale-out run: replicas per service, optionally on the 3-node RabbitMQ cluster (scripts/infra.sh cluster up).
+                await LocalServices.RunInfraAsync(["up"], cancellationToken);
+                var infrastructure = new LocalInfrastructure();
+                if (settings.Cluster)
+                {
+                    await LocalServices.RunInfraAsync(["cluster", "up"], cancellationToken);
+                    infrastructure = new LocalInfrastructure(ClusterPorts[0]);
+                    foreach (var target in new[] { serviceSettings, observer })
+                    {
+                        target["Bus:RabbitMq:Port"] = ClusterPorts[0].ToString(CultureInfo.InvariantCulture);
+                        for (var i = 0; i < ClusterPorts.Length; i++)
+                            target[$"Bus:RabbitMq:ClusterNodes:{i}"] = $"localhost:{ClusterPorts[i].ToString(CultureInfo.InvariantCulture)}";
+                    }
+                }
+
+                var counts = settings.Replicas ?? LocalServices.Names.ToDictionary(n => n, _ => 1);
+                local = await LocalServices.StartAsync(runDirectory, serviceSettings, apiKey, LocalServices.ClientName, prefix, settings.Port, infrastructure,
+                    LocalServices.Instances(counts), cancellationToken);
+            }
+
+            app = EmbeddedPlatform.Build(url, runDirectory, observer, apiKey, events, services: 0);
         }
         else
         {
@@ -118,7 +146,11 @@ public static class DemoRun
             ? $"services listening on [blue]{url}[/] (generation, feedback, reward, learner, dashboard in this process)"
             : $"services as separate processes over RabbitMQ + Redis: {string.Join(", ", local.Urls.Select(u => $"{u.Key.ToLowerInvariant()} [blue]{u.Value}[/]"))}");
 
-        using var chat = new HttpClient { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) };
+        var generations = local?.Urls.Where(u => LocalServices.ServiceOf(u.Key) == "Generation").Select(u => new Uri(u.Value)).ToList() ?? [];
+        using var chat = generations.Count > 1
+            ? new HttpClient(new RoundRobinHandler(generations)) { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) }
+            : new HttpClient { BaseAddress = new Uri(chatUrl), Timeout = TimeSpan.FromMinutes(2) };
+        using var replicaWatch = local is not null && (settings.Replicas is not null || settings.Cluster) ? new ReplicaWatch(local) : null;
         using var feedback = new HttpClient { BaseAddress = new Uri(feedbackUrl), Timeout = TimeSpan.FromMinutes(2) };
         var labelers = new SimulatedLabelers(new LabelerOptions(FlipProbability: settings.LabelNoise, Mode: settings.Labelers), settings.Seed);
         var thumbsOnly = settings.Feedback == DemoFeedback.Thumbs;
@@ -129,6 +161,7 @@ public static class DemoRun
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(settings.Budget);
         var trafficTask = traffic.RunAsync(settings.Users, stop.Token);
+        var watchTask = replicaWatch?.RunAsync(stop.Token) ?? Task.CompletedTask;
         var reason = "time budget reached";
         try
         {
@@ -142,12 +175,20 @@ public static class DemoRun
         {
             await stop.CancelAsync();
             await Bounded(trafficTask, TimeSpan.FromSeconds(10));
+            await Bounded(watchTask, TimeSpan.FromSeconds(10));
             events.Flush();
         }
 
         var reached = rows[^1].GreedyAccuracy >= settings.TargetAccuracy;
         var elapsed = started.Elapsed;
         DemoReport.Write(runDirectory, settings, bootstrap, rows, traffic.Stats, events, elapsed, reason);
+        if (replicaWatch is not null)
+        {
+            await replicaWatch.PollAsync(CancellationToken.None);
+            var replicas = replicaWatch.Report([.. rows.Select(r => r.Version).Where(v => v > 0)]);
+            File.AppendAllText(Path.Combine(runDirectory, "report.md"), Environment.NewLine + replicas);
+            Console.WriteLine(replicas);
+        }
         AnsiConsole.MarkupLine($"{(reached ? "[green]" : "[yellow]")}{reason}[/]: held-out accuracy {rows[0].GreedyAccuracy:P0} -> " +
             $"{rows[^1].GreedyAccuracy:P0} in {elapsed.TotalMinutes:F1} min; report: [blue]{Path.Combine(runDirectory, "report.md")}[/]");
 
@@ -169,6 +210,9 @@ public static class DemoRun
 
         return code;
     }
+
+    /// <summary>AMQP ports of the cluster <c>scripts/infra.sh cluster up</c> starts (its default RABBITMQ_CLUSTER_PORTS).</summary>
+    static readonly int[] ClusterPorts = [5692, 5693, 5694];
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
     static extern void ImmediateExit(int status);
