@@ -97,6 +97,17 @@ public sealed class RewardOptions
     [RegularExpression("^([a-z0-9][a-z0-9-]*)?$", ErrorMessage = "QueuePrefix may hold lower-case letters, digits and '-' only.")]
     public string QueuePrefix { get; set; } = "";
 
+    /// <summary>
+    /// Comment flags that train the reward model: an answer flagged with one of these is journaled as a pointwise target
+    /// of 0 (as a thumb down; needs <see cref="PointwiseLossWeight"/> &gt; 0). Empty (default): comments and flags are only
+    /// stored and searchable, never trained on.
+    /// </summary>
+    public string[] TrainOnFlags { get; set; } = [];
+
+    /// <summary>Most stored comments one <c>GET /v1/reward/comments</c> reads (newest first) before it stops and says so.</summary>
+    [Range(1, 10_000_000)]
+    public int CommentSearchMaxScan { get; set; } = 50_000;
+
     /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }

@@ -26,6 +26,8 @@ public static class RewardServiceExtensions
             .BindConfiguration(RewardOptions.SectionName)
             .ValidateDataAnnotations()
             .Validate(o => Directory.Exists(o.ModelPath), "Reward:ModelPath must name an existing checkpoint directory")
+            .Validate(o => o.TrainOnFlags.All(f => Rlhf.Contracts.CommentFlags.All.Contains(f)),
+                $"Reward:TrainOnFlags may name only {string.Join(", ", Rlhf.Contracts.CommentFlags.All)}")
             .ValidateOnStart();
         services.AddOptions<RewardGateOptions>()
             .BindConfiguration(RewardGateOptions.SectionName)
@@ -58,6 +60,7 @@ public static class RewardServiceExtensions
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
             services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
+            services.AddBusConsumer<CommentSubmittedConsumer, CommentSubmittedConsumerDefinition>();
         }
 
         if (role != RewardRole.Trainer)
@@ -71,10 +74,11 @@ public static class RewardServiceExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>POST /v1/reward/score</c> and <c>GET /v1/reward/status</c>.</summary>
+    /// <summary>Maps <c>POST /v1/reward/score</c>, <c>GET /v1/reward/status</c> and <c>GET /v1/reward/comments</c>.</summary>
     public static WebApplication MapRewardApi(this WebApplication app)
     {
         app.MapRewardEndpoints();
+        app.MapCommentSearch();
         return app;
     }
 }

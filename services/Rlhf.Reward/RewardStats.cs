@@ -14,6 +14,9 @@ public sealed class RewardStats
     public long Regenerations;
     public long Edits;
     public long MissingRollouts;
+
+    /// <summary>Flagged answers journaled as pointwise targets of 0 (<see cref="RewardOptions.TrainOnFlags"/>).</summary>
+    public long FlagsTrained;
     public long Scored;
     public long PendingDropped;
     public long Duplicates;

@@ -2,7 +2,8 @@ namespace Rlhf.Contracts;
 
 /// <summary>
 /// A user's free-text comment and/or flags on one served answer. Kept in the event log and the archive with the rollout
-/// (<c>rlhf replay --rollout-id</c> / <c>--type CommentSubmitted</c> find it); no service trains on it.
+/// (<c>rlhf replay --rollout-id</c> / <c>--type CommentSubmitted</c> find it, <c>rlhf export comments</c> exports it), and by
+/// the reward trainer for search (<c>GET /v1/reward/comments</c>); trained on only for the flags <c>Reward:TrainOnFlags</c> names.
 /// </summary>
 /// <param name="FeedbackId">Unique id of this piece of feedback.</param>
 /// <param name="RolloutId">The commented answer.</param>

@@ -37,6 +37,7 @@ public sealed class ConversationalExportTests : IDisposable
             "r", "app", DateTimeOffset.UtcNow, EditedRolloutId: rambling.RolloutId));
         Add(new DemonstrationSubmitted(Guid.NewGuid(), [new ChatMessage("user", "Hi")], "Hello.", null, "r", "app", DateTimeOffset.UtcNow));
         Add(new CommentSubmitted(Guid.NewGuid(), wrong.RolloutId, wrong.GroupId, "five is wrong", ["wrong"], "r", "app", DateTimeOffset.UtcNow, 0));
+        Add(new CommentSubmitted(Guid.NewGuid(), right.RolloutId, right.GroupId, null, ["unsafe", "other"], "r", "app", DateTimeOffset.UtcNow, 0));
         commented = wrong.RolloutId;
         File.WriteAllLines(path, lines);
     }
@@ -103,6 +104,27 @@ public sealed class ConversationalExportTests : IDisposable
     }
 
     [Fact]
+    public void Comment_export_joins_each_comment_with_its_answer_and_selects_by_flag_and_text()
+    {
+        var (code, all, error) = RunCli("export", "comments", "--events", path);
+        var (_, unsafeOnly, _) = RunCli("export", "comments", "--events", path, "--flag", "unsafe");
+        var (_, byText, _) = RunCli("export", "comments", "--events", path, "--contains", "FIVE");
+        var (badCode, _, badError) = RunCli("export", "comments", "--events", path, "--flag", "rude");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("exported 2 of 2 comments", error);
+        var first = JsonDocument.Parse(all[0]).RootElement;
+        Assert.Equal("five is wrong", first.GetProperty("comment").GetString());
+        Assert.Equal(commented, first.GetProperty("rollout_id").GetGuid());
+        Assert.Equal("2 + 2 = 5.", first.GetProperty("response").GetString());
+        Assert.Equal(Conversation, Messages(first.GetProperty("prompt")));
+        Assert.Equal(["unsafe", "other"], JsonDocument.Parse(Assert.Single(unsafeOnly)).RootElement.GetProperty("flags").EnumerateArray().Select(f => f.GetString()));
+        Assert.Equal("five is wrong", JsonDocument.Parse(Assert.Single(byText)).RootElement.GetProperty("comment").GetString());
+        Assert.Equal(1, badCode);
+        Assert.Contains("--flag \"rude\" is not one of", badError);
+    }
+
+    [Fact]
     public void Sft_export_takes_edits_as_demonstrations()
     {
         var (_, output, error) = RunCli("export", "sft", "--events", path);
@@ -120,7 +142,8 @@ public sealed class ConversationalExportTests : IDisposable
         var (_, byType, _) = RunCli("replay", "--events", path, "--type", nameof(CommentSubmitted));
 
         Assert.Contains(byRollout, l => l.Contains("\"type\":\"CommentSubmitted\"") && l.Contains("five is wrong"));
-        var comment = JsonDocument.Parse(Assert.Single(byType)).RootElement.GetProperty("message");
+        Assert.Equal(2, byType.Length);
+        var comment = JsonDocument.Parse(byType[0]).RootElement.GetProperty("message");
         Assert.Equal(["wrong"], comment.GetProperty("flags").EnumerateArray().Select(f => f.GetString()));
     }
 

@@ -75,6 +75,7 @@ public static class RewardApi
             pointwise_ratings = stats.PointwiseRatings,
             regenerations = stats.Regenerations,
             edits = stats.Edits,
+            flags_trained = stats.FlagsTrained,
             rankings_without_pairs = stats.RankingsWithoutPairs,
             missing_rollouts = stats.MissingRollouts,
             pending_dropped = stats.PendingDropped,

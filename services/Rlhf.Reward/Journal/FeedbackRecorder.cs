@@ -73,6 +73,16 @@ public sealed class FeedbackRecorder(
             return new JournalPayload(pair is null ? [] : [pair]);
         }, payload => stats.Regenerations++, cancellationToken);
 
+    /// <summary>A flag that <see cref="RewardOptions.TrainOnFlags"/> trains on: the flagged answer as a pointwise target of 0 (a thumb down).</summary>
+    public Task<bool> RecordFlagAsync(CommentSubmitted flagged, CancellationToken cancellationToken) =>
+        RecordAsync(flagged.FeedbackId, "flag", flagged.GroupId, async () =>
+        {
+            var single = options.Value.PointwiseLossWeight > 0
+                ? await resolver.ResolvePointwiseAsync(flagged.GroupId, flagged.RolloutId, PointwiseTarget.FromStars(1), cancellationToken)
+                : null;
+            return new JournalPayload(single is null ? [] : [single]);
+        }, payload => stats.FlagsTrained += payload.Rankings.Count, cancellationToken);
+
     /// <summary>An edit (a demonstration naming the rollout it edits): the edit over the original. Other demonstrations train no RM.</summary>
     public Task<bool> RecordEditAsync(DemonstrationSubmitted edit, CancellationToken cancellationToken)
     {

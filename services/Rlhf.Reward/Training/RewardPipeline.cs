@@ -22,6 +22,7 @@ public sealed class RewardPipeline(
     ChatScorer chat,
     PromotedVersionFollower follower,
     ScoringModel scoring,
+    Rlhf.Storage.ICommentStore comments,
     Microsoft.Extensions.Options.IOptions<RewardOptions> options)
 {
     volatile bool followed;
@@ -41,6 +42,14 @@ public sealed class RewardPipeline(
     /// <summary>Records an edit (edit over original; other demonstrations are the learner's only).</summary>
     public Task AddEditAsync(DemonstrationSubmitted demonstration, CancellationToken cancellationToken) =>
         demonstration.EditedRolloutId is null ? Task.CompletedTask : RecordAsync(ct => feedback.RecordEditAsync(demonstration, ct), cancellationToken);
+
+    /// <summary>Stores a comment for search; journals the flagged answer as a pointwise 0 when one of its flags is in <see cref="RewardOptions.TrainOnFlags"/>.</summary>
+    public async Task AddCommentAsync(CommentSubmitted comment, CancellationToken cancellationToken)
+    {
+        await comments.AddAsync(comment, cancellationToken); // idempotent by feedback id
+        if (comment.Flags.Any(f => options.Value.TrainOnFlags.Contains(f, StringComparer.Ordinal)))
+            await RecordAsync(ct => feedback.RecordFlagAsync(comment, ct), cancellationToken);
+    }
 
     /// <summary>Scores rollouts with the promoted version (or keeps them until the first exists).</summary>
     public async Task ScoreAsync(IReadOnlyList<RolloutGenerated> batch, IPublishEndpoint publish, CancellationToken cancellationToken)

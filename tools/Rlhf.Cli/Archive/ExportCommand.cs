@@ -22,7 +22,7 @@ public static class ExportCommand
     public static Command Create() =>
         new("export", "Training data from an embedded run's event log (events.jsonl) or, with --archive, the broker's archive, as JSONL.")
         {
-            Preferences(), Sft(), Kto(),
+            Preferences(), Sft(), Kto(), Comments(),
         };
 
     static Command Preferences()
@@ -99,6 +99,21 @@ public static class ExportCommand
         };
         command.SetAction(parse => ConversationalExports.RunUnpaired(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(options.Out),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    static Command Comments()
+    {
+        var options = new ArchiveOptions();
+        var flag = new Option<string?>("--flag") { Description = $"Keep comments carrying this flag ({string.Join(", ", CommentFlags.All)})" };
+        var contains = new Option<string?>("--contains") { Description = "Keep comments whose text contains this (case-insensitive)" };
+        var command = new Command("comments",
+            "Comments and flags joined with the answer they are about (prompt messages, response). Filters apply to the CommentSubmitted event.")
+        {
+            options.Events, options.Out, flag, contains, options.Since, options.Until, options.GroupId, options.RolloutId,
+        };
+        command.SetAction(parse => CommentExport.Run(parse.GetValue(options.Events)!, options.Filter(parse), parse.GetValue(flag), parse.GetValue(contains),
+            parse.GetValue(options.Out), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 
