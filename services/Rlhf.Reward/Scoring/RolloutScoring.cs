@@ -39,37 +39,43 @@ public sealed class RolloutScoring(
         await PublishAsync(batch, scored.Value.Version, scored.Value.Rewards, publish, cancellationToken);
     }
 
-    /// <summary>Scores the rollouts that waited for the first version, oldest first, removing each page once published.</summary>
+    /// <summary>
+    /// Scores the rollouts that waited for the first version, oldest first, one page of <see cref="RewardOptions.ScoreBatchSize"/>
+    /// at a time, removing each page once published. Scorer replicas share the pending queue: each page is scored under a
+    /// claim of its own (so a slow page never outlives its claim, which a whole drain did under load and let a second
+    /// replica score the same page), and a replica that finds the claim taken leaves the queue to its holder.
+    /// </summary>
     public async Task ScorePendingAsync(IPublishEndpoint publish, CancellationToken cancellationToken)
     {
         await scoringPending.WaitAsync(cancellationToken);
         var claim = DrainClaimKey(options.Value.QueuePrefix);
-        var owner = Guid.NewGuid().ToString("N");
-        var claimed = false;
         try
         {
-            if (await pending.CountAsync(cancellationToken) == 0)
-                return;
-            // Scorer replicas share the pending queue: one drains it, the others leave it (and score new rollouts).
-            if (!(claimed = await claims.TryClaimAsync(claim, owner, DrainClaimTtl, cancellationToken)))
-                return;
-            while (true)
+            while (await pending.CountAsync(cancellationToken) > 0)
             {
-                var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize * 8, cancellationToken);
-                if (waiting.Count == 0)
+                var owner = Guid.NewGuid().ToString("N");
+                if (!await claims.TryClaimAsync(claim, owner, DrainClaimTtl, cancellationToken))
                     return;
-                var scored = await rewardModel.ScoreAsync(Sequences(waiting), cancellationToken);
-                if (scored is null)
-                    return;
-                logger.LogInformation("Scoring {Count} rollouts that waited for the first reward model", waiting.Count);
-                await PublishAsync(waiting, scored.Value.Version, scored.Value.Rewards, publish, cancellationToken);
-                await pending.RemoveAsync(waiting.Count, cancellationToken);
+                try
+                {
+                    var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize, cancellationToken);
+                    if (waiting.Count == 0)
+                        return;
+                    var scored = await rewardModel.ScoreAsync(Sequences(waiting), cancellationToken);
+                    if (scored is null)
+                        return;
+                    logger.LogInformation("Scoring {Count} rollouts that waited for the first reward model", waiting.Count);
+                    await PublishAsync(waiting, scored.Value.Version, scored.Value.Rewards, publish, cancellationToken);
+                    await pending.RemoveAsync(waiting.Count, cancellationToken);
+                }
+                finally
+                {
+                    await claims.ReleaseAsync(claim, CancellationToken.None);
+                }
             }
         }
         finally
         {
-            if (claimed)
-                await claims.ReleaseAsync(claim, CancellationToken.None);
             scoringPending.Release();
         }
     }

@@ -47,8 +47,10 @@ public sealed class TrainingRounds(
             return;
         }
 
-        await versions.PublishAsync(round, publish, cancellationToken);
+        // This process scores with the new version before anyone hears of it, so whoever reacts to RewardModelUpdated
+        // (a test, an operator's score request) finds it scoring here.
         await scoring.LoadAsync(round.Candidate.Version, round.Weights!, cancellationToken);
+        await versions.PublishAsync(round, publish, cancellationToken);
         if (options.Value.Role == RewardRole.All)
             await rollouts.ScorePendingAsync(publish, cancellationToken);
     }
