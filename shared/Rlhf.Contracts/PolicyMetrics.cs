@@ -13,6 +13,8 @@ namespace Rlhf.Contracts;
 /// <param name="EvalTaskAccuracy">Task-specific held-out accuracy (0..1) when the deployment defines one (the demo task does); null otherwise.</param>
 /// <param name="SftLoss">Demonstration NLL (nats/token) of the last SFT step for a version trained on demonstrations; null for PPO
 /// versions and in events written before the field existed.</param>
+/// <param name="ClipFraction">Share of response tokens whose probability ratio the PPO clip cut, averaged over the step's
+/// applied minibatches; null for SFT versions and in events written before the field existed.</param>
 public sealed record PolicyMetrics(
     double KlToReference,
     double MeanReward,
@@ -24,4 +26,5 @@ public sealed record PolicyMetrics(
     double? EvalMeanReward,
     double? EvalKl,
     double? EvalTaskAccuracy,
-    double? SftLoss = null);
+    double? SftLoss = null,
+    double? ClipFraction = null);

@@ -45,7 +45,7 @@ public sealed class LoopMetricsTests
         public void Dispose() => listener.Dispose();
     }
 
-    static PolicyMetrics Metrics(double kl, double reward) => new(kl, reward, 0.1, 0.25, null, 0.05, 8, null, null, 0.75);
+    static PolicyMetrics Metrics(double kl, double reward) => new(kl, reward, 0.1, 0.25, null, 0.05, 8, null, null, 0.75, ClipFraction: kl * 10);
 
     [Fact]
     public void Published_events_become_loop_counters_gauges_and_verdicts()
@@ -69,6 +69,7 @@ public sealed class LoopMetricsTests
         var verdicts = recorder.Values.Where(v => v.Name == "rlhf.gate.verdicts").Select(v => (string)v.Tags["verdict"]!).ToList();
         Assert.Equal(["accepted", "rejected"], verdicts);
         Assert.Equal([0.02], recorder.Observe("rlhf.policy.kl"));
+        Assert.Equal([0.2], recorder.Observe("rlhf.policy.clip_fraction")); // of the published version, not the rejected one
         Assert.Equal([0.75], recorder.Observe("rlhf.policy.eval_score"));
         Assert.Equal([4.0], recorder.Observe("rlhf.policy.version"));
         Assert.Empty(recorder.Observe("rlhf.reward_model.heldout_accuracy"));

@@ -41,6 +41,8 @@ public sealed class LoopMetrics : IPublishObserver, IConsumeObserver
         meter.CreateObservableGauge("rlhf.policy.version", () => Measure(latestPolicy, p => (double)p.PolicyVersion), "{version}", "Latest policy version published");
         meter.CreateObservableGauge("rlhf.policy.kl", () => Measure(latestPolicy, p => p.Metrics.KlToReference), unit: null, "KL to the reference of the latest published policy's training step");
         meter.CreateObservableGauge("rlhf.policy.mean_reward", () => Measure(latestPolicy, p => p.Metrics.MeanReward), unit: null, "Mean reward of the latest published policy's training step");
+        meter.CreateObservableGauge("rlhf.policy.clip_fraction", () => Measure(latestPolicy, p => p.Metrics.ClipFraction), unit: null,
+            "Share of tokens the PPO clip cut in the latest published policy's training step (absent for SFT versions)");
         meter.CreateObservableGauge("rlhf.policy.value_loss", () => Measure(latestPolicy, p => p.Metrics.ValueLoss), unit: null, "Value loss of the latest published policy's training step");
         meter.CreateObservableGauge("rlhf.policy.eval_score", () => Measure(latestPolicy, p => p.Metrics.EvalTaskAccuracy ?? p.Metrics.EvalMeanReward), unit: null, "Held-out evaluator score (task accuracy, else eval reward) of the latest published policy");
         meter.CreateObservableGauge("rlhf.reward_model.heldout_accuracy", () => heldOutAccuracy is { } a ? [new Measurement<double>(a)] : Array.Empty<Measurement<double>>(), unit: null, "Held-out pairwise accuracy of the latest published reward model");
