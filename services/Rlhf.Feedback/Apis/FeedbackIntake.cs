@@ -20,7 +20,8 @@ public sealed record FeedbackAccepted(Guid FeedbackId, string Status);
 /// One submission from body to broker: read and parse the body, normalize the rater id, check it, count the client's
 /// quota and rate-limit the rater, honour the <c>Idempotency-Key</c>, validate against the stored rollouts (refusing
 /// rollouts another client generated), claim "counts once" keys, publish, and answer 202
-/// only after the publish completed (with publisher confirms on, that is after the broker's confirm). Every other
+/// only after the publish completed (with publisher confirms on, that is after the broker's confirm; published as
+/// mandatory, so an unroutable message is a 503, not a silent drop). Every other
 /// outcome leaves nothing behind: the idempotency reservation is abandoned and the claim released, so a retry works.
 /// </summary>
 public sealed class FeedbackIntake(
@@ -168,13 +169,24 @@ public sealed class FeedbackIntake(
         try
         {
             // WaitAsync bounds the wait even if the transport ignores the token while it reconnects.
+            // Mandatory: with no queue bound to the event's exchange (reward not deployed yet, a renamed queue) RabbitMQ
+            // returns the message instead of confirming it, and the publish fails here instead of dropping it after a 202.
             await publisher.Publish(message, context =>
                 {
                     context.MessageId = submission.FeedbackId;
                     context.CorrelationId = correlationId;
+                    context.Mandatory = true;
                 }, deadline.Token)
                 .WaitAsync(timeout, http.RequestAborted);
             return null;
+        }
+        catch (MessageReturnedException error) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            logger.LogError(error, "The broker returned {FeedbackKind} {FeedbackId} as unroutable (no queue bound to its exchange); answered 503",
+                typeof(TEvent).Name, submission.FeedbackId);
+            return FeedbackProblem.Unavailable(
+                $"No consumer queue is bound for {typeof(TEvent).Name} on the message broker, so the feedback could not be delivered; nothing was accepted. Retry later.",
+                RetryAfterUnavailable);
         }
         catch (Exception error) when (!http.RequestAborted.IsCancellationRequested)
         {
