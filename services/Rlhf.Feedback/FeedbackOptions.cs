@@ -39,6 +39,17 @@ public sealed class FeedbackOptions : IValidatableObject
     /// </summary>
     public bool AcceptFeedbackOnAnonymousRollouts { get; set; } = true;
 
+    /// <summary>
+    /// Feedback on a rollout that expires (<c>Storage:RolloutTtl</c> after it was served) within this margin is refused
+    /// with 422 up front: the reward service reads the rollouts when it journals the feedback, later than the 202, and
+    /// would find them gone. Unset: a tenth of the rollout TTL, at most one hour. It is the lag the reward consumer may have.
+    /// </summary>
+    public TimeSpan? RolloutExpiryMargin { get; set; }
+
+    /// <summary>The margin in effect for rollouts kept <paramref name="rolloutTtl"/>.</summary>
+    public TimeSpan ExpiryMarginFor(TimeSpan rolloutTtl) =>
+        RolloutExpiryMargin ?? TimeSpan.FromTicks(Math.Min(TimeSpan.FromHours(1).Ticks, rolloutTtl.Ticks / 10));
+
     /// <summary>The requests per minute <paramref name="client"/> may send.</summary>
     public int RateLimitOf(string client) => ClientRateLimits.TryGetValue(client, out var limit) ? limit : ClientRateLimit;
 
@@ -52,6 +63,9 @@ public sealed class FeedbackOptions : IValidatableObject
 
         foreach (var (client, limit) in ClientRateLimits.Where(l => l.Value < 1))
             yield return new ValidationResult($"{SectionName}:{nameof(ClientRateLimits)}:{client} must be at least 1 (got {limit}).", [nameof(ClientRateLimits)]);
+
+        if (RolloutExpiryMargin is { } margin && margin < TimeSpan.Zero)
+            yield return new ValidationResult($"{SectionName}:{nameof(RolloutExpiryMargin)} must not be negative (got {margin}).", [nameof(RolloutExpiryMargin)]);
 
         if (PublishTimeout <= TimeSpan.Zero || PublishTimeout > TimeSpan.FromMinutes(5))
             yield return new ValidationResult(

@@ -108,7 +108,8 @@ public sealed class FeedbackIntake(
             }
 
             var submission = new Submission(FeedbackIdFor(client, key, requestHash), client, time.GetUtcNow());
-            var owned = new OwnedRollouts(rollouts, client, settings.AcceptFeedbackOnAnonymousRollouts);
+            var margin = settings.ExpiryMarginFor(storage.Value.RolloutTtl);
+            var owned = new RequestRollouts(rollouts, client, settings.AcceptFeedbackOnAnonymousRollouts, submission.SubmittedAt - storage.Value.RolloutTtl + margin);
             var (message, claim, invalidAgainstStore) = await request.CheckAsync(owned, submission, cancellationToken);
             if (owned.ForeignGroups is { Count: > 0 } foreign)
             {
@@ -118,6 +119,12 @@ public sealed class FeedbackIntake(
                     $"Group(s) {string.Join(", ", foreign.Select(g => $"'{g}'"))} were generated for another client application; " +
                     "a group takes feedback only from the client that generated it.").ToResult();
             }
+
+            if (owned.Expiring is { Count: > 0 } expiring)
+                return FeedbackProblem.Invalid(
+                    $"Rollout(s) {string.Join(", ", expiring.Select(r => $"{r.RolloutId} (served {r.CreatedAt:u})"))} expire within {margin} " +
+                    $"(rollouts are kept {storage.Value.RolloutTtl}); feedback must arrive earlier, so the reward service can still read them.",
+                    new Dictionary<string, object?> { ["expiring_rollout_ids"] = expiring.Select(r => r.RolloutId).ToList() }).ToResult();
 
             if (invalidAgainstStore is not null)
                 return invalidAgainstStore.ToResult();

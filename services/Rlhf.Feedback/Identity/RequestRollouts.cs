@@ -4,14 +4,18 @@ using Rlhf.Storage;
 namespace Rlhf.Feedback.Identity;
 
 /// <summary>
-/// The rollout store as one client application sees it while its request is checked: every rollout read through it
-/// that another client generated is noted, so the intake can refuse the request (403) before anything is claimed or
-/// published, and before a validation message could describe another client's group. Rollouts of anonymous chat
-/// (<see cref="RolloutGenerated.ClientId"/> null) count as the caller's when <paramref name="anonymousAllowed"/>.
+/// The rollout store as one request sees it while it is checked. Every rollout read through it is noted when another
+/// client generated it (the intake refuses the request with 403 before anything is claimed or published, and before a
+/// validation message could describe another client's group), and when it was served so long ago that it expires within
+/// the margin the reward service needs to read it (refused with 422 up front, instead of a 202 for feedback that would
+/// be journaled with no pairs). Rollouts of anonymous chat (<see cref="RolloutGenerated.ClientId"/> null) count as the
+/// caller's when <paramref name="anonymousAllowed"/>.
 /// </summary>
-public sealed class OwnedRollouts(IRolloutStore inner, string client, bool anonymousAllowed) : IRolloutStore
+/// <param name="servedAfter">Rollouts created before this expire too soon to be judged.</param>
+public sealed class RequestRollouts(IRolloutStore inner, string client, bool anonymousAllowed, DateTimeOffset servedAfter) : IRolloutStore
 {
     readonly List<string> foreignGroups = [];
+    readonly List<RolloutGenerated> expiring = [];
 
     /// <summary>Groups (distinct, in reading order) the request touched that belong to another client.</summary>
     public IReadOnlyList<string> ForeignGroups
@@ -20,6 +24,16 @@ public sealed class OwnedRollouts(IRolloutStore inner, string client, bool anony
         {
             lock (foreignGroups)
                 return foreignGroups.Distinct(StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>Rollouts (distinct) the request touched that expire within the margin.</summary>
+    public IReadOnlyList<RolloutGenerated> Expiring
+    {
+        get
+        {
+            lock (foreignGroups)
+                return expiring.DistinctBy(r => r.RolloutId).ToList();
         }
     }
 
@@ -45,9 +59,12 @@ public sealed class OwnedRollouts(IRolloutStore inner, string client, bool anony
     void Note(RolloutGenerated rollout)
     {
         var owned = rollout.ClientId is null ? anonymousAllowed : string.Equals(rollout.ClientId, client, StringComparison.Ordinal);
-        if (owned)
-            return;
         lock (foreignGroups)
-            foreignGroups.Add(rollout.GroupId);
+        {
+            if (!owned)
+                foreignGroups.Add(rollout.GroupId);
+            if (rollout.CreatedAt < servedAfter)
+                expiring.Add(rollout);
+        }
     }
 }
