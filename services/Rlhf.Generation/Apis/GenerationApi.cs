@@ -101,9 +101,10 @@ public static class GenerationApi
         async Task<EdgeError?> RecordAsync(GenerationResult result, CancellationToken token)
         {
             var rollouts = run.ToRollouts(result);
+            IReadOnlyList<PendingRollout> pending;
             try
             {
-                await recorder.SaveAsync(rollouts, token);
+                pending = await recorder.SaveAsync(rollouts, correlationId, token);
             }
             catch (Exception error) when (error is not OperationCanceledException || !token.IsCancellationRequested)
             {
@@ -111,7 +112,7 @@ public static class GenerationApi
                 return UnavailableError("The rollout store is unavailable, so the response could not be recorded for feedback.");
             }
 
-            recorder.Publish(rollouts, correlationId);
+            recorder.Publish(pending);
             return null;
         }
 
