@@ -7,6 +7,7 @@ using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
 using Rlhf.Generation.Routing;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Generation.Apis;
@@ -35,7 +36,7 @@ public static class GenerationApi
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status504GatewayTimeout);
         v1.MapGet("/models", ListModels).WithName("ListModels");
-        v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
+        v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus").RequireOperator();
         v1.MapUnmatchedRoutes();
         return app;
     }

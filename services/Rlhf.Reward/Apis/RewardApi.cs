@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Rlhf.Modeling.Tokenization;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Reward.Training;
 using Rlhf.Storage;
@@ -19,7 +20,8 @@ public static class RewardApi
 {
     public static void MapRewardEndpoints(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/reward");
+        // Operators only: scoring runs the reward model on the caller's text, status shows training state.
+        var api = app.MapGroup("/v1/reward").RequireOperator();
         api.MapPost("/score", ScoreAsync);
         api.MapGet("/status", Status);
     }
