@@ -26,8 +26,24 @@ public static class RewardApi
         api.MapGet("/status", Status);
     }
 
-    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, CancellationToken cancellationToken)
+    /// <summary>Largest <c>POST /v1/reward/score</c> body; larger: 413.</summary>
+    public const int MaxScoreBodyBytes = 64 * 1024;
+
+    /// <summary>Score bodies are read strictly: no unknown or repeated fields, numbers as numbers, at most 16 levels deep.</summary>
+    static readonly System.Text.Json.JsonSerializerOptions ScoreJson = new(System.Text.Json.JsonSerializerDefaults.Web)
     {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
+        MaxDepth = 16,
+    };
+
+    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(HttpContext http, RewardPipeline pipeline, CancellationToken cancellationToken)
+    {
+        var (body, unreadable) = await JsonBodyReader.ReadAsync<ScoreRequest>(http.Request, new JsonBodyOptions(MaxScoreBodyBytes, ScoreJson), cancellationToken);
+        if (unreadable is not null)
+            return unreadable.ToResult();
+        var request = body!.Value;
         if (request.Messages is not { Count: > 0 })
             return EdgeError.BadRequest("messages: at least one message is required", "messages").ToResult();
         if (string.IsNullOrEmpty(request.Response))
