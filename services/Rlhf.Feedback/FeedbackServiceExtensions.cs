@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rlhf.Feedback.Apis;
+using Rlhf.Feedback.Quotas;
 using Rlhf.Hosting;
 using Rlhf.Storage;
 
@@ -29,6 +30,14 @@ public static class FeedbackServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddFeedbackApiKeys();
         services.AddSingleton<RaterRateLimiter>();
+        services.TryAddSingleton<IClientQuota>(sp =>
+        {
+            var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            return StorageServiceExtensions.EffectiveKind(sp.GetRequiredService<IOptions<StorageOptions>>().Value, redis) == StoreKind.Redis
+                ? new RedisClientQuota(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(),
+                    sp.GetRequiredService<IOptions<ReplayOptions>>().Value.KeyPrefixFor(redis), sp.GetRequiredService<TimeProvider>())
+                : new InMemoryClientQuota(sp.GetRequiredService<TimeProvider>());
+        });
         services.AddScoped<FeedbackIntake>();
         return builder;
     }

@@ -64,6 +64,14 @@ public sealed record GenerationOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int OutboxCapacity { get; init; } = 10_000;
 
+    /// <summary>
+    /// At start, outbox log entries (<see cref="Rollouts.IRolloutOutboxLog"/>) older than this (ms) are taken as left by a
+    /// process that died before the broker took them, and published again (with their message ids, so consumers drop
+    /// what had arrived after all). Younger ones may belong to a live replica that is still publishing them.
+    /// </summary>
+    [Range(0, 86_400_000)]
+    public int OutboxRecoveryGraceMs { get; init; } = 30_000;
+
     /// <summary>Pause (ms) after a failed publish before the outbox tries the same event again.</summary>
     [Range(1, 600_000)]
     public int OutboxRetryDelayMs { get; init; } = 1_000;

@@ -46,6 +46,15 @@ public static class GenerationServiceExtensions
         services.AddSingleton<GenerationLatency>();
         services.AddInstruments<GenerationMetrics>();
         services.AddKeyedSingleton<IPublishEndpoint>(RolloutOutbox.PublisherKey, (provider, _) => provider.GetRequiredService<IBus>());
+        services.AddSingleton<IRolloutOutboxLog>(provider =>
+        {
+            var redis = provider.GetRequiredService<IOptions<RedisOptions>>().Value;
+            return StorageServiceExtensions.EffectiveKind(provider.GetRequiredService<IOptions<StorageOptions>>().Value, redis) == StoreKind.Redis
+                ? new RedisRolloutOutboxLog(provider.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(),
+                    provider.GetRequiredService<IOptions<ReplayOptions>>().Value.KeyPrefixFor(redis))
+                : new InMemoryRolloutOutboxLog();
+        });
+        services.AddSingleton<RolloutOutboxRecovery>();
         services.AddHostedService<RolloutOutboxFlusher>();
         services.AddHealthChecks().AddCheck<RolloutOutbox>("outbox", HealthStatus.Unhealthy, [ServiceDefaultsExtensions.ReadyTag]);
         services.AddScoped<RolloutRecorder>();

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Hosting.Telemetry;
 using Rlhf.Archive;
@@ -84,6 +85,7 @@ public static class ServiceDefaultsExtensions
         // Asked before the default writer, so framework errors on OpenAI-shaped endpoints get OpenAI's envelope.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
         services.AddProblemDetails();
+        services.AddOperatorKeys(configuration);
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
 

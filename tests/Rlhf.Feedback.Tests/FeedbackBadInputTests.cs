@@ -73,7 +73,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("demonstrations", content, 413, key);
 
         Assert.Equal("The body is larger than the limit of 2048 bytes.", detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Theory]
@@ -88,7 +88,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("rankings", Json(System.Text.Encoding.UTF8.GetBytes(body)), 400, key);
 
         Assert.Equal(expected, detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
 
         // Ranking tiers hold ids: the third level is refused long before the parser's depth limit (16).
         Assert.Equal("Field $.ranking[0][0] has the wrong type or format.", detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("rankings", Json(body), 400, key);
 
         Assert.Equal("Field $.rater_id has the wrong type or format.", detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("rankings", content, 415, key);
 
         Assert.Equal("The body must be JSON (Content-Type: application/json); got ''.", detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Theory]
@@ -142,7 +142,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("ratings", Json(System.Text.Encoding.UTF8.GetBytes(body)), 400, key);
 
         Assert.Equal("Field $.value has the wrong type or format.", detail);
-        await NothingLeftBehind(key, $"rating:{ids[0]}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("pairwise", Json(System.Text.Encoding.UTF8.GetBytes(body)), 422, key);
 
         Assert.Equal($"Unknown or expired rollout ids: {unknown}.", detail);
-        await NothingLeftBehind(key, $"pairwise:{group}:{Rater}:{(ids[0].CompareTo(unknown) < 0 ? $"{ids[0]}:{unknown}" : $"{unknown}:{ids[0]}")}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
@@ -167,13 +167,14 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var detail = await Send("rankings", Json(System.Text.Encoding.UTF8.GetBytes(body)), 401, key, apiKey: "stolen-or-guessed");
 
         Assert.Equal("The X-Api-Key is not a known API key.", detail);
-        await NothingLeftBehind(key, $"ranking:{group}:{Rater}");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, Rater));
     }
 
     [Fact]
     public async Task Rater_over_the_rate_limit_gets_429_and_leaves_the_idempotency_key_free()
     {
-        var first = await host.PostAsync("ratings", new { rollout_id = ids[1], scale = "thumbs", value = 1, rater_id = "rapid" });
+        var (_, earlier) = await host.SeedGroupAsync(1);
+        var first = await host.PostAsync("ratings", new { rollout_id = earlier[0], scale = "thumbs", value = 1, rater_id = "rapid" });
         await first.AcceptedFeedbackIdAsync();
         host.Recorder.Clear();
         var key = $"key-{Guid.NewGuid():N}";
@@ -188,6 +189,6 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
 
         Assert.Equal("Rater 'rapid' sent more than 1 requests in a minute.", await over.ProblemDetailAsync(429));
         Assert.Equal("60", Assert.Single(over.Headers.GetValues("Retry-After")));
-        await NothingLeftBehind(key, $"rating:{ids[2]}:rapid");
+        await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, "rapid"));
     }
 }

@@ -73,7 +73,7 @@ public sealed class FeedbackBrokerTests
             Assert.Equal([[ids[1]], [ids[0], ids[2]]], ranking.RankedRolloutIds.Select(t => t.ToArray()).ToArray());
             Assert.Equal("rabbit-rater", ranking.RaterId);
             Assert.Equal(FeedbackTestHost.Client, ranking.ClientId);
-            Assert.Equal(feedbackId.ToString(), await host.Claims.GetAsync($"ranking:{group}:rabbit-rater", cancellation));
+            Assert.Equal(feedbackId.ToString(), await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, "rabbit-rater"), cancellation));
         }
         finally
         {
@@ -101,8 +101,7 @@ public sealed class FeedbackBrokerTests
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
         Assert.Equal("5", Assert.Single(response.Headers.GetValues("Retry-After")));
         Assert.Empty(host.Recorder.All);
-        var (first, second) = ids[0].CompareTo(ids[1]) < 0 ? (ids[0], ids[1]) : (ids[1], ids[0]);
-        Assert.Null(await host.Claims.GetAsync($"pairwise:{group}:offline-rater:{first}:{second}", cancellation));
+        Assert.Null(await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, "offline-rater"), cancellation));
         Assert.True(await host.IdempotencyKeyIsFree("broker-down"), "the Idempotency-Key stayed reserved after the 503");
     }
 

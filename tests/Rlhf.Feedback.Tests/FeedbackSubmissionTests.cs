@@ -43,19 +43,20 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         Assert.Equal("alice", ranking.RaterId);
         Assert.Equal(FeedbackTestHost.Client, ranking.ClientId);
         Assert.InRange(ranking.SubmittedAt, before, DateTimeOffset.UtcNow);
-        Assert.Equal(feedbackId.ToString(), await host.Claims.GetAsync($"ranking:{group}:alice", TestContext.Current.CancellationToken));
+        Assert.Equal(feedbackId.ToString(), await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, "alice"), TestContext.Current.CancellationToken));
     }
 
     [Fact]
     public async Task All_bad_ranking_is_one_tier_of_every_candidate_in_choice_order()
     {
-        var response = await host.PostAsync("rankings", new { group_id = group, all_bad = true, rater_id = "bob" }, apiKey: FeedbackTestHost.OtherApiKey);
+        var (otherGroup, otherIds) = await host.SeedGroupAsync(4, FeedbackTestHost.OtherClient);
+        var response = await host.PostAsync("rankings", new { group_id = otherGroup, all_bad = true, rater_id = "bob" }, apiKey: FeedbackTestHost.OtherApiKey);
 
         var feedbackId = await response.AcceptedFeedbackIdAsync();
         var ranking = Assert.Single(host.Recorder.Of<RankingSubmitted>());
         Assert.Equal(feedbackId, ranking.FeedbackId);
         Assert.True(ranking.AllBad);
-        Assert.Equal(ids, Assert.Single(ranking.RankedRolloutIds));
+        Assert.Equal(otherIds, Assert.Single(ranking.RankedRolloutIds));
         Assert.Equal(FeedbackTestHost.OtherClient, ranking.ClientId);
     }
 
@@ -88,9 +89,10 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
 
         var again = await host.PostAsync("pairwise", new { group_id = group, chosen = ids[1], rejected = ids[3], rater_id = "erin" });
         await again.ProblemDetailAsync(409);
+        // One judgement per (group, rater): another pair of the same group is a second judgement of it.
         var otherPair = await host.PostAsync("pairwise", new { group_id = group, chosen = ids[0], rejected = ids[2], rater_id = "erin" });
-        await otherPair.AcceptedFeedbackIdAsync();
-        Assert.Equal(2, host.Recorder.All.Count);
+        Assert.Contains($"Rater 'erin' already judged group '{group}'", await otherPair.ProblemDetailAsync(409));
+        Assert.Single(host.Recorder.All);
     }
 
     [Theory]
@@ -107,7 +109,8 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         var rating = Assert.Single(host.Recorder.Of<RatingSubmitted>());
         Assert.Equal(new RatingSubmitted(feedbackId, ids[2], group, expected, value, "frank", FeedbackTestHost.Client, rating.SubmittedAt, PolicyVersion: 3), rating);
         var second = await host.PostAsync("ratings", new { rollout_id = ids[2], scale, value, rater_id = "frank" });
-        Assert.Equal($"Rater 'frank' already rated rollout {ids[2]} (feedback {feedbackId}); it counts once.", await second.ProblemDetailAsync(409));
+        Assert.Equal($"Rater 'frank' already judged group '{group}' (a ranking, pairwise choice or rating) (feedback {feedbackId}); it counts once.",
+            await second.ProblemDetailAsync(409));
     }
 
     [Fact]
@@ -185,15 +188,16 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Accepted);
         Assert.Equal(4, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
         var ranking = Assert.Single(host.Recorder.Of<RankingSubmitted>());
-        Assert.Equal(ranking.FeedbackId.ToString(), await host.Claims.GetAsync($"ranking:{group}:jack", TestContext.Current.CancellationToken));
+        Assert.Equal(ranking.FeedbackId.ToString(), await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, "jack"), TestContext.Current.CancellationToken));
     }
 
     [Fact]
     public async Task Idempotency_keys_are_scoped_per_client()
     {
         var body = $$"""{"group_id":"{{group}}","all_bad":true,"rater_id":"judy"}""";
+        var (otherGroup, otherIds) = await host.SeedGroupAsync(2, FeedbackTestHost.OtherClient);
         var mine = await host.PostAsync("rankings", body, idempotencyKey: "shared-key");
-        var theirs = await host.PostAsync("pairwise", new { group_id = group, chosen = ids[0], rejected = ids[1], rater_id = "judy" },
+        var theirs = await host.PostAsync("pairwise", new { group_id = otherGroup, chosen = otherIds[0], rejected = otherIds[1], rater_id = "judy" },
             idempotencyKey: "shared-key", apiKey: FeedbackTestHost.OtherApiKey);
 
         await mine.AcceptedFeedbackIdAsync();
@@ -204,14 +208,15 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
     [Fact]
     public async Task Same_idempotency_key_with_another_body_is_a_conflict()
     {
+        var (otherGroup, otherIds) = await host.SeedGroupAsync(1);
         var first = await host.PostAsync("rankings", new { group_id = group, all_bad = true, rater_id = "ken" }, idempotencyKey: "reused");
         await first.AcceptedFeedbackIdAsync();
 
-        var other = await host.PostAsync("ratings", new { rollout_id = ids[0], scale = "thumbs", value = 1, rater_id = "ken" }, idempotencyKey: "reused");
+        var other = await host.PostAsync("ratings", new { rollout_id = otherIds[0], scale = "thumbs", value = 1, rater_id = "ken" }, idempotencyKey: "reused");
 
         Assert.Equal("Idempotency-Key 'reused' was already used with a different body.", await other.ProblemDetailAsync(409));
         Assert.Single(host.Recorder.All);
-        Assert.Null(await host.Claims.GetAsync($"rating:{ids[0]}:ken", TestContext.Current.CancellationToken));
+        Assert.Null(await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(otherGroup, "ken"), TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -226,7 +231,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         Assert.Equal("A request with Idempotency-Key 'busy' is still in progress.", await response.ProblemDetailAsync(409));
         Assert.Equal("1", Assert.Single(response.Headers.GetValues("Retry-After")));
         Assert.Empty(host.Recorder.All);
-        Assert.Null(await host.Claims.GetAsync($"ranking:{group}:lena", TestContext.Current.CancellationToken));
+        Assert.Null(await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, "lena"), TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -234,19 +239,25 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
     {
         await using var limited = FeedbackTestHost.Start(new Dictionary<string, string?> { ["Feedback:RaterRateLimit"] = "2" });
         var (limitedGroup, limitedIds) = await limited.SeedGroupAsync(3);
+        var singles = new List<(string Group, Guid Id)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (single, singleIds) = await limited.SeedGroupAsync(1);
+            singles.Add((single, singleIds[0]));
+        }
 
         for (var i = 0; i < 2; i++)
         {
-            var ok = await limited.PostAsync("ratings", new { rollout_id = limitedIds[i], scale = "thumbs", value = 1, rater_id = "mallory" });
+            var ok = await limited.PostAsync("ratings", new { rollout_id = singles[i].Id, scale = "thumbs", value = 1, rater_id = "mallory" });
             await ok.AcceptedFeedbackIdAsync();
         }
 
-        var over = await limited.PostAsync("ratings", new { rollout_id = limitedIds[2], scale = "thumbs", value = 1, rater_id = "mallory" });
+        var over = await limited.PostAsync("ratings", new { rollout_id = singles[2].Id, scale = "thumbs", value = 1, rater_id = "mallory" });
         Assert.Equal("Rater 'mallory' sent more than 2 requests in a minute.", await over.ProblemDetailAsync(429));
         // Two per minute: one every 30 s, a burst of two used up, so the next slot opens 30 s from now.
         Assert.Equal("30", Assert.Single(over.Headers.GetValues("Retry-After")));
         Assert.Equal(2, limited.Recorder.All.Count);
-        Assert.Null(await limited.Claims.GetAsync($"rating:{limitedIds[2]}:mallory", TestContext.Current.CancellationToken));
+        Assert.Null(await limited.Claims.GetAsync(FeedbackTestHost.JudgementClaim(singles[2].Group, "mallory"), TestContext.Current.CancellationToken));
 
         var otherRater = await limited.PostAsync("pairwise", new { group_id = limitedGroup, chosen = limitedIds[0], rejected = limitedIds[2], rater_id = "oscar" });
         await otherRater.AcceptedFeedbackIdAsync();
@@ -257,9 +268,10 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
     {
         var clock = new ManualClock();
         await using var limited = FeedbackTestHost.Start(new Dictionary<string, string?> { ["Feedback:RaterRateLimit"] = "1" }, clock);
+        var (_, firstIds) = await limited.SeedGroupAsync(1);
         var (_, limitedIds) = await limited.SeedGroupAsync(2);
 
-        var first = await limited.PostAsync("ratings", new { rollout_id = limitedIds[0], scale = "stars", value = 4, rater_id = "peggy" });
+        var first = await limited.PostAsync("ratings", new { rollout_id = firstIds[0], scale = "stars", value = 4, rater_id = "peggy" });
         await first.AcceptedFeedbackIdAsync();
         var over = await limited.PostAsync("ratings", new { rollout_id = limitedIds[1], scale = "stars", value = 4, rater_id = "peggy" });
         await over.ProblemDetailAsync(429);
@@ -303,7 +315,7 @@ public sealed class FeedbackSubmissionTests : IAsyncLifetime
         {
             ["Feedback:ApiKeys:shell-app"] = "E0E817E629BD4686D336209AAB76FA80777880EFF66E9972A5FFF14802181CC1",
         });
-        var (shellGroup, _) = await configured.SeedGroupAsync(2);
+        var (shellGroup, _) = await configured.SeedGroupAsync(2, "shell-app");
 
         var response = await configured.PostAsync("rankings", new { group_id = shellGroup, all_bad = true, rater_id = "rita" }, apiKey: "shell-key-1");
 

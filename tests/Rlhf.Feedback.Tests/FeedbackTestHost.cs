@@ -72,13 +72,13 @@ public sealed class FeedbackTestHost : IAsyncDisposable
 
     public static string Sha256Hex(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
-    /// <summary>Stores the n candidates of one chat request, as the generation service does.</summary>
-    public async Task<(string GroupId, Guid[] RolloutIds)> SeedGroupAsync(int n)
+    /// <summary>Stores the n candidates of one chat request of <paramref name="client"/> (null: anonymous chat), as the generation service does.</summary>
+    public async Task<(string GroupId, Guid[] RolloutIds)> SeedGroupAsync(int n, string? client = Client)
     {
         var groupId = $"chatcmpl-{Guid.NewGuid():N}";
         var rollouts = Enumerable.Range(0, n).Select(i => new RolloutGenerated(
             Guid.NewGuid(), groupId, i, n, PolicyVersion: 3, "<user>2+2=</user>", [1, 2, 3], $"answer {i}", [4, 5], [-0.5f, -0.25f],
-            "stop", new SamplingParameters(1.0, 1.0, 0, 16, null, []), Client, "user-1", DateTimeOffset.UtcNow)).ToList();
+            "stop", new SamplingParameters(1.0, 1.0, 0, 16, null, []), client, "user-1", DateTimeOffset.UtcNow)).ToList();
         await Rollouts.SaveGroupAsync(rollouts, TestContext.Current.CancellationToken);
         return (groupId, rollouts.Select(r => r.RolloutId).ToArray());
     }
@@ -101,6 +101,9 @@ public sealed class FeedbackTestHost : IAsyncDisposable
 
     public Task<HttpResponseMessage> PostAsync(string path, object body, string? idempotencyKey = null, string? apiKey = ApiKey, Guid? correlationId = null) =>
         PostAsync(path, JsonSerializer.Serialize(body), idempotencyKey, apiKey, correlationId);
+
+    /// <summary>The claim that makes a rater's judgement of a group count once.</summary>
+    public static string JudgementClaim(string groupId, string raterId) => $"judgement:{groupId}:{raterId}";
 
     /// <summary>True when no request holds the key any more (reserves it as a side effect).</summary>
     public async Task<bool> IdempotencyKeyIsFree(string key, string client = Client) =>

@@ -24,7 +24,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var response = await host.PostAsync(path, json, idempotencyKey: key);
         var detail = await response.ProblemDetailAsync(status);
         Assert.Empty(host.Recorder.All);
-        Assert.Null(await host.Claims.GetAsync(claimKey ?? $"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
+        Assert.Null(await host.Claims.GetAsync(claimKey ?? FeedbackTestHost.JudgementClaim(group, Rater), TestContext.Current.CancellationToken));
         Assert.True(await host.IdempotencyKeyIsFree(key), "the rejected request left its Idempotency-Key reserved");
         return detail;
     }
@@ -101,7 +101,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
     public async Task Non_finite_number_literal_is_malformed_json(string literal)
     {
         var detail = await Rejected("ratings", $$"""{"rollout_id":"{{ids[0]}}","scale":"stars","value":{{literal}},"rater_id":"{{Rater}}"}""", 400,
-            claimKey: $"rating:{ids[0]}:{Rater}");
+            claimKey: FeedbackTestHost.JudgementClaim(group, Rater));
         Assert.StartsWith("Malformed JSON", detail);
     }
 
@@ -114,13 +114,22 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
     public async Task Non_integer_rating_value_is_rejected_naming_the_field(string value)
     {
         var detail = await Rejected("ratings", $$"""{"rollout_id":"{{ids[0]}}","scale":"stars","value":{{value}},"rater_id":"{{Rater}}"}""", 400,
-            claimKey: $"rating:{ids[0]}:{Rater}");
+            claimKey: FeedbackTestHost.JudgementClaim(group, Rater));
         Assert.Equal("Field $.value has the wrong type or format.", detail);
     }
 
     [Theory]
     [InlineData("", "rater_id must not be blank.")]
     [InlineData("   ", "rater_id must not be blank.")]
+    [InlineData("\\u200B\\u2060\\uFEFF", "rater_id holds only invisible characters; it must not be blank once normalized.")]
+    [InlineData(" \\u00AD\\u3164 ", "rater_id holds only invisible characters; it must not be blank once normalized.")]
+    public async Task Rater_id_empty_once_normalized_is_rejected_with_400(string rater, string expected)
+    {
+        var detail = await Rejected("rankings", $$"""{"group_id":"{{group}}","all_bad":true,"rater_id":"{{rater}}"}""", 400);
+        Assert.Equal(expected, detail);
+    }
+
+    [Theory]
     [InlineData("tab\there", "rater_id must not contain control characters.")]
     public async Task Unusable_rater_id_is_rejected_with_422(string rater, string expected)
     {
@@ -219,7 +228,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
     public async Task Rating_out_of_range_is_rejected(string scale, int value, string expected)
     {
         var detail = await Rejected("ratings", $$"""{"rollout_id":"{{ids[0]}}","scale":"{{scale}}","value":{{value}},"rater_id":"{{Rater}}"}""", 422,
-            claimKey: $"rating:{ids[0]}:{Rater}");
+            claimKey: FeedbackTestHost.JudgementClaim(group, Rater));
         Assert.Equal(expected, detail);
     }
 
@@ -228,7 +237,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
     {
         var stranger = Guid.NewGuid();
         var detail = await Rejected("ratings", $$"""{"rollout_id":"{{stranger}}","scale":"thumbs","value":1,"rater_id":"{{Rater}}"}""", 422,
-            claimKey: $"rating:{stranger}:{Rater}");
+            claimKey: FeedbackTestHost.JudgementClaim(group, Rater));
         Assert.Equal($"Unknown or expired rollout ids: {stranger}.", detail);
     }
 
@@ -326,7 +335,7 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         Assert.Equal(expected, await response.ProblemDetailAsync(401));
         Assert.Equal("ApiKey header=\"X-Api-Key\"", response.Headers.WwwAuthenticate.ToString());
         Assert.Empty(host.Recorder.All);
-        Assert.Null(await host.Claims.GetAsync($"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
+        Assert.Null(await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, Rater), TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -345,9 +354,10 @@ public sealed class FeedbackValidationTests : IAsyncLifetime
         var key = $"key-{Guid.NewGuid():N}";
         var second = await host.PostAsync("rankings", Ranking($"""[["{ids[3]}"],["{ids[0]}","{ids[1]}","{ids[2]}"]]"""), key);
 
-        Assert.Equal($"Rater '{Rater}' already ranked group '{group}' (feedback {firstId}); it counts once.", await second.ProblemDetailAsync(409));
+        Assert.Equal($"Rater '{Rater}' already judged group '{group}' (a ranking, pairwise choice or rating) (feedback {firstId}); it counts once.",
+            await second.ProblemDetailAsync(409));
         Assert.Single(host.Recorder.All);
-        Assert.Equal(firstId.ToString(), await host.Claims.GetAsync($"ranking:{group}:{Rater}", TestContext.Current.CancellationToken));
+        Assert.Equal(firstId.ToString(), await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(group, Rater), TestContext.Current.CancellationToken));
         Assert.True(await host.IdempotencyKeyIsFree(key));
     }
 }

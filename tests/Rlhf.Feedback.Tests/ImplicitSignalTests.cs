@@ -107,11 +107,11 @@ public sealed class ImplicitSignalTests : IAsyncLifetime
     [Fact]
     public async Task Regeneration_with_the_empty_id_is_rejected() =>
         Assert.Equal("replaced_rollout_id and kept_rollout_id must both be given (not the empty id).",
-            await Rejected("regenerations", Regeneration(Guid.Empty, kept), 422, $"regeneration:{Guid.Empty}:{Rater}"));
+            await Rejected("regenerations", Regeneration(Guid.Empty, kept), 422, RegenerationClaim));
 
     [Fact]
     public async Task Regeneration_with_a_blank_rater_is_rejected() =>
-        Assert.Equal("rater_id must not be blank.", await Rejected("regenerations", Regeneration(replaced, kept, rater: " "), 422, $"regeneration:{replaced}: "));
+        Assert.Equal("rater_id must not be blank.", await Rejected("regenerations", Regeneration(replaced, kept, rater: " "), 400, RegenerationClaim));
 
     [Fact]
     public async Task Regeneration_without_an_api_key_is_a_401() =>

@@ -147,7 +147,8 @@ public sealed class FeedbackClients(
                 return;
             if (random.NextDouble() < RatingShare)
             {
-                var rating = new { rollout_id = order[random.Next(order.Count)], scale = "thumbs", value = random.Next(2), rater_id = $"chaos-rater-{client}" };
+                // The chat user thumbs, not the labeler who ranked: one rater judges one group once (a second judgement is a 409).
+                var rating = new { rollout_id = order[random.Next(order.Count)], scale = "thumbs", value = random.Next(2), rater_id = $"chaos-user-{client}" };
                 if (!await SubmitAsync(feedback, client, "rating", "/v1/feedback/ratings", rating, random, cancellationToken))
                     return;
             }

@@ -1,35 +1,48 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting.Authentication;
 
 namespace Rlhf.Dashboard.Auth;
 
 /// <summary>
-/// The dashboard's operator check, kept self-contained so it can move onto the shared API-key handler later: a request
-/// passes with header <c>X-Operator-Key</c> equal to <see cref="DashboardOptions.OperatorKey"/>, or with the cookie
-/// <see cref="CookieName"/> that <c>POST /dashboard/login</c> sets (an HMAC of the key, never the key itself).
+/// The dashboard's operator check: a request passes with header <c>X-Operator-Key</c> equal to
+/// <see cref="DashboardOptions.OperatorKey"/> or holding a key of the shared operator scheme (<c>Operators:Keys</c> /
+/// <c>AdminKeys</c>, <see cref="OperatorKeys"/>), or with the cookie <see cref="CookieName"/> that
+/// <c>POST /dashboard/login</c> sets (an HMAC of the dashboard key, never the key itself). It is open only when neither
+/// a dashboard key nor (with <c>Operators:AllowAnonymous</c> off) a shared operator key is configured.
 /// </summary>
-public sealed class OperatorKeyAuth(IOptions<DashboardOptions> options)
+public sealed class OperatorKeyAuth(IOptions<DashboardOptions> options, IOptions<OperatorOptions> operators)
 {
-    public const string HeaderName = "X-Operator-Key";
+    public const string HeaderName = OperatorKeys.HeaderName;
     public const string CookieName = "rlhf-operator";
 
-    public bool Enabled => !string.IsNullOrEmpty(options.Value.OperatorKey);
+    bool HasDashboardKey => !string.IsNullOrEmpty(options.Value.OperatorKey);
 
-    public bool IsOperator(HttpContext context)
+    public bool Enabled => HasDashboardKey
+        || (!operators.Value.AllowAnonymous && (operators.Value.Keys.Count > 0 || operators.Value.AdminKeys.Count > 0));
+
+    public async Task<bool> IsOperatorAsync(HttpContext context)
     {
         if (!Enabled)
             return true;
         var header = context.Request.Headers[HeaderName].ToString();
         if (header.Length > 0)
-            return FixedTimeEquals(header, options.Value.OperatorKey!);
-        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && FixedTimeEquals(cookie, CookieValue());
+        {
+            if (HasDashboardKey && FixedTimeEquals(header, options.Value.OperatorKey!))
+                return true;
+            var shared = await context.AuthenticateAsync(OperatorKeys.Scheme);
+            return shared.Succeeded && shared.Principal.IsInRole(OperatorKeys.OperatorRole);
+        }
+
+        return HasDashboardKey && context.Request.Cookies.TryGetValue(CookieName, out var cookie) && FixedTimeEquals(cookie, CookieValue());
     }
 
     /// <summary>Checks a key typed on the login page; on success the response carries the operator cookie.</summary>
     public bool TrySignIn(string? key, HttpResponse response)
     {
-        if (!Enabled || key is null || !FixedTimeEquals(key, options.Value.OperatorKey!))
+        if (!HasDashboardKey || key is null || !FixedTimeEquals(key, options.Value.OperatorKey!))
             return false;
         response.Cookies.Append(CookieName, CookieValue(), new CookieOptions
         {
@@ -54,7 +67,7 @@ public sealed class OperatorFilter(OperatorKeyAuth auth) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        if (auth.IsOperator(context.HttpContext))
+        if (await auth.IsOperatorAsync(context.HttpContext))
             return await next(context);
         return context.HttpContext.Request.Path.StartsWithSegments("/v1")
             ? Rlhf.Hosting.Edge.EdgeError.Unauthorized($"The dashboard needs the operator key (header {OperatorKeyAuth.HeaderName} or sign in at /dashboard/login).").ToResult()

@@ -15,6 +15,8 @@ public sealed record CommentRequest(Guid RolloutId, string RaterId, string? Comm
     public const int MaxCommentLength = 4_000;
     public static readonly string[] KnownFlags = ["unsafe", "wrong", "off_topic", "unhelpful", "other"];
 
+    public IFeedbackRequest<CommentSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if (Fields.CheckRater(RaterId) is { } problem)

@@ -19,6 +19,8 @@ public sealed record DemonstrationRequest(
     string RaterId,
     string? GroupId = null) : IFeedbackRequest<DemonstrationSubmitted>
 {
+    public IFeedbackRequest<DemonstrationSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? (GroupId is null ? null : Fields.CheckGroup(GroupId))) is { } problem)

@@ -8,7 +8,8 @@ namespace Rlhf.Feedback.Apis;
 /// <c>POST /v1/feedback/edits</c>: the user edited a served answer. The edit is a demonstration (published as a
 /// <see cref="DemonstrationSubmitted"/> naming the edited rollout, so the learner's SFT takes it as any demonstration)
 /// and, for the reward model, a pair: the edit over the original. <c>messages</c> is the conversation the answer
-/// replied to; its last user message must occur in the rollout's prompt. One edit per (rollout, rater).
+/// replied to; its last user message must occur in the rollout's prompt. One edit per (rollout, rater), not counted as the rater's judgement of the group
+/// (see <c>Fields.Judgement</c>).
 /// </summary>
 /// <param name="RolloutId">The served answer that was edited.</param>
 /// <param name="Messages">The conversation up to the edited answer.</param>
@@ -18,6 +19,8 @@ public sealed record EditRequest(Guid RolloutId, IReadOnlyList<DemonstrationMess
     : IFeedbackRequest<DemonstrationSubmitted>
 {
     public const int MaxEditLength = 32_768;
+
+    public IFeedbackRequest<DemonstrationSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
 
     public EdgeError? CheckShape()
     {

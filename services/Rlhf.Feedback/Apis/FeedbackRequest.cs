@@ -27,6 +27,9 @@ public interface IFeedbackRequest<TEvent> where TEvent : class
 {
     string RaterId { get; }
 
+    /// <summary>The same request with <paramref name="raterId"/> (the normalized id, see <see cref="Identity.RaterIds"/>).</summary>
+    IFeedbackRequest<TEvent> WithRaterId(string raterId);
+
     /// <summary>Problems visible in the body alone (blank or too long values, ranges); null when none.</summary>
     EdgeError? CheckShape();
 
@@ -37,7 +40,7 @@ public interface IFeedbackRequest<TEvent> where TEvent : class
 /// <summary>Rules shared by the request types.</summary>
 static class Fields
 {
-    public const int MaxRaterIdLength = 128;
+    public const int MaxRaterIdLength = Identity.RaterIds.MaxLength;
     public const int MaxGroupIdLength = 256;
 
     /// <summary>rater_id: not blank, at most <see cref="MaxRaterIdLength"/> characters, no control characters.</summary>
@@ -57,4 +60,13 @@ static class Fields
     }
 
     public static string List(IEnumerable<Guid> ids) => string.Join(", ", ids);
+
+    /// <summary>
+    /// One judgement per (group, rater): a ranking, a pairwise choice or a rating of any candidate of the group, so one
+    /// rater cannot weigh a group two or three times by switching kinds. Regenerations and edits are follow-up actions
+    /// (a thumb down, then "regenerate" or "edit") whose pair spans two answers; they keep their own once-per-rollout
+    /// claims, and comments train nothing.
+    /// </summary>
+    public static Claim Judgement(string groupId, string raterId) =>
+        new($"judgement:{groupId}:{raterId}", $"Rater '{raterId}' already judged group '{groupId}' (a ranking, pairwise choice or rating)");
 }

@@ -7,10 +7,12 @@ namespace Rlhf.Feedback.Apis;
 /// <summary>
 /// <c>POST /v1/feedback/pairwise</c>: the rater preferred one candidate of a group over another. Published as a
 /// <see cref="RankingSubmitted"/> with two tiers, <c>[[chosen], [rejected]]</c>; with more than two candidates in the
-/// group it ranks just that pair. One judgement per (group, rater, pair).
+/// group it ranks just that pair. One judgement per (group, rater): a second pair of the same group is a conflict.
 /// </summary>
 public sealed record PairwiseRequest(string GroupId, Guid Chosen, Guid Rejected, string RaterId) : IFeedbackRequest<RankingSubmitted>
 {
+    public IFeedbackRequest<RankingSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? Fields.CheckGroup(GroupId)) is { } problem)
@@ -28,9 +30,6 @@ public sealed record PairwiseRequest(string GroupId, Guid Chosen, Guid Rejected,
 
         var ranking = new RankingSubmitted(
             submission.FeedbackId, GroupId, [[Chosen], [Rejected]], AllBad: false, RaterId, submission.ClientId, submission.SubmittedAt);
-        var (first, second) = Chosen.CompareTo(Rejected) < 0 ? (Chosen, Rejected) : (Rejected, Chosen);
-        return Checked<RankingSubmitted>.Accept(ranking, new Claim(
-            $"pairwise:{GroupId}:{RaterId}:{first}:{second}",
-            $"Rater '{RaterId}' already compared rollouts {first} and {second} of group '{GroupId}'"));
+        return Checked<RankingSubmitted>.Accept(ranking, Fields.Judgement(GroupId, RaterId));
     }
 }

@@ -18,6 +18,8 @@ public sealed record RankingRequest(
     IReadOnlyList<IReadOnlyList<Guid>>? Ranking = null,
     bool AllBad = false) : IFeedbackRequest<RankingSubmitted>
 {
+    public IFeedbackRequest<RankingSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if ((Fields.CheckRater(RaterId) ?? Fields.CheckGroup(GroupId)) is { } problem)
@@ -67,6 +69,6 @@ public sealed record RankingRequest(
         }
 
         var ranking = new RankingSubmitted(submission.FeedbackId, GroupId, tiers, AllBad, RaterId, submission.ClientId, submission.SubmittedAt);
-        return Checked<RankingSubmitted>.Accept(ranking, new Claim($"ranking:{GroupId}:{RaterId}", $"Rater '{RaterId}' already ranked group '{GroupId}'"));
+        return Checked<RankingSubmitted>.Accept(ranking, Fields.Judgement(GroupId, RaterId));
     }
 }

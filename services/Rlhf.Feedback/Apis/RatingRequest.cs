@@ -6,10 +6,12 @@ namespace Rlhf.Feedback.Apis;
 
 /// <summary>
 /// <c>POST /v1/feedback/ratings</c>: one rollout judged on an absolute scale, <c>"thumbs"</c> (0 down, 1 up) or
-/// <c>"stars"</c> (1 to 5). One rating per (rollout, rater).
+/// <c>"stars"</c> (1 to 5). One judgement per (group, rater): a rating of one candidate counts as the rater's judgement of its group.
 /// </summary>
 public sealed record RatingRequest(Guid RolloutId, string Scale, int Value, string RaterId) : IFeedbackRequest<RatingSubmitted>
 {
+    public IFeedbackRequest<RatingSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if (Fields.CheckRater(RaterId) is { } problem)
@@ -33,7 +35,7 @@ public sealed record RatingRequest(Guid RolloutId, string Scale, int Value, stri
         var rating = new RatingSubmitted(
             submission.FeedbackId, RolloutId, rollout.GroupId, ParsedScale!.Value, Value, RaterId, submission.ClientId, submission.SubmittedAt,
             rollout.PolicyVersion);
-        return Checked<RatingSubmitted>.Accept(rating, new Claim($"rating:{RolloutId}:{RaterId}", $"Rater '{RaterId}' already rated rollout {RolloutId}"));
+        return Checked<RatingSubmitted>.Accept(rating, Fields.Judgement(rollout.GroupId, RaterId));
     }
 
     RatingScale? ParsedScale => Scale.ToLowerInvariant() switch

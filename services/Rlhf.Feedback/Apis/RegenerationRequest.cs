@@ -7,13 +7,16 @@ namespace Rlhf.Feedback.Apis;
 /// <summary>
 /// <c>POST /v1/feedback/regenerations</c>: the user asked for another answer and kept it, so the replaced answer ranks
 /// below the kept one. Both rollouts must be stored, differ and answer the same prompt (the regenerated request repeats
-/// the conversation). One regeneration per (replaced rollout, rater).
+/// the conversation). One regeneration per (replaced rollout, rater). It is not counted as the rater's
+/// judgement of a group (see <c>Fields.Judgement</c>): it follows a thumb on the replaced answer in the usual flow.
 /// </summary>
 /// <param name="ReplacedRolloutId">The answer the user replaced.</param>
 /// <param name="KeptRolloutId">The regenerated answer the user kept.</param>
 /// <param name="RaterId">Stable id of the user.</param>
 public sealed record RegenerationRequest(Guid ReplacedRolloutId, Guid KeptRolloutId, string RaterId) : IFeedbackRequest<RegenerationSubmitted>
 {
+    public IFeedbackRequest<RegenerationSubmitted> WithRaterId(string raterId) => this with { RaterId = raterId };
+
     public EdgeError? CheckShape()
     {
         if (Fields.CheckRater(RaterId) is { } problem)

@@ -7,6 +7,7 @@ using Rlhf.Generation.Policy;
 using Rlhf.Generation.Rollouts;
 using Rlhf.Generation.Routing;
 using Rlhf.Hosting;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Generation.Apis;
@@ -35,7 +36,7 @@ public static class GenerationApi
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status503ServiceUnavailable)
             .Produces<OpenAiErrorWriter.Envelope>(StatusCodes.Status504GatewayTimeout);
         v1.MapGet("/models", ListModels).WithName("ListModels");
-        v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus");
+        v1.MapGet("/generation/status", GetStatus).WithName("GetGenerationStatus").RequireOperator();
         v1.MapUnmatchedRoutes();
         return app;
     }
@@ -101,9 +102,10 @@ public static class GenerationApi
         async Task<EdgeError?> RecordAsync(GenerationResult result, CancellationToken token)
         {
             var rollouts = run.ToRollouts(result);
+            IReadOnlyList<PendingRollout> pending;
             try
             {
-                await recorder.SaveAsync(rollouts, token);
+                pending = await recorder.SaveAsync(rollouts, correlationId, token);
             }
             catch (Exception error) when (error is not OperationCanceledException || !token.IsCancellationRequested)
             {
@@ -111,7 +113,7 @@ public static class GenerationApi
                 return UnavailableError("The rollout store is unavailable, so the response could not be recorded for feedback.");
             }
 
-            recorder.Publish(rollouts, correlationId);
+            recorder.Publish(pending);
             return null;
         }
 

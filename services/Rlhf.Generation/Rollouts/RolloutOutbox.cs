@@ -15,8 +15,9 @@ public sealed record PendingRollout(RolloutGenerated Rollout, Guid MessageId, Gu
 /// Bounded, in-memory, first-in-first-out queue of the <see cref="RolloutGenerated"/> events the broker has not taken
 /// yet. A response hands its events over and is served at once; <see cref="RolloutOutboxFlusher"/> publishes them in
 /// order. When <see cref="GenerationOptions.OutboxCapacity"/> events wait, each new one pushes out the oldest (counted
-/// and logged): recent rollouts are the ones feedback is still likely to arrive for. Being in memory, whatever waits
-/// here is lost if the process dies during a broker outage (the rollouts themselves are in the rollout store).
+/// and logged): recent rollouts are the ones feedback is still likely to arrive for. Every event is also in the
+/// <see cref="IRolloutOutboxLog"/> (written before the response was served), so what waits here when the process dies,
+/// or what was pushed out, is published by the next process that starts (<see cref="RolloutOutboxRecovery"/>).
 /// Reports <c>Degraded</c> to the readiness check while events wait.
 /// </summary>
 public sealed class RolloutOutbox(IOptions<GenerationOptions> options, ILogger<RolloutOutbox> logger) : IHealthCheck
@@ -48,7 +49,7 @@ public sealed class RolloutOutbox(IOptions<GenerationOptions> options, ILogger<R
     public long Flushed => Interlocked.Read(ref flushed);
 
     /// <summary>Queues the events of one response (in choice order) behind everything that waits already.</summary>
-    public void Enqueue(IReadOnlyList<RolloutGenerated> rollouts, Guid correlationId)
+    public void Enqueue(IReadOnlyList<PendingRollout> rollouts)
     {
         List<Guid>? pushedOut = null;
         lock (pending)
@@ -61,7 +62,7 @@ public sealed class RolloutOutbox(IOptions<GenerationOptions> options, ILogger<R
                     pending.RemoveFirst();
                 }
 
-                pending.AddLast(new PendingRollout(rollout, Guid.NewGuid(), correlationId, System.Diagnostics.Activity.Current?.Context ?? default));
+                pending.AddLast(rollout);
             }
         }
 
@@ -70,7 +71,7 @@ public sealed class RolloutOutbox(IOptions<GenerationOptions> options, ILogger<R
             return;
         Interlocked.Add(ref dropped, pushedOut.Count);
         logger.LogError("Rollout outbox full ({Capacity} events wait for the broker): dropped the oldest {Dropped} RolloutGenerated events " +
-            "({RolloutIds}); they stay in the rollout store but reach no consumer", capacity, pushedOut.Count, pushedOut);
+            "({RolloutIds}); they stay in the rollout store and the outbox log, and the next start publishes them", capacity, pushedOut.Count, pushedOut);
     }
 
     /// <summary>The oldest waiting event, left in place until <see cref="Delivered"/>; null when none waits.</summary>

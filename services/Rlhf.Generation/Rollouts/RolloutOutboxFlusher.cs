@@ -12,6 +12,8 @@ namespace Rlhf.Generation.Rollouts;
 /// </summary>
 public sealed class RolloutOutboxFlusher(
     RolloutOutbox outbox,
+    IRolloutOutboxLog log,
+    RolloutOutboxRecovery recovery,
     [FromKeyedServices(RolloutOutbox.PublisherKey)] IPublishEndpoint publisher,
     GenerationStats stats,
     IOptions<GenerationOptions> options,
@@ -25,6 +27,7 @@ public sealed class RolloutOutboxFlusher(
     {
         try
         {
+            await RecoverAsync(stoppingToken);
             while (true)
             {
                 if (outbox.Peek() is not { } head)
@@ -35,6 +38,24 @@ public sealed class RolloutOutboxFlusher(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Queues what an earlier process left in the log; retried until the log can be read (or the host stops).</summary>
+    async Task RecoverAsync(CancellationToken stoppingToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await recovery.RecoverAsync(stoppingToken);
+                return;
+            }
+            catch (Exception error) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(error, "Could not read the outbox log to recover unpublished RolloutGenerated events; retrying in {RetryDelay}", retryDelay);
+                await Task.Delay(retryDelay, stoppingToken);
+            }
         }
     }
 
@@ -52,8 +73,21 @@ public sealed class RolloutOutboxFlusher(
         }
 
         if (outbox.Depth > 0)
-            logger.LogError("Stopping with {Depth} RolloutGenerated events the broker did not take; they are lost " +
-                "(the rollouts stay in the rollout store)", outbox.Depth);
+            logger.LogError("Stopping with {Depth} RolloutGenerated events the broker did not take; they stay in the outbox log " +
+                "and the next start publishes them", outbox.Depth);
+    }
+
+    /// <summary>The broker took it: drop it from the log. A failure here only means a restart publishes it again (deduplicated).</summary>
+    async Task ForgetAsync(Guid messageId)
+    {
+        try
+        {
+            await log.RemoveAsync([messageId], CancellationToken.None);
+        }
+        catch (Exception error)
+        {
+            logger.LogWarning(error, "Could not remove message {MessageId} from the outbox log; a restart publishes it again and consumers drop the duplicate", messageId);
+        }
     }
 
     async Task<bool> TryPublishAsync(LinkedListNode<PendingRollout> head, CancellationToken cancellationToken)
@@ -84,6 +118,7 @@ public sealed class RolloutOutboxFlusher(
         }
 
         outbox.Delivered(head);
+        await ForgetAsync(entry.MessageId);
         if (failing)
             logger.LogInformation("The broker takes RolloutGenerated events again; {Depth} still wait in the outbox", outbox.Depth);
         failing = false;

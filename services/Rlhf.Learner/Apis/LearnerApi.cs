@@ -4,6 +4,7 @@ using Rlhf.Contracts;
 using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 
 namespace Rlhf.Learner.Apis;
@@ -13,8 +14,9 @@ public static class LearnerApi
 {
     public static void MapLearnerEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/learner/status", Status);
-        app.MapGet("/v1/models/versions", VersionsAsync);
+        // Operators only: the status and the registry name checkpoint paths and blob URIs.
+        app.MapGet("/v1/learner/status", Status).RequireOperator();
+        app.MapGet("/v1/models/versions", VersionsAsync).RequireOperator();
     }
 
     static async Task<Ok<object>> Status(LearnerEngine engine, IOptions<LearnerOptions> options, ILiveFeedbackStore feedback, IModelRegistry registry,

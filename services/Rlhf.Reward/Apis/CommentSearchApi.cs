@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Storage;
 
@@ -21,7 +22,8 @@ public static class CommentSearchApi
     public const int MaxLimit = 1_000;
     public const int MaxQueryLength = 200;
 
-    public static void MapCommentSearch(this IEndpointRouteBuilder app) => app.MapGet("/v1/reward/comments", SearchAsync);
+    /// <summary>Operators only: comments are users' words about served answers.</summary>
+    public static void MapCommentSearch(this IEndpointRouteBuilder app) => app.MapGet("/v1/reward/comments", SearchAsync).RequireOperator();
 
     static async Task<Results<JsonHttpResult<CommentSearchResponse>, EdgeErrorResult>> SearchAsync(string? q, string? flag, string? rollout_id, string? limit,
         ICommentStore comments, IOptions<RewardOptions> options, CancellationToken cancellationToken)

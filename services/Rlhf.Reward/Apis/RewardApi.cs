@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Rlhf.Modeling.Tokenization;
+using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Reward.Training;
 using Rlhf.Storage;
@@ -19,14 +20,31 @@ public static class RewardApi
 {
     public static void MapRewardEndpoints(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/reward");
+        // Operators only: scoring runs the reward model on the caller's text, status shows training state.
+        var api = app.MapGroup("/v1/reward").RequireOperator();
         api.MapPost("/score", ScoreAsync);
         api.MapGet("/status", Status);
     }
 
-    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(ScoreRequest request, RewardPipeline pipeline, MassTransit.IBus bus,
+    /// <summary>Largest <c>POST /v1/reward/score</c> body; larger: 413.</summary>
+    public const int MaxScoreBodyBytes = 64 * 1024;
+
+    /// <summary>Score bodies are read strictly: no unknown or repeated fields, numbers as numbers, at most 16 levels deep.</summary>
+    static readonly System.Text.Json.JsonSerializerOptions ScoreJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
+        MaxDepth = 16,
+    };
+
+    static async Task<Results<Ok<ScoreResponse>, EdgeErrorResult>> ScoreAsync(HttpContext http, RewardPipeline pipeline, MassTransit.IBus bus,
         CancellationToken cancellationToken)
     {
+        var (body, unreadable) = await JsonBodyReader.ReadAsync<ScoreRequest>(http.Request, new JsonBodyOptions(MaxScoreBodyBytes, ScoreJson), cancellationToken);
+        if (unreadable is not null)
+            return unreadable.ToResult();
+        var request = body!.Value;
         if (request.Messages is not { Count: > 0 })
             return EdgeError.BadRequest("messages: at least one message is required", "messages").ToResult();
         if (string.IsNullOrEmpty(request.Response))

@@ -16,6 +16,9 @@ public sealed class ClientKeyAuthenticationOptions : AuthenticationSchemeOptions
 
     /// <summary>Header that carries the bare key (e.g. <c>X-Api-Key</c>); null reads <c>Authorization: Bearer &lt;key&gt;</c>, as OpenAI's SDKs send it.</summary>
     public string? HeaderName { get; set; }
+
+    /// <summary>Roles of each client (as role claims of its principal); a client not named here has none.</summary>
+    public IReadOnlyDictionary<string, string[]> Roles { get; set; } = new Dictionary<string, string[]>();
 }
 
 /// <summary>
@@ -40,7 +43,10 @@ public sealed class ClientKeyAuthenticationHandler(IOptionsMonitor<ClientKeyAuth
         var client = new HashedKeyRing(Options.KeyHashes).Authenticate(key);
         if (client is null)
             return Task.FromResult(AuthenticateResult.Fail("The key is not a known client key."));
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, client)], Scheme.Name);
+        var claims = new List<Claim> { new(ClaimTypes.Name, client) };
+        if (Options.Roles.TryGetValue(client, out var roles))
+            claims.AddRange(roles.Select(role => new Claim(ClaimTypes.Role, role)));
+        var identity = new ClaimsIdentity(claims, Scheme.Name);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
     }
 
@@ -54,6 +60,9 @@ public sealed class ClientKeyAuthenticationHandler(IOptionsMonitor<ClientKeyAuth
             : "The client key is not known.";
         await EdgeError.Unauthorized(detail).ToResult().ExecuteAsync(Context);
     }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        await EdgeError.Forbidden($"The key of '{Context.User.Identity?.Name}' does not have the role this route needs.").ToResult().ExecuteAsync(Context);
 
     static string? PresentedKey(HttpRequest request, string? headerName)
     {

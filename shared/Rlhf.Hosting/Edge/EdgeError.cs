@@ -47,6 +47,10 @@ public sealed record EdgeError(int Status, string Title, string Detail)
     public static EdgeError Unauthorized(string detail) =>
         new(StatusCodes.Status401Unauthorized, "Unauthorized", detail) { Code = "invalid_api_key" };
 
+    /// <summary>403: the caller is known but may not do this (another client's data, a missing role).</summary>
+    public static EdgeError Forbidden(string detail) =>
+        new(StatusCodes.Status403Forbidden, "Forbidden", detail) { Code = "permission_denied" };
+
     public static EdgeError NotFound(string title, string detail, string? param = null, string? code = null) =>
         new(StatusCodes.Status404NotFound, title, detail) { Param = param, Code = code };
 

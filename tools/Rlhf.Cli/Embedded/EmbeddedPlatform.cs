@@ -50,6 +50,8 @@ public static class EmbeddedPlatform
             [$"Feedback:ApiKeys:{LocalServices.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
             // The local platform's simulated chat traffic sends no client key.
             ["Generation:AllowAnonymous"] = "true",
+            // A local demo on localhost: status and registry routes stay open, as the shipped appsettings have them.
+            ["Operators:AllowAnonymous"] = "true",
         };
         foreach (var (key, value) in settings)
             all[key] = value;
