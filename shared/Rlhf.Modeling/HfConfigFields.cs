@@ -36,7 +36,7 @@ public static class HfConfigFields
     [
         "_name_or_path", "transformers_version", "use_cache", "initializer_range", "attention_dropout", "pretraining_tp",
         "is_llama_config", "num_labels", "id2label", "label2id", "problem_type", "output_attentions",
-        "output_hidden_states", "return_dict", "bos_token", "eos_token", "pad_token", "unk_token",
+        "output_hidden_states", "return_dict", "transformers.js_config", "_from_model_config", "bos_token", "eos_token", "pad_token", "unk_token",
     ];
 
     /// <summary>True for the architecture names we compute exactly.</summary>
