@@ -4,7 +4,7 @@ using Rlhf.Modeling.Import;
 namespace Rlhf.Cli.Models;
 
 /// <summary><c>rlhf model import|verify</c>: bring a Hugging Face model directory into the platform and check it.</summary>
-static class ModelCommand
+public static class ModelCommand
 {
     public static Command Create()
     {
