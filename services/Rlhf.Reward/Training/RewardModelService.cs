@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Gate;
 
@@ -32,6 +33,9 @@ public sealed class RewardModelService : IDisposable
     }
 
     public ITextTokenizer Tokenizer => network.Tokenizer;
+
+    /// <summary>The model's chat template (its own, else ChatML).</summary>
+    public ModelChatTemplate Template => network.Template;
 
     /// <summary>The promoted version, which scores; null before the first.</summary>
     public RewardModelVersion? Current { get; private set; }

@@ -1,4 +1,5 @@
 using Rlhf.Modeling;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Training;
 using static TorchSharp.torch;
@@ -23,6 +24,7 @@ public sealed class RewardNetwork : IDisposable
         TorchRuntime.SetThreads(options.Threads);
         TorchRuntime.Seed(options.Seed);
         Tokenizer = TokenizerLoader.Load(options.ModelPath);
+        Template = ModelChatTemplate.Load(options.ModelPath);
         if (ModelCheckpoint.ReadMetadata(options.ModelPath)?.Kind == "reward")
         {
             model = ModelCheckpoint.LoadScalarHead(options.ModelPath);
@@ -44,6 +46,9 @@ public sealed class RewardNetwork : IDisposable
     }
 
     public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>The model's own chat template (tokenizer_config.json), else ChatML.</summary>
+    public ModelChatTemplate Template { get; }
 
     /// <summary>One optimizer step on <paramref name="batch"/>.</summary>
     public RewardModelStepMetrics Step(IReadOnlyList<Ranking> batch) => trainer.Step(batch);

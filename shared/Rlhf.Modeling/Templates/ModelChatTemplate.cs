@@ -115,26 +115,36 @@ public sealed class ModelChatTemplate
     public string GenerationPrompt(IReadOnlyList<ChatTurn> messages) => Render(messages, addGenerationPrompt: true);
 
     /// <summary>
-    /// The special token that closes an assistant turn in this template (found by rendering a short exchange and
-    /// reading the first special token after the reply): ChatML's <c>&lt;|im_end|&gt;</c>, Llama 3's <c>&lt;|eot_id|&gt;</c>.
+    /// The special token that closes an assistant turn in this template, found by rendering a short exchange and
+    /// reading the first special token after the reply (ChatML's <c>&lt;|im_end|&gt;</c>, Llama 3's
+    /// <c>&lt;|eot_id|&gt;</c>); where none follows it, the tokenizer's end-of-sequence token, on which Hugging Face's
+    /// generate() stops too.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No special token of the tokenizer follows the reply.</exception>
     public int EndOfTurnId(ITextTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (jinja is null)
             return ChatTemplate.ChatMl.EndOfTurnId(tokenizer);
         const string reply = "\u0001reply\u0001";
-        var text = Render([new ChatTurn("user", "question"), new ChatTurn("assistant", reply)], addGenerationPrompt: false);
+        string text;
+        try
+        {
+            text = Render([new ChatTurn("user", "question"), new ChatTurn("assistant", reply)], addGenerationPrompt: false);
+        }
+        catch (ArgumentException)
+        {
+            return tokenizer.EosId;  // a template that refuses this exchange; stop on EOS
+        }
         var after = text.IndexOf(reply, StringComparison.Ordinal);
         if (after >= 0)
         {
             var rest = text[(after + reply.Length)..];
-            var best = tokenizer.SpecialTokens.Where(t => rest.StartsWith(t.Key, StringComparison.Ordinal)).OrderByDescending(t => t.Key.Length).FirstOrDefault();
+            var best = tokenizer.SpecialTokens.Where(t => rest.StartsWith(t.Key, StringComparison.Ordinal))
+                .OrderByDescending(t => t.Key.Length).FirstOrDefault();
             if (best.Key is not null)
                 return best.Value;
         }
-        throw new InvalidOperationException("The chat template closes an assistant turn with no special token of the tokenizer; generation could not stop on it.");
+        return tokenizer.EosId;
     }
 
     /// <summary>bos_token, eos_token, unk_token, pad_token as transformers passes them to the template.</summary>

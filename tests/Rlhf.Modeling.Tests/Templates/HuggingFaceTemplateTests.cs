@@ -65,6 +65,18 @@ public sealed class HuggingFaceTemplateTests
         Assert.Contains(pieces, p => p.Trusted && p.Text.Contains(family == "qwen2.5" ? "<|im_start|>" : "<|start_header_id|>", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("qwen2.5")]
+    [InlineData("smollm2")]
+    public void End_of_turn_is_the_special_token_after_an_assistant_reply(string family)
+    {
+        var tokenizer = TokenizerLoader.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "bpe", "tokenizer_json"));
+
+        var id = ModelChatTemplate.Load(Path.Combine(Root, family)).EndOfTurnId(tokenizer);
+
+        Assert.Equal(tokenizer.SpecialTokens["<|im_end|>"], id);
+    }
+
     [Fact]
     public void Llama32_template_dates_the_system_message_with_strftime_now()
     {
