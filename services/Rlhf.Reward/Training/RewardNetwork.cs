@@ -23,16 +23,17 @@ public sealed class RewardNetwork : IDisposable
         this.options = options;
         TorchRuntime.SetThreads(options.Threads);
         TorchRuntime.Seed(options.Seed);
+        var device = TorchRuntime.SelectDevice(options.Device);
         Tokenizer = TokenizerLoader.Load(options.ModelPath);
         Template = ModelChatTemplate.Load(options.ModelPath);
         if (ModelCheckpoint.ReadMetadata(options.ModelPath)?.Kind == "reward")
         {
-            model = ModelCheckpoint.LoadScalarHead(options.ModelPath);
+            model = ModelCheckpoint.LoadScalarHead(options.ModelPath, device);
         }
         else
         {
-            using var policy = ModelCheckpoint.LoadPolicy(options.ModelPath);
-            model = new ScalarHeadModel(policy.Config);
+            using var policy = ModelCheckpoint.LoadPolicy(options.ModelPath, device);
+            model = new ScalarHeadModel(policy.Config, device);
             model.LoadTrunkFrom(policy);
         }
 

@@ -83,7 +83,7 @@ public static class ModelImporter
         using (no_grad())
         {
             var ids = template.Encode(tokenizer, [new ChatTurn("user", "Hello!")], addGenerationPrompt: true);
-            var input = tensor(ids.Select(i => (long)i).ToArray(), int64).unsqueeze(0);
+            var input = tensor(ids.Select(i => (long)i).ToArray(), int64, device: model.Device).unsqueeze(0);
             var logits = model.Forward(input);
             if (!logits.isfinite().all().item<bool>())
                 throw new InvalidDataException("The forward pass produced NaN or infinite logits.");
