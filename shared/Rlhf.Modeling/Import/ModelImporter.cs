@@ -55,9 +55,14 @@ public static class ModelImporter
             ["architecture"] = Architecture(node, config),
         });
         var metadata = ModelCheckpoint.SavePolicy(destination, model, tokenizer, info, storeAs);
-        var generationConfig = Path.Combine(source, GenerationConfigFile);
-        if (File.Exists(generationConfig))
-            File.Copy(generationConfig, Path.Combine(destination, GenerationConfigFile));
+        // The template and generation settings travel with the checkpoint even where the tokenizer does not write them.
+        foreach (var file in new[] { GenerationConfigFile, "tokenizer_config.json", "special_tokens_map.json", ModelChatTemplate.JinjaFile })
+        {
+            var from = Path.Combine(source, file);
+            var to = Path.Combine(destination, file);
+            if (File.Exists(from) && !File.Exists(to))
+                File.Copy(from, to);
+        }
         notes.Add($"weights sha256 {metadata.Sha256}");
         return new ImportReport(config, Architecture(node, config), Count(model), template.Describe(), sample, notes);
     }
