@@ -15,6 +15,10 @@ public sealed record GenerationOptions : IValidatableObject
     /// </summary>
     public string? ModelPath { get; init; }
 
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>: where the served policies and their KV caches live.</summary>
+    [RegularExpression(Rlhf.Modeling.TorchRuntime.DevicePattern, ErrorMessage = "Device must be cpu, cuda, cuda:N or auto.")]
+    public string Device { get; init; } = "auto";
+
     /// <summary>Model id reported by <c>/v1/models</c> and expected in the request's <c>model</c> field.</summary>
     [Required]
     public string ModelName { get; init; } = "rlhf-policy";

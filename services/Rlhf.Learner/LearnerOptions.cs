@@ -71,8 +71,8 @@ public sealed class LearnerOptions : IValidatableObject
     [Range(0, 1024)]
     public int Threads { get; set; }
 
-    /// <summary><c>cpu</c>, <c>cuda</c> or <c>auto</c>.</summary>
-    [RegularExpression("^(cpu|cuda|auto)$", ErrorMessage = "Device must be cpu, cuda or auto.")]
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>: where every model and tensor of the learner lives.</summary>
+    [RegularExpression(Rlhf.Modeling.TorchRuntime.DevicePattern, ErrorMessage = "Device must be cpu, cuda, cuda:N or auto.")]
     public string Device { get; set; } = "auto";
 
     /// <summary>Seed of LibTorch's generator at start (the critic's fresh head) and of evaluation sampling.</summary>

@@ -34,6 +34,10 @@ public sealed class RewardOptions
     [RegularExpression("^([a-z0-9][a-z0-9-]*)?$", ErrorMessage = "InstanceId may hold lower-case letters, digits and '-' only.")]
     public string InstanceId { get; set; } = "";
 
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>: where the reward model lives and trains.</summary>
+    [RegularExpression(Rlhf.Modeling.TorchRuntime.DevicePattern, ErrorMessage = "Device must be cpu, cuda, cuda:N or auto.")]
+    public string Device { get; set; } = "auto";
+
     /// <summary>New training rankings that trigger a training round (and a new RM version).</summary>
     [Range(1, 100_000)]
     public int TrainEvery { get; set; } = 8;

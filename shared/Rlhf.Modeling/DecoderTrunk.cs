@@ -27,7 +27,7 @@ public sealed class DecoderTrunk : nn.Module
         // Embedding.weight wraps a new native handle on every get; take it once (after registration, so it is
         // not registered a second time under another name).
         embeddingWeight = embed_tokens.weight!;
-        inverseFrequencies = Rope.InverseFrequencies(config.HeadDim, config.RopeTheta);
+        inverseFrequencies = Rope.InverseFrequencies(config);
     }
 
     readonly Parameter embeddingWeight;

@@ -31,6 +31,9 @@ public sealed record ModelConfig
     /// <summary>RoPE base frequency.</summary>
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10_000;
 
+    /// <summary>How the RoPE frequencies are stretched for long context (<c>linear</c>, <c>llama3</c>); null: not at all.</summary>
+    [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; init; }
+
     /// <summary>Vocabulary size (rows of the embedding and lm_head).</summary>
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 260;
 
@@ -102,6 +105,8 @@ public sealed record ModelConfig
             errors.Add($"rms_norm_eps must be a positive finite number (got {RmsNormEps})");
         if (!(RopeTheta > 0) || double.IsInfinity(RopeTheta))
             errors.Add($"rope_theta must be a positive finite number (got {RopeTheta})");
+        if (RopeScaling is not null)
+            errors.AddRange(RopeScaling.Problems());
         if (TorchDtype is not ("float32" or "float16" or "bfloat16"))
             errors.Add($"torch_dtype must be float32, float16 or bfloat16 (got '{TorchDtype}')");
         foreach (var id in EosTokenIds().Append(BosTokenId ?? 0).Append(PadTokenId ?? 0))
@@ -112,12 +117,18 @@ public sealed record ModelConfig
         return this;
     }
 
-    /// <summary>Reads an HF <c>config.json</c>; unknown keys are ignored, missing keys take the defaults above.</summary>
+    /// <summary>
+    /// Reads an HF <c>config.json</c>. Fields that would change the forward pass must hold values we compute exactly
+    /// (<see cref="HfConfigFields.Problems"/>); other unknown keys are ignored; missing keys take Hugging Face's
+    /// defaults for the family (our defaults above where the file is not an HF config, i.e. names no architectures).
+    /// </summary>
     public static ModelConfig FromJson(string json)
     {
         ModelConfig? config;
+        JsonObject node;
         try
         {
+            node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config.json is not a JSON object");
             config = JsonSerializer.Deserialize<ModelConfig>(json, Json);
         }
         catch (JsonException error)
@@ -127,10 +138,40 @@ public sealed record ModelConfig
 
         if (config is null)
             throw new InvalidDataException("config.json is empty");
+        var problems = HfConfigFields.Problems(node, strict: false);
+        if (problems.Count > 0)
+            throw new InvalidDataException("Unsupported model config: " + string.Join("; ", problems));
+        return Normalize(config, node).Validate();
+    }
+
+    /// <summary>Applies what Hugging Face infers from absent keys and the family.</summary>
+    static ModelConfig Normalize(ModelConfig config, JsonObject node)
+    {
+        var architecture = (node["architectures"] as JsonArray)?.FirstOrDefault()?.ToString();
+        if (architecture is not null && !node.ContainsKey("model_type"))
+            config = config with { ModelType = HfConfigFields.Architectures[architecture] };
         // HF omits num_key_value_heads for plain multi-head attention.
-        if (!JsonNode.Parse(json)!.AsObject().ContainsKey("num_key_value_heads"))
+        if (!node.ContainsKey("num_key_value_heads"))
             config = config with { NumKeyValueHeads = config.NumAttentionHeads };
-        return config.Validate();
+        // Qwen2's attention always has q/k/v biases; its config has no attention_bias key.
+        if (config.ModelType == "qwen2")
+            config = config with { AttentionBias = true };
+        // LlamaConfig and Qwen2Config default to an untied lm_head.
+        if (architecture is not null && !node.ContainsKey("tie_word_embeddings"))
+            config = config with { TieWordEmbeddings = false };
+        // transformers 5 moves rope_theta and the scaling into rope_parameters.
+        if (node["rope_parameters"] is JsonObject parameters)
+        {
+            var scaling = parameters.Deserialize<RopeScaling>(Json)!;
+            config = config with
+            {
+                RopeTheta = parameters["rope_theta"]?.GetValue<double>() ?? config.RopeTheta,
+                RopeScaling = scaling.Type == "default" ? null : scaling,
+            };
+        }
+        if (config.RopeScaling is { Type: "default" })
+            config = config with { RopeScaling = null };
+        return config;
     }
 
     public static ModelConfig Load(string path) => FromJson(File.ReadAllText(path));

@@ -18,6 +18,13 @@ public static class Rope
         return inverse;
     }
 
+    /// <summary>The model's inverse frequencies: the base ones, stretched by its <c>rope_scaling</c> when it has one.</summary>
+    public static float[] InverseFrequencies(ModelConfig config)
+    {
+        var inverse = InverseFrequencies(config.HeadDim, config.RopeTheta);
+        return config.RopeScaling?.Apply(inverse) ?? inverse;
+    }
+
     /// <summary>cos and sin of shape (B, T, head_dim) for position ids (B, T) and inverse frequencies (hd/2).</summary>
     public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, Tensor invFreq)
     {

@@ -6,13 +6,25 @@ namespace Rlhf.Modeling;
 /// <summary>The one place where device, seed and thread count are chosen.</summary>
 public static class TorchRuntime
 {
+    /// <summary>What a <c>Device</c> option may say: cpu, auto, cuda or cuda:N.</summary>
+    public const string DevicePattern = "^(cpu|auto|cuda(:[0-9]+)?)$";
+
     /// <summary>
-    /// Resolves <c>cpu</c>, <c>cuda</c> or <c>auto</c> (CUDA when TorchSharp has a CUDA backend and a GPU is present,
-    /// else CPU). Asking for <c>cuda</c> where there is none is an error, not a silent fallback.
+    /// Resolves <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (CUDA when TorchSharp has a CUDA backend and a
+    /// GPU is present, else CPU). Asking for a CUDA device that is not there is an error, not a silent fallback.
     /// </summary>
     public static Device SelectDevice(string requested = "auto")
     {
-        switch (requested.Trim().ToLowerInvariant())
+        var name = requested.Trim().ToLowerInvariant();
+        if (name.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!int.TryParse(name.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
+                throw new ArgumentException($"Unknown device '{requested}': use cpu, cuda, cuda:N or auto.", nameof(requested));
+            if (!cuda.is_available() || index >= cuda.device_count())
+                throw new InvalidOperationException($"Device '{requested}' was requested but TorchSharp sees {(cuda.is_available() ? cuda.device_count() : 0)} CUDA device(s) (a CPU build references the CPU LibTorch).");
+            return new Device(DeviceType.CUDA, index);
+        }
+        switch (name)
         {
             case "cpu":
                 return CPU;
@@ -23,7 +35,7 @@ public static class TorchRuntime
             case "auto":
                 return cuda.is_available() ? CUDA : CPU;
             default:
-                throw new ArgumentException($"Unknown device '{requested}': use cpu, cuda or auto.", nameof(requested));
+                throw new ArgumentException($"Unknown device '{requested}': use cpu, cuda, cuda:N or auto.", nameof(requested));
         }
     }
 

@@ -16,6 +16,7 @@ root.Subcommands.Add(Rlhf.Cli.Archive.ArchiveCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.PolicyCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Up.UpCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.ErrorsCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Models.ModelCommand.Create());
 root.Subcommands.Add(ChaosForwarder.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Rlhf.Generation.Policy;
 using Rlhf.Modeling.Generation;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 
 namespace Rlhf.Generation.Apis;
@@ -107,7 +108,16 @@ public static class ChatRequestValidator
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var turns = request.Messages!.Select(m => new ChatTurn(Roles[m!.Role!], m.Content!)).ToList();
         // Special-token strings typed into a message are plain text: a user cannot close a turn or forge a role.
-        var pieces = policy.Template.RenderPieces(turns, addGenerationPrompt: true);
+        IReadOnlyList<TextPiece> pieces;
+        try
+        {
+            pieces = policy.Template.RenderPieces(turns, addGenerationPrompt: true);
+        }
+        catch (ArgumentException error)  // the model's template refused the conversation (raise_exception)
+        {
+            errors["messages"] = [error.Message];
+            return (null, errors);
+        }
         var promptText = string.Concat(pieces.Select(p => p.Text));
         var promptIds = policy.Tokenizer.Encode(pieces);
         // The served context: the model's, or less where the KV cache's slots are shorter (Generation:MaxSequenceTokens).

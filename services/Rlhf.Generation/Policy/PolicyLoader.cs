@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Rlhf.Modeling;
 using Rlhf.Storage;
 
@@ -12,17 +13,19 @@ public sealed record LoadedPolicy(ServedPolicy? Policy, string? Refusal);
 /// architecture, off the serving path, and refused when its format is not <see cref="WeightsFormat"/>, it is missing,
 /// its shapes do not fit, or any weight is NaN or infinite. Transient errors (store unreachable) propagate.
 /// </summary>
-public sealed class PolicyLoader(IBlobStore blobs)
+public sealed class PolicyLoader(IBlobStore blobs, IOptions<GenerationOptions> options)
 {
+    readonly TorchSharp.torch.Device device = TorchRuntime.SelectDevice(options.Value.Device);
+
     /// <summary>The only blob format generation can serve: a full set of policy weights.</summary>
     public const string WeightsFormat = "safetensors";
 
     /// <summary>The base checkpoint's architecture, tokenizer and weights (its version from rlhf_checkpoint.json, else 0).</summary>
-    public static (PolicyBase Base, ServedPolicy Policy) LoadBase(string directory)
+    public (PolicyBase Base, ServedPolicy Policy) LoadBase(string directory)
     {
         var policyBase = PolicyBase.Load(directory);
         var version = ModelCheckpoint.ReadMetadata(directory)?.Version ?? 0;
-        var model = ModelCheckpoint.LoadPolicy(directory);
+        var model = ModelCheckpoint.LoadPolicy(directory, device);
         return (policyBase, new ServedPolicy(model, version, DateTimeOffset.UtcNow));
     }
 
@@ -64,9 +67,9 @@ public sealed class PolicyLoader(IBlobStore blobs)
     static LoadedPolicy Refused(string reason) => new(null, reason);
 
     /// <summary>Loads the weights; a NaN or an infinity in any tensor refuses them (the learner's gate should never let one through).</summary>
-    static CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
+    CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
     {
-        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights);
+        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights, device);
         using (TorchSharp.torch.no_grad())
         {
             if (model.parameters().All(p => TorchSharp.torch.isfinite(p).all().item<bool>()))

@@ -54,7 +54,7 @@ public sealed class PolicyManager(
                 return;
             }
 
-            var (policyBase, policy) = await Task.Run(() => PolicyLoader.LoadBase(path), cancellationToken);
+            var (policyBase, policy) = await Task.Run(() => loader.LoadBase(path), cancellationToken);
             holder.SetBase(policyBase);
             holder.Serve(policy, canary: null);
             logger.LogInformation("Serving base policy {PolicyVersion} from {ModelPath} ({ContextLength} positions)",

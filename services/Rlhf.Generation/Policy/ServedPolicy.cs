@@ -1,4 +1,5 @@
 using Rlhf.Modeling;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 
 namespace Rlhf.Generation.Policy;
@@ -7,13 +8,13 @@ namespace Rlhf.Generation.Policy;
 /// <param name="Directory">The base checkpoint directory (its config.json describes every version).</param>
 /// <param name="Config">Model configuration; <see cref="ModelConfig.MaxPositionEmbeddings"/> bounds prompt + response.</param>
 /// <param name="Tokenizer">Tokenizer of the checkpoint.</param>
-/// <param name="Template">Chat template that turns messages into the prompt.</param>
-/// <param name="StopTokenIds">Tokens that end a response: the template's end-of-turn token and the tokenizer's EOS.</param>
+/// <param name="Template">Chat template that turns messages into the prompt: the model's own (tokenizer_config.json), else ChatML.</param>
+/// <param name="StopTokenIds">Tokens that end a response: the template's end-of-turn token, the tokenizer's EOS and the config's eos ids.</param>
 public sealed record PolicyBase(
     string Directory,
     ModelConfig Config,
     ITextTokenizer Tokenizer,
-    ChatTemplate Template,
+    ModelChatTemplate Template,
     IReadOnlyCollection<int> StopTokenIds)
 {
     public int ContextLength => Config.MaxPositionEmbeddings;
@@ -22,8 +23,8 @@ public sealed record PolicyBase(
     {
         var config = ModelConfig.Load(Path.Combine(directory, ModelCheckpoint.ConfigFile));
         var tokenizer = TokenizerLoader.Load(directory);
-        var template = ChatTemplate.ChatMl;
-        var stops = new HashSet<int> { template.EndOfTurnId(tokenizer), tokenizer.EosId };
+        var template = ModelChatTemplate.Load(directory);
+        var stops = new HashSet<int>(config.EosTokenIds()) { template.EndOfTurnId(tokenizer), tokenizer.EosId };
         return new PolicyBase(directory, config, tokenizer, template, stops);
     }
 }

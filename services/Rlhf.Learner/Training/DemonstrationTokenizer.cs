@@ -1,4 +1,5 @@
 using Rlhf.Contracts;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Training;
 
@@ -12,7 +13,7 @@ public sealed record TokenizedDemonstration(Demonstration? Demonstration, string
 /// with the assistant header, the response is the ideal answer plus the end-of-turn token, and both must fit the
 /// model's context.
 /// </summary>
-public sealed class DemonstrationTokenizer(ChatTemplate template, ITextTokenizer tokenizer, int contextLength)
+public sealed class DemonstrationTokenizer(ModelChatTemplate template, ITextTokenizer tokenizer, int contextLength)
 {
     public TokenizedDemonstration Tokenize(DemonstrationSubmitted submitted)
     {

@@ -1,4 +1,5 @@
 using Rlhf.Modeling;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Training;
 using TorchSharp;
@@ -21,7 +22,8 @@ public sealed class LearnerModels : IDisposable
         Actor = actor;
         Critic = critic;
         Tokenizer = tokenizer;
-        StopTokenIds = new HashSet<int> { Template.EndOfTurnId(tokenizer), tokenizer.EosId };
+        Template = ModelChatTemplate.Load(modelPath);
+        StopTokenIds = new HashSet<int>(reference.Config.EosTokenIds()) { Template.EndOfTurnId(tokenizer), tokenizer.EosId };
         PpoOptions = ppo;
         Ppo = new PpoTrainer(actor, critic, reference, ppo, ptx);
         Sft = new SftTrainer(actor, sft);
@@ -37,8 +39,11 @@ public sealed class LearnerModels : IDisposable
 
     public ITextTokenizer Tokenizer { get; }
 
-    /// <summary>The template generation renders chats with, so demonstrations are tokenized the way prompts are served.</summary>
-    public ChatTemplate Template { get; } = ChatTemplate.ChatMl;
+    /// <summary>
+    /// The template generation renders chats with (the model's own from tokenizer_config.json, else ChatML), so
+    /// demonstrations are tokenized the way prompts are served.
+    /// </summary>
+    public ModelChatTemplate Template { get; }
 
     public IReadOnlyCollection<int> StopTokenIds { get; }
 

@@ -89,7 +89,7 @@ public sealed class FeedbackRecorder(
         if (edit.EditedRolloutId is not { } rolloutId || edit.GroupId is null)
             return Task.FromResult(false);
         var tokenizer = rewardModel.Tokenizer;
-        var editTokens = tokenizer.Encode(edit.IdealResponse).Append(ChatTemplate.ChatMl.EndOfTurnId(tokenizer)).ToList();
+        var editTokens = tokenizer.Encode(edit.IdealResponse).Append(rewardModel.Template.EndOfTurnId(tokenizer)).ToList();
         return RecordAsync(edit.FeedbackId, "edit", edit.GroupId, async () =>
         {
             var pair = await resolver.ResolveEditAsync(edit.GroupId, rolloutId, editTokens, cancellationToken);

@@ -19,6 +19,9 @@ public sealed class ScoringModel(IOptions<RewardOptions> options) : IDisposable
 
     public ITextTokenizer Tokenizer => network.Value.Tokenizer;
 
+    /// <summary>The model's own chat template (ChatML when it has none).</summary>
+    public Rlhf.Modeling.Templates.ModelChatTemplate Template => network.Value.Template;
+
     public int MaxPending => options.Value.MaxPendingRollouts;
 
     public int ScoreBatchSize => options.Value.ScoreBatchSize;

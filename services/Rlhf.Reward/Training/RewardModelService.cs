@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Gate;
 
@@ -42,6 +43,9 @@ public sealed class RewardModelService : IDisposable
     RewardNetwork network => lazyNetwork.Value;
 
     public ITextTokenizer Tokenizer => network.Tokenizer;
+
+    /// <summary>The model's chat template (its own, else ChatML).</summary>
+    public ModelChatTemplate Template => network.Template;
 
     /// <summary>The promoted version, which scores; null before the first.</summary>
     public RewardModelVersion? Current { get; private set; }

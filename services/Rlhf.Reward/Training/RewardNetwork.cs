@@ -1,4 +1,5 @@
 using Rlhf.Modeling;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Training;
 using static TorchSharp.torch;
@@ -27,15 +28,17 @@ public sealed class RewardNetwork : IDisposable
             TorchRuntime.Seed(options.Seed);
         }
 
+        var device = TorchRuntime.SelectDevice(options.Device);
         Tokenizer = TokenizerLoader.Load(options.ModelPath);
+        Template = ModelChatTemplate.Load(options.ModelPath);
         if (ModelCheckpoint.ReadMetadata(options.ModelPath)?.Kind == "reward")
         {
-            model = ModelCheckpoint.LoadScalarHead(options.ModelPath);
+            model = ModelCheckpoint.LoadScalarHead(options.ModelPath, device);
         }
         else
         {
-            using var policy = ModelCheckpoint.LoadPolicy(options.ModelPath);
-            model = new ScalarHeadModel(policy.Config);
+            using var policy = ModelCheckpoint.LoadPolicy(options.ModelPath, device);
+            model = new ScalarHeadModel(policy.Config, device);
             model.LoadTrunkFrom(policy);
         }
 
@@ -49,6 +52,9 @@ public sealed class RewardNetwork : IDisposable
     }
 
     public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>The model's own chat template (tokenizer_config.json), else ChatML.</summary>
+    public ModelChatTemplate Template { get; }
 
     /// <summary>One optimizer step on <paramref name="batch"/>.</summary>
     public RewardModelStepMetrics Step(IReadOnlyList<Ranking> batch) => trainer.Step(batch);

@@ -47,12 +47,23 @@ public static class ModelCheckpoint
         Save(directory, model, model.Config, "ForSequenceClassification", kind, tokenizer, info, storeAs,
             extraConfig: node => node["num_labels"] = 1);
 
-    public static CausalLM LoadPolicy(string directory, Device? device = null)
+    public static CausalLM LoadPolicy(string directory, Device? device = null) =>
+        LoadPolicy(directory, ModelConfig.Load(Path.Combine(directory, ConfigFile)), device);
+
+    /// <summary>Loads the directory's weights (single file or shards) into a policy built from <paramref name="config"/>.</summary>
+    public static CausalLM LoadPolicy(string directory, ModelConfig config, Device? device = null)
     {
-        var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
         var model = new CausalLM(config, device);
-        LoadWeights(directory, model);
-        return model;
+        try
+        {
+            LoadWeights(directory, model);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -190,10 +201,11 @@ public static class ModelCheckpoint
     static void LoadWeights(string directory, nn.Module model)
     {
         var weightsPath = Path.Combine(directory, WeightsFile);
-        if (!File.Exists(weightsPath))
-            throw new FileNotFoundException($"No {WeightsFile} in checkpoint directory {directory}.", weightsPath);
-        ReadMetadata(directory)?.Verify(weightsPath);
-        var tensors = SafeTensors.Load(weightsPath);
+        if (File.Exists(weightsPath))
+            ReadMetadata(directory)?.Verify(weightsPath);
+        else
+            weightsPath = Path.Combine(directory, CheckpointWeights.IndexFile);
+        var tensors = CheckpointWeights.Load(directory);
         try
         {
             var expected = model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal)).ToList();

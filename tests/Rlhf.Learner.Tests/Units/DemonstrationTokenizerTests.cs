@@ -1,6 +1,7 @@
 using Rlhf.Contracts;
 using Rlhf.Testing;
 using Rlhf.Learner.Training;
+using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 
 namespace Rlhf.Learner.Tests.Units;
@@ -8,7 +9,7 @@ namespace Rlhf.Learner.Tests.Units;
 /// <summary>Demonstrations to SFT tokens with the byte tokenizer and the ChatML template generation serves with.</summary>
 public sealed class DemonstrationTokenizerTests
 {
-    static readonly ChatTemplate Template = ChatTemplate.ChatMl;
+    static readonly ModelChatTemplate Template = ModelChatTemplate.ChatMl;
     static readonly ITextTokenizer Tokenizer = TinyPolicy.Tokenizer;
 
     static DemonstrationSubmitted Submitted(string answer, params ChatMessage[] messages) =>

@@ -58,7 +58,7 @@ static class ServeBenchmark
         var stops = new HashSet<int> { tokenizer.EosId };
         // The holder serves the model and disposes it at the end.
         using var holder = new PolicyHolder();
-        holder.SetBase(new PolicyBase("", model.Config, tokenizer, ChatTemplate.ChatMl, stops));
+        holder.SetBase(new PolicyBase("", model.Config, tokenizer, Rlhf.Modeling.Templates.ModelChatTemplate.ChatMl, stops));
         holder.Serve(new ServedPolicy(model, 0, DateTimeOffset.UtcNow), canary: null);
         var parameters = model.parameters().Sum(p => p.numel());
         var random = new Random(17);
