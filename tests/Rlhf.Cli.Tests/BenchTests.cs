@@ -64,7 +64,31 @@ public sealed class BenchTests
         Assert.True(run.Values["max_score_difference"] < 1e-4, $"scores differ by {run.Values["max_score_difference"]}");
     }
 
+    [Fact]
+    public async Task Feedback_load_on_the_self_started_intake_reaches_the_reward_journal_and_never_journals_more_than_the_202s()
+    {
+        var run = await BenchRun.StartAsync("feedback", "--seconds", "1", "--connections", "2", "--groups", "2", "--drain-seconds", "60");
+
+        run.AssertFinite("accepted", "rate", "p50_ms", "p99_ms", "journal_added", "journal_equal");
+        Assert.True(run.Values["accepted"] > 0, "no feedback was accepted");
+        Assert.True(run.Values["journal_added"] > 0, "nothing reached the journal");
+        Assert.True(run.Values["journal_added"] <= run.Values["accepted"], "the journal holds more entries than there were 202s");
+        Assert.True(run.Values["p50_ms"] <= run.Values["p99_ms"]);
+    }
+
+    [Fact]
+    public async Task Sync_loads_the_published_weights_into_every_replica_and_times_each_stage()
+    {
+        var run = await BenchRun.StartAsync("sync", "--model", "tiny", "--runs", "1", "--replicas", "2", "--blob-store", "memory");
+
+        run.AssertFinite("tiny_mb", "tiny_export_s", "tiny_put_s", "tiny_replicas_s", "tiny_total_s");
+        Assert.InRange(run.Values["tiny_mb"], 3, 4);   // 0.89M float32 parameters
+        Assert.Equal(run.Values["tiny_export_s"] + run.Values["tiny_put_s"] + run.Values["tiny_replicas_s"], run.Values["tiny_total_s"], 3);
+    }
+
     [Theory]
+    [InlineData("sync", "--blob-store", "s3")]
+    [InlineData("feedback", "--feedback-url", "http://127.0.0.1:1")]
     [InlineData("ppo", "--rollouts", "0")]
     [InlineData("rm", "--responses", "1")]
     [InlineData("score", "--model", "huge")]

@@ -14,6 +14,8 @@ static class BenchCommand
         command.Subcommands.Add(PpoBenchmark.Create());
         command.Subcommands.Add(RewardModelBenchmark.Create());
         command.Subcommands.Add(ScoreBenchmark.Create());
+        command.Subcommands.Add(FeedbackBenchmark.Create());
+        command.Subcommands.Add(SyncBenchmark.Create());
         return command;
     }
 }
