@@ -65,17 +65,37 @@ static class FeedbackBenchmark
             }
 
             var directory = Directory.CreateTempSubdirectory("rlhf-bench-feedback-");
+            var key = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+            var app = await StartEmbeddedAsync(directory.FullName, key, cancellationToken);
             try
             {
-                var key = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
-                await using var app = await StartEmbeddedAsync(directory.FullName, key, cancellationToken);
                 var url = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
                 return await RunAsync(new Target(url, url, url, key, null), "embedded platform (in-memory bus and stores, this process)",
                     parse.GetValue(seconds), parse.GetValue(connections), parse.GetValue(groups), parse.GetValue(drain), cancellationToken);
             }
             finally
             {
-                directory.Delete(recursive: true);
+                // The in-memory bus lets the reward consumer finish every queued rating before it stops, which takes minutes
+                // when the journal lags the intake; the numbers are printed, so stop for at most 10 s and leave the rest
+                // to the end of the process (the app is not disposed: that would wait for the same drain).
+                using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await app.StopAsync(stopping.Token).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+                }
+                catch (Exception error) when (error is OperationCanceledException or TimeoutException)
+                {
+                    Console.WriteLine("(the embedded platform did not stop within 10 s; exiting without waiting for it)");
+                }
+
+                try
+                {
+                    directory.Delete(recursive: true);
+                }
+                catch (IOException)
+                {
+                    // The services may still hold a log file open; the folder is under the system's temp directory.
+                }
             }
         });
         return command;
