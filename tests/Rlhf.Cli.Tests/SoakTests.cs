@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using Rlhf.Testing;
-
 namespace Rlhf.Cli.Tests;
 
 /// <summary>
@@ -14,33 +10,14 @@ public sealed class SoakTests
     [Fact]
     public async Task Generate_calls_keep_RSS_flat_even_where_the_machine_would_allow_a_300_MiB_gen0_budget()
     {
-        var result = await RunSoakAsync("--calls", "600", "--warmup", "200", "--new-tokens", "4");
+        var result = await BenchRun.StartAsync(new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x12C00000" },
+            "soak", "--calls", "600", "--warmup", "200", "--new-tokens", "4");
 
-        TestContext.Current.TestOutputHelper?.WriteLine(result.Output);
-        Assert.Equal(0, result.Code);
+        result.AssertFinite("live_tensors_start", "live_tensors_end", "garbage_kib_per_call", "growth_mib");
         Assert.Equal(result.Values["live_tensors_start"], result.Values["live_tensors_end"]);
         // 600 calls make ~120 MiB of managed garbage, all of it kept without the gen0 budget cap (1,000 calls grew RSS by
         // 123 MiB then); the check only means something while the garbage is well above the limit.
         Assert.True(result.Values["garbage_kib_per_call"] * 600 / 1024 > 60, "the soak made too little garbage to tell");
         Assert.True(result.Values["growth_mib"] <= 20, $"RSS grew {result.Values["growth_mib"]} MiB after the warm-up");
-    }
-
-    static async Task<(int Code, string Output, Dictionary<string, double> Values)> RunSoakAsync(params string[] args)
-    {
-        var start = DotnetChildProcess.StartInfo("rlhf.dll");
-        foreach (var arg in (string[])["bench", "soak", .. args])
-            start.ArgumentList.Add(arg);
-        start.Environment["DOTNET_GCgen0size"] = "0x12C00000";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("rlhf did not start");
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        var text = await output + await error;
-        var summary = text.Split('\n').LastOrDefault(l => l.StartsWith("soak: ", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"no soak summary line in:{Environment.NewLine}{text}");
-        var values = summary["soak: ".Length..].Trim().Split(' ')
-            .Select(pair => pair.Split('='))
-            .ToDictionary(kv => kv[0], kv => double.Parse(kv[1], CultureInfo.InvariantCulture));
-        return (process.ExitCode, text, values);
     }
 }

@@ -11,6 +11,11 @@ static class BenchCommand
         command.Subcommands.Add(DecodeBenchmark.Create());
         command.Subcommands.Add(SoakBenchmark.Create());
         command.Subcommands.Add(ServeBenchmark.Create());
+        command.Subcommands.Add(PpoBenchmark.Create());
+        command.Subcommands.Add(RewardModelBenchmark.Create());
+        command.Subcommands.Add(ScoreBenchmark.Create());
+        command.Subcommands.Add(FeedbackBenchmark.Create());
+        command.Subcommands.Add(SyncBenchmark.Create());
         return command;
     }
 }
