@@ -98,16 +98,16 @@ static class SyncBenchmark
             var basePath = Path.Combine(directory.FullName, "base");
             ModelCheckpoint.SavePolicy(basePath, actor, new ByteTokenizer(), new CheckpointInfo(0));
             var policyBase = PolicyBase.Load(basePath);
+            var loader = new PolicyLoader(blobs, Microsoft.Extensions.Options.Options.Create(new Rlhf.Generation.GenerationOptions { ModelPath = basePath, Device = "cpu" }));
             var replicas = Enumerable.Range(0, replicaCount).Select(_ =>
             {
                 var holder = new PolicyHolder();
                 holder.SetBase(policyBase);
-                holder.Serve(PolicyLoader.LoadBase(basePath).Policy, canary: null);
+                holder.Serve(loader.LoadBase(basePath).Policy, canary: null);
                 return holder;
             }).ToList();
             try
             {
-                var loader = new PolicyLoader(blobs);
                 Timing? best = null;
                 for (var run = 0; run <= runs; run++)
                 {
