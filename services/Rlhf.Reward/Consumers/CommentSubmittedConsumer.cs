@@ -15,16 +15,6 @@ public sealed class CommentSubmittedConsumer(RewardPipeline pipeline) : IConsume
     public Task Consume(ConsumeContext<CommentSubmitted> context) => pipeline.AddCommentAsync(context.Message, context.CancellationToken);
 }
 
-/// <summary>Queue <c>{prefix}-comment-submitted</c>: one at a time (journal order is training order), storage retries.</summary>
-public sealed class CommentSubmittedConsumerDefinition : ConsumerDefinition<CommentSubmittedConsumer>
-{
-    public CommentSubmittedConsumerDefinition(IOptions<RewardOptions> options) =>
-        EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<CommentSubmitted>());
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<CommentSubmittedConsumer> consumer,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(StorageRetry.Configure);
-        endpoint.ConcurrentMessageLimit = 1;
-    }
-}
+/// <summary>Queue <c>{prefix}-comment-submitted</c>.</summary>
+public sealed class CommentSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<CommentSubmittedConsumer>(options, QueueNames.Of<CommentSubmitted>());

@@ -39,27 +39,10 @@ public static class StorageRetry
     }
 }
 
-/// <summary>Feedback is journaled one message at a time per queue (journal order is training order); training runs apart, in the <see cref="Training.RoundScheduler"/>.</summary>
-public sealed class RankingSubmittedConsumerDefinition : ConsumerDefinition<RankingSubmittedConsumer>
-{
-    public RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RankingSubmitted>());
+/// <summary>Queue <c>{prefix}-ranking-submitted</c>.</summary>
+public sealed class RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<RankingSubmittedConsumer>(options, QueueNames.Of<RankingSubmitted>());
 
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RankingSubmittedConsumer> consumer,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(StorageRetry.Configure);
-        endpoint.ConcurrentMessageLimit = 1;
-    }
-}
-
-public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<RatingSubmittedConsumer>
-{
-    public RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RatingSubmitted>());
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(StorageRetry.Configure);
-        endpoint.ConcurrentMessageLimit = 1;
-    }
-}
+/// <summary>Queue <c>{prefix}-rating-submitted</c>.</summary>
+public sealed class RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<RatingSubmittedConsumer>(options, QueueNames.Of<RatingSubmitted>());

@@ -20,32 +20,13 @@ public sealed class EditSubmittedConsumer(RewardPipeline pipeline) : IConsumer<D
         pipeline.AddEditAsync(context.Message, context.CancellationToken);
 }
 
-/// <summary>Queue <c>{prefix}-regeneration-submitted</c>: one at a time (journal order is training order), storage retries.</summary>
-public sealed class RegenerationSubmittedConsumerDefinition : ConsumerDefinition<RegenerationSubmittedConsumer>
-{
-    public RegenerationSubmittedConsumerDefinition(IOptions<RewardOptions> options) =>
-        EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RegenerationSubmitted>());
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RegenerationSubmittedConsumer> consumer,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(StorageRetry.Configure);
-        endpoint.ConcurrentMessageLimit = 1;
-    }
-}
+/// <summary>Queue <c>{prefix}-regeneration-submitted</c>.</summary>
+public sealed class RegenerationSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<RegenerationSubmittedConsumer>(options, QueueNames.Of<RegenerationSubmitted>());
 
 /// <summary>
 /// Queue <c>{prefix}-reward-edits</c>, bound to <see cref="DemonstrationSubmitted"/> (the learner's own queue,
 /// <c>demonstrations</c>, gets every demonstration for SFT as before).
 /// </summary>
-public sealed class EditSubmittedConsumerDefinition : ConsumerDefinition<EditSubmittedConsumer>
-{
-    public EditSubmittedConsumerDefinition(IOptions<RewardOptions> options) => EndpointName = QueueNames.Shared(options.Value.QueuePrefix, "reward-edits");
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<EditSubmittedConsumer> consumer,
-        IRegistrationContext context)
-    {
-        endpoint.UseMessageRetry(StorageRetry.Configure);
-        endpoint.ConcurrentMessageLimit = 1;
-    }
-}
+public sealed class EditSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<EditSubmittedConsumer>(options, "reward-edits");
