@@ -39,6 +39,9 @@ public sealed partial class UpCommandTests : IAsyncDisposable
     [GeneratedRegex(@"rlhf_[0-9a-f]{48}")]
     private static partial Regex Key();
 
+    [GeneratedRegex(@"rlhfop_[0-9a-f]{48}")]
+    private static partial Regex OperatorKey();
+
     Process Start(params string[] args)
     {
         var start = DotnetChildProcess.StartInfo("rlhf.dll");
@@ -80,9 +83,16 @@ public sealed partial class UpCommandTests : IAsyncDisposable
         Assert.NotEmpty(key);
 
         using var http = new HttpClient();
+        var operatorKey = OperatorKey().Match(printed).Value;
+        Assert.NotEmpty(operatorKey);
         foreach (var (instance, role) in new[] { ("reward", "trainer"), ("scorer", "scorer") })
         {
-            using var status = JsonDocument.Parse(await http.GetStringAsync($"{urls[instance]}/v1/reward/status", Cancel));
+            // Status is an operator route: refused without the printed operator key, answered with it.
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync($"{urls[instance]}/v1/reward/status", Cancel)).StatusCode);
+            using var withKey = new HttpRequestMessage(HttpMethod.Get, $"{urls[instance]}/v1/reward/status");
+            withKey.Headers.Add("X-Operator-Key", operatorKey);
+            using var reply = await http.SendAsync(withKey, Cancel);
+            using var status = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
             Assert.Equal(role, status.RootElement.GetProperty("role").GetString());
         }
         var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };

@@ -52,18 +52,24 @@ public static class UpCommand
             var runDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(runs)!, $"up-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
             Directory.CreateDirectory(runDirectory);
             var key = $"rlhf_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24))}";
-            var settings = Settings(modelPath, Path.GetFullPath(parse.GetValue(state)!), share, parse.GetValue(queuePrefix)!);
+            var operatorKey = $"rlhfop_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24))}";
+            var settings = Settings(modelPath, Path.GetFullPath(parse.GetValue(state)!), share, parse.GetValue(queuePrefix)!, operatorKey);
             Console.WriteLine($"rlhf up: starting RabbitMQ + Redis (scripts/infra.sh), then {string.Join(", ", counts.Select(c => $"{c.Value} {c.Key.ToLowerInvariant()}"))}; logs in {runDirectory}");
             await using var services = await LocalServices.StartAsync(runDirectory, settings, key, clientName, parse.GetValue(redisPrefix)!,
                 parse.GetValue(port), LocalServices.Instances(counts), stop.Token);
-            Print(services, clientName, key);
+            Print(services, clientName, key, operatorKey);
             return await WatchAsync(services, stop.Token);
         });
         return command;
     }
 
-    static Dictionary<string, string?> Settings(string modelPath, string stateDirectory, double canaryShare, string queuePrefix) => new()
+    static Dictionary<string, string?> Settings(string modelPath, string stateDirectory, double canaryShare, string queuePrefix, string operatorKey) => new()
     {
+        // Status, registry, scoring and the dashboard need the printed operator key (X-Operator-Key; the dashboard's login
+        // page takes it too); it is an admin key, so it also allows promote and rollback.
+        ["Operators:AllowAnonymous"] = "false",
+        ["Operators:AdminKeys:operator"] = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(operatorKey))),
+        ["Dashboard:OperatorKey"] = operatorKey,
         // The printed key is the client's chat key too (Authorization: Bearer); no anonymous chat for a real app.
         ["Generation:AllowAnonymous"] = "false",
         ["Reward:QueuePrefix"] = queuePrefix,
@@ -76,7 +82,7 @@ public static class UpCommand
         ["Generation:CanaryShare"] = canaryShare.ToString(CultureInfo.InvariantCulture),
     };
 
-    static void Print(LocalServices services, string client, string key)
+    static void Print(LocalServices services, string client, string key, string operatorKey)
     {
         Console.WriteLine();
         foreach (var (instance, url) in services.Urls.OrderBy(u => u.Value, StringComparer.Ordinal))
@@ -84,6 +90,8 @@ public static class UpCommand
         Console.WriteLine();
         Console.WriteLine($"  API key of client app '{client}', for chat (Authorization: Bearer) and feedback (X-Api-Key); shown once, only its SHA-256 is configured:");
         Console.WriteLine($"    {key}");
+        Console.WriteLine($"  Operator key, for status, registry, scoring and the dashboard (X-Operator-Key, or the dashboard's login page); shown once:");
+        Console.WriteLine($"    {operatorKey}");
         var generation = services.Urls["Generation"];
         var feedback = services.Urls["Feedback"];
         Console.WriteLine();
