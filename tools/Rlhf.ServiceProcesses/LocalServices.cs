@@ -94,6 +94,9 @@ public sealed class LocalServices : IAsyncDisposable
             // chat stays allowed unless the settings say otherwise (rlhf up turns it off).
             [$"Generation:ClientKeys:{clientName}"] = apiKeyHash,
             ["Generation:AllowAnonymous"] = settings.TryGetValue("Generation:AllowAnonymous", out var anonymous) ? anonymous : "true",
+            // A child process runs in the run folder, so its appsettings.json (which opens operator routes for local use)
+            // is not read: the demo's and chaos runs' status reads stay open unless the settings close them (rlhf up does).
+            ["Operators:AllowAnonymous"] = settings.TryGetValue("Operators:AllowAnonymous", out var operators) ? operators : "true",
         });
         try
         {
