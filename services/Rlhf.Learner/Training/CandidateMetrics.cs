@@ -9,7 +9,8 @@ public static class CandidateMetrics
     /// <summary>A PPO step: its losses, KL and scores; the PTX loss only when a PTX corpus was used.</summary>
     public static GateCandidate FromPpo(PpoStepMetrics step, double evalKl) => new(
         new PolicyMetrics(step.Kl, step.MeanScore, step.PolicyLoss, step.ValueLoss, double.IsFinite(step.PtxLoss) ? step.PtxLoss : null, step.Beta,
-            step.Rollouts, EvalMeanReward: null, evalKl, EvalTaskAccuracy: null, ClipFraction: step.ClipFraction),
+            step.Rollouts, EvalMeanReward: null, evalKl, EvalTaskAccuracy: null,
+            ClipFraction: double.IsFinite(step.ClipFraction) ? step.ClipFraction : null),
         [new("policy loss", step.PolicyLoss), new("value loss", step.ValueLoss), new("KL", step.Kl)]);
 
     /// <summary>

@@ -40,8 +40,7 @@ public sealed class RolloutScoring(
     }
 
     /// <summary>
-    /// Scores the rollouts that waited for the first version, oldest first, one page of <see cref="RewardOptions.ScoreBatchSize"/>
-    /// at a time, removing each page once published. Scorer replicas share the pending queue: each page is scored under a
+    /// Scores the rollouts that waited for the first version, oldest first, one page (8 scoring batches) at a time, removing each page once published. Scorer replicas share the pending queue: each page is scored under a
     /// claim of its own (so a slow page never outlives its claim, which a whole drain did under load and let a second
     /// replica score the same page), and a replica that finds the claim taken leaves the queue to its holder.
     /// </summary>
@@ -58,7 +57,7 @@ public sealed class RolloutScoring(
                     return;
                 try
                 {
-                    var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize, cancellationToken);
+                    var waiting = await pending.PeekAsync(rewardModel.ScoreBatchSize * 8, cancellationToken);
                     if (waiting.Count == 0)
                         return;
                     var scored = await rewardModel.ScoreAsync(Sequences(waiting), cancellationToken);

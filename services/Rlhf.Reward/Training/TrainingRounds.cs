@@ -16,7 +16,8 @@ public sealed class TrainingRounds(
     RewardRejectionPublisher rejections,
     ScoringModel scoring,
     RolloutScoring rollouts,
-    Microsoft.Extensions.Options.IOptions<RewardOptions> options)
+    Microsoft.Extensions.Options.IOptions<RewardOptions> options,
+    ILogger<TrainingRounds> logger)
 {
     // The round scheduler and a restore may find a round due at once: one trains, the other waits for it and finds
     // nothing left due, so no round is ever trained short.
@@ -52,6 +53,22 @@ public sealed class TrainingRounds(
         await scoring.LoadAsync(round.Candidate.Version, round.Weights!, cancellationToken);
         await versions.PublishAsync(round, publish, cancellationToken);
         if (options.Value.Role == RewardRole.All)
-            await rollouts.ScorePendingAsync(publish, cancellationToken);
+            DrainPendingInBackground(publish);
     }
+
+    /// <summary>
+    /// The rollouts that waited for the first version (thousands, after a slow start) are scored apart from the training
+    /// loop, so the next rounds do not wait for them (scoring them inside the loop held round 2 back for a minute in the demo).
+    /// </summary>
+    void DrainPendingInBackground(IPublishEndpoint publish) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await rollouts.ScorePendingAsync(publish, CancellationToken.None);
+        }
+        catch (Exception error)
+        {
+            logger.LogWarning(error, "Scoring the rollouts that waited for the first reward model failed; the next scored batch retries");
+        }
+    });
 }
