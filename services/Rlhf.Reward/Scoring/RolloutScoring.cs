@@ -40,7 +40,8 @@ public sealed class RolloutScoring(
     }
 
     /// <summary>
-    /// Scores the rollouts that waited for the first version, oldest first, one page (8 scoring batches) at a time, removing each page once published. Scorer replicas share the pending queue: each page is scored under a
+    /// Scores the rollouts that waited for the first version, oldest first, one page (8 scoring batches) at a time,
+    /// removing each page once published. Scorer replicas share the pending queue: each page is scored under a
     /// claim of its own (so a slow page never outlives its claim, which a whole drain did under load and let a second
     /// replica score the same page), and a replica that finds the claim taken leaves the queue to its holder.
     /// </summary>
