@@ -22,8 +22,8 @@ public sealed class CanaryRollbackTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(directory) && Environment.GetEnvironmentVariable("KEEP_E2E") is null)
-            Directory.Delete(directory, recursive: true);
+        if (Environment.GetEnvironmentVariable("KEEP_E2E") is null)
+            TestDirectory.Delete(directory);
     }
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;

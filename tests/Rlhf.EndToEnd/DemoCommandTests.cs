@@ -14,8 +14,7 @@ public sealed class DemoCommandTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(root))
-            Directory.Delete(root, recursive: true);
+        TestDirectory.Delete(root);
     }
 
     [Fact]

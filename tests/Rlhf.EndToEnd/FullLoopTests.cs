@@ -26,8 +26,7 @@ public sealed class FullLoopTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(directory))
-            Directory.Delete(directory, recursive: true);
+        TestDirectory.Delete(directory);
     }
 
     Dictionary<string, string?> Settings(string? redisPrefix) => new()

@@ -112,8 +112,7 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
             }
         }
 
-        if (Directory.Exists(directory))
-            Directory.Delete(directory, recursive: true);
+        TestDirectory.Delete(directory);
     }
 
     async Task IgnoringMissingAsync(Func<IChannel, Task> delete)

@@ -89,8 +89,7 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         }
 
         await redis.DisposeAsync();
-        if (Directory.Exists(directory))
-            Directory.Delete(directory, recursive: true);
+        TestDirectory.Delete(directory);
     }
 
     /// <summary>Starts generation on RabbitMQ + Redis (our prefix) and waits until it is ready and serves the promoted version 2.</summary>

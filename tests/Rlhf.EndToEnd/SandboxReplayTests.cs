@@ -73,7 +73,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
             await redis.GetDatabase().KeyDeleteAsync([.. keys.Keys.Select(k => (RedisKey)k)]);
         await redis.DisposeAsync();
         await RabbitMqCtlAsync("delete_vhost", sandboxVhost);
-        Directory.Delete(directory, recursive: true);
+        TestDirectory.Delete(directory);
     }
 
     [Fact]
