@@ -2,6 +2,7 @@ using Rlhf.Contracts;
 using Rlhf.Dashboard.Apis;
 using Rlhf.Dashboard.Auth;
 using Rlhf.Dashboard.Consumers;
+using Rlhf.Dashboard.Playground;
 using Rlhf.Archive;
 using Rlhf.Hosting;
 using Rlhf.Storage;
@@ -25,6 +26,9 @@ public static class DashboardServiceExtensions
         services.AddSingleton(new RecentEvents());
         services.AddOptions<DashboardOptions>().Bind(builder.Configuration.GetSection(DashboardOptions.SectionName));
         services.AddSingleton<OperatorKeyAuth>();
+        services.AddOptions<PlaygroundOptions>().Bind(builder.Configuration.GetSection(PlaygroundOptions.SectionName));
+        services.AddHttpClient<PlaygroundClient>((provider, http) =>
+            http.Timeout = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<PlaygroundOptions>>().Value.Timeout);
         services.AddHostedService<OpenDashboardWarning>();
         services.AddSingleton(DashboardInstance.New());
         EventTypes.ForEach(new Watcher(services));
@@ -34,7 +38,8 @@ public static class DashboardServiceExtensions
 
     /// <summary>
     /// Maps <c>GET /dashboard</c> (the operator's page and its assets), <c>/dashboard/login</c>, and the JSON APIs
-    /// <c>GET /v1/dashboard/events</c>, <c>/release</c>, <c>/versions</c> and the server-sent <c>/stream</c>.
+    /// <c>GET /v1/dashboard/events</c>, <c>/release</c>, <c>/versions</c> and the server-sent <c>/stream</c>, and the
+    /// playground (<c>/dashboard/playground</c> and <c>/v1/dashboard/playground/*</c>).
     /// </summary>
     public static WebApplication MapDashboardApi(this WebApplication app)
     {

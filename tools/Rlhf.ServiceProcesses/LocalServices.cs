@@ -97,7 +97,13 @@ public sealed class LocalServices : IAsyncDisposable
             // A child process runs in the run folder, so its appsettings.json (which opens operator routes for local use)
             // is not read: the demo's and chaos runs' status reads stay open unless the settings close them (rlhf up does).
             ["Operators:AllowAnonymous"] = settings.TryGetValue("Operators:AllowAnonymous", out var operators) ? operators : "true",
+            // The dashboard's playground is a client app of the first generation and feedback instances, with the printed key.
+            ["Dashboard:Playground:GenerationUrl"] = UrlOf("Generation"),
+            ["Dashboard:Playground:FeedbackUrl"] = UrlOf("Feedback"),
+            ["Dashboard:Playground:ClientKey"] = apiKey,
+            ["Dashboard:Playground:OperatorKey"] = settings.GetValueOrDefault("Dashboard:OperatorKey"),
         });
+        string? UrlOf(string instance) => ports.TryGetValue(instance, out var port) ? $"http://127.0.0.1:{port}" : null;
         try
         {
             foreach (var name in instances)

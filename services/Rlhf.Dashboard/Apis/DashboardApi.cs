@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Rlhf.Contracts;
 using Rlhf.Dashboard.Auth;
 using Rlhf.Dashboard.Consumers;
+using Rlhf.Dashboard.Playground;
 using Rlhf.Hosting.Edge;
 using Rlhf.Storage;
 
@@ -26,6 +27,7 @@ public static class DashboardApi
         operatorOnly.MapGet("/v1/dashboard/versions", VersionsAsync);
         operatorOnly.MapGet("/dashboard", () => TypedResults.Content(Page, "text/html; charset=utf-8"));
         operatorOnly.MapGet("/dashboard/assets/{name}", StaticPages.Serve);
+        operatorOnly.MapPlaygroundEndpoints();
     }
 
     static Results<Ok<IReadOnlyList<EventView>>, EdgeErrorResult> Events(RecentEvents recent, string? search, string? type, int? limit)

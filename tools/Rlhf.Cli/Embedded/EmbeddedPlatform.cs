@@ -48,10 +48,15 @@ public static class EmbeddedPlatform
             ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Warning",
             ["Serilog:MinimumLevel:Override:MassTransit"] = "Warning",
             [$"Feedback:ApiKeys:{LocalServices.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
+            [$"Generation:ClientKeys:{LocalServices.ClientName}"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey))),
             // The local platform's simulated chat traffic sends no client key.
             ["Generation:AllowAnonymous"] = "true",
             // A local demo on localhost: status and registry routes stay open, as the shipped appsettings have them.
             ["Operators:AllowAnonymous"] = "true",
+            // The dashboard's playground chats and sends feedback as the local client app, through this host's own port.
+            ["Dashboard:Playground:GenerationUrl"] = url,
+            ["Dashboard:Playground:FeedbackUrl"] = url,
+            ["Dashboard:Playground:ClientKey"] = apiKey,
         };
         foreach (var (key, value) in settings)
             all[key] = value;
