@@ -16,8 +16,9 @@ namespace Rlhf.EndToEnd;
 /// The dashboard's playground in headless Chromium (Debian's <c>chromium</c> through Playwright) on a running platform
 /// (generation, feedback, reward and dashboard in one process): with champion v1 and canary v2 served, the operator signs
 /// in, follows the link to the playground, asks one question and gets two answers from each version side by side,
-/// ranks the champion's answers and thumbs a canary answer; both reach the reward journal. A second judgement of the
-/// same group by the same rater shows the feedback API's refusal. Screenshot: <c>TestResults/screenshots/playground.png</c>.
+/// ranks the champion's answers and thumbs a canary answer; both reach the reward journal, and the dashboard's charts
+/// show the loop's rollouts, the versions and the reward model the ranking trained. A second judgement of the same group by the same
+/// rater shows the feedback API's refusal. Screenshot: <c>TestResults/screenshots/playground.png</c>.
 /// </summary>
 public sealed class PlaygroundBrowserTests : IDisposable
 {
@@ -49,6 +50,8 @@ public sealed class PlaygroundBrowserTests : IDisposable
         ["Reward:ModelPath"] = Path.Combine(directory, "policy"),
         ["Reward:Threads"] = "1",
         ["Reward:HeldOutShare"] = "0",
+        ["Reward:TrainEvery"] = "1",
+        ["Reward:StepsPerRound"] = "1",
         ["Dashboard:OperatorKey"] = OperatorKey,
     };
 
@@ -82,6 +85,21 @@ public sealed class PlaygroundBrowserTests : IDisposable
             var entries = await WaitForJournalAsync(journal, 2);
             Assert.Contains(entries, e => e.Kind == "ranking" && e.GroupId == championGroup);
             Assert.Contains(entries, e => e.Kind == "rating" && e.GroupId == canaryGroup);
+
+            // The operator's page shows this running loop: the playground's rollouts in the throughput chart (live
+            // events), the reward model the ranking trained in the release line and both versions in the table (registry).
+            var versions = await page.APIRequest.GetAsync($"{url}/v1/dashboard/versions");
+            Assert.True(versions.Ok, $"versions: {versions.Status} {await versions.TextAsync()}");
+            await page.ClickAsync("text=dashboard");
+            await page.WaitForURLAsync("**/dashboard");
+            await page.WaitForSelectorAsync("#chart-throughput:not([data-points='0'])");
+            await page.WaitForFunctionAsync("() => /reward model v[1-9]/.test(document.querySelector('#release').textContent)", null,
+                new PageWaitForFunctionOptions { Timeout = 60_000 });
+            var rows = await page.Locator("#versions tbody tr").AllInnerTextsAsync();
+            Assert.Equal(2, rows.Count);
+            Assert.Contains("canary", rows[0]);
+            Assert.Contains("champion", rows[1]);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("playground-dashboard.png"), FullPage = true });
         }
         catch (Exception error) when (error is TimeoutException or PlaywrightException)
         {

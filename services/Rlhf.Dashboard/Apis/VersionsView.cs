@@ -27,6 +27,10 @@ public static class VersionsView
         return new { policies = policies.ToList(), reward_models = rewardModels.ToList() };
     }
 
+    /// <summary>A version as the page shows it; metrics that are not finite (NaN has no JSON form) are left out.</summary>
     public sealed record VersionRow(long Version, long? ParentVersion, string State, IReadOnlyDictionary<string, double> Metrics,
-        DateTimeOffset At, string? Reason);
+        DateTimeOffset At, string? Reason)
+    {
+        public IReadOnlyDictionary<string, double> Metrics { get; } = Metrics.Where(m => double.IsFinite(m.Value)).ToDictionary();
+    }
 }

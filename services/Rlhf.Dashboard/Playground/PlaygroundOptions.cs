@@ -3,8 +3,8 @@ namespace Rlhf.Dashboard.Playground;
 /// <summary>
 /// Configuration section <c>Dashboard:Playground</c>: where the playground's chat app sends its requests and with which
 /// client key. The playground is a client app like any other (a backend for the page that keeps the key on the server),
-/// so it needs a client key of generation (chat) and feedback; off while <see cref="GenerationUrl"/> or
-/// <see cref="FeedbackUrl"/> is unset.
+/// so it needs a client key of generation (chat) and feedback; off while <see cref="GenerationUrl"/>,
+/// <see cref="FeedbackUrl"/> or <see cref="ClientKey"/> is unset.
 /// </summary>
 public sealed class PlaygroundOptions
 {
@@ -25,5 +25,5 @@ public sealed class PlaygroundOptions
     /// <summary>Time limit of one call to generation or feedback.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    public bool Enabled => !string.IsNullOrWhiteSpace(GenerationUrl) && !string.IsNullOrWhiteSpace(FeedbackUrl);
+    public bool Enabled => !string.IsNullOrWhiteSpace(GenerationUrl) && !string.IsNullOrWhiteSpace(FeedbackUrl) && !string.IsNullOrWhiteSpace(ClientKey);
 }

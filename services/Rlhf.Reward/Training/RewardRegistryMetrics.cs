@@ -22,14 +22,25 @@ public static class RewardRegistryMetrics
     /// <summary>How many held-out pairs the gate compared champion and candidate on.</summary>
     public const string HeldOutPairs = "held_out_pairs";
 
-    /// <summary>The numbers registered with a version.</summary>
-    public static Dictionary<string, double> Of(RewardModelVersion version) => new()
+    /// <summary>
+    /// The numbers registered with a version; one that is not finite (no held-out pairs yet: accuracy NaN) is left out,
+    /// which <see cref="Read"/> gives back as its fallback, so JSON readers of the registry never meet a NaN.
+    /// </summary>
+    public static Dictionary<string, double> Of(RewardModelVersion version) => Finite(new()
     {
         [HeldOutPairwiseAccuracy] = version.HeldOutAccuracy,
         [TrainingLoss] = version.TrainingLoss,
         [RankingsSeen] = version.RankingsSeen,
         [JournalPosition] = version.TrainedThrough,
-    };
+    });
+
+    static Dictionary<string, double> Finite(Dictionary<string, double> metrics)
+    {
+        foreach (var (name, value) in metrics)
+            if (!double.IsFinite(value))
+                metrics.Remove(name);
+        return metrics;
+    }
 
     /// <summary>The numbers recorded with a rejected candidate: its own, and the comparison that rejected it.</summary>
     public static Dictionary<string, double> Of(RewardModelVersion candidate, HeldOutComparison comparison)
@@ -37,7 +48,7 @@ public static class RewardRegistryMetrics
         var metrics = Of(candidate);
         metrics[ChampionHeldOutPairwiseAccuracy] = comparison.ChampionAccuracy;
         metrics[HeldOutPairs] = comparison.Pairs;
-        return metrics;
+        return Finite(metrics);
     }
 
     /// <summary>A registered number, or <paramref name="fallback"/> when the record lacks it.</summary>
