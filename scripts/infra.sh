@@ -11,11 +11,13 @@
 #                             flushes the AOF), wait INFRA_DOWN_SECONDS, start it again on the same data, wait until
 #                             ready (the fault injection of `rlhf chaos`)
 #   scripts/infra.sh queues   print "<queue>\t<messages>" for every queue of the RabbitMQ node on RABBITMQ_PORT
-#   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N
+#   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N|partition-node N|heal-node N
 #                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5692 5693 5694): the
 #                             nodes start like `up` starts one, then nodes 2 and 3 join node 1 (quorum queues are
 #                             replicated across all three); stop-node / kill-node (SIGKILL of its Erlang VM) /
-#                             start-node N act on node N (1-3) for fault injection
+#                             start-node N act on node N (1-3) for fault injection; partition-node N cuts node N's
+#                             links to the other nodes (wrong Erlang cookies, no iptables needed; N pauses under
+#                             pause_minority), heal-node N restores them
 #
 # Environment:
 #   RABBITMQ_PORT        AMQP port (default 5672)
@@ -184,6 +186,9 @@ rabbit_up() {
     echo "# written by scripts/infra.sh"
     echo "listeners.tcp.1 = 127.0.0.1:$port"
     echo "loopback_users.guest = true"
+    # Cluster nodes: a node cut off from the majority pauses (closes its listeners, clients move to the other nodes)
+    # and resumes by itself once it sees the majority again (cluster up sets it; see `cluster partition-node`).
+    if [ -n "${RABBITMQ_PARTITION_HANDLING:-}" ]; then echo "cluster_partition_handling = $RABBITMQ_PARTITION_HANDLING"; fi
     if [ "$RABBITMQ_MANAGEMENT" = "1" ]; then
       echo "management.tcp.ip = 127.0.0.1"
       echo "management.tcp.port = $mgmt_port"
@@ -407,7 +412,7 @@ cluster_up() {
   local all_answer=1 port
   for port in "${CLUSTER[@]}"; do rabbit_answers "$port" || all_answer=0; done
   [ "$all_answer" -eq 1 ] || install_packages
-  for port in "${CLUSTER[@]}"; do (RABBITMQ_PORT="$port"; rabbit_up); done
+  for port in "${CLUSTER[@]}"; do (RABBITMQ_PORT="$port"; RABBITMQ_PARTITION_HANDLING=pause_minority; rabbit_up); done
   local first; first="$(rabbit_node "${CLUSTER[0]}")"
   for port in "${CLUSTER[@]:1}"; do
     local node; node="$(rabbit_node "$port")"
@@ -464,8 +469,37 @@ cluster_node() {
       rm -f "$marker"
       echo "rabbitmq: killed (SIGKILL) port $port" ;;
     start-node)
-      (RABBITMQ_PORT="$port"; INFRA_FRESH=0; rabbit_up) ;;
+      (RABBITMQ_PORT="$port"; INFRA_FRESH=0; RABBITMQ_PARTITION_HANDLING=pause_minority; rabbit_up) ;;
   esac
+}
+
+# A network partition without iptables or network namespaces (neither is allowed here): node N and every other node
+# are told to use a wrong Erlang cookie for each other (two different ones) and their distribution links are dropped, so neither side can
+# reconnect (the handshake fails) while clients still reach every node's AMQP port. With pause_minority, N (alone)
+# pauses and the other two keep the quorum queues. `heal-node N` restores the cookies and reconnects.
+cluster_erl() { rabbitmqctl -q -n "$(rabbit_node "$1")" eval "$2" >/dev/null; }
+
+cluster_partition() {
+  local action="$1" port; port="$(cluster_port_of "${2:-}")"
+  local node other; node="$(rabbit_node "$port")"
+  cluster_ports
+  for other_port in "${CLUSTER[@]}"; do
+    [ "$other_port" = "$port" ] && continue
+    other="$(rabbit_node "$other_port")"
+    if [ "$action" = "partition-node" ]; then
+      # Two different wrong cookies: with one shared wrong cookie both sides would agree again on the next connect.
+      cluster_erl "$port" "erlang:set_cookie('$other', rlhf_partition_inside), erlang:disconnect_node('$other')."
+      cluster_erl "$other_port" "erlang:set_cookie('$node', rlhf_partition_outside), erlang:disconnect_node('$node')."
+    else
+      cluster_erl "$port" "erlang:set_cookie('$other', erlang:get_cookie())."
+      cluster_erl "$other_port" "erlang:set_cookie('$node', erlang:get_cookie()), net_kernel:connect_node('$node')."
+    fi
+  done
+  if [ "$action" = "partition-node" ]; then
+    echo "rabbitmq-cluster: $node partitioned from the other nodes"
+  else
+    echo "rabbitmq-cluster: $node reconnected"
+  fi
 }
 
 cmd_cluster() {
@@ -474,7 +508,8 @@ cmd_cluster() {
     down) cluster_down ;;
     status) cluster_status ;;
     stop-node|kill-node|start-node) cluster_node "$1" "${2:-}" ;;
-    *) echo "usage: $0 cluster up|down|status|stop-node N|kill-node N|start-node N" >&2; exit 2 ;;
+    partition-node|heal-node) cluster_partition "$1" "${2:-}" ;;
+    *) echo "usage: $0 cluster up|down|status|stop-node N|kill-node N|start-node N|partition-node N|heal-node N" >&2; exit 2 ;;
   esac
 }
 

@@ -67,6 +67,38 @@ public sealed class ChaosInfrastructure(IReadOnlyList<int> rabbitMqPorts, int re
             throw new InvalidOperationException($"scripts/infra.sh cluster start-node 1 failed (exit {code}): {Last(output)}");
     }
 
+    /// <summary>
+    /// Partitions the first cluster node from the other two (it pauses under pause_minority and closes its AMQP port while
+    /// its Erlang VM keeps running), waits until it has paused and then <paramref name="downSeconds"/>, heals the
+    /// partition and waits until the node answers AMQP again.
+    /// </summary>
+    public async Task PartitionFirstNodeAsync(int downSeconds, CancellationToken cancellationToken)
+    {
+        var (code, output) = await RunAsync(["cluster", "partition-node", "1"], new Dictionary<string, string>(), cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh cluster partition-node 1 failed (exit {code}): {Last(output)}");
+        // The node pauses once it has noticed that it is the minority; the partition lasts downSeconds from then.
+        var paused = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (await ListensAsync(RabbitMqPort, cancellationToken))
+        {
+            if (DateTime.UtcNow > paused)
+                throw new TimeoutException("RabbitMQ cluster node 1 did not pause within 60 s of its partition (is cluster_partition_handling pause_minority?)");
+            await Task.Delay(100, cancellationToken);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(downSeconds), cancellationToken);
+        (code, output) = await RunAsync(["cluster", "heal-node", "1"], new Dictionary<string, string>(), cancellationToken);
+        if (code != 0)
+            throw new InvalidOperationException($"scripts/infra.sh cluster heal-node 1 failed (exit {code}): {Last(output)}");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (!await ListensAsync(RabbitMqPort, cancellationToken))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("RabbitMQ cluster node 1 did not resume within 120 s after the partition healed");
+            await Task.Delay(500, cancellationToken);
+        }
+    }
+
     /// <summary>Stops both servers (only those infra.sh started); never throws.</summary>
     public async Task DownAsync()
     {

@@ -28,6 +28,12 @@ public enum Fault
 
     /// <summary>Cluster runs: kill -9 the first RabbitMQ node's Erlang VM, start it again later.</summary>
     RabbitMqNodeKill,
+
+    /// <summary>
+    /// Cluster runs: cut the first node's links to the other two (scripts/infra.sh cluster partition-node: wrong Erlang
+    /// cookies, no iptables), so it pauses as the minority while its VM runs on; heal the partition later.
+    /// </summary>
+    RabbitMqNodePartition,
 }
 
 public static class Faults
@@ -36,13 +42,13 @@ public static class Faults
 
     /// <summary>The faults of a cluster run (<c>--cluster</c>): one node stopped, one node killed, then the rest.</summary>
     public static readonly IReadOnlyList<Fault> Cluster =
-        [Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill, Fault.Redis, Fault.Reward, Fault.Learner, Fault.Feedback, Fault.Generation];
+        [Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill, Fault.RabbitMqNodePartition, Fault.Redis, Fault.Reward, Fault.Learner, Fault.Feedback, Fault.Generation];
 
     /// <summary>Every fault there is.</summary>
-    public static readonly IReadOnlyList<Fault> Known = [.. All, Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill];
+    public static readonly IReadOnlyList<Fault> Known = [.. All, Fault.RabbitMqNodeStop, Fault.RabbitMqNodeKill, Fault.RabbitMqNodePartition];
 
     /// <summary>Faults on one node of a cluster (<c>--cluster</c> only).</summary>
-    public static bool IsNodeFault(Fault fault) => fault is Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill;
+    public static bool IsNodeFault(Fault fault) => fault is Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill or Fault.RabbitMqNodePartition;
 
     public static string Name(Fault fault) => fault switch
     {
@@ -54,6 +60,7 @@ public static class Faults
         Fault.Generation => "generation",
         Fault.RabbitMqNodeStop => "rabbitmq-node-stop",
         Fault.RabbitMqNodeKill => "rabbitmq-node-kill",
+        Fault.RabbitMqNodePartition => "rabbitmq-node-partition",
         _ => throw new ArgumentOutOfRangeException(nameof(fault)),
     };
 
@@ -62,7 +69,7 @@ public static class Faults
     /// <summary>The services whose readiness a fault takes away: every service for the servers, one for a killed process.</summary>
     public static IReadOnlyList<string> Affected(Fault fault) => fault switch
     {
-        Fault.RabbitMq or Fault.Redis or Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill => LocalServices.Names,
+        Fault.RabbitMq or Fault.Redis or Fault.RabbitMqNodeStop or Fault.RabbitMqNodeKill or Fault.RabbitMqNodePartition => LocalServices.Names,
         _ => [ProcessName(fault)],
     };
 

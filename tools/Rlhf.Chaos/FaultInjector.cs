@@ -127,6 +127,7 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
                 case Fault.Redis:
                 case Fault.RabbitMqNodeStop:
                 case Fault.RabbitMqNodeKill:
+                case Fault.RabbitMqNodePartition:
                     await RestartServerAsync(record, cancellationToken);
                     break;
                 default:
@@ -155,7 +156,9 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watcher = WatchPortClosedAsync(record, port, watching.Token);
         var downSeconds = record.Fault == Fault.Redis ? settings.RedisDownSeconds : settings.RabbitMqDownSeconds;
-        if (Faults.IsNodeFault(record.Fault))
+        if (record.Fault == Fault.RabbitMqNodePartition)
+            await infrastructure.PartitionFirstNodeAsync(downSeconds, cancellationToken);
+        else if (Faults.IsNodeFault(record.Fault))
             await infrastructure.RestartFirstNodeAsync(kill: record.Fault == Fault.RabbitMqNodeKill, downSeconds, cancellationToken);
         else
             await infrastructure.RestartAsync(record.Fault, downSeconds, cancellationToken);
@@ -260,6 +263,7 @@ public sealed class FaultInjector(ChaosSettings settings, ChaosInfrastructure in
         Fault.Redis => "restart Redis (SHUTDOWN, start on its AOF)",
         Fault.RabbitMqNodeStop => "stop RabbitMQ cluster node 1 (rabbitmqctl stop; the other two keep the queues), start it again",
         Fault.RabbitMqNodeKill => "kill -9 RabbitMQ cluster node 1's Erlang VM (the other two keep the queues), start it again",
+        Fault.RabbitMqNodePartition => "partition RabbitMQ cluster node 1 from the other two (its VM runs on and pauses as the minority), heal it",
         _ => $"kill -9 the {Faults.Name(fault)} service, start it again",
     };
 
