@@ -35,7 +35,11 @@ public sealed class ChaosInfrastructure(IReadOnlyList<int> rabbitMqPorts, int re
         if (Cluster)
             await RunAsync(["cluster", "down"], new Dictionary<string, string>(), cancellationToken);
         await RunAsync(["down"], new Dictionary<string, string>(), cancellationToken);
-        var (code, output) = await RunAsync(["up"], new Dictionary<string, string> { ["INFRA_FRESH"] = "1" }, cancellationToken);
+        // Node 1 of a cluster starts here, before `cluster up`: it needs the cluster's partition handling too.
+        var upEnvironment = new Dictionary<string, string> { ["INFRA_FRESH"] = "1" };
+        if (Cluster)
+            upEnvironment["RABBITMQ_PARTITION_HANDLING"] = "pause_minority";
+        var (code, output) = await RunAsync(["up"], upEnvironment, cancellationToken);
         if (code != 0)
             throw new InvalidOperationException($"scripts/infra.sh up failed (exit {code}): {Last(output)}; see infra.log in the run folder.");
         if (!output.Contains("rabbitmq: up (started)", StringComparison.Ordinal) || !output.Contains("redis: up (started)", StringComparison.Ordinal))
@@ -77,17 +81,25 @@ public sealed class ChaosInfrastructure(IReadOnlyList<int> rabbitMqPorts, int re
         var (code, output) = await RunAsync(["cluster", "partition-node", "1"], new Dictionary<string, string>(), cancellationToken);
         if (code != 0)
             throw new InvalidOperationException($"scripts/infra.sh cluster partition-node 1 failed (exit {code}): {Last(output)}");
-        // The node pauses once it has noticed that it is the minority; the partition lasts downSeconds from then.
-        var paused = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (await ListensAsync(RabbitMqPort, cancellationToken))
+        try
         {
-            if (DateTime.UtcNow > paused)
-                throw new TimeoutException("RabbitMQ cluster node 1 did not pause within 60 s of its partition (is cluster_partition_handling pause_minority?)");
-            await Task.Delay(100, cancellationToken);
+            // The node pauses once it has noticed that it is the minority; the partition lasts downSeconds from then.
+            var paused = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (await ListensAsync(RabbitMqPort, cancellationToken))
+            {
+                if (DateTime.UtcNow > paused)
+                    throw new TimeoutException("RabbitMQ cluster node 1 did not pause within 60 s of its partition (is its cluster_partition_handling pause_minority?)");
+                await Task.Delay(100, cancellationToken);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(downSeconds), cancellationToken);
+        }
+        finally
+        {
+            // Healed whatever happened: a run must never leave its cluster partitioned.
+            (code, output) = await RunAsync(["cluster", "heal-node", "1"], new Dictionary<string, string>(), CancellationToken.None);
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(downSeconds), cancellationToken);
-        (code, output) = await RunAsync(["cluster", "heal-node", "1"], new Dictionary<string, string>(), cancellationToken);
         if (code != 0)
             throw new InvalidOperationException($"scripts/infra.sh cluster heal-node 1 failed (exit {code}): {Last(output)}");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
