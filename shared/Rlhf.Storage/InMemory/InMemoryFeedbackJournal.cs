@@ -47,6 +47,25 @@ public sealed class InMemoryFeedbackJournal(TimeProvider time) : IFeedbackJourna
             return Task.FromResult(read);
         }
     }
+
+    public Task<int> EraseGroupsAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groupIds);
+        lock (gate)
+        {
+            var erased = 0;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var entry = FeedbackJournalJson.Parse(entries[i]);
+                if (entry.IsErased || !groupIds.Contains(entry.GroupId))
+                    continue;
+                entries[i] = FeedbackJournalJson.Erased(entry);
+                erased++;
+            }
+
+            return Task.FromResult(erased);
+        }
+    }
 }
 
 /// <summary>In-process twin of <see cref="RedisPendingRolloutQueue"/>.</summary>
