@@ -21,7 +21,11 @@ public interface IRolloutStore
 
     /// <summary>
     /// Deletes every stored rollout whose <see cref="RolloutGenerated.UserId"/> is <paramref name="userId"/> (exact,
-    /// ordinal) and the user's index; returns the rollouts deleted (empty when none is stored, e.g. a second call).
+    /// ordinal), then the user's index (last, so a deletion cut short is found again by the next call); returns the
+    /// groups the index named and the rollouts deleted (both empty when nothing is stored, e.g. a second call).
     /// </summary>
-    Task<IReadOnlyList<RolloutGenerated>> DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
+    Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>What <see cref="IRolloutStore.DeleteUserAsync"/> found: the user's groups, and the rollouts it deleted.</summary>
+public sealed record RolloutDeletion(IReadOnlyList<string> GroupIds, IReadOnlyList<RolloutGenerated> Rollouts);

@@ -24,7 +24,7 @@ public sealed class ResilienceTests : IDisposable
         public Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default) =>
             throw new TimeoutException("Redis did not answer");
 
-        public Task<IReadOnlyList<RolloutGenerated>> DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        public Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
             throw new TimeoutException("Redis did not answer");
     }
 

@@ -46,14 +46,17 @@ public abstract class RolloutStoreContract
 
         var deleted = await store.DeleteUserAsync(user, Cancel);
 
-        Assert.Equal(theirs.Append(theirsToo).Select(r => r.RolloutId).Order(), deleted.Select(r => r.RolloutId).Order());
+        Assert.Equal(theirs.Append(theirsToo).Select(r => r.RolloutId).Order(), deleted.Rollouts.Select(r => r.RolloutId).Order());
+        Assert.Equal(new[] { first, second }.Order(StringComparer.Ordinal), deleted.GroupIds);
         foreach (var rollout in theirs.Append(theirsToo))
             Assert.Null(await store.GetAsync(rollout.RolloutId, Cancel));
         Assert.Empty(await store.GetGroupAsync(first, Cancel));
         Assert.Empty(await store.GetGroupAsync(second, Cancel));
         Assert.Equal(someoneElse.Select(r => r.RolloutId), (await store.GetGroupAsync(other, Cancel)).Select(r => r.RolloutId));
-        Assert.Empty(await store.DeleteUserAsync(user, Cancel));
-        Assert.Empty(await store.DeleteUserAsync("nobody", Cancel));
+        var again = await store.DeleteUserAsync(user, Cancel);
+        Assert.Empty(again.Rollouts);
+        Assert.Empty(again.GroupIds);
+        Assert.Empty((await store.DeleteUserAsync("nobody", Cancel)).Rollouts);
     }
 
     [Fact]

@@ -62,33 +62,31 @@ public sealed class InMemoryRolloutStore : IRolloutStore
         }
     }
 
-    public Task<IReadOnlyList<RolloutGenerated>> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    public Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         lock (gate)
         {
             var deleted = new List<RolloutGenerated>();
-            if (users.TryGet(userId, out var userGroups))
+            var userGroups = users.TryGet(userId, out var known) ? known.Order(StringComparer.Ordinal).ToArray() : [];
+            foreach (var groupId in userGroups)
             {
-                foreach (var groupId in userGroups)
-                {
-                    if (!groups.TryGet(groupId, out var members))
-                        continue;
-                    var mine = members.Select(id => rollouts.TryGet(id, out var r) ? r : null).OfType<RolloutGenerated>()
-                        .Where(r => r.UserId == userId).OrderBy(r => r.ChoiceIndex).ToList();
-                    foreach (var rollout in mine)
-                        rollouts.Remove(rollout.RolloutId);
-                    var left = members.Except(mine.Select(r => r.RolloutId)).ToArray();
-                    if (left.Length == 0)
-                        groups.Remove(groupId);
-                    else
-                        groups.Set(groupId, left, ttl);
-                    deleted.AddRange(mine);
-                }
+                if (!groups.TryGet(groupId, out var members))
+                    continue;
+                var mine = members.Select(id => rollouts.TryGet(id, out var r) ? r : null).OfType<RolloutGenerated>()
+                    .Where(r => r.UserId == userId).OrderBy(r => r.ChoiceIndex).ToList();
+                foreach (var rollout in mine)
+                    rollouts.Remove(rollout.RolloutId);
+                var left = members.Except(mine.Select(r => r.RolloutId)).ToArray();
+                if (left.Length == 0)
+                    groups.Remove(groupId);
+                else
+                    groups.Set(groupId, left, ttl);
+                deleted.AddRange(mine);
             }
 
             users.Remove(userId);
-            return Task.FromResult<IReadOnlyList<RolloutGenerated>>(deleted);
+            return Task.FromResult(new RolloutDeletion(userGroups, deleted));
         }
     }
 }

@@ -68,19 +68,20 @@ public sealed class RedisRolloutStore : IRolloutStore
             .ToList();
     }
 
-    public async Task<IReadOnlyList<RolloutGenerated>> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    public async Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         cancellationToken.ThrowIfCancellationRequested();
         var database = redis.GetDatabase();
         var deleted = new List<RolloutGenerated>();
-        foreach (var group in await database.SetMembersAsync(UserKey(userId)))
+        var groups = (await database.SetMembersAsync(UserKey(userId))).Select(g => g.ToString()).Order(StringComparer.Ordinal).ToList();
+        foreach (var group in groups)
         {
-            var mine = (await GetGroupAsync(group.ToString(), cancellationToken)).Where(r => r.UserId == userId).ToList();
+            var mine = (await GetGroupAsync(group, cancellationToken)).Where(r => r.UserId == userId).ToList();
             if (mine.Count == 0)
                 continue;
             await database.KeyDeleteAsync([.. mine.Select(r => RolloutKey(r.RolloutId))]);
-            var groupKey = GroupKey(group.ToString());
+            var groupKey = GroupKey(group);
             await database.SortedSetRemoveAsync(groupKey, [.. mine.Select(r => (RedisValue)r.RolloutId.ToString())]);
             if (await database.SortedSetLengthAsync(groupKey) == 0)
                 await database.KeyDeleteAsync(groupKey);
@@ -88,7 +89,7 @@ public sealed class RedisRolloutStore : IRolloutStore
         }
 
         await database.KeyDeleteAsync(UserKey(userId));
-        return deleted;
+        return new RolloutDeletion(groups, deleted);
     }
 
     RedisKey RolloutKey(Guid rolloutId) => $"{keyPrefix}rollout:{rolloutId}";
