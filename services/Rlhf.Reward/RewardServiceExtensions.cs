@@ -61,6 +61,7 @@ public static class RewardServiceExtensions
             services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
             services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
             services.AddBusConsumer<CommentSubmittedConsumer, CommentSubmittedConsumerDefinition>();
+            services.AddBusConsumer<UserDataDeletedConsumer, UserDataDeletedConsumerDefinition>();
         }
 
         if (role != RewardRole.Trainer)
