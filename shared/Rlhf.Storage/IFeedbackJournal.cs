@@ -69,6 +69,12 @@ public interface IPendingRolloutQueue
     Task RemoveAsync(int count, CancellationToken cancellationToken = default);
 
     Task<long> CountAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes every waiting rollout <paramref name="match"/> selects (a user's deletion); returns how many. Removing
+    /// from the middle shifts positions, so callers hold the drain's claim (no <see cref="PeekAsync"/>/<see cref="RemoveAsync"/> pair runs meanwhile).
+    /// </summary>
+    Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The JSON form of an entry, shared by the Redis store and its twin.</summary>

@@ -73,6 +73,8 @@ public sealed class UserDataDeletionTests
         await comments.AddAsync(Comment(alice[1], "carol"), Cancel); // on alice's answer
         await comments.AddAsync(Comment(bob[0], "alice"), Cancel); // by alice as a rater
         await comments.AddAsync(Comment(bob[1], "bob"), Cancel);
+        await host.Claims.TryClaimAsync(FeedbackTestHost.JudgementClaim(alice[0].GroupId, "carol"), "f1", null, Cancel);
+        await host.Claims.TryClaimAsync(FeedbackTestHost.JudgementClaim(bob[0].GroupId, "alice"), "f2", null, Cancel);
 
         var first = await DeleteAsync(host, "alice");
 
@@ -84,6 +86,9 @@ public sealed class UserDataDeletionTests
         Assert.Equal(3, removed["rollouts"]);
         Assert.Equal(2, removed["reward_journal"]);
         Assert.Equal(2, removed["comments"]);
+        Assert.Equal(1, removed["claims"]);
+        Assert.Null(await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(alice[0].GroupId, "carol"), Cancel));
+        Assert.Equal("f2", await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(bob[0].GroupId, "alice"), Cancel));
         Assert.Equal(2, removed["archive_and_event_logs"]);
         Assert.Null(removed["dashboard_recent_events"]);
         foreach (var rollout in alice.Concat(aliceAgain))

@@ -62,6 +62,19 @@ public abstract class FeedbackJournalContract
     }
 
     [Fact]
+    public async Task Pending_rollouts_of_a_deleted_user_leave_the_queue_in_order()
+    {
+        var queue = CreateQueue();
+        var rollouts = Enumerable.Range(0, 5).Select(i => Rollout(i) with { UserId = i % 2 == 0 ? "alice" : "bob" }).ToList();
+        await queue.PushAsync(rollouts, 100, Cancel);
+
+        Assert.Equal(3, await queue.RemoveWhereAsync(r => r.UserId == "alice", Cancel));
+        Assert.Equal(0, await queue.RemoveWhereAsync(r => r.UserId == "alice", Cancel));
+
+        Assert.Equal([rollouts[1].RolloutId, rollouts[3].RolloutId], (await queue.PeekAsync(10, Cancel)).Select(r => r.RolloutId));
+    }
+
+    [Fact]
     public async Task Same_feedback_id_is_kept_once_and_answers_its_first_position()
     {
         var journal = CreateJournal();

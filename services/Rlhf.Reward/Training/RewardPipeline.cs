@@ -30,7 +30,8 @@ public sealed class RewardPipeline(
 
     /// <summary>
     /// A user's data was deleted: after the restore (which reads the journal), their training rankings leave memory and
-    /// the journal, and comments on their groups or by them that arrived during the deletion leave the comment store.
+    /// the journal, comments on their groups or by them that arrived during the deletion leave the comment store, and
+    /// their rollouts leave the queue of those waiting for the first reward model.
     /// </summary>
     public async Task ForgetUserAsync(UserDataDeleted deleted, CancellationToken cancellationToken)
     {
@@ -39,8 +40,10 @@ public sealed class RewardPipeline(
         var groups = deleted.GroupIds.ToHashSet(StringComparer.Ordinal);
         var deletedComments = await comments.DeleteAsync(c => groups.Contains(c.GroupId) || (c.RaterId == deleted.UserId && c.SubmittedAt <= deleted.DeletedAt),
             cancellationToken);
-        logger.LogInformation("A user's data left the reward trainer: {Rankings} training rankings dropped, {Journal} more journal entries tombstoned, {Comments} more comments deleted",
-            rankings, journaled, deletedComments);
+        var pending = await rollouts.ForgetPendingAsync(deleted.UserId, groups, cancellationToken);
+        logger.LogInformation(
+            "A user's data left the reward trainer: {Rankings} training rankings dropped, {Journal} more journal entries tombstoned, {Comments} more comments deleted, {Pending} rollouts waiting for the first reward model removed",
+            rankings, journaled, deletedComments, pending);
     }
 
     /// <summary>Records a ranking (tiers of stored rollouts, best first).</summary>

@@ -106,4 +106,11 @@ public sealed class InMemoryPendingRolloutQueue : IPendingRolloutQueue
         lock (gate)
             return Task.FromResult((long)waiting.Count);
     }
+
+    public Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        lock (gate)
+            return Task.FromResult(waiting.RemoveAll(r => match(r)));
+    }
 }

@@ -145,4 +145,16 @@ public sealed class RedisPendingRolloutQueue(IConnectionMultiplexer redis, strin
         cancellationToken.ThrowIfCancellationRequested();
         return await redis.GetDatabase().ListLengthAsync(Key);
     }
+
+    public async Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = redis.GetDatabase();
+        var removed = 0L;
+        // By value (LREM), so rollouts pushed meanwhile at the tail are never touched.
+        foreach (var value in (await database.ListRangeAsync(Key)).Where(v => match(StorageJson.Deserialize<RolloutGenerated>(v.ToString()))).Distinct())
+            removed += await database.ListRemoveAsync(Key, value);
+        return (int)removed;
+    }
 }
