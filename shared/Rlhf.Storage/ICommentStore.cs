@@ -29,6 +29,9 @@ public interface ICommentStore
 
     /// <summary>Deletes every stored comment <paramref name="match"/> selects (a full scan: deletions are rare); returns how many.</summary>
     Task<int> DeleteAsync(Func<CommentSubmitted, bool> match, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the comments submitted before <paramref name="cutoff"/> (retention); returns how many.</summary>
+    Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The filter both stores apply.</summary>

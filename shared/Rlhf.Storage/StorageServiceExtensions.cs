@@ -111,6 +111,10 @@ public static class StorageServiceExtensions
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.LiveFeedbackTtl)} must be at least one second (got {options.LiveFeedbackTtl}).");
             if (options.RolloutTtl <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.RolloutTtl)} must be positive (got {options.RolloutTtl}).");
+            if (options.Retention.Comments is { } comments && comments <= TimeSpan.Zero)
+                failures.Add($"{StorageOptions.SectionName}:Retention:Comments must be positive when set (got {comments}).");
+            if (options.Retention.SweepInterval < TimeSpan.FromSeconds(1))
+                failures.Add($"{StorageOptions.SectionName}:Retention:SweepInterval must be at least one second (got {options.Retention.SweepInterval}).");
             if (options.IdempotencyTtl <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.IdempotencyTtl)} must be positive (got {options.IdempotencyTtl}).");
             if (options.Kind == StoreKind.Redis && !redis.Value.IsConfigured)

@@ -32,6 +32,20 @@ public abstract class CommentStoreContract
     }
 
     [Fact]
+    public async Task Retention_deletes_the_comments_submitted_before_the_cutoff_only()
+    {
+        var store = CreateStore();
+        foreach (var minute in Enumerable.Range(0, 5))
+            await store.AddAsync(Comment(minute, $"note {minute}"), Cancel);
+
+        Assert.Equal(3, await store.DeleteOlderThanAsync(Start.AddMinutes(3), Cancel));
+        Assert.Equal(0, await store.DeleteOlderThanAsync(Start.AddMinutes(3), Cancel));
+
+        Assert.Equal(["note 4", "note 3"], (await store.SearchAsync(new CommentQuery(), 100, Cancel)).Comments.Select(c => c.Comment));
+        Assert.Equal(2, await store.CountAsync(Cancel));
+    }
+
+    [Fact]
     public async Task A_comment_is_stored_once_by_feedback_id()
     {
         var store = CreateStore();

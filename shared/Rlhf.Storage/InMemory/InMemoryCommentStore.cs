@@ -50,4 +50,7 @@ public sealed class InMemoryCommentStore : ICommentStore
             return Task.FromResult(doomed.Count);
         }
     }
+
+    public Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default) =>
+        DeleteAsync(c => c.SubmittedAt < cutoff, cancellationToken);
 }

@@ -77,4 +77,19 @@ public sealed class RedisCommentStore(IConnectionMultiplexer redis, string keyPr
         await database.SortedSetRemoveAsync(ByTime, [.. doomed]);
         return (int)deleted;
     }
+
+    public async Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        var database = redis.GetDatabase();
+        var deleted = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ids = await database.SortedSetRangeByScoreAsync(ByTime, double.NegativeInfinity, cutoff.ToUnixTimeMilliseconds(), Exclude.Stop, take: Page);
+            if (ids.Length == 0)
+                return deleted;
+            deleted += (int)await database.HashDeleteAsync(Entries, ids);
+            await database.SortedSetRemoveAsync(ByTime, ids);
+        }
+    }
 }
