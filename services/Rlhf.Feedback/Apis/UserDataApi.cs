@@ -7,7 +7,7 @@ namespace Rlhf.Feedback.Apis;
 /// <summary>
 /// <c>DELETE /v1/users/{user_id}</c> (role <c>admin</c>, <c>X-Operator-Key</c>): deletes the user's data everywhere
 /// (<see cref="UserDataDeletion"/>) and answers 200 with the <see cref="DeletionReport"/>; 400 for an id that cannot be
-/// a user, 503 when a store is unreachable (nothing is rolled back; the same call finishes the job).
+/// a user, 503 when a store or the broker fails part-way (nothing is rolled back; the same call finishes the job).
 /// </summary>
 public static class UserDataApi
 {
@@ -25,11 +25,12 @@ public static class UserDataApi
         {
             return TypedResults.Ok(await deletion.DeleteAsync(user_id, cancellationToken));
         }
-        catch (Exception error) when (error is StackExchange.Redis.RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
         {
+            // Redis or the broker failed part-way: every step is idempotent, so the same call finishes the job.
             loggers.CreateLogger(typeof(UserDataApi)).LogWarning(error, "Deleting a user's data failed part-way; answered 503");
-            return EdgeError.Unavailable("User data not fully deleted", "A store did not answer; part of the data may be deleted. Send the same request again.",
-                TimeSpan.FromSeconds(5)).ToResult();
+            return EdgeError.Unavailable("User data not fully deleted",
+                "A store or the message broker did not answer; part of the data may be deleted. Send the same request again.", TimeSpan.FromSeconds(5)).ToResult();
         }
     }
 }
