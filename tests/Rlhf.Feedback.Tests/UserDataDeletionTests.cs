@@ -14,11 +14,20 @@ public sealed class UserDataDeletionTests
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    static FeedbackTestHost Start()
+    static FeedbackTestHost Start(Action<IServiceCollection>? services = null)
     {
         var settings = OperatorAccess.Settings();
         settings["Operators:AdminKeys:test-admin"] = FeedbackTestHost.Sha256Hex(AdminKey);
-        return FeedbackTestHost.Start(settings);
+        return FeedbackTestHost.Start(settings, services: services);
+    }
+
+    sealed class UnreachableErasureStore : IErasureStore
+    {
+        public Task<UserErasure> RecordAsync(UserErasure erasure, CancellationToken cancellationToken = default) => throw new TimeoutException("Redis did not answer");
+
+        public Task<UserErasure?> GetAsync(string userId, CancellationToken cancellationToken = default) => throw new TimeoutException("Redis did not answer");
+
+        public Task<ErasedData> LoadAllAsync(CancellationToken cancellationToken = default) => throw new TimeoutException("Redis did not answer");
     }
 
     static Task<HttpResponseMessage> DeleteAsync(FeedbackTestHost host, string userId, string? key = AdminKey)
@@ -111,6 +120,17 @@ public sealed class UserDataDeletionTests
         Assert.Equal(2, again.GetProperty("groups").GetInt32());
         Assert.Equal(Removed(report).Keys, Removed(again).Keys);
         Assert.All(Removed(again).Values, count => Assert.True(count is null or 0));
+    }
+
+    [Fact]
+    public async Task A_store_that_does_not_answer_is_a_503_and_nothing_is_published()
+    {
+        await using var host = Start(services => services.AddSingleton<IErasureStore>(new UnreachableErasureStore()));
+
+        var detail = await (await DeleteAsync(host, "alice")).ProblemDetailAsync(503);
+
+        Assert.Contains("Send the same request again", detail);
+        Assert.Empty(host.Recorder.Of<UserDataDeleted>());
     }
 
     [Theory]
