@@ -91,6 +91,9 @@ public sealed class UserDeletionLoopTests : IDisposable
         await CommentAsync(http, bobIds[0], bob);
         await Until(async () => await journal.LengthAsync(Cancel) >= 2 && await comments.CountAsync(Cancel) >= 2, "both rankings journaled, both comments stored");
         var roundsBefore = events.RewardModels.Count + events.RewardModelsRejected.Count;
+        // Before the deletion the checks below do see alice: her words in Redis, her events on the dashboard.
+        Assert.NotEmpty((await ScanAsync(redis, alice)).Hits);
+        await Until(async () => (await DashboardMessagesAsync(http)).Any(m => m.Contains(alice)), "alice's events on the dashboard");
 
         // Alice is deleted while the loop runs.
         using var delete = new HttpRequestMessage(HttpMethod.Delete, $"/v1/users/{alice}");
@@ -139,12 +142,18 @@ public sealed class UserDeletionLoopTests : IDisposable
         Assert.Contains(bobGroup2, pairs);
 
         // The dashboard: nothing of alice but the deletion event (ids only); bob's events are there.
+        var notDeletions = await DashboardMessagesAsync(http);
+        Assert.DoesNotContain(notDeletions, m => m.Contains(alice) || m.Contains(aliceGroup) || aliceIds.Any(m.Contains));
+        Assert.Contains(notDeletions, m => m.Contains(bobGroup2));
+    }
+
+    /// <summary>The messages of the dashboard's recent events, but the deletions (which name the ids they deleted).</summary>
+    static async Task<List<string>> DashboardMessagesAsync(HttpClient http)
+    {
         using var dashboard = new HttpRequestMessage(HttpMethod.Get, "/v1/dashboard/events?limit=2000");
         dashboard.Headers.Add("X-Operator-Key", AdminKey);
         var shown = JsonNode.Parse(await (await http.SendAsync(dashboard, Cancel)).Content.ReadAsStringAsync(Cancel))!.AsArray();
-        var notDeletions = shown.Where(e => e!["type"]!.GetValue<string>() != "UserDataDeleted").Select(e => e!["message"]!.ToJsonString()).ToList();
-        Assert.DoesNotContain(notDeletions, m => m.Contains(alice) || m.Contains(aliceGroup) || aliceIds.Any(m.Contains));
-        Assert.Contains(notDeletions, m => m.Contains(bobGroup2));
+        return [.. shown.Where(e => e!["type"]!.GetValue<string>() != "UserDataDeleted").Select(e => e!["message"]!.ToJsonString())];
     }
 
     static string Flushed(EventLog events, string path)
