@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rlhf.Feedback.Apis;
+using Rlhf.Feedback.Privacy;
 using Rlhf.Feedback.Quotas;
 using Rlhf.Hosting;
 using Rlhf.Storage;
@@ -39,13 +40,18 @@ public static class FeedbackServiceExtensions
                 : new InMemoryClientQuota(sp.GetRequiredService<TimeProvider>());
         });
         services.AddScoped<FeedbackIntake>();
+        services.AddScoped<UserDataDeletion>();
         return builder;
     }
 
-    /// <summary>Maps <c>POST /v1/feedback/rankings</c>, <c>/ratings</c>, <c>/pairwise</c> and <c>/demonstrations</c>.</summary>
+    /// <summary>
+    /// Maps <c>POST /v1/feedback/rankings</c>, <c>/ratings</c>, <c>/pairwise</c>, <c>/demonstrations</c> and the other
+    /// kinds, and the admin route <c>DELETE /v1/users/{user_id}</c> (feedback owns intake, so it owns deletion too).
+    /// </summary>
     public static WebApplication MapFeedbackApi(this WebApplication app)
     {
         app.MapFeedbackEndpoints();
+        app.MapUserDataEndpoints();
         if (app.Services.GetRequiredService<IOptions<FeedbackOptions>>().Value.ApiKeys.Count == 0)
             app.Logger.LogWarning("No {Section} configured: every feedback request is refused with 401", $"{FeedbackOptions.SectionName}:{nameof(FeedbackOptions.ApiKeys)}");
         return app;

@@ -56,11 +56,14 @@ public static class RewardServiceExtensions
         {
             // One trainer owns the journal and the versions; feedback queues are competing consumers, so run one.
             services.AddHostedService<RoundScheduler>();
+            services.AddSingleton<CommentRetentionSweeper>();
+            services.AddHostedService(sp => sp.GetRequiredService<CommentRetentionSweeper>());
             services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
             services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
             services.AddBusConsumer<CommentSubmittedConsumer, CommentSubmittedConsumerDefinition>();
+            services.AddBusConsumer<UserDataDeletedConsumer, UserDataDeletedConsumerDefinition>();
         }
 
         if (role != RewardRole.Trainer)

@@ -39,6 +39,7 @@ public static class ArchiveSelection
     {
         await using var redis = await source.ConnectRedisAsync();
         var index = source.Index(redis);
+        filter = filter with { Erased = await new Rlhf.Storage.RedisErasureStore(redis, source.KeyPrefix).LoadAllAsync(cancellationToken) };
         var offsets = await index.QueryAsync(ToQuery(filter));
         if (filter.GroupId is { } group)
             filter = filter with { GroupRollouts = await index.GroupRolloutsAsync(group) };

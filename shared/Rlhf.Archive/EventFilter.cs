@@ -1,4 +1,5 @@
 using Rlhf.Contracts;
+using Rlhf.Storage;
 
 namespace Rlhf.Archive;
 
@@ -26,6 +27,39 @@ public sealed record EventFilter
     public IReadOnlySet<Guid> GroupRollouts { get; init; } = new HashSet<Guid>();
 
     /// <summary>
+    /// Deleted users' data: events it covers never match (<see cref="IsErased"/>). From the log's own
+    /// <see cref="UserDataDeleted"/> events (<see cref="WithErasures"/>) or the deployment's tombstones in Redis.
+    /// </summary>
+    public ErasedData Erased { get; init; } = ErasedData.Empty;
+
+    /// <summary>
+    /// Collects the log's <see cref="UserDataDeleted"/> events in a first pass: the log is append-only, so a deletion is
+    /// written after the events it covers.
+    /// </summary>
+    public EventFilter WithErasures(string eventsPath)
+    {
+        var erased = new ErasedData();
+        foreach (var e in EventLogReader.Read(eventsPath))
+            if (e.Type == nameof(UserDataDeleted))
+            {
+                var deleted = e.MessageAs<UserDataDeleted>();
+                erased.Add(new UserErasure(deleted.UserId, deleted.DeletedAt, deleted.GroupIds, deleted.RolloutIds));
+            }
+
+        return this with { Erased = erased };
+    }
+
+    /// <summary>
+    /// True when the event is about a deleted user's request or answer (<c>groupId</c>, <c>replacedGroupId</c>, the
+    /// answers it names) or names the user as <c>userId</c> or <c>raterId</c> and was sent no later than the deletion.
+    /// The deletion events themselves (ids only) are kept.
+    /// </summary>
+    public bool IsErased(in ArchivedEvent e) =>
+        !Erased.IsEmpty && e.Type != nameof(UserDataDeleted)
+        && (Erased.IsErasedGroup(e.GetString("replacedGroupId"))
+            || Erased.Covers(e.GetString("groupId"), e.ReferencedRollouts(), e.GetString("userId"), e.GetString("raterId"), e.SentTime));
+
+    /// <summary>
     /// Collects the rollout ids of the group's <see cref="RolloutGenerated"/> events in a first pass: the log appends
     /// events as they are consumed, so a score may be written before the rollout it scores.
     /// </summary>
@@ -42,6 +76,8 @@ public sealed record EventFilter
 
     public bool Matches(in ArchivedEvent e)
     {
+        if (IsErased(e))
+            return false;
         if (Types is not null && !Types.Contains(e.Type))
             return false;
         if (Since is { } since && !(e.SentTime >= since))

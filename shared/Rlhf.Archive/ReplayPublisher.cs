@@ -28,7 +28,7 @@ public static class ReplayPublisher
     /// <summary>The events of the log that match <paramref name="filter"/>, after skipping <paramref name="offset"/>, at most <paramref name="limit"/>.</summary>
     public static IEnumerable<ArchivedEvent> Select(string eventsPath, EventFilter filter, int offset, int? limit)
     {
-        filter = filter.WithGroupRollouts(eventsPath);
+        filter = filter.WithGroupRollouts(eventsPath).WithErasures(eventsPath);
         int matched = 0, selected = 0;
         foreach (var e in EventLogReader.Read(eventsPath))
         {

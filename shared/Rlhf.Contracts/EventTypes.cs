@@ -29,6 +29,7 @@ public static class EventTypes
         visitor.Visit<CanaryStarted>();
         visitor.Visit<CanaryConcluded>();
         visitor.Visit<RewardHackingSuspected>();
+        visitor.Visit<UserDataDeleted>();
     }
 
     public static IReadOnlyList<Type> All { get; } = Collect();

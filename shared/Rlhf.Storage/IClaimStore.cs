@@ -14,4 +14,7 @@ public interface IClaimStore
 
     /// <summary>Removes a claim (when the effect it guarded failed and must be retried).</summary>
     Task ReleaseAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes every claim whose key <paramref name="match"/> selects (a full scan: for a user's deletion); returns how many.</summary>
+    Task<int> DeleteWhereAsync(Func<string, bool> match, CancellationToken cancellationToken = default);
 }

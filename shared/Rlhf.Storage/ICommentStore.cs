@@ -26,6 +26,12 @@ public interface ICommentStore
     Task<CommentSearchResult> SearchAsync(CommentQuery query, int maxScan, CancellationToken cancellationToken = default);
 
     Task<long> CountAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every stored comment <paramref name="match"/> selects (a full scan: deletions are rare); returns how many.</summary>
+    Task<int> DeleteAsync(Func<CommentSubmitted, bool> match, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the comments submitted before <paramref name="cutoff"/> (retention); returns how many.</summary>
+    Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The filter both stores apply.</summary>

@@ -10,7 +10,15 @@ namespace Rlhf.Storage;
 /// <param name="GroupId">The request (group of candidates) the feedback is about.</param>
 /// <param name="RecordedAt">When the consumer recorded it (UTC).</param>
 /// <param name="Payload">What the trainer needs to rebuild its state without other stores (the consumer's own format).</param>
-public sealed record FeedbackJournalEntry(long Seq, Guid FeedbackId, string Kind, string GroupId, DateTimeOffset RecordedAt, JsonElement Payload);
+public sealed record FeedbackJournalEntry(long Seq, Guid FeedbackId, string Kind, string GroupId, DateTimeOffset RecordedAt, JsonElement Payload)
+{
+    /// <summary>The kind of an entry whose user's data was deleted: same position and feedback id, empty payload.</summary>
+    public const string ErasedKind = "erased";
+
+    /// <summary>True for a tombstone (<see cref="ErasedKind"/>): training and restore skip it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsErased => Kind == ErasedKind;
+}
 
 /// <summary>Result of <see cref="IFeedbackJournal.AppendAsync"/>: whether this call added the entry, and its position.</summary>
 public readonly record struct JournalAppend(bool Appended, long Seq);
@@ -36,6 +44,13 @@ public interface IFeedbackJournal
 
     /// <summary>Up to <paramref name="maxCount"/> entries from position <paramref name="fromSeq"/> (1-based) on, in order.</summary>
     Task<IReadOnlyList<FeedbackJournalEntry>> ReadAsync(long fromSeq, int maxCount, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces every entry of these groups, in place, by a tombstone (<see cref="FeedbackJournalEntry.ErasedKind"/>:
+    /// same position, feedback id, group and time, payload <c>{}</c>), so positions stay without gaps and a redelivered
+    /// feedback is still a duplicate; returns how many entries this call erased (0 when they already were).
+    /// </summary>
+    Task<int> EraseGroupsAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -54,6 +69,12 @@ public interface IPendingRolloutQueue
     Task RemoveAsync(int count, CancellationToken cancellationToken = default);
 
     Task<long> CountAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes every waiting rollout <paramref name="match"/> selects (a user's deletion); returns how many. Removing
+    /// from the middle shifts positions, so callers hold the drain's claim (no <see cref="PeekAsync"/>/<see cref="RemoveAsync"/> pair runs meanwhile).
+    /// </summary>
+    Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The JSON form of an entry, shared by the Redis store and its twin.</summary>
@@ -73,4 +94,11 @@ internal static class FeedbackJournalJson
     public static string WithSeq(long seq, string withoutSeq) => $"{{\"seq\":{seq},{withoutSeq[1..]}";
 
     public static FeedbackJournalEntry Parse(string json) => StorageJson.Deserialize<FeedbackJournalEntry>(json);
+
+    /// <summary>The tombstone of <paramref name="entry"/>: everything but its kind and payload kept.</summary>
+    public static string Erased(FeedbackJournalEntry entry)
+    {
+        using var empty = JsonDocument.Parse("{}");
+        return WithSeq(entry.Seq, WithoutSeq(entry.FeedbackId, FeedbackJournalEntry.ErasedKind, entry.GroupId, entry.RecordedAt, empty.RootElement));
+    }
 }

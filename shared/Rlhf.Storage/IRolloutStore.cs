@@ -5,7 +5,8 @@ namespace Rlhf.Storage;
 /// <summary>
 /// Served rollouts by id, kept for a configurable time (<see cref="StorageOptions.RolloutTtl"/>); feedback is validated
 /// against them and the learner reads their tokens. Redis: one JSON string per rollout plus a sorted set per group
-/// (scored by choice index), written in one transaction, all with the TTL.
+/// (scored by choice index), written in one transaction, all with the TTL, plus a set of group ids per user (the
+/// OpenAI <c>user</c> field) so that one user's rollouts can be deleted.
 /// </summary>
 public interface IRolloutStore
 {
@@ -17,4 +18,14 @@ public interface IRolloutStore
 
     /// <summary>All stored candidates of a group ordered by choice index; empty when unknown or expired.</summary>
     Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes every stored rollout whose <see cref="RolloutGenerated.UserId"/> is <paramref name="userId"/> (exact,
+    /// ordinal), then the user's index (last, so a deletion cut short is found again by the next call); returns the
+    /// groups the index named and the rollouts deleted (both empty when nothing is stored, e.g. a second call).
+    /// </summary>
+    Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>What <see cref="IRolloutStore.DeleteUserAsync"/> found: the user's groups, and the rollouts it deleted.</summary>
+public sealed record RolloutDeletion(IReadOnlyList<string> GroupIds, IReadOnlyList<RolloutGenerated> Rollouts);

@@ -20,7 +20,7 @@ public sealed class StorageOptions
     /// <summary><c>Redis</c> (default when Redis is configured) or <c>InMemory</c>.</summary>
     public StoreKind? Kind { get; set; }
 
-    /// <summary>How long served rollouts stay available for feedback.</summary>
+    /// <summary>How long served rollouts stay available for feedback (their retention: prompts and responses expire with them).</summary>
     public TimeSpan RolloutTtl { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>How long a canary's live-feedback counts are kept after their last update.</summary>
@@ -41,4 +41,17 @@ public sealed class StorageOptions
 
     /// <summary>Directory of the file-system blob store; empty keeps blobs in Redis (or memory).</summary>
     public string? BlobDirectory { get; set; }
+
+    /// <summary>How long stores without a TTL of their own keep records (<c>Storage:Retention:*</c>).</summary>
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>Configuration section <c>Storage:Retention</c>: age limits the reward trainer enforces by a periodic sweep.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Comments and flags older than this are deleted; unset keeps them (the default).</summary>
+    public TimeSpan? Comments { get; set; }
+
+    /// <summary>How often the sweep runs.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromHours(1);
 }

@@ -13,7 +13,7 @@ public static class StorageServiceExtensions
     /// <summary>
     /// Binds and validates the <c>Storage</c> section (at start) and registers <see cref="IRolloutStore"/>,
     /// <see cref="IClaimStore"/>, <see cref="IIdempotencyStore"/>, <see cref="IModelRegistry"/>, <see cref="IFeedbackJournal"/>,
-    /// <see cref="IPendingRolloutQueue"/>, <see cref="ICommentStore"/>, <see cref="ILiveFeedbackStore"/>, <see cref="IAlarmWindowStore"/> and
+    /// <see cref="IPendingRolloutQueue"/>, <see cref="ICommentStore"/>, <see cref="IErasureStore"/>, <see cref="ILiveFeedbackStore"/>, <see cref="IAlarmWindowStore"/> and
     /// <see cref="IBlobStore"/> as singletons. Redis backs them when <c>Storage:Kind</c> is <c>Redis</c>, or when it
     /// is unset and <c>Redis:Configuration</c> is set (the multiplexer comes from <c>AddServiceDefaults</c>; keys start
     /// with <c>Redis:KeyPrefix</c>, or the sandbox prefix under <c>Replay:Sandbox</c>); otherwise they live in process
@@ -63,6 +63,9 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<ICommentStore>(sp => Create<ICommentStore>(sp,
             (redis, prefix, _) => new RedisCommentStore(redis, prefix),
             (_, _) => new InMemoryCommentStore()));
+        services.TryAddSingleton<IErasureStore>(sp => Create<IErasureStore>(sp,
+            (redis, prefix, _) => new RedisErasureStore(redis, prefix),
+            (_, _) => new InMemoryErasureStore()));
         services.TryAddSingleton<IPendingRolloutQueue>(sp => Create<IPendingRolloutQueue>(sp,
             (redis, prefix, _) => new RedisPendingRolloutQueue(redis, prefix),
             (_, _) => new InMemoryPendingRolloutQueue()));
@@ -108,6 +111,10 @@ public static class StorageServiceExtensions
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.LiveFeedbackTtl)} must be at least one second (got {options.LiveFeedbackTtl}).");
             if (options.RolloutTtl <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.RolloutTtl)} must be positive (got {options.RolloutTtl}).");
+            if (options.Retention.Comments is { } comments && comments <= TimeSpan.Zero)
+                failures.Add($"{StorageOptions.SectionName}:Retention:Comments must be positive when set (got {comments}).");
+            if (options.Retention.SweepInterval < TimeSpan.FromSeconds(1))
+                failures.Add($"{StorageOptions.SectionName}:Retention:SweepInterval must be at least one second (got {options.Retention.SweepInterval}).");
             if (options.IdempotencyTtl <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.IdempotencyTtl)} must be positive (got {options.IdempotencyTtl}).");
             if (options.Kind == StoreKind.Redis && !redis.Value.IsConfigured)

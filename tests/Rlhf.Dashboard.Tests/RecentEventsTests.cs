@@ -40,4 +40,58 @@ public sealed class RecentEventsTests
         Assert.Contains("recent events", page);
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, badLimit.StatusCode);
     }
+
+    static RolloutGenerated Rollout(string groupId, string userId, DateTimeOffset createdAt) => new(Guid.NewGuid(), groupId, 0, 1, 0,
+        $"<user>secret of {userId}</user>", [1], $"answer for {userId}", [2], [-0.1f], "stop", new SamplingParameters(1, 1, 0, 8, null, []), "app", userId, createdAt);
+
+    static async Task<JsonElement> EventsAsync(HttpClient client, string query = "") =>
+        JsonDocument.Parse(await client.GetStringAsync($"/v1/dashboard/events?limit=100{query}", TestContext.Current.CancellationToken)).RootElement;
+
+    static async Task<JsonElement> WaitForAsync(HttpClient client, Func<JsonElement, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        JsonElement events;
+        while (!done(events = await EventsAsync(client)) && DateTime.UtcNow < deadline)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        return events;
+    }
+
+    /// <summary>True when an event other than a deletion (which names the ids it deleted) mentions <paramref name="text"/>.</summary>
+    static bool Mentions(JsonElement events, string text) => events.EnumerateArray()
+        .Any(e => e.GetProperty("type").GetString() != nameof(UserDataDeleted) && e.GetProperty("message").GetRawText().Contains(text));
+
+    [Fact]
+    public async Task A_deleted_users_events_leave_the_list_and_late_ones_covered_by_the_deletion_never_show()
+    {
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("Bus:Transport", "InMemory"));
+        using var client = factory.CreateClient();
+        var bus = factory.Services.GetRequiredService<IBus>();
+        var cancel = TestContext.Current.CancellationToken;
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var alice = Rollout("chatcmpl-alice", "alice", before);
+        var bob = Rollout("chatcmpl-bob", "bob", before);
+        await bus.Publish(alice, cancel);
+        await bus.Publish(bob, cancel);
+        await bus.Publish(new RankingSubmitted(Guid.NewGuid(), alice.GroupId, [[alice.RolloutId]], false, "carol", "app", before), cancel);
+        await bus.Publish(new RolloutScored(alice.RolloutId, alice.GroupId, 0, 1, 0.5f, before), cancel);
+        Assert.Equal(4, (await WaitForAsync(client, e => e.GetArrayLength() == 4)).GetArrayLength());
+
+        await bus.Publish(new UserDataDeleted("alice", DateTimeOffset.UtcNow, [alice.GroupId], [alice.RolloutId]), cancel);
+        var after = await WaitForAsync(client, e => e.EnumerateArray().Any(v => v.GetProperty("type").GetString() == nameof(UserDataDeleted)));
+        // A score of alice's answer delivered late, then alice's and bob's next chats (after the deletion: theirs to keep).
+        await bus.Publish(new RolloutScored(alice.RolloutId, alice.GroupId, 0, 1, 0.75f, DateTimeOffset.UtcNow), cancel);
+        var aliceLater = Rollout("chatcmpl-alice-2", "alice", DateTimeOffset.UtcNow);
+        await bus.Publish(aliceLater, cancel);
+        var sentinel = Rollout("chatcmpl-bob-2", "bob", DateTimeOffset.UtcNow);
+        await bus.Publish(sentinel, cancel);
+        var final = await WaitForAsync(client, e => Mentions(e, sentinel.RolloutId.ToString()) && Mentions(e, aliceLater.RolloutId.ToString()));
+
+        Assert.False(Mentions(after, alice.RolloutId.ToString()));
+        Assert.False(Mentions(after, alice.GroupId + "\""));
+        Assert.False(Mentions(after, "secret of alice"));
+        Assert.True(Mentions(after, bob.RolloutId.ToString()));
+        Assert.DoesNotContain(final.EnumerateArray(), e => e.GetProperty("type").GetString() == nameof(RolloutScored));
+        Assert.True(Mentions(final, aliceLater.RolloutId.ToString()));
+        Assert.Equal(4, final.GetArrayLength()); // bob, the deletion, alice's new chat, bob's new chat
+    }
 }

@@ -23,6 +23,9 @@ public sealed class ResilienceTests : IDisposable
 
         public Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default) =>
             throw new TimeoutException("Redis did not answer");
+
+        public Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
+            throw new TimeoutException("Redis did not answer");
     }
 
     [Fact]

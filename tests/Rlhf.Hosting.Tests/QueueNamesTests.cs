@@ -44,6 +44,6 @@ public sealed class QueueNamesTests
             .Order(StringComparer.Ordinal);
 
         Assert.Equal(events, EventTypes.Names.Order(StringComparer.Ordinal));
-        Assert.Equal(14, EventTypes.All.Distinct().Count());
+        Assert.Equal(15, EventTypes.All.Distinct().Count());
     }
 }

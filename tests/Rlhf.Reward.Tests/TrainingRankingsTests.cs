@@ -22,6 +22,26 @@ public sealed class TrainingRankingsTests
     static int Id(Ranking ranking) => ranking.PromptTokenIds[0];
 
     [Fact]
+    public void Forgetting_groups_drops_their_fresh_replay_and_held_out_rankings_and_keeps_the_trained_count()
+    {
+        var rankings = Create(trainEvery: 2);
+        var otherTraining = Enumerable.Range(1_000, 1_000).Select(i => $"group-{i}").First(id => !HeldOutSplit.IsHeldOut(id, Share));
+        rankings.AddNew([Ranking(1, 10), Ranking(2, 11, otherTraining), Ranking(3, 12, HeldOutGroup)]);
+        rankings.CompleteRound(rankings.NextRound().Count); // 10 and 11 go to replay
+        rankings.AddNew([Ranking(4, 13), Ranking(5, 14, otherTraining)]);
+        Assert.Equal((4L, 2, 2L), (rankings.Seen, rankings.Fresh, rankings.Trained));
+
+        var dropped = rankings.Forget(new HashSet<string> { TrainingGroup, HeldOutGroup });
+
+        Assert.Equal(3, dropped);
+        Assert.Empty(rankings.HeldOut);
+        Assert.Equal([14], rankings.NextRound().Select(r => Id(r.Ranking)));
+        Assert.Equal([11], rankings.SampleReplay(new Random(1)).Select(Id));
+        Assert.Equal((3L, 1, 2L), (rankings.Seen, rankings.Fresh, rankings.Trained));
+        Assert.Equal(0, rankings.Forget(new HashSet<string> { TrainingGroup }));
+    }
+
+    [Fact]
     public void Held_out_groups_measure_and_the_others_wait_for_a_round()
     {
         var rankings = Create();

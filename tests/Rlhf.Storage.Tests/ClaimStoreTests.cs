@@ -14,6 +14,24 @@ public abstract class ClaimStoreContract
     static string NewKey() => $"processed:reward:{Guid.NewGuid()}";
 
     [Fact]
+    public async Task Delete_where_removes_only_the_claims_it_selects()
+    {
+        var store = CreateStore();
+        var group = $"chatcmpl-{Guid.NewGuid():N}";
+        string[] doomed = [$"judgement:{group}:alice", $"judgement:{group}:bob"];
+        var kept = $"judgement:chatcmpl-{Guid.NewGuid():N}:alice";
+        foreach (var key in doomed.Append(kept))
+            await store.TryClaimAsync(key, "v", TimeSpan.FromHours(1), Cancel);
+
+        Assert.Equal(2, await store.DeleteWhereAsync(key => key.Contains(group), Cancel));
+        Assert.Equal(0, await store.DeleteWhereAsync(key => key.Contains(group), Cancel));
+
+        foreach (var key in doomed)
+            Assert.Null(await store.GetAsync(key, Cancel));
+        Assert.Equal("v", await store.GetAsync(kept, Cancel));
+    }
+
+    [Fact]
     public async Task First_claim_wins_and_keeps_its_value()
     {
         var store = CreateStore();

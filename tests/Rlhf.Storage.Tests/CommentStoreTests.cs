@@ -15,6 +15,37 @@ public abstract class CommentStoreContract
         $"rater-{minute}", "app", Start.AddMinutes(minute), 1);
 
     [Fact]
+    public async Task Delete_removes_the_matching_comments_from_search_and_count_only()
+    {
+        var store = CreateStore();
+        var comments = Enumerable.Range(0, 6).Select(i => Comment(i, $"note {i}")).ToList();
+        foreach (var comment in comments)
+            await store.AddAsync(comment, Cancel);
+
+        Assert.Equal(2, await store.DeleteAsync(c => c.RaterId is "rater-1" or "rater-4", Cancel));
+        Assert.Equal(0, await store.DeleteAsync(c => c.RaterId == "rater-1", Cancel));
+
+        Assert.Equal(4, await store.CountAsync(Cancel));
+        var left = (await store.SearchAsync(new CommentQuery(), 100, Cancel)).Comments;
+        Assert.Equal(["note 5", "note 3", "note 2", "note 0"], left.Select(c => c.Comment));
+        Assert.Empty((await store.SearchAsync(new CommentQuery(Text: "note 4"), 100, Cancel)).Comments);
+    }
+
+    [Fact]
+    public async Task Retention_deletes_the_comments_submitted_before_the_cutoff_only()
+    {
+        var store = CreateStore();
+        foreach (var minute in Enumerable.Range(0, 5))
+            await store.AddAsync(Comment(minute, $"note {minute}"), Cancel);
+
+        Assert.Equal(3, await store.DeleteOlderThanAsync(Start.AddMinutes(3), Cancel));
+        Assert.Equal(0, await store.DeleteOlderThanAsync(Start.AddMinutes(3), Cancel));
+
+        Assert.Equal(["note 4", "note 3"], (await store.SearchAsync(new CommentQuery(), 100, Cancel)).Comments.Select(c => c.Comment));
+        Assert.Equal(2, await store.CountAsync(Cancel));
+    }
+
+    [Fact]
     public async Task A_comment_is_stored_once_by_feedback_id()
     {
         var store = CreateStore();

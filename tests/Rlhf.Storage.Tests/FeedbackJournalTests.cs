@@ -37,6 +37,44 @@ public abstract class FeedbackJournalContract
     }
 
     [Fact]
+    public async Task Erasing_groups_tombstones_their_entries_in_place_and_a_second_erase_changes_nothing()
+    {
+        var journal = CreateJournal();
+        var ids = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToList();
+        string[] groups = ["gone-a", "kept", "gone-b", "gone-a"];
+        for (var i = 0; i < ids.Count; i++)
+            await journal.AppendAsync(ids[i], "ranking", groups[i], Payload(i), Cancel);
+        var before = await journal.ReadAsync(1, 10, Cancel);
+
+        Assert.Equal(3, await journal.EraseGroupsAsync(new HashSet<string> { "gone-a", "gone-b", "never" }, Cancel));
+        Assert.Equal(0, await journal.EraseGroupsAsync(new HashSet<string> { "gone-a", "gone-b" }, Cancel));
+
+        var after = await journal.ReadAsync(1, 10, Cancel);
+        Assert.Equal([1L, 2L, 3L, 4L], after.Select(e => e.Seq));
+        Assert.Equal(ids, after.Select(e => e.FeedbackId));
+        Assert.Equal(groups, after.Select(e => e.GroupId));
+        Assert.Equal([true, false, true, true], after.Select(e => e.IsErased));
+        Assert.All(after.Where(e => e.IsErased), e => Assert.Equal("{}", e.Payload.GetRawText()));
+        Assert.Equal(before[0].RecordedAt, after[0].RecordedAt);
+        Assert.Equal(JsonSerializer.Serialize(Payload(1)), after[1].Payload.GetRawText());
+        Assert.Equal(new JournalAppend(false, 3), await journal.AppendAsync(ids[2], "ranking", "gone-b", Payload(9), Cancel));
+        Assert.Equal(4, await journal.LengthAsync(Cancel));
+    }
+
+    [Fact]
+    public async Task Pending_rollouts_of_a_deleted_user_leave_the_queue_in_order()
+    {
+        var queue = CreateQueue();
+        var rollouts = Enumerable.Range(0, 5).Select(i => Rollout(i) with { UserId = i % 2 == 0 ? "alice" : "bob" }).ToList();
+        await queue.PushAsync(rollouts, 100, Cancel);
+
+        Assert.Equal(3, await queue.RemoveWhereAsync(r => r.UserId == "alice", Cancel));
+        Assert.Equal(0, await queue.RemoveWhereAsync(r => r.UserId == "alice", Cancel));
+
+        Assert.Equal([rollouts[1].RolloutId, rollouts[3].RolloutId], (await queue.PeekAsync(10, Cancel)).Select(r => r.RolloutId));
+    }
+
+    [Fact]
     public async Task Same_feedback_id_is_kept_once_and_answers_its_first_position()
     {
         var journal = CreateJournal();

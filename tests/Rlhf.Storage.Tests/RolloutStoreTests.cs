@@ -32,6 +32,34 @@ public abstract class RolloutStoreContract
         CreatedAt: new DateTimeOffset(2026, 11, 26, 10, 30, 15, 123, TimeSpan.Zero));
 
     [Fact]
+    public async Task Deleting_a_user_removes_their_rollouts_only_and_a_second_delete_finds_none()
+    {
+        var store = CreateStore(TimeSpan.FromDays(7));
+        var user = $"alice:{Guid.NewGuid():N} é";
+        string first = $"chatcmpl-{Guid.NewGuid():N}", second = $"chatcmpl-{Guid.NewGuid():N}", other = $"chatcmpl-{Guid.NewGuid():N}";
+        var theirs = new[] { Rollout(first, 0, 2) with { UserId = user }, Rollout(first, 1, 2) with { UserId = user } };
+        var theirsToo = Rollout(second, 0, 1) with { UserId = user };
+        var someoneElse = new[] { Rollout(other, 0, 2) with { UserId = "bob" }, Rollout(other, 1, 2) with { UserId = "bob" } };
+        await store.SaveGroupAsync(theirs, Cancel);
+        await store.SaveGroupAsync([theirsToo], Cancel);
+        await store.SaveGroupAsync(someoneElse, Cancel);
+
+        var deleted = await store.DeleteUserAsync(user, Cancel);
+
+        Assert.Equal(theirs.Append(theirsToo).Select(r => r.RolloutId).Order(), deleted.Rollouts.Select(r => r.RolloutId).Order());
+        Assert.Equal(new[] { first, second }.Order(StringComparer.Ordinal), deleted.GroupIds);
+        foreach (var rollout in theirs.Append(theirsToo))
+            Assert.Null(await store.GetAsync(rollout.RolloutId, Cancel));
+        Assert.Empty(await store.GetGroupAsync(first, Cancel));
+        Assert.Empty(await store.GetGroupAsync(second, Cancel));
+        Assert.Equal(someoneElse.Select(r => r.RolloutId), (await store.GetGroupAsync(other, Cancel)).Select(r => r.RolloutId));
+        var again = await store.DeleteUserAsync(user, Cancel);
+        Assert.Empty(again.Rollouts);
+        Assert.Empty(again.GroupIds);
+        Assert.Empty((await store.DeleteUserAsync("nobody", Cancel)).Rollouts);
+    }
+
+    [Fact]
     public async Task Saved_rollout_round_trips_every_field()
     {
         var store = CreateStore(TimeSpan.FromDays(7));

@@ -17,6 +17,7 @@ root.Subcommands.Add(Rlhf.Cli.Operations.PolicyCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Up.UpCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Operations.ErrorsCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Models.ModelCommand.Create());
+root.Subcommands.Add(Rlhf.Cli.Data.DataCommand.Create());
 root.Subcommands.Add(ChaosForwarder.Create());
 // Commands handle Ctrl-C themselves (the demo still writes its report), so System.CommandLine's handler is off.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

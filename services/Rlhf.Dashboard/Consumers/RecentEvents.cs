@@ -2,33 +2,92 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using MassTransit;
+using Rlhf.Contracts;
 using Rlhf.Hosting;
+using Rlhf.Storage;
 
 namespace Rlhf.Dashboard.Consumers;
 
 /// <summary>One event as the dashboard shows it.</summary>
 public sealed record EventView(string Type, Guid? MessageId, Guid? CorrelationId, DateTime? SentTime, JsonElement Message);
 
-/// <summary>The most recent events of every type, newest first (a live view; the archive issue adds durable history).</summary>
+/// <summary>
+/// The most recent events of every type, newest first (a live view; the archive issue adds durable history). A
+/// <see cref="UserDataDeleted"/> removes the user's events (<see cref="Forget"/>), and events it covers that arrive
+/// later (sent before the deletion, delivered after it) are never shown.
+/// </summary>
 public sealed class RecentEvents(int capacity = 2_000)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     readonly LinkedList<EventView> events = new();
     readonly List<Channel<EventView>> followers = [];
+    readonly ErasedData erased = new();
     readonly Lock gate = new();
 
     public void Add<T>(ConsumeContext<T> context) where T : class
     {
+        if (context.Message is UserDataDeleted deleted)
+            Forget(deleted);
         var view = new EventView(typeof(T).Name, context.MessageId, context.CorrelationId, context.SentTime,
             JsonSerializer.SerializeToElement(context.Message, Json));
         lock (gate)
         {
+            if (IsErased(view))
+                return;
             events.AddFirst(view);
             while (events.Count > capacity)
                 events.RemoveLast();
             foreach (var follower in followers)
                 follower.Writer.TryWrite(view);
         }
+    }
+
+    /// <summary>Removes every event the deletion covers (its groups and answers, and the user as user or rater up to then); returns how many.</summary>
+    public int Forget(UserDataDeleted deleted)
+    {
+        lock (gate)
+        {
+            erased.Add(new UserErasure(deleted.UserId, deleted.DeletedAt, deleted.GroupIds, deleted.RolloutIds));
+            var removed = 0;
+            for (var node = events.First; node is not null;)
+            {
+                var next = node.Next;
+                if (IsErased(node.Value))
+                {
+                    events.Remove(node);
+                    removed++;
+                }
+
+                node = next;
+            }
+
+            return removed;
+        }
+    }
+
+    bool IsErased(EventView view)
+    {
+        if (erased.IsEmpty || view.Type == nameof(UserDataDeleted) || view.Message.ValueKind != JsonValueKind.Object)
+            return false;
+        var message = view.Message;
+        return erased.Covers(Text(message, "groupId"), Rollouts(message), Text(message, "userId"), Text(message, "raterId"),
+            view.SentTime is { } sent ? new DateTimeOffset(DateTime.SpecifyKind(sent, DateTimeKind.Utc)) : null);
+    }
+
+    static string? Text(JsonElement message, string property) =>
+        message.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>The answers an event names: <c>rolloutId</c>, <c>keptRolloutId</c>, <c>replacedRolloutId</c>, <c>editedRolloutId</c> and ranked candidates.</summary>
+    static IEnumerable<Guid> Rollouts(JsonElement message)
+    {
+        foreach (var property in (string[])["rolloutId", "keptRolloutId", "replacedRolloutId", "editedRolloutId"])
+            if (message.TryGetProperty(property, out var id) && id.ValueKind == JsonValueKind.String && id.TryGetGuid(out var rollout))
+                yield return rollout;
+        if (message.TryGetProperty("rankedRolloutIds", out var tiers) && tiers.ValueKind == JsonValueKind.Array)
+            foreach (var tier in tiers.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.Array))
+                foreach (var candidate in tier.EnumerateArray())
+                    if (candidate.ValueKind == JsonValueKind.String && candidate.TryGetGuid(out var ranked))
+                        yield return ranked;
     }
 
     /// <summary>Every event added from now on, until cancelled (a slow reader loses the oldest it has not read).</summary>

@@ -40,6 +40,9 @@ public sealed class RequestRollouts(IRolloutStore inner, string client, bool ano
     public Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default) =>
         throw new InvalidOperationException("Feedback never stores rollouts.");
 
+    public Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        throw new InvalidOperationException("A feedback request never deletes rollouts.");
+
     public async Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default)
     {
         var rollout = await inner.GetAsync(rolloutId, cancellationToken);

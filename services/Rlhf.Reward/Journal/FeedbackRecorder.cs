@@ -98,6 +98,27 @@ public sealed class FeedbackRecorder(
     }
 
     /// <summary>
+    /// A user's data was deleted: under the intake gate (so no entry of theirs is being appended), tombstones the
+    /// journal entries of their groups once more (feedback consumed while the deletion ran) and drops their rankings
+    /// and ratings from memory. Returns the journal entries tombstoned here and the rankings dropped.
+    /// </summary>
+    public async Task<(int JournalEntries, int Rankings)> ForgetAsync(UserDataDeleted deleted, CancellationToken cancellationToken)
+    {
+        var groups = deleted.GroupIds.ToHashSet(StringComparer.Ordinal);
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            var erased = await journal.EraseGroupsAsync(groups, cancellationToken);
+            ratings.Forget(groups);
+            return (erased, await rewardModel.ForgetAsync(groups, cancellationToken));
+        }
+        finally
+        {
+            intake.Release();
+        }
+    }
+
+    /// <summary>
     /// The one way feedback enters training: unless its feedback id is already journaled, <paramref name="build"/> turns it
     /// into training rankings, the entry is appended, <paramref name="recorded"/> updates in-memory state, and its rankings
     /// join the next round. Returns once the entry is durable (the consumer then acknowledges).

@@ -29,4 +29,11 @@ public sealed class GroupRatings
         byGroup.GetOrAdd(groupId, _ => new ConcurrentDictionary<Guid, int>())[rolloutId] = stars;
 
     public void Clear() => byGroup.Clear();
+
+    /// <summary>Forgets the ratings of these groups (a user's data was deleted).</summary>
+    public void Forget(IEnumerable<string> groupIds)
+    {
+        foreach (var group in groupIds)
+            byGroup.TryRemove(group, out _);
+    }
 }

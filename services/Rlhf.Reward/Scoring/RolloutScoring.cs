@@ -80,6 +80,33 @@ public sealed class RolloutScoring(
         }
     }
 
+    /// <summary>
+    /// Removes a deleted user's rollouts from the pending queue (those of <paramref name="groupIds"/> or with their
+    /// <paramref name="userId"/>) under the drain's claim, waiting up to the claim's TTL for a drainer to finish its
+    /// page; returns how many were removed.
+    /// </summary>
+    public async Task<int> ForgetPendingAsync(string userId, IReadOnlySet<string> groupIds, CancellationToken cancellationToken)
+    {
+        var claim = DrainClaimKey(options.Value.QueuePrefix);
+        var owner = Guid.NewGuid().ToString("N");
+        var deadline = time.GetUtcNow() + DrainClaimTtl;
+        while (!await claims.TryClaimAsync(claim, owner, DrainClaimTtl, cancellationToken))
+        {
+            if (time.GetUtcNow() > deadline)
+                throw new TimeoutException($"The pending-queue drain claim '{claim}' stayed taken for {DrainClaimTtl}; the deletion is retried.");
+            await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
+        }
+
+        try
+        {
+            return await pending.RemoveWhereAsync(r => r.UserId == userId || groupIds.Contains(r.GroupId), cancellationToken);
+        }
+        finally
+        {
+            await claims.ReleaseAsync(claim, CancellationToken.None);
+        }
+    }
+
     static string DrainClaimKey(string queuePrefix) => $"reward:{(queuePrefix.Length == 0 ? "" : queuePrefix + ":")}pending-drain";
 
     static List<(IReadOnlyList<int> Prompt, IReadOnlyList<int> Response)> Sequences(IReadOnlyList<RolloutGenerated> batch) =>

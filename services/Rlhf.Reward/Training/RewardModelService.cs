@@ -219,6 +219,35 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drops every ranking of these groups, queued or sorted (a user's data was deleted); returns how many. The caller
+    /// holds the journal's intake gate, so no <see cref="Add"/> runs meanwhile and the arrivals queue can be rebuilt.
+    /// </summary>
+    public async Task<int> ForgetAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken)
+    {
+        await exclusive.WaitAsync(cancellationToken);
+        try
+        {
+            var kept = new List<JournalRanking>(arrivals.Count);
+            var dropped = 0;
+            while (arrivals.TryDequeue(out var next))
+            {
+                if (groupIds.Contains(next.GroupId))
+                    dropped++;
+                else
+                    kept.Add(next);
+            }
+
+            foreach (var ranking in kept)
+                arrivals.Enqueue(ranking);
+            return dropped + rankings.Forget(groupIds);
+        }
+        finally
+        {
+            exclusive.Release();
+        }
+    }
+
     public void Dispose()
     {
         if (lazyNetwork.IsValueCreated)

@@ -23,9 +23,28 @@ public sealed class RewardPipeline(
     PromotedVersionFollower follower,
     ScoringModel scoring,
     Rlhf.Storage.ICommentStore comments,
-    Microsoft.Extensions.Options.IOptions<RewardOptions> options)
+    Microsoft.Extensions.Options.IOptions<RewardOptions> options,
+    ILogger<RewardPipeline> logger)
 {
     volatile bool followed;
+
+    /// <summary>
+    /// A user's data was deleted: after the restore (which reads the journal), their training rankings leave memory and
+    /// the journal, comments on their groups or by them that arrived during the deletion leave the comment store, and
+    /// their rollouts leave the queue of those waiting for the first reward model.
+    /// </summary>
+    public async Task ForgetUserAsync(UserDataDeleted deleted, CancellationToken cancellationToken)
+    {
+        await restorer.EnsureRestoredAsync(cancellationToken);
+        var (journaled, rankings) = await feedback.ForgetAsync(deleted, cancellationToken);
+        var groups = deleted.GroupIds.ToHashSet(StringComparer.Ordinal);
+        var deletedComments = await comments.DeleteAsync(c => groups.Contains(c.GroupId) || (c.RaterId == deleted.UserId && c.SubmittedAt <= deleted.DeletedAt),
+            cancellationToken);
+        var pending = await rollouts.ForgetPendingAsync(deleted.UserId, groups, cancellationToken);
+        logger.LogInformation(
+            "A user's data left the reward trainer: {Rankings} training rankings dropped, {Journal} more journal entries tombstoned, {Comments} more comments deleted, {Pending} rollouts waiting for the first reward model removed",
+            rankings, journaled, deletedComments, pending);
+    }
 
     /// <summary>Records a ranking (tiers of stored rollouts, best first).</summary>
     public Task AddRankingAsync(RankingSubmitted ranking, CancellationToken cancellationToken) =>

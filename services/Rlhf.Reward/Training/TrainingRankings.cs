@@ -10,8 +10,10 @@ namespace Rlhf.Reward.Training;
 /// </summary>
 public sealed class TrainingRankings(RewardOptions options)
 {
-    readonly List<Ranking> replay = [];
-    readonly List<Ranking> heldOut = [];
+    // Rankings keep their group, so that a user's deletion (Forget) can find them.
+    readonly List<JournalRanking> replay = [];
+    readonly List<JournalRanking> heldOut = [];
+    List<Ranking> heldOutView = [];
     readonly Queue<JournalRanking> fresh = new();
 
     /// <summary>Adds the rankings of a new journal entry (after the last round) as fresh, or held out.</summary>
@@ -32,7 +34,7 @@ public sealed class TrainingRankings(RewardOptions options)
     /// <summary>True when at least <see cref="RewardOptions.TrainEvery"/> fresh rankings wait.</summary>
     public bool RoundDue => fresh.Count >= options.TrainEvery;
 
-    public IReadOnlyList<Ranking> HeldOut => heldOut;
+    public IReadOnlyList<Ranking> HeldOut => heldOutView;
 
     public int Replay => replay.Count;
 
@@ -41,13 +43,14 @@ public sealed class TrainingRankings(RewardOptions options)
     {
         if (HeldOutSplit.IsHeldOut(ranking.GroupId, options.HeldOutShare))
         {
-            heldOut.Add(ranking.Ranking);
+            heldOut.Add(ranking);
+            heldOutView.Add(ranking.Ranking);
             return;
         }
 
         Seen++;
         if (trained)
-            replay.Add(ranking.Ranking);
+            replay.Add(ranking);
         else
             fresh.Enqueue(ranking);
     }
@@ -70,20 +73,38 @@ public sealed class TrainingRankings(RewardOptions options)
     public void CompleteRound(int count)
     {
         for (var i = 0; i < count; i++)
-            replay.Add(fresh.Dequeue().Ranking);
+            replay.Add(fresh.Dequeue());
         TrimReplay();
     }
 
     /// <summary><see cref="RewardOptions.ReplaySample"/> past rankings drawn with <paramref name="sampler"/> (all of them when there are no more).</summary>
     public IReadOnlyList<Ranking> SampleReplay(Random sampler) => replay.Count <= options.ReplaySample
-        ? [.. replay]
-        : [.. Enumerable.Range(0, options.ReplaySample).Select(_ => replay[sampler.Next(replay.Count)])];
+        ? [.. replay.Select(r => r.Ranking)]
+        : [.. Enumerable.Range(0, options.ReplaySample).Select(_ => replay[sampler.Next(replay.Count)].Ranking)];
+
+    /// <summary>
+    /// Drops every ranking of these groups (a user's data was deleted): fresh, replay and held-out alike; returns how
+    /// many. <see cref="Seen"/> drops with the fresh ones, so <see cref="Trained"/> (what rounds took) is unchanged.
+    /// </summary>
+    public int Forget(IReadOnlySet<string> groupIds)
+    {
+        var dropped = replay.RemoveAll(r => groupIds.Contains(r.GroupId)) + heldOut.RemoveAll(r => groupIds.Contains(r.GroupId));
+        heldOutView = [.. heldOut.Select(r => r.Ranking)];
+        var kept = fresh.Where(r => !groupIds.Contains(r.GroupId)).ToList();
+        var droppedFresh = fresh.Count - kept.Count;
+        fresh.Clear();
+        foreach (var ranking in kept)
+            fresh.Enqueue(ranking);
+        Seen -= droppedFresh; // never trained: as if they had not arrived
+        return dropped + droppedFresh;
+    }
 
     /// <summary>Forgets everything (a restore starts from scratch, also after one that failed half-way).</summary>
     public void Clear()
     {
         replay.Clear();
         heldOut.Clear();
+        heldOutView.Clear();
         fresh.Clear();
         Seen = 0;
     }

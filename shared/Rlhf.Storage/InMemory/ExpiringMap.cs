@@ -43,6 +43,12 @@ internal sealed class ExpiringMap<TKey, TValue>(TimeProvider time) where TKey : 
 
     public bool Remove(TKey key) => entries.Remove(key, out var entry) && IsLive(entry.ExpiresAt, time.GetUtcNow());
 
+    public IEnumerable<TKey> LiveKeys()
+    {
+        var now = time.GetUtcNow();
+        return entries.Where(e => IsLive(e.Value.ExpiresAt, now)).Select(e => e.Key);
+    }
+
     public IEnumerable<TValue> LiveValues()
     {
         var now = time.GetUtcNow();

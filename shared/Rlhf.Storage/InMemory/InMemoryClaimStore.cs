@@ -27,4 +27,16 @@ public sealed class InMemoryClaimStore(TimeProvider time) : IClaimStore
             claims.Remove(key);
         return Task.CompletedTask;
     }
+
+    public Task<int> DeleteWhereAsync(Func<string, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        lock (gate)
+        {
+            var doomed = claims.LiveKeys().Where(match).ToList();
+            foreach (var key in doomed)
+                claims.Remove(key);
+            return Task.FromResult(doomed.Count);
+        }
+    }
 }

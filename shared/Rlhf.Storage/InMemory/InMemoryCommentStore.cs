@@ -37,4 +37,20 @@ public sealed class InMemoryCommentStore : ICommentStore
         lock (gate)
             return Task.FromResult((long)byId.Count);
     }
+
+    public Task<int> DeleteAsync(Func<CommentSubmitted, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        lock (gate)
+        {
+            var doomed = byTime.Where(match).ToList();
+            foreach (var comment in doomed)
+                byId.Remove(comment.FeedbackId);
+            byTime.RemoveAll(doomed.Contains);
+            return Task.FromResult(doomed.Count);
+        }
+    }
+
+    public Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default) =>
+        DeleteAsync(c => c.SubmittedAt < cutoff, cancellationToken);
 }

@@ -47,6 +47,25 @@ public sealed class InMemoryFeedbackJournal(TimeProvider time) : IFeedbackJourna
             return Task.FromResult(read);
         }
     }
+
+    public Task<int> EraseGroupsAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groupIds);
+        lock (gate)
+        {
+            var erased = 0;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var entry = FeedbackJournalJson.Parse(entries[i]);
+                if (entry.IsErased || !groupIds.Contains(entry.GroupId))
+                    continue;
+                entries[i] = FeedbackJournalJson.Erased(entry);
+                erased++;
+            }
+
+            return Task.FromResult(erased);
+        }
+    }
 }
 
 /// <summary>In-process twin of <see cref="RedisPendingRolloutQueue"/>.</summary>
@@ -86,5 +105,12 @@ public sealed class InMemoryPendingRolloutQueue : IPendingRolloutQueue
     {
         lock (gate)
             return Task.FromResult((long)waiting.Count);
+    }
+
+    public Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        lock (gate)
+            return Task.FromResult(waiting.RemoveAll(r => match(r)));
     }
 }

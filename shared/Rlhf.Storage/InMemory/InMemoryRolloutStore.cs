@@ -9,6 +9,7 @@ public sealed class InMemoryRolloutStore : IRolloutStore
     readonly Lock gate = new();
     readonly ExpiringMap<Guid, RolloutGenerated> rollouts;
     readonly ExpiringMap<string, Guid[]> groups;
+    readonly ExpiringMap<string, string[]> users;
 
     public InMemoryRolloutStore(TimeSpan ttl, TimeProvider time)
     {
@@ -16,6 +17,7 @@ public sealed class InMemoryRolloutStore : IRolloutStore
         this.ttl = ttl;
         rollouts = new(time);
         groups = new(time);
+        users = new(time);
     }
 
     public Task SaveGroupAsync(IReadOnlyList<RolloutGenerated> rollouts, CancellationToken cancellationToken = default)
@@ -30,6 +32,8 @@ public sealed class InMemoryRolloutStore : IRolloutStore
                 this.rollouts.Set(rollout.RolloutId, rollout, ttl);
             var members = groups.TryGet(groupId, out var existing) ? existing : [];
             groups.Set(groupId, members.Union(rollouts.Select(r => r.RolloutId)).ToArray(), ttl);
+            foreach (var user in rollouts.Select(r => r.UserId).OfType<string>().Distinct(StringComparer.Ordinal))
+                users.Set(user, (users.TryGet(user, out var known) ? known : []).Union([groupId], StringComparer.Ordinal).ToArray(), ttl);
         }
 
         return Task.CompletedTask;
@@ -55,6 +59,34 @@ public sealed class InMemoryRolloutStore : IRolloutStore
             }
 
             return Task.FromResult<IReadOnlyList<RolloutGenerated>>(found.OrderBy(r => r.ChoiceIndex).ToList());
+        }
+    }
+
+    public Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userId);
+        lock (gate)
+        {
+            var deleted = new List<RolloutGenerated>();
+            var userGroups = users.TryGet(userId, out var known) ? known.Order(StringComparer.Ordinal).ToArray() : [];
+            foreach (var groupId in userGroups)
+            {
+                if (!groups.TryGet(groupId, out var members))
+                    continue;
+                var mine = members.Select(id => rollouts.TryGet(id, out var r) ? r : null).OfType<RolloutGenerated>()
+                    .Where(r => r.UserId == userId).OrderBy(r => r.ChoiceIndex).ToList();
+                foreach (var rollout in mine)
+                    rollouts.Remove(rollout.RolloutId);
+                var left = members.Except(mine.Select(r => r.RolloutId)).ToArray();
+                if (left.Length == 0)
+                    groups.Remove(groupId);
+                else
+                    groups.Set(groupId, left, ttl);
+                deleted.AddRange(mine);
+            }
+
+            users.Remove(userId);
+            return Task.FromResult(new RolloutDeletion(userGroups, deleted));
         }
     }
 }

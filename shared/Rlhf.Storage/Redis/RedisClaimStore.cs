@@ -27,5 +27,24 @@ public sealed class RedisClaimStore(IConnectionMultiplexer redis, string keyPref
         await redis.GetDatabase().KeyDeleteAsync(Key(key));
     }
 
+    public async Task<int> DeleteWhereAsync(Func<string, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var database = redis.GetDatabase();
+        var prefix = Key("").ToString();
+        var doomed = new List<RedisKey>();
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            await foreach (var key in server.KeysAsync(database.Database, pattern: EscapeGlob(prefix) + "*", pageSize: 1_000))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (match(key.ToString()[prefix.Length..]))
+                    doomed.Add(key);
+            }
+
+        return doomed.Count == 0 ? 0 : (int)await database.KeyDeleteAsync([.. doomed]);
+    }
+
+    static string EscapeGlob(string text) => string.Concat(text.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? $"\\{c}" : c.ToString()));
+
     RedisKey Key(string key) => $"{keyPrefix}claim:{key}";
 }

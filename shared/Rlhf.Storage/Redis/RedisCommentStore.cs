@@ -58,4 +58,38 @@ public sealed class RedisCommentStore(IConnectionMultiplexer redis, string keyPr
         cancellationToken.ThrowIfCancellationRequested();
         return await redis.GetDatabase().HashLengthAsync(Entries);
     }
+
+    public async Task<int> DeleteAsync(Func<CommentSubmitted, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var database = redis.GetDatabase();
+        var doomed = new List<RedisValue>();
+        await foreach (var entry in database.HashScanAsync(Entries, pageSize: Page))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (match(JsonSerializer.Deserialize<CommentSubmitted>(entry.Value.ToString(), StorageJson.Options)!))
+                doomed.Add(entry.Name);
+        }
+
+        if (doomed.Count == 0)
+            return 0;
+        var deleted = await database.HashDeleteAsync(Entries, [.. doomed]);
+        await database.SortedSetRemoveAsync(ByTime, [.. doomed]);
+        return (int)deleted;
+    }
+
+    public async Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        var database = redis.GetDatabase();
+        var deleted = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ids = await database.SortedSetRangeByScoreAsync(ByTime, double.NegativeInfinity, cutoff.ToUnixTimeMilliseconds(), Exclude.Stop, take: Page);
+            if (ids.Length == 0)
+                return deleted;
+            deleted += (int)await database.HashDeleteAsync(Entries, ids);
+            await database.SortedSetRemoveAsync(ByTime, ids);
+        }
+    }
 }

@@ -20,6 +20,18 @@ public sealed class RedisFeedbackJournal(IConnectionMultiplexer redis, string ke
         return {1, next}
         """;
 
+    // KEYS: list. ARGV: index, the entry as read, its tombstone. Entries never move, so this only guards against a
+    // concurrent eraser of the same entry. Returns 1 when replaced.
+    const string EraseScript = """
+        if redis.call('LINDEX', KEYS[1], ARGV[1]) == ARGV[2] then
+          redis.call('LSET', KEYS[1], ARGV[1], ARGV[3])
+          return 1
+        end
+        return 0
+        """;
+
+    const int ErasePage = 1_000;
+
     RedisKey ListKey => $"{keyPrefix}reward:journal";
 
     RedisKey IdsKey => $"{keyPrefix}reward:journal:ids";
@@ -54,6 +66,31 @@ public sealed class RedisFeedbackJournal(IConnectionMultiplexer redis, string ke
             return [];
         var values = await redis.GetDatabase().ListRangeAsync(ListKey, fromSeq - 1, fromSeq - 1 + maxCount - 1);
         return values.Select(v => FeedbackJournalJson.Parse(v.ToString())).ToList();
+    }
+
+    public async Task<int> EraseGroupsAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groupIds);
+        if (groupIds.Count == 0)
+            return 0;
+        var database = redis.GetDatabase();
+        var erased = 0;
+        for (long start = 0; ; start += ErasePage)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var values = await database.ListRangeAsync(ListKey, start, start + ErasePage - 1);
+            for (var i = 0; i < values.Length; i++)
+            {
+                var entry = FeedbackJournalJson.Parse(values[i].ToString());
+                if (entry.IsErased || !groupIds.Contains(entry.GroupId))
+                    continue;
+                erased += (int)(long)await database.ScriptEvaluateAsync(EraseScript, [ListKey],
+                    [start + i, values[i], FeedbackJournalJson.Erased(entry)]);
+            }
+
+            if (values.Length < ErasePage)
+                return erased;
+        }
     }
 }
 
@@ -107,5 +144,17 @@ public sealed class RedisPendingRolloutQueue(IConnectionMultiplexer redis, strin
     {
         cancellationToken.ThrowIfCancellationRequested();
         return await redis.GetDatabase().ListLengthAsync(Key);
+    }
+
+    public async Task<int> RemoveWhereAsync(Func<RolloutGenerated, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = redis.GetDatabase();
+        var removed = 0L;
+        // By value (LREM), so rollouts pushed meanwhile at the tail are never touched.
+        foreach (var value in (await database.ListRangeAsync(Key)).Where(v => match(StorageJson.Deserialize<RolloutGenerated>(v.ToString()))).Distinct())
+            removed += await database.ListRemoveAsync(Key, value);
+        return (int)removed;
     }
 }

@@ -5,7 +5,8 @@ namespace Rlhf.Storage;
 
 /// <summary>
 /// Rollouts as JSON strings <c>{prefix}rollout:{rolloutId}</c> and a sorted set <c>{prefix}rollout-group:{groupId}</c>
-/// (member: rollout id, score: choice index), all written in one MULTI/EXEC with the TTL.
+/// (member: rollout id, score: choice index), and for a request with a <c>user</c> the set
+/// <c>{prefix}user-rollouts:{user}</c> of that user's group ids, all written in one MULTI/EXEC with the TTL.
 /// </summary>
 public sealed class RedisRolloutStore : IRolloutStore
 {
@@ -34,6 +35,12 @@ public sealed class RedisRolloutStore : IRolloutStore
             writes.Add(transaction.StringSetAsync(RolloutKey(rollout.RolloutId), StorageJson.Serialize(rollout), ttl, When.Always));
         writes.Add(transaction.SortedSetAddAsync(groupKey, rollouts.Select(r => new SortedSetEntry(r.RolloutId.ToString(), r.ChoiceIndex)).ToArray()));
         writes.Add(transaction.KeyExpireAsync(groupKey, ttl));
+        foreach (var user in rollouts.Select(r => r.UserId).OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            writes.Add(transaction.SetAddAsync(UserKey(user), rollouts[0].GroupId));
+            writes.Add(transaction.KeyExpireAsync(UserKey(user), ttl));
+        }
+
         if (!await transaction.ExecuteAsync())
             throw new InvalidOperationException($"Redis did not execute the transaction storing group {rollouts[0].GroupId}.");
         await Task.WhenAll(writes);
@@ -61,7 +68,34 @@ public sealed class RedisRolloutStore : IRolloutStore
             .ToList();
     }
 
+    public async Task<RolloutDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userId);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = redis.GetDatabase();
+        var deleted = new List<RolloutGenerated>();
+        var groups = (await database.SetMembersAsync(UserKey(userId))).Select(g => g.ToString()).Order(StringComparer.Ordinal).ToList();
+        foreach (var group in groups)
+        {
+            var mine = (await GetGroupAsync(group, cancellationToken)).Where(r => r.UserId == userId).ToList();
+            if (mine.Count == 0)
+                continue;
+            await database.KeyDeleteAsync([.. mine.Select(r => RolloutKey(r.RolloutId))]);
+            var groupKey = GroupKey(group);
+            await database.SortedSetRemoveAsync(groupKey, [.. mine.Select(r => (RedisValue)r.RolloutId.ToString())]);
+            if (await database.SortedSetLengthAsync(groupKey) == 0)
+                await database.KeyDeleteAsync(groupKey);
+            deleted.AddRange(mine);
+        }
+
+        await database.KeyDeleteAsync(UserKey(userId));
+        return new RolloutDeletion(groups, deleted);
+    }
+
     RedisKey RolloutKey(Guid rolloutId) => $"{keyPrefix}rollout:{rolloutId}";
 
     RedisKey GroupKey(string groupId) => $"{keyPrefix}rollout-group:{groupId}";
+
+    // Escaped: a user id is the client's free text.
+    RedisKey UserKey(string userId) => $"{keyPrefix}user-rollouts:{Uri.EscapeDataString(userId)}";
 }

@@ -32,7 +32,7 @@ public static class CommentExport
 
         return ArchiveOptions.Execute(outPath, output, error, destination =>
         {
-            var selected = filter with { Types = new HashSet<string> { nameof(CommentSubmitted) } };
+            var selected = filter.WithErasures(eventsPath) with { Types = new HashSet<string> { nameof(CommentSubmitted) } };
             var answers = new Dictionary<Guid, (IReadOnlyList<ChatMessage>? Prompt, string Response)>();
             var comments = new List<CommentSubmitted>();
             foreach (var e in EventLogReader.Read(eventsPath))

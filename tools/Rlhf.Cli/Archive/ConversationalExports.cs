@@ -34,7 +34,7 @@ public static class ConversationalExports
     /// </summary>
     static (Dictionary<Guid, Rollout> Rollouts, List<object> Feedback) Read(string eventsPath, EventFilter filter, params string[] types)
     {
-        var selected = filter with { PolicyVersion = null, Types = new HashSet<string>(types) };
+        var selected = filter.WithErasures(eventsPath) with { PolicyVersion = null, Types = new HashSet<string>(types) };
         var rollouts = new Dictionary<Guid, Rollout>();
         var feedback = new List<object>();
         foreach (var e in EventLogReader.Read(eventsPath))

@@ -188,7 +188,7 @@ public static class ExportCommand
         ArchiveOptions.Execute(outPath, output, error, destination =>
         {
             var rolloutFilter = filter.PolicyVersion;
-            var rankingFilter = filter with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
+            var rankingFilter = filter.WithErasures(eventsPath) with { PolicyVersion = null, Types = new HashSet<string> { nameof(RankingSubmitted) } };
             var rollouts = new Dictionary<Guid, Rollout>();
             var rankings = new List<RankingSubmitted>();
             foreach (var e in EventLogReader.Read(eventsPath))
@@ -263,7 +263,7 @@ public static class ExportCommand
     public static int RunSft(string eventsPath, EventFilter filter, string? outPath, TextWriter output, TextWriter error) =>
         ArchiveOptions.Execute(outPath, output, error, destination =>
         {
-            var demonstrations = filter with { Types = new HashSet<string> { nameof(DemonstrationSubmitted) } };
+            var demonstrations = filter.WithErasures(eventsPath) with { Types = new HashSet<string> { nameof(DemonstrationSubmitted) } };
             var lines = 0;
             foreach (var e in EventLogReader.Read(eventsPath))
             {

@@ -78,7 +78,7 @@ public static class ReplayCommand
     public static int Run(string eventsPath, EventFilter filter, int offset, int? limit, string? outPath, TextWriter output, TextWriter error) =>
         ArchiveOptions.Execute(outPath, output, error, destination =>
         {
-            filter = filter.WithGroupRollouts(eventsPath);
+            filter = filter.WithGroupRollouts(eventsPath).WithErasures(eventsPath);
             int read = 0, matched = 0, written = 0;
             foreach (var e in EventLogReader.Read(eventsPath))
             {
