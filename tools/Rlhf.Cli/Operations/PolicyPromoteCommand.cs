@@ -1,5 +1,7 @@
 using System.CommandLine;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>
@@ -32,5 +34,6 @@ public static class PolicyPromoteCommand
     /// </summary>
     public static Task<int> RunAsync(PolicyEndpoints endpoints, long version, bool force, bool yes, TextReader? confirm, TextWriter output,
         TextWriter error, CancellationToken cancellationToken) =>
-        OperatorPromotion.RunAsync(endpoints, version, rollback: false, force, yes, confirm, output, error, cancellationToken);
+        PolicyOperation.RunDirectAsync(endpoints, error, deployment =>
+            OperatorPromotion.RunAsync(deployment, version, rollback: false, force, yes, confirm, output, error, cancellationToken));
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Rlhf.Contracts;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>
@@ -32,5 +34,6 @@ public static class PolicyRollbackCommand
     /// </summary>
     public static Task<int> RunAsync(PolicyEndpoints endpoints, long version, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
         CancellationToken cancellationToken) =>
-        OperatorPromotion.RunAsync(endpoints, version, rollback: true, force: true, yes, confirm, output, error, cancellationToken);
+        PolicyOperation.RunDirectAsync(endpoints, error, deployment =>
+            OperatorPromotion.RunAsync(deployment, version, rollback: true, force: true, yes, confirm, output, error, cancellationToken));
 }
