@@ -29,6 +29,7 @@ public static class ErrorsCommand
             Description = "Dead-letter queue (<queue>_error or <queue>_skipped; a bare <queue> means <queue>_error)",
             Required = true,
         };
+        var (adminOptions, admin) = AdminEndpoint.CreateOptions(_ => Timeout);
         Option<bool> Yes() => new("--yes", "-y") { Description = "Do not ask for confirmation" };
         TextReader? Terminal() => Console.IsInputRedirected ? null : Console.In;
 
@@ -53,14 +54,29 @@ public static class ErrorsCommand
         {
             requeueQueue, requeueMax, requeueYes,
         };
-        requeue.SetAction((parse, cancel) => RequeueAsync(parse.GetValue(rabbit)!, parse.GetValue(requeueQueue)!, parse.GetValue(requeueMax),
-            parse.GetValue(requeueYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        requeue.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/errors/requeue", new { queue = parse.GetValue(requeueQueue), max = parse.GetValue(requeueMax) },
+                $"requeueing {parse.GetValue(requeueQueue)}", $"Move the messages of {parse.GetValue(requeueQueue)} back to their queue", parse.GetValue(requeueYes),
+                Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RequeueAsync(parse.GetValue(rabbit)!, parse.GetValue(requeueQueue)!, parse.GetValue(requeueMax),
+                parse.GetValue(requeueYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
 
         var purgeQueue = Queue();
         var purgeYes = Yes();
         var purge = new Command("purge", "Delete every message of a dead-letter queue.") { purgeQueue, purgeYes };
-        purge.SetAction((parse, cancel) => PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        purge.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/errors/purge", new { queue = parse.GetValue(purgeQueue) }, $"purging {parse.GetValue(purgeQueue)}",
+                $"Delete every message of {parse.GetValue(purgeQueue)}", parse.GetValue(purgeYes), Terminal(), parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, cancel)
+            : PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        // requeue and purge go through the learner's admin routes unless --direct; list reads the broker itself.
+        foreach (var option in adminOptions)
+        {
+            requeue.Options.Add(option);
+            purge.Options.Add(option);
+        }
 
         return new Command("errors", "Inspect, requeue or purge MassTransit's dead-letter queues (<queue>_error, <queue>_skipped).")
         {

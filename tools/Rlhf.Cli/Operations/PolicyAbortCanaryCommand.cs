@@ -11,7 +11,7 @@ namespace Rlhf.Cli.Operations;
 /// </summary>
 public static class PolicyAbortCanaryCommand
 {
-    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints)
+    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints, Func<ParseResult, AdminEndpoint?> admin)
     {
         var yes = PolicyCommand.Yes();
         var abort = new Command("abort-canary",
@@ -19,8 +19,11 @@ public static class PolicyAbortCanaryCommand
         {
             yes,
         };
-        abort.SetAction((parse, cancel) => RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
-            parse.InvocationConfiguration.Error, cancel));
+        abort.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/policy/abort-canary", null, "aborting the live policy canary", "Abort the live policy canary", parse.GetValue(yes), PolicyCommand.Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, cancel));
         return abort;
     }
 

@@ -9,12 +9,15 @@ namespace Rlhf.Cli.Operations;
 /// </summary>
 public static class PolicyResumeCommand
 {
-    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints)
+    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints, Func<ParseResult, AdminEndpoint?> admin)
     {
         var yes = PolicyCommand.Yes();
         var resume = new Command("resume", "Lift the pause on policy promotion (reward-hacking alarm). Refuses when promotion is not paused.") { yes };
-        resume.SetAction((parse, cancel) => RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
-            parse.InvocationConfiguration.Error, cancel));
+        resume.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/policy/resume", null, "resuming policy promotion", "Resume policy promotion", parse.GetValue(yes), PolicyCommand.Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, cancel));
         return resume;
     }
 
