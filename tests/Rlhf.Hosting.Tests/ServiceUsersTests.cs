@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using MassTransit;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -19,48 +17,40 @@ namespace Rlhf.Hosting.Tests;
 public sealed class ServiceUsersTests : IAsyncLifetime
 {
     const string Prefix = "rlhf-users-test:";
-    // RabbitMQ's distribution port is the AMQP port + 20000 (scripts/infra.sh), so both must be free and below 65536.
-    readonly int rabbitPort = FreePort(port => Free(port) && Free(port + 20_000));
-    readonly int redisPort = FreePort(Free);
-    readonly string root = ExternalTool.RepositoryRoot();
+    OwnServers? servers;
     string output = "";
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
+    int RabbitPort => servers!.RabbitMqPort;
+
+    int RedisPort => servers!.RedisPort;
+
     public async ValueTask InitializeAsync()
     {
-        if (Environment.GetEnvironmentVariable("RLHF_TEST_RABBITMQ") is null)
+        if (!OwnServers.Enabled)
             return;
-        try
+        servers = await OwnServers.StartAsync(new Dictionary<string, string> { ["INFRA_REDIS_PREFIX"] = Prefix });
+        int code;
+        (code, output) = await servers.InfraAsync("users");
+        if (code != 0)
         {
-            var (code, up) = await InfraAsync("up");
-            Assert.True(code == 0, up);
-            (code, output) = await InfraAsync("users");
-            Assert.True(code == 0, output);
-        }
-        catch
-        {
-            // xunit does not dispose a fixture whose start failed: stop what infra.sh started on the test's ports.
-            await DisposeAsync();
-            throw;
+            // xunit does not dispose a fixture whose start failed.
+            await servers.DisposeAsync();
+            Assert.Fail(output);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Environment.GetEnvironmentVariable("RLHF_TEST_RABBITMQ") is null)
-            return;
-        await InfraAsync("down");
-        // The servers' data and the generated credentials of these one-off ports.
-        foreach (var name in new[] { $"rabbitmq-{rabbitPort}", $"redis-{redisPort}", $"users-{rabbitPort}-{redisPort}" })
-            TestDirectory.Delete(Path.Combine(root, ".infra", name));
-        File.Delete(Path.Combine(root, ".infra", $"rabbitmq-{rabbitPort}.console.log"));
+        if (servers is not null)
+            await servers.DisposeAsync();
     }
 
     [Fact(Timeout = 600_000)]
     public async Task Service_users_do_their_job_and_nothing_else_and_guest_is_gone()
     {
-        if (Environment.GetEnvironmentVariable("RLHF_TEST_RABBITMQ") is null)
+        if (!OwnServers.Enabled)
             Assert.Skip("RLHF_TEST_RABBITMQ is not set (scripts/test.sh sets it and installs the servers this test starts).");
         TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
         var feedback = Credentials("feedback");
@@ -125,7 +115,7 @@ public sealed class ServiceUsersTests : IAsyncLifetime
             Assert.Contains("NOPERM", flush.Message);
         }
 
-        await using (var anonymous = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redisPort},abortConnect=false,connectTimeout=3000"))
+        await using (var anonymous = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{RedisPort},abortConnect=false,connectTimeout=3000"))
         {
             var noAuth = await Assert.ThrowsAnyAsync<Exception>(() => anonymous.GetDatabase().StringGetAsync(Prefix + "probe"));
             Assert.True(noAuth is RedisConnectionException or RedisServerException, noAuth.ToString());
@@ -135,7 +125,7 @@ public sealed class ServiceUsersTests : IAsyncLifetime
     IBusControl CreateBus((string User, string Password, string Redis) credentials, Action<IRabbitMqBusFactoryConfigurator> configure) =>
         Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            cfg.Host("127.0.0.1", (ushort)rabbitPort, "/", h =>
+            cfg.Host("127.0.0.1", (ushort)RabbitPort, "/", h =>
             {
                 h.Username(credentials.User);
                 h.Password(credentials.Password);
@@ -145,58 +135,13 @@ public sealed class ServiceUsersTests : IAsyncLifetime
         });
 
     async Task<IConnection> ConnectAsync(string user, string password) =>
-        await new ConnectionFactory { HostName = "127.0.0.1", Port = rabbitPort, UserName = user, Password = password }.CreateConnectionAsync(Cancel);
+        await new ConnectionFactory { HostName = "127.0.0.1", Port = RabbitPort, UserName = user, Password = password }.CreateConnectionAsync(Cancel);
 
     (string User, string Password, string Redis) Credentials(string service)
     {
-        var lines = File.ReadAllLines(Path.Combine(root, ".infra", $"users-{rabbitPort}-{redisPort}", $"{service}.env"))
+        var lines = File.ReadAllLines(Path.Combine(servers!.Root, ".infra", $"users-{RabbitPort}-{RedisPort}", $"{service}.env"))
             .Where(line => !line.StartsWith('#') && line.Contains('='))
             .ToDictionary(line => line[..line.IndexOf('=')], line => line[(line.IndexOf('=') + 1)..]);
         return (lines["Bus__RabbitMq__Username"], lines["Bus__RabbitMq__Password"], lines["Redis__Configuration"]);
-    }
-
-    async Task<(int Code, string Output)> InfraAsync(string command)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(root, "scripts", "infra.sh"), command)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["RABBITMQ_PORT"] = rabbitPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["INFRA_FRESH"] = "1";
-        start.Environment["INFRA_REDIS_PREFIX"] = Prefix;
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        await process.WaitForExitAsync(CancellationToken.None);
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    static int FreePort(Func<int, bool> free)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var port = Random.Shared.Next(21_000, 29_000);
-            if (free(port))
-                return port;
-        }
-
-        throw new InvalidOperationException("No free port in 21000-29000.");
-    }
-
-    static bool Free(int port)
-    {
-        try
-        {
-            var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            listener.Stop();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }
