@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
@@ -6,7 +5,6 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using RabbitMQ.Client;
 using Rlhf.Contracts;
 using Rlhf.Dashboard.Consumers;
 using Rlhf.Hosting;
@@ -39,14 +37,6 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
             await servers.DisposeAsync();
     }
 
-    static readonly (string Name, string? ContentType, Func<Type, byte[]> Body)[] Garbage =
-    [
-        ("not JSON", "application/vnd.masstransit+json", _ => "this is not json {"u8.ToArray()),
-        ("wrong shape", "application/vnd.masstransit+json",
-            type => Encoding.UTF8.GetBytes($$"""{"messageId":"{{Guid.NewGuid()}}","messageType":["urn:message:Rlhf.Contracts:{{type.Name}}"],"message":[1,2,{"x":null}]}""")),
-        ("binary without content type", null, _ => [0xff, 0x00, 0xfe, 0x01, 0x80]),
-    ];
-
     [Fact(Timeout = 600_000)]
     public async Task Garbage_in_every_event_exchange_ends_in_error_or_skipped_queues_and_the_dashboard_keeps_working()
     {
@@ -68,40 +58,10 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
         });
         using var http = dashboard.CreateClient();
 
-        await using var connection = await new ConnectionFactory { HostName = "127.0.0.1", Port = servers.RabbitMqPort }.CreateConnectionAsync(cancel);
-        var confirms = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
-        await using (var channel = await connection.CreateChannelAsync(confirms, cancel))
-        {
-            foreach (var type in EventTypes.All)
-                foreach (var (_, contentType, body) in Garbage)
-                {
-                    var properties = new BasicProperties { ContentType = contentType, MessageId = Guid.NewGuid().ToString() };
-                    await channel.BasicPublishAsync($"Rlhf.Contracts:{type.Name}", "", mandatory: true, properties, body(type), cancel);
-                }
-        }
+        await ExchangeGarbage.PublishAsync(servers, EventTypes.Names, cancel);
 
-        // Every piece of garbage is set aside, per event type, and none stays in the live queues. The dashboard's error
-        // queues are exclusive to its connection (its live queues are), so they are counted with rabbitmqctl (infra.sh queues).
-        var expected = Garbage.Length;
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        Dictionary<string, long> queues;
-        string Live(Type type) => QueueNames.Live("dashboard", type, Instance);
-        long SetAside(Type type) => queues.GetValueOrDefault(Live(type) + "_error") + queues.GetValueOrDefault(Live(type) + "_skipped");
-        do
-        {
-            var (code, listing) = await servers.InfraAsync("queues");
-            Assert.True(code == 0, listing);
-            queues = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('\t'))
-                .Where(parts => parts.Length == 2 && long.TryParse(parts[1], out _))
-                .ToDictionary(parts => parts[0].Trim(), parts => long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-            if (EventTypes.All.All(type => SetAside(type) == expected))
-                break;
-            await Task.Delay(500, cancel);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        Assert.All(EventTypes.All, type => Assert.True(SetAside(type) == expected, $"{type.Name}: {SetAside(type)} of {expected} garbage messages set aside"));
-        Assert.All(EventTypes.All, type => Assert.Equal(0, queues.GetValueOrDefault(Live(type), -1)));
+        // The dashboard's error queues are exclusive to its connection (as its live queues are); rabbitmqctl counts them.
+        await ExchangeGarbage.AssertSetAsideAsync(servers, [.. EventTypes.All.Select(type => QueueNames.Live("dashboard", type, Instance))], cancel);
 
         using var ready = await http.GetAsync("/health/ready", cancel);
         Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);

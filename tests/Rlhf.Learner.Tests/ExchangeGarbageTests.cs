@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text;
-using RabbitMQ.Client;
 using Rlhf.Learner.Tests.Support;
 using Rlhf.Testing;
 
@@ -23,14 +21,6 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
         ("CanaryConcluded", "learner-canary-concluded"),
         ("RankingSubmitted", "learner-canary-rankings"),
         ("RatingSubmitted", "learner-canary-ratings"),
-    ];
-
-    static readonly (string? ContentType, Func<string, byte[]> Body)[] Garbage =
-    [
-        ("application/vnd.masstransit+json", _ => "this is not json {"u8.ToArray()),
-        ("application/vnd.masstransit+json",
-            type => Encoding.UTF8.GetBytes($$"""{"messageId":"{{Guid.NewGuid()}}","messageType":["urn:message:Rlhf.Contracts:{{type}}"],"message":[1,2,{"x":null}]}""")),
-        (null, _ => [0xff, 0x00, 0xfe, 0x01, 0x80]),
     ];
 
     readonly TinyPolicy policy = new();
@@ -65,35 +55,9 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
         await using var host = new LearnerHost(settings);
         await host.WaitUntilReadyAsync();
 
-        await using var connection = await new ConnectionFactory { HostName = "127.0.0.1", Port = servers.RabbitMqPort }.CreateConnectionAsync(cancel);
-        await using (var channel = await connection.CreateChannelAsync(
-                         new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancel))
-        {
-            foreach (var (exchange, _) in Consumed)
-                foreach (var (contentType, body) in Garbage)
-                    await channel.BasicPublishAsync($"Rlhf.Contracts:{exchange}", "", mandatory: true,
-                        new BasicProperties { ContentType = contentType, MessageId = Guid.NewGuid().ToString() }, body(exchange), cancel);
-        }
+        await ExchangeGarbage.PublishAsync(servers, Consumed.Select(c => c.Exchange), cancel);
 
-        Dictionary<string, long> queues = [];
-        long SetAside(string queue) => queues.GetValueOrDefault(queue + "_error") + queues.GetValueOrDefault(queue + "_skipped");
-        var deadline = DateTime.UtcNow.AddSeconds(180);
-        do
-        {
-            var (code, listing) = await servers.InfraAsync("queues");
-            Assert.True(code == 0, listing);
-            queues = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('\t'))
-                .Where(parts => parts.Length == 2 && long.TryParse(parts[1], out _))
-                .ToDictionary(parts => parts[0].Trim(), parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
-            if (Consumed.All(c => SetAside(c.Queue) == Garbage.Length))
-                break;
-            await Task.Delay(500, cancel);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        Assert.All(Consumed, c => Assert.True(SetAside(c.Queue) == Garbage.Length,
-            $"{c.Queue}: {SetAside(c.Queue)} of {Garbage.Length} set aside; queues: {string.Join(", ", queues.Select(q => $"{q.Key}={q.Value}"))}"));
-        Assert.All(Consumed, c => Assert.Equal(0, queues.GetValueOrDefault(c.Queue, -1)));
+        await ExchangeGarbage.AssertSetAsideAsync(servers, [.. Consumed.Select(c => c.Queue)], cancel);
         var status = await host.StatusAsync();
         Assert.Equal("ready", status.GetProperty("phase").GetString());
         Assert.Equal(0, status.GetProperty("ppo_steps").GetInt64());
