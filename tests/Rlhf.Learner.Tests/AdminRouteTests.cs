@@ -21,11 +21,14 @@ public sealed class AdminRouteTests : IAsyncLifetime
     readonly SharedStores stores = new();
     LearnerHost host = null!;
 
+    string LogFile => Path.Combine(stateDirectory, "learner.log");
+
     public async ValueTask InitializeAsync()
     {
         var settings = OperatorAccess.AdminSettings();
         settings["Bus:Transport"] = "InMemory";
         settings["Learner:StateDirectory"] = stateDirectory;
+        settings["Log:File"] = LogFile;
         host = new LearnerHost(settings, stores);
         var ct = TestContext.Current.CancellationToken;
         for (var version = 1; version <= 3; version++)
@@ -87,6 +90,7 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Equal(2, (await stores.Registry.GetPromotedAsync(ModelKind.Policy, TestContext.Current.CancellationToken))?.Version);
         var update = Assert.Single(host.Events.Of<PolicyUpdated>());
         Assert.Equal((2L, 1L, true), (update.PolicyVersion, update.ParentVersion, update.IsRollback));
+        Assert.Contains(ReadLog(), line => line.Contains("Audit: test-admin ran policy.promote version 2: done (Published PolicyUpdated", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -101,6 +105,8 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Contains("registered: 1, 2, 3", error);
         Assert.Equal(1, (await stores.Registry.GetPromotedAsync(ModelKind.Policy, TestContext.Current.CancellationToken))?.Version);
         Assert.Empty(host.Events.Of<PolicyUpdated>());
+        Assert.Contains(ReadLog(), line => line.Contains("Audit: test-admin ran policy.rollback version 9: refused (error: policy version 9 is not registered", StringComparison.Ordinal)
+            && line.Contains("policy version 9 is not registered", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -166,6 +172,14 @@ public sealed class AdminRouteTests : IAsyncLifetime
             Assert.Contains(named, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal(1, (await stores.Registry.GetPromotedAsync(ModelKind.Policy, TestContext.Current.CancellationToken))?.Version);
         Assert.Empty(host.Events.Of<PolicyUpdated>());
+    }
+
+    /// <summary>The learner's log file so far (Serilog writes each event through; the file stays open, so it is shared).</summary>
+    string[] ReadLog()
+    {
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n');
     }
 
     async Task<HttpResponseMessage> PostAsync(string path, string body, string? key)
