@@ -11,6 +11,15 @@
 #                             flushes the AOF), wait INFRA_DOWN_SECONDS, start it again on the same data, wait until
 #                             ready (the fault injection of `rlhf chaos`)
 #   scripts/infra.sh queues   print "<queue>\t<messages>" for every queue of the RabbitMQ node on RABBITMQ_PORT
+#   scripts/infra.sh users    least privilege on the RabbitMQ node and Redis this script started on RABBITMQ_PORT /
+#                             REDIS_PORT (opt-in; see "Per-service users" in README.md): one RabbitMQ user per
+#                             service (rlhf-generation, -feedback, -reward, -learner, -dashboard) whose configure /
+#                             write / read regexes cover only its own queues and the event exchanges it publishes,
+#                             an operator user rlhf-ops (everything), guest deleted; Redis ACL users of the same names
+#                             limited to keys under INFRA_REDIS_PREFIX, no @dangerous commands, the default user off.
+#                             Passwords (new ones from openssl, kept on reruns) and one env file per service
+#                             (Bus__RabbitMq__Username/Password, Redis__Configuration) go to .infra/users-<rabbit>-<redis>/.
+#                             Refuses servers this checkout's infra.sh did not start unless INFRA_USERS_ANY=1.
 #   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N|partition-node N|heal-node N
 #                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5692 5693 5694): the
 #                             nodes start like `up` starts one, then nodes 2 and 3 join node 1 (quorum queues are
@@ -29,6 +38,8 @@
 #                        are deleted first); servers already running are left as they are (default 0)
 #   INFRA_DOWN_SECONDS   how long `restart` leaves the server stopped (default 3)
 #   RABBITMQ_CLUSTER_PORTS  AMQP ports of the cluster's nodes (default "5692 5693 5694")
+#   INFRA_REDIS_PREFIX   `users`: the Redis key prefix the services use (their Redis:KeyPrefix; default rlhf:)
+#   INFRA_USERS_ANY      `users`: 1 = also act on servers this script did not start (default 0)
 #
 # What this script started is recorded under .infra/ at the repo root (git-ignored):
 #   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
@@ -47,6 +58,8 @@ RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
 INFRA_TIMEOUT="${INFRA_TIMEOUT:-90}"
 INFRA_FRESH="${INFRA_FRESH:-0}"
 INFRA_DOWN_SECONDS="${INFRA_DOWN_SECONDS:-3}"
+INFRA_REDIS_PREFIX="${INFRA_REDIS_PREFIX:-rlhf:}"
+INFRA_USERS_ANY="${INFRA_USERS_ANY:-0}"
 RABBITMQ_CLUSTER_PORTS="${RABBITMQ_CLUSTER_PORTS:-5692 5693 5694}"
 
 log() { echo "infra: $*" >&2; }
@@ -77,7 +90,9 @@ redis_answers() {
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "PING\r\n" >&3
     IFS= read -r line <&3
-    [ "${line%$'"'"'\r'"'"'}" = "+PONG" ]' _ "$port" 2>/dev/null
+    line="${line%$'"'"'\r'"'"'}"
+    # After `users` the default user is off: an answer that asks for authentication is a server that is up.
+    [ "$line" = "+PONG" ] || [ "${line#-NOAUTH}" != "$line" ]' _ "$port" 2>/dev/null
 }
 
 port_open() {
@@ -390,6 +405,148 @@ cmd_queues() {
   rabbitmqctl -q -n "$(rabbit_node "$RABBITMQ_PORT")" list_queues --no-table-headers name messages
 }
 
+# ------------------------------------------------------------------- users ---
+# Per-service least privilege. RabbitMQ permissions are three regexes (configure, write, read) matched against
+# exchange and queue names; MassTransit names an event's exchange after its type (Rlhf.Contracts:RankingSubmitted),
+# a receive endpoint's queue and exchange after the endpoint (ranking-submitted), its dead letters <name>_error and
+# <name>_skipped, fault events MassTransit:Fault--<type>--, and each bus's own temporary queue <host>_<process>_bus_<id>.
+# Every service may declare (configure) and bind from (read) any event exchange; it may publish (write) only to the
+# exchanges of the events it publishes, and read only its own queues.
+USER_SERVICES="generation feedback reward learner dashboard"
+
+rabbit_publishes() {
+  case "$1" in
+    generation) echo 'RolloutGenerated' ;;
+    feedback) echo '[A-Za-z]+Submitted' ;;
+    reward) echo 'RolloutScored|RewardModelUpdated|RewardModelRejected' ;;
+    learner) echo 'PolicyUpdated|PolicyRejected|CanaryStarted|CanaryConcluded|RewardHackingSuspected' ;;
+    dashboard) echo '' ;;
+  esac
+}
+
+rabbit_queues() {
+  # Each service's receive endpoints (QueueNames in shared/Rlhf.Hosting; the learner's Learner:QueuePrefix is
+  # "learner", the reward's Reward:QueuePrefix is empty by default and any prefix is allowed here).
+  case "$1" in
+    generation) echo 'generation-.+' ;;
+    feedback) echo '' ;;
+    reward) echo '([a-z0-9-]+-)?(ranking-submitted|rating-submitted|comment-submitted|regeneration-submitted|reward-edits|rollout-generated|reward-scorer-.+)' ;;
+    learner) echo 'learner-.+' ;;
+    dashboard) echo 'live-dashboard-.+' ;;
+  esac
+}
+
+rabbit_permissions() {
+  # prints: configure write read
+  local service="$1" own publishes mechanics
+  own="$(rabbit_queues "$service")"
+  publishes="$(rabbit_publishes "$service")"
+  mechanics='[^:]+_bus_[A-Za-z0-9]+|MassTransit:Fault.*'
+  local queues="${own:+($own)(_error|_skipped)?|}"
+  local events="${publishes:+Rlhf\.Contracts:($publishes)|}"
+  printf '^(%sRlhf\\.Contracts:[A-Za-z]+|%s)$\t^(%s%s%s)$\t^(%sRlhf\\.Contracts:[A-Za-z]+|%s)$\n' \
+    "$queues" "$mechanics" "$queues" "$events" "$mechanics" "$queues" "$mechanics"
+}
+
+users_secret() {
+  # A password kept in $1 (created once, mode 600).
+  if [ ! -s "$1" ]; then
+    (umask 077; openssl rand -hex 24 >"$1")
+  fi
+  tr -d '\n' <"$1"
+}
+
+redis_admin_cli() {
+  # redis-cli as rlhf-admin once `users` created it, else as the default user.
+  local dir="$1"; shift
+  if [ -s "$dir/redis-admin.password" ] && REDISCLI_AUTH="$(tr -d '\n' <"$dir/redis-admin.password")" \
+      redis-cli --no-auth-warning --user rlhf-admin -h 127.0.0.1 -p "$REDIS_PORT" ACL WHOAMI 2>/dev/null | grep -qx rlhf-admin; then
+    REDISCLI_AUTH="$(tr -d '\n' <"$dir/redis-admin.password")" redis-cli --no-auth-warning --user rlhf-admin -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  fi
+}
+
+redis_acl() {
+  local dir="$1"; shift
+  local out
+  out="$(redis_admin_cli "$dir" ACL SETUSER "$@" 2>&1)" || die "redis ACL SETUSER $1 failed: $out"
+  [ "$out" = "OK" ] || die "redis ACL SETUSER $1 failed: $out"
+}
+
+cmd_users() {
+  if [ "$INFRA_USERS_ANY" != "1" ]; then
+    [ -f "$STATE/rabbitmq-$RABBITMQ_PORT.started" ] \
+      || die "users: the RabbitMQ node on port $RABBITMQ_PORT was not started by this checkout's infra.sh; refusing to change its users (INFRA_USERS_ANY=1 to do it anyway)"
+    [ -f "$STATE/redis-$REDIS_PORT.started" ] \
+      || die "users: the Redis on port $REDIS_PORT was not started by this checkout's infra.sh; refusing to change its users (INFRA_USERS_ANY=1 to do it anyway)"
+  fi
+  rabbit_answers || die "users: nothing answers AMQP on localhost:$RABBITMQ_PORT"
+  redis_answers || die "users: nothing answers on localhost:$REDIS_PORT"
+  command -v openssl >/dev/null 2>&1 || die "users: openssl is needed for the passwords (apt-get install -y openssl)"
+  local node dir
+  node="$(rabbit_node "$RABBITMQ_PORT")"
+  dir="$STATE/users-$RABBITMQ_PORT-$REDIS_PORT"
+  mkdir -p "$dir"; chmod 700 "$dir"
+
+  local service user password perms configure write read redis_password
+  for service in $USER_SERVICES ops; do
+    user="rlhf-$service"
+    password="$(users_secret "$dir/$service.rabbitmq.password")"
+    if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx "$user"; then
+      rabbitmqctl -q -n "$node" change_password "$user" "$password" >/dev/null
+    else
+      rabbitmqctl -q -n "$node" add_user "$user" "$password" >/dev/null
+    fi
+    if [ "$service" = "ops" ]; then
+      configure='.*' write='.*' read='.*'
+      rabbitmqctl -q -n "$node" set_user_tags "$user" administrator >/dev/null
+    elif [ "$service" = "learner" ]; then
+      # The learner also serves the admin routes for dead letters: it reads (gets, purges) every _error/_skipped queue
+      # and requeues through the default exchange (write on amq.default, which reaches any queue by name).
+      perms="$(rabbit_permissions "$service")"
+      IFS=$'\t' read -r configure write read <<<"$perms"
+      write="${write%)\$}|amq\.default)\$"
+      read="${read%)\$}|.+_error|.+_skipped)\$"
+    else
+      perms="$(rabbit_permissions "$service")"
+      IFS=$'\t' read -r configure write read <<<"$perms"
+    fi
+    rabbitmqctl -q -n "$node" set_permissions -p / "$user" "$configure" "$write" "$read" >/dev/null
+    printf 'rabbitmq: %s configure=%s write=%s read=%s\n' "$user" "$configure" "$write" "$read"
+  done
+  if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx guest; then
+    rabbitmqctl -q -n "$node" delete_user guest >/dev/null
+    echo "rabbitmq: guest deleted"
+  fi
+
+  # Redis: the admin user first (the default user is switched off last).
+  local admin_password
+  admin_password="$(users_secret "$dir/redis-admin.password")"
+  redis_acl "$dir" rlhf-admin on ">$admin_password" '~*' '&*' +@all
+  for service in $USER_SERVICES ops; do
+    redis_password="$(users_secret "$dir/$service.redis.password")"
+    # resetpass/resetkeys first, so a rerun leaves exactly these rules. Pub/sub channels stay open: StackExchange.Redis
+    # subscribes to its own notification channel.
+    redis_acl "$dir" "rlhf-$service" on resetpass ">$redis_password" resetkeys "~${INFRA_REDIS_PREFIX}*" '&*' +@all -@dangerous +info
+    echo "redis: rlhf-$service keys ~${INFRA_REDIS_PREFIX}* (no @dangerous commands)"
+  done
+  redis_acl "$dir" default off
+  echo "redis: default user off"
+
+  for service in $USER_SERVICES ops; do
+    {
+      echo "# written by scripts/infra.sh users: the credentials of rlhf-$service (environment variables of the service)"
+      echo "Bus__RabbitMq__Port=$RABBITMQ_PORT"
+      echo "Bus__RabbitMq__Username=rlhf-$service"
+      echo "Bus__RabbitMq__Password=$(users_secret "$dir/$service.rabbitmq.password")"
+      echo "Redis__Configuration=127.0.0.1:$REDIS_PORT,user=rlhf-$service,password=$(users_secret "$dir/$service.redis.password")"
+    } >"$dir/$service.env"
+    chmod 600 "$dir/$service.env"
+  done
+  echo "users: credentials in $dir/<service>.env"
+}
+
 # ----------------------------------------------------------------- cluster ---
 cluster_ports() { read -r -a CLUSTER <<<"$RABBITMQ_CLUSTER_PORTS"; [ "${#CLUSTER[@]}" -ge 2 ] || die "RABBITMQ_CLUSTER_PORTS needs at least 2 ports"; }
 
@@ -517,8 +674,9 @@ case "${1:-}" in
   up) cmd_up ;;
   cluster) cmd_cluster "${2:-}" "${3:-}" ;;
   queues) cmd_queues ;;
+  users) cmd_users ;;
   down) cmd_down ;;
   status) cmd_status ;;
   restart) cmd_restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|queues|restart rabbitmq|redis|cluster ..." >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|queues|users|restart rabbitmq|redis|cluster ..." >&2; exit 2 ;;
 esac

@@ -86,6 +86,7 @@ public static class LearnerServiceExtensions
     public static WebApplication MapLearnerApi(this WebApplication app)
     {
         app.MapLearnerEndpoints();
+        app.MapAdminEndpoints();
         return app;
     }
 }

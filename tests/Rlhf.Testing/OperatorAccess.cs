@@ -13,11 +13,24 @@ public static class OperatorAccess
 {
     public const string Key = "operator-key-for-tests-3f9c";
 
+    /// <summary>The key of <see cref="AdminSettings"/>' admin, named <c>test-admin</c>.</summary>
+    public const string AdminKey = "admin-key-for-tests-77d1";
+
     public static Dictionary<string, string?> Settings() => new()
     {
         ["Operators:AllowAnonymous"] = "false",
-        ["Operators:Keys:test-operator"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Key))),
+        ["Operators:Keys:test-operator"] = Hash(Key),
     };
+
+    /// <summary><see cref="Settings"/> plus one admin (<see cref="AdminKey"/>, roles operator and admin).</summary>
+    public static Dictionary<string, string?> AdminSettings()
+    {
+        var settings = Settings();
+        settings["Operators:AdminKeys:test-admin"] = Hash(AdminKey);
+        return settings;
+    }
+
+    static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     /// <summary>Sends the request three times (no key, a wrong key, the operator key) and returns the three statuses.</summary>
     public static async Task<(HttpStatusCode Anonymous, HttpStatusCode WrongKey, HttpStatusCode Operator)> ProbeAsync(

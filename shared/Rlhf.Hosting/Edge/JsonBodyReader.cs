@@ -60,11 +60,20 @@ public static partial class JsonBodyReader
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            if (buffer.Length + read > options.MaxBytes)
-                return (null, TooLargeError(options.MaxBytes));
-            buffer.Write(chunk, 0, read);
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > options.MaxBytes)
+                    return (null, TooLargeError(options.MaxBytes));
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException error)
+        {
+            // Kestrel's verdict on the body itself: too slow (below Limits:MinRequestBodyDataRate, 408), cut short (400),
+            // over the server's own size limit (413). Answered as such, never as an unhandled 500.
+            return (null, BodyNotReceived(error));
         }
 
         return (buffer.ToArray(), null);
@@ -85,6 +94,22 @@ public static partial class JsonBodyReader
             return (null, Describe(error));
         }
     }
+
+    /// <summary>The 408 of a body that arrived below Kestrel's minimum data rate.</summary>
+    public const string TooSlow = "The request body arrived too slowly (below the server's minimum data rate); send the whole body at once.";
+
+    static EdgeError BodyNotReceived(BadHttpRequestException error) => error.StatusCode switch
+    {
+        StatusCodes.Status408RequestTimeout => new EdgeError(StatusCodes.Status408RequestTimeout, "Request body timeout", TooSlow)
+        {
+            Param = BodyParam,
+            Code = "request_timeout",
+        },
+        StatusCodes.Status413PayloadTooLarge => new EdgeError(StatusCodes.Status413PayloadTooLarge, "Request body too large",
+            "The request body is larger than the server accepts.") { Param = BodyParam, Code = "request_too_large" },
+        _ => EdgeError.BadRequest("The request body could not be read completely (the connection ended before Content-Length bytes arrived).",
+            BodyParam, "invalid_body"),
+    };
 
     static EdgeError TooLargeError(int maxBytes) =>
         new(StatusCodes.Status413PayloadTooLarge, "Request body too large", TooLarge(maxBytes)) { Param = BodyParam, Code = "request_too_large" };

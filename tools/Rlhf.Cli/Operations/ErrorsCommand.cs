@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
+using Rlhf.Learner.Admin;
 
 namespace Rlhf.Cli.Operations;
 
@@ -29,6 +29,7 @@ public static class ErrorsCommand
             Description = "Dead-letter queue (<queue>_error or <queue>_skipped; a bare <queue> means <queue>_error)",
             Required = true,
         };
+        var (adminOptions, admin) = AdminEndpoint.CreateOptions(_ => Timeout);
         Option<bool> Yes() => new("--yes", "-y") { Description = "Do not ask for confirmation" };
         TextReader? Terminal() => Console.IsInputRedirected ? null : Console.In;
 
@@ -53,14 +54,29 @@ public static class ErrorsCommand
         {
             requeueQueue, requeueMax, requeueYes,
         };
-        requeue.SetAction((parse, cancel) => RequeueAsync(parse.GetValue(rabbit)!, parse.GetValue(requeueQueue)!, parse.GetValue(requeueMax),
-            parse.GetValue(requeueYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        requeue.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/errors/requeue", new { queue = parse.GetValue(requeueQueue), max = parse.GetValue(requeueMax) },
+                $"requeueing {parse.GetValue(requeueQueue)}", $"Move the messages of {parse.GetValue(requeueQueue)} back to their queue", parse.GetValue(requeueYes),
+                Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RequeueAsync(parse.GetValue(rabbit)!, parse.GetValue(requeueQueue)!, parse.GetValue(requeueMax),
+                parse.GetValue(requeueYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
 
         var purgeQueue = Queue();
         var purgeYes = Yes();
         var purge = new Command("purge", "Delete every message of a dead-letter queue.") { purgeQueue, purgeYes };
-        purge.SetAction((parse, cancel) => PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        purge.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/errors/purge", new { queue = parse.GetValue(purgeQueue) }, $"purging {parse.GetValue(purgeQueue)}",
+                $"Delete every message of {parse.GetValue(purgeQueue)}", parse.GetValue(purgeYes), Terminal(), parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, cancel)
+            : PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        // requeue and purge go through the learner's admin routes unless --direct; list reads the broker itself.
+        foreach (var option in adminOptions)
+        {
+            requeue.Options.Add(option);
+            purge.Options.Add(option);
+        }
 
         return new Command("errors", "Inspect, requeue or purge MassTransit's dead-letter queues (<queue>_error, <queue>_skipped).")
         {
@@ -78,7 +94,7 @@ public static class ErrorsCommand
         var (deadLetter, _) = DeadLetterQueues.Resolve(queue);
         try
         {
-            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
+            await using var connection = await ConnectAsync(rabbitmq, cancellationToken);
             var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
             if (count is null)
                 return NotFound(deadLetter, error);
@@ -113,7 +129,7 @@ public static class ErrorsCommand
             output.WriteLine($"Queue {deadLetter}: {count} message(s).");
             if (entries.Count == 0)
                 return 0;
-            DeadLetterQueues.WriteTable(entries, output);
+            DeadLetterTable.Write(entries, output);
             if (count > entries.Count)
                 output.WriteLine($"Showing the first {entries.Count} of {count}; pass --max to see more.");
             return 0;
@@ -126,114 +142,46 @@ public static class ErrorsCommand
 
     /// <summary>
     /// Moves up to <paramref name="max"/> (default: all present at the start) messages from the dead-letter queue to the
-    /// original queue through the default exchange, with publisher confirms; each is acked only after its copy was
-    /// confirmed. 0 when done, 1 when refused before any change, 2 when a publish failed part-way.
+    /// original queue (see <see cref="DeadLetterActions.RequeueAsync"/>). 0 when done, 1 when refused before any change,
+    /// 2 when a publish failed part-way.
     /// </summary>
     public static async Task<int> RequeueAsync(Uri rabbitmq, string queue, int? max, bool yes, TextReader? confirm, TextWriter output,
         TextWriter error, CancellationToken cancellationToken)
     {
-        var (deadLetter, original) = DeadLetterQueues.Resolve(queue);
-        var moved = 0;
+        IConnection connection;
         try
         {
-            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
-            var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
-            if (count is null)
-                return NotFound(deadLetter, error);
-            if (await DeadLetterQueues.MessageCountAsync(connection, original, cancellationToken) is null)
-            {
-                error.WriteLine($"error: the original queue '{original}' does not exist on {Display(rabbitmq)}; nothing to requeue to. Nothing was changed.");
-                return 1;
-            }
-
-            var limit = (int)Math.Min(count.Value, (uint)(max ?? int.MaxValue));
-            if (limit == 0)
-            {
-                output.WriteLine($"Queue {deadLetter} is empty: moved 0 message(s).");
-                return 0;
-            }
-
-            if (!await ConfirmAsync($"Move {limit} message(s) from {deadLetter} back to {original}?", yes, confirm, output, error, cancellationToken))
-                return 1;
-
-            var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
-            await using var channel = await connection.CreateChannelAsync(options, cancellationToken);
-            while (moved < limit)
-            {
-                var result = await channel.BasicGetAsync(deadLetter, autoAck: false, cancellationToken);
-                if (result is null)
-                    break;
-                var body = result.Body.ToArray();
-                var properties = new BasicProperties(result.BasicProperties);
-                try
-                {
-                    // Completes when the broker confirmed it; mandatory, so an unroutable copy fails instead of vanishing.
-                    await channel.BasicPublishAsync("", original, mandatory: true, properties, body, cancellationToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    await channel.BasicNackAsync(result.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
-                    error.WriteLine($"error: publishing message {moved + 1} to '{original}' failed ({DeadLetterQueues.Describe(e)}); " +
-                        $"it stays in {deadLetter}. Moved {moved} message(s) before that.");
-                    return 2;
-                }
-
-                await channel.BasicAckAsync(result.DeliveryTag, multiple: false, cancellationToken);
-                moved++;
-            }
-
-            output.WriteLine($"Moved {moved} message(s) from {deadLetter} to {original}.");
-            return 0;
+            connection = await ConnectAsync(rabbitmq, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return BrokerError(rabbitmq, e, moved == 0 ? "Nothing was changed." : $"Moved {moved} message(s) before that.", error, moved == 0 ? 1 : 2);
+            return BrokerError(rabbitmq, e, PolicyAction.NothingChanged, error);
         }
+
+        await using (connection)
+            return await DeadLetterActions.RequeueAsync(connection, Display(rabbitmq), queue, max, yes, confirm, output, error, cancellationToken);
     }
 
     /// <summary>Purges the dead-letter queue after confirmation; prints how many messages were deleted.</summary>
     public static async Task<int> PurgeAsync(Uri rabbitmq, string queue, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
         CancellationToken cancellationToken)
     {
-        var (deadLetter, _) = DeadLetterQueues.Resolve(queue);
+        IConnection connection;
         try
         {
-            await using var connection = await DeadLetterQueues.ConnectAsync(rabbitmq, Timeout, cancellationToken);
-            var count = await DeadLetterQueues.MessageCountAsync(connection, deadLetter, cancellationToken);
-            if (count is null)
-                return NotFound(deadLetter, error);
-            if (!await ConfirmAsync($"Delete all {count} message(s) of {deadLetter}?", yes, confirm, output, error, cancellationToken))
-                return 1;
-
-            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-            var purged = await channel.QueuePurgeAsync(deadLetter, cancellationToken);
-            output.WriteLine($"Purged {purged} message(s) from {deadLetter}.");
-            return 0;
+            connection = await ConnectAsync(rabbitmq, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return BrokerError(rabbitmq, e, "", error);
         }
+
+        await using (connection)
+            return await DeadLetterActions.PurgeAsync(connection, Display(rabbitmq), queue, yes, confirm, output, error, cancellationToken);
     }
 
-    static async Task<bool> ConfirmAsync(string question, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken)
-    {
-        if (yes)
-            return true;
-        if (confirm is null)
-        {
-            error.WriteLine($"error: {question.TrimEnd('?')} needs confirmation and stdin is not a terminal: pass --yes. Nothing was changed.");
-            return false;
-        }
-
-        output.Write($"{question} [y/N] ");
-        var answer = (await confirm.ReadLineAsync(cancellationToken))?.Trim();
-        if (answer is "y" or "Y" or "yes" or "Yes" or "YES")
-            return true;
-        output.WriteLine("Cancelled. Nothing was changed.");
-        return false;
-    }
+    static Task<IConnection> ConnectAsync(Uri rabbitmq, CancellationToken cancellationToken) =>
+        RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-errors", Timeout, cancellationToken);
 
     static int NotFound(string queue, TextWriter error)
     {
@@ -241,12 +189,8 @@ public static class ErrorsCommand
         return 1;
     }
 
-    static int BrokerError(Uri rabbitmq, Exception e, string state, TextWriter error, int code = 1)
-    {
-        var reason = e is BrokerUnreachableException or OperationInterruptedException ? DeadLetterQueues.Describe(e) : e.GetBaseException().Message;
-        error.WriteLine($"error: RabbitMQ at {Display(rabbitmq)}: {reason}.{(state.Length > 0 ? " " + state : "")}");
-        return code;
-    }
+    static int BrokerError(Uri rabbitmq, Exception e, string state, TextWriter error) =>
+        DeadLetterActions.BrokerError(Display(rabbitmq), e, state, error);
 
     static string Display(Uri rabbitmq) =>
         $"{rabbitmq.Host}:{(rabbitmq.IsDefaultPort || rabbitmq.Port <= 0 ? 5672 : rabbitmq.Port).ToString(CultureInfo.InvariantCulture)}{rabbitmq.AbsolutePath}";

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Rlhf.Contracts;
-using Rlhf.Storage;
-using StackExchange.Redis;
+using Rlhf.Learner.Admin;
 
 namespace Rlhf.Cli.Operations;
 
@@ -12,7 +11,7 @@ namespace Rlhf.Cli.Operations;
 /// </summary>
 public static class PolicyAbortCanaryCommand
 {
-    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints)
+    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints, Func<ParseResult, AdminEndpoint?> admin)
     {
         var yes = PolicyCommand.Yes();
         var abort = new Command("abort-canary",
@@ -20,8 +19,11 @@ public static class PolicyAbortCanaryCommand
         {
             yes,
         };
-        abort.SetAction((parse, cancel) => RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
-            parse.InvocationConfiguration.Error, cancel));
+        abort.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/policy/abort-canary", null, "aborting the live policy canary", "Abort the live policy canary", parse.GetValue(yes), PolicyCommand.Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RunAsync(endpoints(parse), parse.GetValue(yes), PolicyCommand.Terminal(), parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, cancel));
         return abort;
     }
 
@@ -30,55 +32,7 @@ public static class PolicyAbortCanaryCommand
     /// <see cref="CanaryConcluded"/>. 0 when both succeeded; 1 when no canary is live, the operator did not confirm, or it
     /// ended meanwhile (nothing changed); 2 when a step failed after the registry changed.
     /// </summary>
-    public static async Task<int> RunAsync(PolicyEndpoints endpoints, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken)
-    {
-        var redis = await PolicyOperation.ConnectAsync(endpoints, changes: true, error);
-        if (redis is null)
-            return PolicyOperation.Refused;
-
-        await using (redis)
-        {
-            var registry = new RedisModelRegistry(redis, endpoints.KeyPrefix);
-            LiveCanary? canary;
-            try
-            {
-                var promoted = await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken);
-                canary = await LiveCanary.ReadAsync(registry, PolicyOperation.LiveFeedback(redis, endpoints), promoted, cancellationToken);
-            }
-            catch (RedisException e)
-            {
-                error.WriteLine(PolicyOperation.UnreadableRegistry(endpoints, e, changes: true));
-                return PolicyOperation.Refused;
-            }
-
-            if (canary is null)
-            {
-                error.WriteLine($"error: no policy canary is live under key prefix '{endpoints.KeyPrefix}'. {PolicyOperation.NothingChanged}");
-                return PolicyOperation.Refused;
-            }
-
-            var what = $"canary {canary.Version} (champion {canary.ChampionVersion} stays promoted; live judgements {canary.Candidate.Judgements} vs " +
-                $"{canary.Champion.Judgements})";
-            if (!await PolicyOperation.ConfirmAsync(yes, confirm, $"aborting {what}",
-                    $"Abort policy {what} (prefix '{endpoints.KeyPrefix}', RabbitMQ {endpoints.RabbitMqDisplay})?", output, error, cancellationToken))
-                return PolicyOperation.Refused;
-
-            var now = DateTimeOffset.UtcNow;
-            if (await canary.AbortAsync(registry, LiveCanary.AbortReason, now, step: 1, total: 2, output, error, cancellationToken) is { } code)
-                return code;
-
-            var concluded = canary.Concluded(CanaryOutcome.Aborted, LiveCanary.AbortReason, now);
-            PublishStep[] steps =
-            [
-                new(concluded, LiveCanary.Describe(concluded, endpoints) + " Generation serves only the champion again; the learner reloads its weights.",
-                    $"canary {canary.Version} has ended in the registry, but running services were not told: generation keeps serving it next to version " +
-                    $"{canary.ChampionVersion} and the learner keeps training from it until they restart (both follow the registry when they start). " +
-                    "Restart generation and the learner."),
-            ];
-            return await PublishStep.PublishAllAsync(endpoints, steps, first: 2, total: 2, output, error, cancellationToken)
-                ? PolicyOperation.Done
-                : PolicyOperation.FailedPartway;
-        }
-    }
+    public static Task<int> RunAsync(PolicyEndpoints endpoints, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken) =>
+        PolicyOperation.RunDirectAsync(endpoints, error, deployment => CanaryAbort.RunAsync(deployment, yes, confirm, output, error, cancellationToken));
 }

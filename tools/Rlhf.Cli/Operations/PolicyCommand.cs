@@ -43,20 +43,26 @@ public static class PolicyCommand
         };
         timeout.Validators.Add(result => { if (result.GetValueOrDefault<double>() is not (> 0 and <= 600)) result.AddError("--timeout must be in (0, 600]"); });
 
+        var (adminOptions, admin) = AdminEndpoint.CreateOptions(parse => TimeSpan.FromSeconds(parse.GetValue(timeout)));
+
         PolicyEndpoints Endpoints(ParseResult parse) => new(parse.GetValue(redis)!, parse.GetValue(keyPrefix) ?? "", parse.GetValue(rabbit)!,
             parse.GetValue(blobDirectory), TimeSpan.FromSeconds(parse.GetValue(timeout)));
 
-        return new Command("policy",
-            "Inspect the deployment's policy versions and its release (canary, rejections, promotion pause); promote, roll back, abort a canary, resume promotion.")
+        var policy = new Command("policy",
+            "Inspect the deployment's policy versions and its release (canary, rejections, promotion pause); promote, roll back, abort a canary, " +
+            "resume promotion (through the learner's admin routes, or --direct).")
         {
             redis, keyPrefix, rabbit, blobDirectory, timeout,
             PolicyListCommand.Create(Endpoints),
             PolicyStatusCommand.Create(Endpoints),
-            PolicyPromoteCommand.Create(Endpoints),
-            PolicyRollbackCommand.Create(Endpoints),
-            PolicyAbortCanaryCommand.Create(Endpoints),
-            PolicyResumeCommand.Create(Endpoints),
+            PolicyPromoteCommand.Create(Endpoints, admin),
+            PolicyRollbackCommand.Create(Endpoints, admin),
+            PolicyAbortCanaryCommand.Create(Endpoints, admin),
+            PolicyResumeCommand.Create(Endpoints, admin),
         };
+        foreach (var option in adminOptions)
+            policy.Options.Add(option);
+        return policy;
     }
 
     /// <summary>The operator's terminal for confirmation prompts; null when input is redirected (then only --yes proceeds).</summary>

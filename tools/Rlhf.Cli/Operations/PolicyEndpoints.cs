@@ -1,6 +1,5 @@
 using MassTransit;
 using Rlhf.Contracts;
-using Rlhf.Learner.Training;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
@@ -108,8 +107,4 @@ public sealed record PolicyEndpoints(string Redis, string KeyPrefix, Uri RabbitM
             }
         }
     }
-
-    /// <summary>The event a rollback publishes: the record's weights and metrics, marked as a rollback.</summary>
-    public static PolicyUpdated RollbackEvent(ModelVersionRecord record, DateTimeOffset now) =>
-        new(record.Version, record.ParentVersion ?? record.Version, record.Blob, PolicyRegistryMetrics.FromRegistry(record.Metrics), IsRollback: true, now);
 }

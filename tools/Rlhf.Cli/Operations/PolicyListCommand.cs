@@ -6,6 +6,8 @@ using Rlhf.Storage;
 using Spectre.Console;
 using StackExchange.Redis;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary><c>rlhf policy list [--json]</c>: the registered policy versions, oldest first, the promoted one marked.</summary>

@@ -1,20 +1,20 @@
+using Rlhf.Learner.Admin;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
 namespace Rlhf.Cli.Operations;
 
 /// <summary>
-/// What the <c>rlhf policy</c> commands share: connecting to Redis, the confirmation prompt, the weights check and the
-/// exit codes. 0: done; 1: refused or cancelled before any change ("Nothing was changed."); 2: a step that changes the
-/// registry or publishes failed (the message names the step and the state it left).
+/// What the <c>rlhf policy</c> commands share when they reach Redis and RabbitMQ themselves (the read-only commands,
+/// and the changing ones with <c>--direct</c>): connecting to Redis and the exit codes of <see cref="PolicyAction"/>.
 /// </summary>
 static class PolicyOperation
 {
-    public const int Done = 0;
-    public const int Refused = 1;
-    public const int FailedPartway = 2;
+    public const int Done = PolicyAction.Done;
+    public const int Refused = PolicyAction.Refused;
+    public const int FailedPartway = PolicyAction.FailedPartway;
 
-    public const string NothingChanged = "Nothing was changed.";
+    public const string NothingChanged = PolicyAction.NothingChanged;
 
     /// <summary>Connects to the deployment's Redis, or writes why not and returns null.</summary>
     /// <param name="changes">True for commands that change something: the message then says that nothing was.</param>
@@ -31,66 +31,23 @@ static class PolicyOperation
         }
     }
 
+    /// <summary>Runs a changing action on the deployment reached directly (its Redis, its RabbitMQ); 1 when Redis does not connect.</summary>
+    public static async Task<int> RunDirectAsync(PolicyEndpoints endpoints, TextWriter error, Func<PolicyDeployment, Task<int>> action)
+    {
+        var redis = await ConnectAsync(endpoints, changes: true, error);
+        if (redis is null)
+            return Refused;
+        await using (redis)
+        {
+            var deployment = new PolicyDeployment(new RedisModelRegistry(redis, endpoints.KeyPrefix), endpoints.BlobStore(redis), LiveFeedback(redis, endpoints),
+                endpoints.KeyPrefix, $"RabbitMQ {endpoints.RabbitMqDisplay}", endpoints.PublishAsync);
+            return await action(deployment);
+        }
+    }
+
     /// <summary>The error line for a registry that cannot be read.</summary>
     public static string UnreadableRegistry(PolicyEndpoints endpoints, RedisException e, bool changes) =>
-        $"error: cannot read the model registry under prefix '{endpoints.KeyPrefix}': {e.Message}.{(changes ? " " + NothingChanged : "")}";
-
-    /// <summary>
-    /// True when the operator confirmed: <paramref name="yes"/>, or "y"/"yes" typed at <paramref name="question"/>.
-    /// Without a terminal (<paramref name="confirm"/> null) only <paramref name="yes"/> proceeds.
-    /// </summary>
-    /// <param name="action">What needs confirmation, as a gerund phrase ("rolling back from version 2 to version 1").</param>
-    /// <param name="question">The prompt, ending with a question mark.</param>
-    public static async Task<bool> ConfirmAsync(bool yes, TextReader? confirm, string action, string question, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken)
-    {
-        if (yes)
-            return true;
-        if (confirm is null)
-        {
-            error.WriteLine($"error: {action} needs confirmation: pass --yes. {NothingChanged}");
-            return false;
-        }
-
-        output.Write($"{question} [y/N] ");
-        var answer = (await confirm.ReadLineAsync(cancellationToken))?.Trim();
-        if (answer is "y" or "Y" or "yes" or "Yes" or "YES")
-            return true;
-        output.WriteLine($"Cancelled. {NothingChanged}");
-        return false;
-    }
-
-    /// <summary>True when the version's weights read back and pass their sha256 check; otherwise writes why.</summary>
-    public static async Task<bool> VerifyWeightsAsync(IBlobStore blobs, ModelVersionRecord record, TextWriter error, CancellationToken cancellationToken)
-    {
-        string? problem;
-        try
-        {
-            await blobs.GetAsync(record.Blob, cancellationToken);
-            problem = null;
-        }
-        catch (KeyNotFoundException)
-        {
-            problem = "is missing (deleted or expired)";
-        }
-        catch (BlobIntegrityException e)
-        {
-            problem = $"failed its sha256 check ({e.Message})";
-        }
-        catch (ArgumentException e)
-        {
-            problem = $"cannot be read from this blob store ({e.Message}; pass --blob-directory if the services keep weights on a volume)";
-        }
-        catch (Exception e) when (e is RedisException or IOException or UnauthorizedAccessException)
-        {
-            problem = $"could not be read ({e.Message})";
-        }
-
-        if (problem is null)
-            return true;
-        error.WriteLine($"error: the weights of policy version {record.Version} ({record.Blob.Uri}) {problem}. {NothingChanged}");
-        return false;
-    }
+        PolicyAction.UnreadableRegistry(endpoints.KeyPrefix, e, changes);
 
     /// <summary>The live-feedback store the learner counts a canary's judgements in (reads only: the TTL is not used).</summary>
     public static ILiveFeedbackStore LiveFeedback(IConnectionMultiplexer redis, PolicyEndpoints endpoints) =>

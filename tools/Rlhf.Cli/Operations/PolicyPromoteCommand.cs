@@ -1,5 +1,7 @@
 using System.CommandLine;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace Rlhf.Cli.Operations;
 /// </summary>
 public static class PolicyPromoteCommand
 {
-    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints)
+    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints, Func<ParseResult, AdminEndpoint?> admin)
     {
         var version = new Argument<long>("version") { Description = "Registered policy version to serve (the live canary, or any other)" };
         var force = new Option<bool>("--force") { Description = "Promote a version that has a rejection record (gate rejection, rolled-back or aborted canary)" };
@@ -20,8 +22,12 @@ public static class PolicyPromoteCommand
         {
             version, force, yes,
         };
-        promote.SetAction((parse, cancel) => RunAsync(endpoints(parse), parse.GetValue(version), parse.GetValue(force), parse.GetValue(yes),
-            PolicyCommand.Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        promote.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/policy/promote", new { version = parse.GetValue(version), force = parse.GetValue(force) },
+                $"promoting policy version {parse.GetValue(version)}", $"Promote policy version {parse.GetValue(version)}", parse.GetValue(yes),
+                PolicyCommand.Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RunAsync(endpoints(parse), parse.GetValue(version), parse.GetValue(force), parse.GetValue(yes),
+                PolicyCommand.Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
         return promote;
     }
 
@@ -32,5 +38,6 @@ public static class PolicyPromoteCommand
     /// </summary>
     public static Task<int> RunAsync(PolicyEndpoints endpoints, long version, bool force, bool yes, TextReader? confirm, TextWriter output,
         TextWriter error, CancellationToken cancellationToken) =>
-        OperatorPromotion.RunAsync(endpoints, version, rollback: false, force, yes, confirm, output, error, cancellationToken);
+        PolicyOperation.RunDirectAsync(endpoints, error, deployment =>
+            OperatorPromotion.RunAsync(deployment, version, rollback: false, force, yes, confirm, output, error, cancellationToken));
 }

@@ -1,6 +1,8 @@
 using Rlhf.Contracts;
 using Rlhf.Storage;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>

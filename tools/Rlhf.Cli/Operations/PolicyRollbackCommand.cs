@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Rlhf.Contracts;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>
@@ -10,7 +12,7 @@ namespace Rlhf.Cli.Operations;
 /// </summary>
 public static class PolicyRollbackCommand
 {
-    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints)
+    public static Command Create(Func<ParseResult, PolicyEndpoints> endpoints, Func<ParseResult, AdminEndpoint?> admin)
     {
         var version = new Argument<long>("version") { Description = "Registered policy version to serve again" };
         var yes = PolicyCommand.Yes();
@@ -20,8 +22,12 @@ public static class PolicyRollbackCommand
         {
             version, yes,
         };
-        rollback.SetAction((parse, cancel) => RunAsync(endpoints(parse), parse.GetValue(version), parse.GetValue(yes), PolicyCommand.Terminal(),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+        rollback.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/policy/rollback", new { version = parse.GetValue(version) },
+                $"rolling back to policy version {parse.GetValue(version)}", $"Roll back policy to version {parse.GetValue(version)}", parse.GetValue(yes),
+                PolicyCommand.Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : RunAsync(endpoints(parse), parse.GetValue(version), parse.GetValue(yes), PolicyCommand.Terminal(),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
         return rollback;
     }
 
@@ -32,5 +38,6 @@ public static class PolicyRollbackCommand
     /// </summary>
     public static Task<int> RunAsync(PolicyEndpoints endpoints, long version, bool yes, TextReader? confirm, TextWriter output, TextWriter error,
         CancellationToken cancellationToken) =>
-        OperatorPromotion.RunAsync(endpoints, version, rollback: true, force: true, yes, confirm, output, error, cancellationToken);
+        PolicyOperation.RunDirectAsync(endpoints, error, deployment =>
+            OperatorPromotion.RunAsync(deployment, version, rollback: true, force: true, yes, confirm, output, error, cancellationToken));
 }

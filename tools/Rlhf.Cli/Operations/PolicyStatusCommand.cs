@@ -5,6 +5,8 @@ using Rlhf.Storage;
 using Spectre.Console;
 using StackExchange.Redis;
 
+using Rlhf.Learner.Admin;
+
 namespace Rlhf.Cli.Operations;
 
 /// <summary>

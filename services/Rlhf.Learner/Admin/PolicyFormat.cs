@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Rlhf.Cli.Operations;
+namespace Rlhf.Learner.Admin;
 
 /// <summary>How the policy commands write numbers, sizes, hashes and times for people (JSON output keeps the raw values).</summary>
-static class PolicyFormat
+public static class PolicyFormat
 {
     public static string Metric(IReadOnlyDictionary<string, double> metrics, string name, string format) =>
         metrics.TryGetValue(name, out var value) ? Number(value, format) : "-";

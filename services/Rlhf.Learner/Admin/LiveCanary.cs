@@ -3,7 +3,7 @@ using Rlhf.Learner.Training;
 using Rlhf.Storage;
 using StackExchange.Redis;
 
-namespace Rlhf.Cli.Operations;
+namespace Rlhf.Learner.Admin;
 
 /// <summary>
 /// The policy canary the registry holds, the champion it is served next to (the promoted version, which generation
@@ -13,7 +13,7 @@ namespace Rlhf.Cli.Operations;
 /// <param name="ChampionVersion">The promoted version (the canary's parent if nothing is promoted).</param>
 /// <param name="Candidate">Live feedback on the canary's responses.</param>
 /// <param name="Champion">Live feedback on the champion's responses over the same time.</param>
-sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFeedback Candidate, LiveFeedback Champion)
+public sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFeedback Candidate, LiveFeedback Champion)
 {
     /// <summary>Reason recorded and published when an operator ends a canary without promoting it.</summary>
     public const string AbortReason = "aborted by an operator";
@@ -36,16 +36,16 @@ sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFe
         new(Version, ChampionVersion, outcome, reason, Candidate, Champion, now);
 
     /// <summary>The line written once <see cref="Concluded"/> was confirmed (after "Published ").</summary>
-    public static string Describe(CanaryConcluded concluded, PolicyEndpoints endpoints) =>
+    public static string Describe(CanaryConcluded concluded, string busDisplay) =>
         $"CanaryConcluded (canary {concluded.CandidateVersion}, champion {concluded.ChampionVersion}, {concluded.Outcome}, " +
-        $"\"{concluded.Reason}\"; live judgements {concluded.Candidate.Judgements} vs {concluded.Champion.Judgements}) to RabbitMQ " +
-        $"{endpoints.RabbitMqDisplay}; the broker confirmed it.";
+        $"\"{concluded.Reason}\"; live judgements {concluded.Candidate.Judgements} vs {concluded.Champion.Judgements}) to {busDisplay}; " +
+        "the broker confirmed it.";
 
     /// <summary>
     /// Step <paramref name="step"/>/<paramref name="total"/>: ends this canary without promoting it (compare-and-set in the
     /// registry; the promoted version stays) and records it as rejected with <paramref name="reason"/>. Null when both
-    /// happened; otherwise the exit code, after writing why: <see cref="PolicyOperation.Refused"/> when it was no longer
-    /// the live canary (ended meanwhile, nothing changed), <see cref="PolicyOperation.FailedPartway"/> when Redis failed.
+    /// happened; otherwise the exit code, after writing why: <see cref="PolicyAction.Refused"/> when it was no longer
+    /// the live canary (ended meanwhile, nothing changed), <see cref="PolicyAction.FailedPartway"/> when Redis failed.
     /// </summary>
     public async Task<int?> AbortAsync(IModelRegistry registry, string reason, DateTimeOffset now, int step, int total, TextWriter output, TextWriter error,
         CancellationToken cancellationToken)
@@ -59,14 +59,14 @@ sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFe
         {
             error.WriteLine($"error: step {step}/{total} (end canary {Version} in the registry) failed: {e.Message}. Nothing was published; canary " +
                 $"{Version} is still live unless Redis applied the write before failing (check `rlhf policy status`).");
-            return PolicyOperation.FailedPartway;
+            return PolicyAction.FailedPartway;
         }
 
         if (!ended)
         {
             error.WriteLine($"error: policy version {Version} is no longer the live canary (it ended meanwhile; see `rlhf policy status`). " +
-                PolicyOperation.NothingChanged);
-            return PolicyOperation.Refused;
+                PolicyAction.NothingChanged);
+            return PolicyAction.Refused;
         }
 
         try
@@ -79,7 +79,7 @@ sealed record LiveCanary(ModelVersionRecord Record, long ChampionVersion, LiveFe
             error.WriteLine($"error: step {step}/{total} (record canary {Version} as rejected) failed: {e.Message}. Canary {Version} has ended in the " +
                 $"registry (version {ChampionVersion} stays promoted) but carries no rejection record; nothing was published: generation keeps " +
                 "serving it until it restarts or reads the registry on its next PolicyUpdated or CanaryConcluded.");
-            return PolicyOperation.FailedPartway;
+            return PolicyAction.FailedPartway;
         }
 
         output.WriteLine($"Ended canary {Version} in the registry without promoting it and recorded it as rejected (\"{reason}\"); " +

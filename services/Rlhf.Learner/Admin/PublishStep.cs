@@ -1,22 +1,22 @@
-namespace Rlhf.Cli.Operations;
+namespace Rlhf.Learner.Admin;
 
 /// <summary>One event a policy command publishes, as a numbered step of the command.</summary>
 /// <param name="Message">The event.</param>
 /// <param name="Published">The line written once the broker confirmed it (after "Published ").</param>
 /// <param name="IfFailed">What the operator is told when it fails: the state the earlier steps left and what to do.</param>
-sealed record PublishStep(object Message, string Published, string IfFailed)
+public sealed record PublishStep(object Message, string Published, string IfFailed)
 {
     /// <summary>
     /// Publishes <paramref name="steps"/> in order as steps <paramref name="first"/>.. of <paramref name="total"/>; true
     /// when the broker confirmed all. A failure writes the step, the error and that step's <see cref="IfFailed"/>.
     /// </summary>
-    public static async Task<bool> PublishAllAsync(PolicyEndpoints endpoints, IReadOnlyList<PublishStep> steps, int first, int total, TextWriter output,
+    public static async Task<bool> PublishAllAsync(PolicyDeployment deployment, IReadOnlyList<PublishStep> steps, int first, int total, TextWriter output,
         TextWriter error, CancellationToken cancellationToken)
     {
         var confirmed = 0;
         try
         {
-            await endpoints.PublishAsync(steps.Select(s => s.Message).ToList(), i =>
+            await deployment.Publish(steps.Select(s => s.Message).ToList(), i =>
             {
                 confirmed = i + 1;
                 output.WriteLine($"Published {steps[i].Published}");
@@ -26,7 +26,7 @@ sealed record PublishStep(object Message, string Published, string IfFailed)
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             var failed = steps[confirmed];
-            error.WriteLine($"error: step {first + confirmed}/{total} (publish {failed.Message.GetType().Name} to RabbitMQ {endpoints.RabbitMqDisplay}) " +
+            error.WriteLine($"error: step {first + confirmed}/{total} (publish {failed.Message.GetType().Name} to {deployment.BusDisplay}) " +
                 $"failed: {e.GetBaseException().Message}");
             error.WriteLine($"error: {failed.IfFailed}");
             return false;

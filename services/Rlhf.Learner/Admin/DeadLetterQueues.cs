@@ -3,9 +3,8 @@ using System.Text;
 using System.Text.Json;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
-using Spectre.Console;
 
-namespace Rlhf.Cli.Operations;
+namespace Rlhf.Learner.Admin;
 
 /// <summary>
 /// MassTransit's dead-letter queues on RabbitMQ: a message whose consumer still failed after its retries is moved to
@@ -32,10 +31,6 @@ public static class DeadLetterQueues
 
         return (queue + ErrorSuffix, queue);
     }
-
-    /// <summary>Opens an AMQP connection to <paramref name="rabbitmq"/>.</summary>
-    public static Task<IConnection> ConnectAsync(Uri rabbitmq, TimeSpan timeout, CancellationToken cancellationToken) =>
-        RabbitMqAddress.ConnectAsync(rabbitmq, "rlhf-errors", timeout, cancellationToken);
 
     /// <summary>
     /// The ready-message count of <paramref name="queue"/> (passive declare), or null when the broker answers 404
@@ -130,29 +125,5 @@ public static class DeadLetterQueues
             HeaderText(headers, "MT-Fault-ExceptionType") ?? HeaderText(headers, "MT-Reason"),
             HeaderText(headers, "MT-Fault-Message"),
             timestamp);
-    }
-
-    static string Cell(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-            return "-";
-        var line = string.Join(' ', text.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim();
-        return line.Length > 80 ? line[..77] + "..." : line;
-    }
-
-    /// <summary>Writes <paramref name="entries"/> as a table, one line per message (long texts cut to 80 characters).</summary>
-    public static void WriteTable(IReadOnlyList<Entry> entries, TextWriter output)
-    {
-        var table = ConsoleTables.Create(("#", Justify.Right), ("MESSAGE ID", Justify.Left), ("MESSAGE TYPE", Justify.Left), ("EXCEPTION", Justify.Left),
-            ("FAULT MESSAGE", Justify.Left), ("FAULT TIME", Justify.Left));
-        foreach (var e in entries)
-        {
-            table.AddTextRow([
-                e.Position.ToString(CultureInfo.InvariantCulture), Cell(e.MessageId), Cell(e.MessageType), Cell(e.ExceptionType), Cell(e.FaultMessage),
-                Cell(e.FaultTime),
-            ]);
-        }
-
-        ConsoleTables.Write(table, output);
     }
 }

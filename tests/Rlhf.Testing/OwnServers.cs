@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Rlhf.Testing;
+
+/// <summary>
+/// A RabbitMQ node and a Redis of one test's own, through <c>scripts/infra.sh</c> on free ports with fresh data (never
+/// the shared servers): <see cref="StartAsync"/> runs <c>up</c>, <see cref="InfraAsync"/> any other command on the same
+/// ports, <see cref="DisposeAsync"/> runs <c>down</c> and deletes their data under <c>.infra/</c>.
+/// </summary>
+public sealed class OwnServers : IAsyncDisposable
+{
+    readonly IReadOnlyDictionary<string, string> environment;
+
+    OwnServers(IReadOnlyDictionary<string, string> environment)
+    {
+        this.environment = environment;
+    }
+
+    public string Root { get; } = ExternalTool.RepositoryRoot();
+
+    // RabbitMQ's distribution port is the AMQP port + 20000 (scripts/infra.sh), so both must be free and below 65536.
+    public int RabbitMqPort { get; } = FreePort(port => Free(port) && Free(port + 20_000));
+
+    public int RedisPort { get; } = FreePort(Free);
+
+    /// <summary>True when the real servers are available to the tests (<c>scripts/test.sh</c> sets <c>RLHF_TEST_RABBITMQ</c>).</summary>
+    public static bool Enabled => Environment.GetEnvironmentVariable("RLHF_TEST_RABBITMQ") is not null;
+
+    /// <summary>Starts both servers; on failure stops what started and throws with infra.sh's output.</summary>
+    /// <param name="environment">More variables for infra.sh (e.g. <c>INFRA_REDIS_PREFIX</c>).</param>
+    public static async Task<OwnServers> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var servers = new OwnServers(environment ?? new Dictionary<string, string>());
+        var (code, output) = await servers.InfraAsync("up");
+        if (code != 0)
+        {
+            await servers.DisposeAsync();
+            throw new InvalidOperationException($"scripts/infra.sh up failed (exit {code}): {output}");
+        }
+
+        return servers;
+    }
+
+    public async Task<(int Code, string Output)> InfraAsync(string command)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Root, "scripts", "infra.sh"), command) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["RABBITMQ_PORT"] = RabbitMqPort.ToString(CultureInfo.InvariantCulture);
+        start.Environment["REDIS_PORT"] = RedisPort.ToString(CultureInfo.InvariantCulture);
+        start.Environment["INFRA_FRESH"] = "1";
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        await process.WaitForExitAsync(CancellationToken.None);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await InfraAsync("down");
+        foreach (var name in new[] { $"rabbitmq-{RabbitMqPort}", $"redis-{RedisPort}", $"users-{RabbitMqPort}-{RedisPort}" })
+            TestDirectory.Delete(Path.Combine(Root, ".infra", name));
+        foreach (var file in new[] { $"rabbitmq-{RabbitMqPort}.console.log", $"rabbitmq-{RabbitMqPort}.launcher.pid" })
+            File.Delete(Path.Combine(Root, ".infra", file));
+    }
+
+    static int FreePort(Func<int, bool> free)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(21_000, 29_000);
+            if (free(port))
+                return port;
+        }
+
+        throw new InvalidOperationException("No free port in 21000-29000.");
+    }
+
+    static bool Free(int port)
+    {
+        try
+        {
+            var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
