@@ -188,7 +188,8 @@ public sealed class FeedbackBadInputTests : IAsyncLifetime
         var over = await host.Http.SendAsync(request, TestContext.Current.CancellationToken);
 
         Assert.Equal("Rater 'rapid' sent more than 1 requests in a minute.", await over.ProblemDetailAsync(429));
-        Assert.Equal("60", Assert.Single(over.Headers.GetValues("Retry-After")));
+        // One per minute: the slot opens 60 s after the first rating, less the time this test took since (slow machines).
+        Assert.InRange(int.Parse(Assert.Single(over.Headers.GetValues("Retry-After")), System.Globalization.CultureInfo.InvariantCulture), 50, 60);
         await NothingLeftBehind(key, FeedbackTestHost.JudgementClaim(group, "rapid"));
     }
 }
