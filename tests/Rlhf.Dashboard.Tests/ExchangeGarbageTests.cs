@@ -20,28 +20,14 @@ namespace Rlhf.Dashboard.Tests;
 /// queue's <c>_error</c> or <c>_skipped</c> queue (the count is checked), stays ready, and still shows a real event
 /// published afterwards.
 /// </summary>
-public sealed class ExchangeGarbageTests : IAsyncLifetime
+public sealed class ExchangeGarbageTests : OnOwnServers
 {
     const string Instance = "garbage1";
-    OwnServers? servers;
-
-    public async ValueTask InitializeAsync()
-    {
-        if (OwnServers.Enabled)
-            servers = await OwnServers.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (servers is not null)
-            await servers.DisposeAsync();
-    }
 
     [Fact(Timeout = 600_000)]
     public async Task Garbage_in_every_event_exchange_ends_in_error_or_skipped_queues_and_the_dashboard_keeps_working()
     {
-        if (servers is null)
-            Assert.Skip("RLHF_TEST_RABBITMQ is not set (scripts/test.sh sets it and installs the servers this test starts).");
+        var servers = Servers;
         var cancel = TestContext.Current.CancellationToken;
         var settings = new Dictionary<string, string?>
         {

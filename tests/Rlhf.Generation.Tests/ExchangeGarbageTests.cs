@@ -15,30 +15,16 @@ namespace Rlhf.Generation.Tests;
 /// registry-signal queues), on a RabbitMQ node of the test's own (scripts/infra.sh on free ports): each message ends in
 /// the queue's <c>_error</c> or <c>_skipped</c> queue (counted), and generation stays up.
 /// </summary>
-public sealed class ExchangeGarbageTests : IAsyncLifetime
+public sealed class ExchangeGarbageTests : OnOwnServers
 {
     const string Instance = "garbage1";
     static readonly Type[] Consumed = [typeof(PolicyUpdated), typeof(CanaryStarted), typeof(CanaryConcluded)];
 
-    OwnServers? servers;
-
-    public async ValueTask InitializeAsync()
-    {
-        if (OwnServers.Enabled)
-            servers = await OwnServers.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (servers is not null)
-            await servers.DisposeAsync();
-    }
 
     [Fact(Timeout = 600_000)]
     public async Task Garbage_in_generations_exchanges_is_set_aside_and_it_stays_up()
     {
-        if (servers is null)
-            Assert.Skip("RLHF_TEST_RABBITMQ is not set (scripts/test.sh sets it and installs the servers this test starts).");
+        var servers = Servers;
         var cancel = TestContext.Current.CancellationToken;
         await using var generation = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {

@@ -10,7 +10,7 @@ namespace Rlhf.Learner.Tests;
 /// RabbitMQ node of the test's own (scripts/infra.sh on free ports): each message ends in the consuming queue's
 /// <c>_error</c> or <c>_skipped</c> queue (counted), nothing trains, and the learner stays ready.
 /// </summary>
-public sealed class ExchangeGarbageTests : IAsyncLifetime
+public sealed class ExchangeGarbageTests : OnOwnServers
 {
     // Exchange the learner binds -> its queue (Learner:QueuePrefix "learner"; the canary's consumers with Canary:Enabled).
     static readonly (string Exchange, string Queue)[] Consumed =
@@ -25,18 +25,9 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
 
     readonly TinyPolicy policy = new();
     readonly string stateDirectory = Path.Combine(Path.GetTempPath(), $"rlhf-learner-garbage-{Guid.NewGuid():N}");
-    OwnServers? servers;
-
-    public async ValueTask InitializeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (OwnServers.Enabled)
-            servers = await OwnServers.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (servers is not null)
-            await servers.DisposeAsync();
+        await base.DisposeAsync();
         policy.Dispose();
         TestDirectory.Delete(stateDirectory);
     }
@@ -44,8 +35,7 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
     [Fact(Timeout = 600_000)]
     public async Task Garbage_in_the_learners_exchanges_is_set_aside_and_the_learner_stays_ready()
     {
-        if (servers is null)
-            Assert.Skip("RLHF_TEST_RABBITMQ is not set (scripts/test.sh sets it and installs the servers this test starts).");
+        var servers = Servers;
         var cancel = TestContext.Current.CancellationToken;
         var settings = LearnerHost.Settings(policy, stateDirectory);
         settings["Bus:Transport"] = "RabbitMq";

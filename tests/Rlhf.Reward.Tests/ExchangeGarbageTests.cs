@@ -9,7 +9,7 @@ namespace Rlhf.Reward.Tests;
 /// a RabbitMQ node of the test's own (scripts/infra.sh on free ports): each message ends in the consuming queue's
 /// <c>_error</c> or <c>_skipped</c> queue (counted), and the service stays ready.
 /// </summary>
-public sealed class ExchangeGarbageTests : IAsyncLifetime
+public sealed class ExchangeGarbageTests : OnOwnServers
 {
     // Exchange the reward service binds -> its queue (Reward:QueuePrefix empty). RewardModelUpdated goes to a scorer's
     // per-replica queue and is left out.
@@ -23,25 +23,10 @@ public sealed class ExchangeGarbageTests : IAsyncLifetime
         ("RolloutGenerated", "rollout-generated"),
     ];
 
-    OwnServers? servers;
-
-    public async ValueTask InitializeAsync()
-    {
-        if (OwnServers.Enabled)
-            servers = await OwnServers.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (servers is not null)
-            await servers.DisposeAsync();
-    }
-
     [Fact(Timeout = 600_000)]
     public async Task Garbage_in_the_reward_services_exchanges_is_set_aside_and_it_stays_ready()
     {
-        if (servers is null)
-            Assert.Skip("RLHF_TEST_RABBITMQ is not set (scripts/test.sh sets it and installs the servers this test starts).");
+        var servers = Servers;
         var cancel = TestContext.Current.CancellationToken;
         await using var host = new RewardTestHost(new Dictionary<string, string?>
         {
