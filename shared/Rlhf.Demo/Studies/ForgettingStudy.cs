@@ -41,7 +41,8 @@ public sealed class ForgettingStudy : IStudy
             var measured = new List<ProbeResult>();
             var seedRun = run((round, policy) =>
             {
-                measured.Add(skill.Measure(policy, round));
+                // Chat accuracy on the 220 subtraction questions at the start and the end; the plain-text measures every round.
+                measured.Add(skill.Measure(policy, round, chat: round == 0 || round == size.Rounds));
                 context.Log($"    subtraction: chat greedy {measured[^1].Greedy:P1}, knowledge {measured[^1].Knowledge:P1}, fact NLL {measured[^1].FactNll:F3}");
             });
             return new SkillRun(seedRun.Seed, measured, seedRun.Curve, seedRun.Seconds);
@@ -64,14 +65,18 @@ public sealed class ForgettingStudy : IStudy
             $"all {subtractions.Count} subtraction facts ({subtractions.Count * ArithmeticTask.PhrasingCount} chat questions). PTX in 'RLHF (PTX 1.0)': clean fact text of all {split.All.Count} facts.",
             [table],
             [Plot("forgetting_nll.png", "Subtraction fact-text NLL while training on additions", "nats per token", p => p.FactNll),
-             Plot("forgetting_accuracy.png", "Subtraction chat accuracy (greedy) while training on additions", "subtraction chat greedy accuracy", p => p.Greedy)],
+             Plot("forgetting_knowledge.png", "Subtraction facts known as plain text while training on additions", "share of subtraction facts", p => p.Knowledge)],
             new { Size = size.Name, Seeds = context.Seeds, Arms = arms.Select(a => new { Name = a.Key, Runs = a.Value }) }, clock.Elapsed.TotalSeconds);
     }
 
     static IReadOnlyList<string> Row(string stage, IReadOnlyList<double> task, IReadOnlyList<ProbeResult> skill, IReadOnlyList<ProbeResult> start) =>
     [
-        stage, Spread.Of(task).Format(true), Spread.Of(skill.Select(s => s.Greedy).ToList()).Format(true), Spread.Of(skill.Select(s => s.Sampled).ToList()).Format(true),
+        stage, Spread.Of(task).Format(true), Spread.Of(skill.Select(s => s.Greedy!.Value).ToList()).Format(true), Spread.Of(skill.Select(s => s.Sampled!.Value).ToList()).Format(true),
         Spread.Of(skill.Select(s => s.Knowledge).ToList()).Format(true), Spread.Of(skill.Select(s => s.FactNll).ToList()).Format(false),
-        Spread.Of(skill.Zip(start, (after, before) => after.FactNll - before.FactNll).ToList()).Format(false).Replace("0.000", "+0.000"),
+        Signed(Spread.Of(skill.Zip(start, (after, before) => after.FactNll - before.FactNll).ToList())),
     ];
+
+    static string Signed(Spread change) =>
+        change.Mean.ToString("+0.000;-0.000", System.Globalization.CultureInfo.InvariantCulture) +
+        (change.Count < 2 ? "" : " ± " + change.StandardDeviation.ToString("F3", System.Globalization.CultureInfo.InvariantCulture));
 }

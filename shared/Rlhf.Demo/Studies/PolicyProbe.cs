@@ -5,11 +5,11 @@ using static TorchSharp.torch;
 namespace Rlhf.Demo.Studies;
 
 /// <summary>What a policy does on a set of facts.</summary>
-/// <param name="Greedy">Chat questions (every phrasing) answered right, greedy.</param>
+/// <param name="Greedy">Chat questions (every phrasing) answered right, greedy (null where only the plain text was measured).</param>
 /// <param name="Sampled">Same, one sample at the serving temperature.</param>
 /// <param name="Knowledge">Facts completed right as plain text ("a op b = "): what it knows, whatever its chat behaviour.</param>
 /// <param name="FactNll">Next-token NLL of the facts' plain-text lines, nats per token.</param>
-public sealed record ProbeResult(double Greedy, double Sampled, double Knowledge, double FactNll);
+public sealed record ProbeResult(double? Greedy, double? Sampled, double Knowledge, double FactNll);
 
 /// <summary>
 /// Measures a policy on a fixed set of facts with the same evaluation as the offline loop (same questions, same
@@ -24,10 +24,11 @@ public sealed class PolicyProbe(IReadOnlyList<(int A, int B, char Op)> facts, in
     public PolicyEvaluation Evaluate(CausalLM policy, int round) =>
         PolicyEvaluator.Evaluate(policy, corpus, questions, Bootstrapper.EvaluationTemperature, maxNewTokens, seed: 9_000_000L + round * 1_000L);
 
-    public ProbeResult Measure(CausalLM policy, int round)
+    /// <param name="chat">Also ask every chat question (greedy and sampled); the plain-text measures alone are far cheaper.</param>
+    public ProbeResult Measure(CausalLM policy, int round, bool chat = true)
     {
-        var chat = Evaluate(policy, round);
-        return new ProbeResult(chat.GreedyAccuracy, chat.SampledAccuracy, PolicyEvaluator.KnowledgeAccuracy(policy, corpus, facts), FactNll(policy));
+        var evaluation = chat ? Evaluate(policy, round) : null;
+        return new ProbeResult(evaluation?.GreedyAccuracy, evaluation?.SampledAccuracy, PolicyEvaluator.KnowledgeAccuracy(policy, corpus, facts), FactNll(policy));
     }
 
     /// <summary>NLL of one bare fact line per fact ("7 - 5 = 2"), the knowledge in plain text.</summary>
