@@ -30,7 +30,7 @@ public sealed class StudyTests
     [Fact]
     public void Unknown_study_or_size_names_the_known_ones()
     {
-        Assert.Contains("sft-vs-rlhf, forgetting, data, scale, peft", Assert.Throws<ArgumentException>(() => Studies.Studies.Find("vibes")).Message);
+        Assert.Contains("sft-vs-rlhf, forgetting, data, scale, peft", Assert.Throws<ArgumentException>(() => StudyCatalog.Find("vibes")).Message);
         Assert.Contains("default, small, ci", Assert.Throws<ArgumentException>(() => StudySize.Parse("huge")).Message);
     }
 

@@ -16,39 +16,3 @@ public sealed record StudyPlot(string File, string Title, string XLabel, string 
 /// <param name="Raw">Serialisable raw numbers; every number finite (a value that was not reached is null).</param>
 public sealed record StudyReport(
     string Name, string Question, string Setup, IReadOnlyList<StudyTable> Tables, IReadOnlyList<StudyPlot> Plots, object Raw, double Seconds);
-
-/// <summary>Where a study runs: its size, seeds, the bootstrap cache and a progress log.</summary>
-public sealed record StudyContext(StudySize Size, IReadOnlyList<int> Seeds, string CacheRoot, Action<string> Log)
-{
-    /// <summary>The cached bootstrap for <paramref name="options"/> (trained first when missing), logged.</summary>
-    public BootstrapResult Bootstrap(BootstrapOptions options)
-    {
-        var result = Bootstrapper.LoadOrTrain(options, CacheRoot,
-            p => { if (p.Step % 100 == 0 || p.Step == p.Steps) Log($"  bootstrap step {p.Step}/{p.Steps} loss {p.Loss:F3} {p.Elapsed.TotalSeconds:F0} s"); });
-        Log($"bootstrap {options.Hash()} ({result.Report.Parameters / 1e6:F2}M parameters, {(result.Reused ? "cached" : "trained")}, " +
-            $"{result.Report.TrainingSeconds:F0} s): held-out greedy {result.Report.HeldOut.GreedyAccuracy:P1}");
-        return result;
-    }
-}
-
-/// <summary>One experiment anyone can rerun: <c>rlhf study {Name}</c>.</summary>
-public interface IStudy
-{
-    string Name { get; }
-
-    /// <summary>The user's question the study answers.</summary>
-    string Question { get; }
-
-    StudyReport Run(StudyContext context, CancellationToken cancellationToken = default);
-}
-
-/// <summary>The studies by name.</summary>
-public static class Studies
-{
-    public static IReadOnlyList<IStudy> All { get; } =
-        [new SftVsRlhfStudy(), new ForgettingStudy(), new DataStudy(), new ScaleStudy(), new PeftStudy()];
-
-    public static IStudy Find(string name) =>
-        All.FirstOrDefault(s => s.Name == name)
-        ?? throw new ArgumentException($"Unknown study '{name}'. Known: {string.Join(", ", All.Select(s => s.Name))}.");
-}

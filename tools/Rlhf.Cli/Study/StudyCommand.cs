@@ -7,7 +7,7 @@ using Rlhf.Modeling;
 namespace Rlhf.Cli.Study;
 
 /// <summary>
-/// <c>rlhf study &lt;name&gt;</c>: one of the experiments of <see cref="Studies"/> on the offline loop (real trainers, no
+/// <c>rlhf study &lt;name&gt;</c>: one of the experiments of <see cref="StudyCatalog"/> on the offline loop (real trainers, no
 /// bus), over the given seeds; prints its tables and writes report.md, plots and results.json under runs/.
 /// </summary>
 static class StudyCommand
@@ -15,7 +15,7 @@ static class StudyCommand
     public static Command Create()
     {
         var name = new Argument<string>("name") { Description = "sft-vs-rlhf | forgetting | data | scale | peft" };
-        name.AcceptOnlyFromAmong([.. Studies.All.Select(s => s.Name)]);
+        name.AcceptOnlyFromAmong([.. StudyCatalog.All.Select(s => s.Name)]);
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds; numbers are reported as mean ± sd over them", DefaultValueFactory = _ => "1,2,3" };
         var size = new Option<string>("--size")
         {
@@ -38,7 +38,7 @@ static class StudyCommand
             }
 
             TorchRuntime.SetThreads(parse.GetValue(threads));
-            var study = Studies.Find(parse.GetValue(name)!);
+            var study = StudyCatalog.Find(parse.GetValue(name)!);
             var studySize = StudySize.Parse(parse.GetValue(size)!);
             var directory = parse.GetValue(output)
                 ?? Path.Combine("runs", $"study-{study.Name}-{DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
