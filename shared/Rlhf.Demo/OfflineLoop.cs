@@ -59,7 +59,8 @@ public sealed class OfflineLoop : IDisposable
     readonly RewardModelEvaluationSet rmEvaluation;
     readonly IReadOnlyList<Demonstration> factText;
 
-    public OfflineLoop(BootstrapResult bootstrap, LoopOptions options)
+    /// <param name="ptxFacts">Facts of the PTX corpus (default: every fact of the split, held-out ones included).</param>
+    public OfflineLoop(BootstrapResult bootstrap, LoopOptions options, IReadOnlyList<(int A, int B, char Op)>? ptxFacts = null)
     {
         this.options = options.Validate();
         corpus = new DemoCorpus(new ByteTokenizer());
@@ -92,7 +93,7 @@ public sealed class OfflineLoop : IDisposable
         rewardTrainer = new RewardModelTrainer(rewardModel, new RewardModelOptions { Optimizer = options.RewardModel, PadTokenId = pad });
         var ppoOptions = options.Ppo with { Temperature = options.Temperature, PadTokenId = pad, Seed = options.Seed };
         var ptx = ppoOptions.PtxCoef > 0
-            ? corpus.PtxSource(split.All, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, options.PtxBatchSize, options.Seed)
+            ? corpus.PtxSource(ptxFacts ?? split.All, bootstrap.Options.FactsPerDocument, bootstrap.Options.QaShare, options.PtxBatchSize, options.Seed)
             : null;
         ppo = new PpoTrainer(policy, critic, reference, ppoOptions, ptx);
         TrainableParameters = policy.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
@@ -106,6 +107,9 @@ public sealed class OfflineLoop : IDisposable
     public CausalLM Policy => policy;
 
     public long TrainableParameters { get; }
+
+    /// <summary>Rankings the reward model has received so far (pairwise choices and paired thumbs included).</summary>
+    public int RankingsReceived => feedback.Rankings.Count;
 
     /// <summary>Runs rounds until the held-out greedy accuracy reaches the target, the time budget is spent or the rounds run out.</summary>
     public LoopResult Run(Action<RoundReport>? onRound = null, CancellationToken cancellationToken = default)

@@ -10,6 +10,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Bench.BenchCommand.Create());
 foreach (var command in Rlhf.Cli.Demo.DemoTaskCommands.Create()) root.Subcommands.Add(command);
+root.Subcommands.Add(Rlhf.Cli.Study.StudyCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ReplayCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ExportCommand.Create());
 root.Subcommands.Add(Rlhf.Cli.Archive.ArchiveCommand.Create());
