@@ -40,12 +40,6 @@ public sealed class DashboardBrowserTests
         await registry.PromoteAsync(ModelKind.Reward, 3, Cancel);
     }
 
-    static string ScreenshotPath(string name)
-    {
-        var directory = Path.Combine(ExternalTool.RepositoryRoot(), "TestResults", "screenshots");
-        Directory.CreateDirectory(directory);
-        return Path.Combine(directory, name);
-    }
 
     [Fact]
     public async Task Operator_signs_in_sees_charts_and_live_events()
@@ -74,7 +68,7 @@ public sealed class DashboardBrowserTests
         }
         catch (Exception error) when (error is TimeoutException or PlaywrightException)
         {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("dashboard-failure.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.Screenshot("dashboard-failure.png"), FullPage = true });
             throw new TimeoutException($"{error.Message}\nbrowser console:\n{string.Join("\n", console)}", error);
         }
     }
@@ -115,7 +109,7 @@ public sealed class DashboardBrowserTests
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#rows tr').length === 3");
         await page.WaitForSelectorAsync("#chart-throughput:not([data-points='0'])");
         await page.FillAsync("#search", "");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("dashboard.png"), FullPage = true });
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.Screenshot("dashboard.png"), FullPage = true });
 
         Assert.Equal("RolloutScored", await page.Locator("#rows tr >> nth=0 >> td.type").InnerTextAsync());
     }

@@ -78,7 +78,7 @@ public sealed class PlaygroundBrowserTests : IDisposable
         try
         {
             var (championGroup, canaryGroup) = await UsePlaygroundAsync(page, url);
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("playground.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.Screenshot("playground.png"), FullPage = true });
 
             // Both judgements are in the reward model's training set, each on its own version's group.
             var journal = app.Services.GetRequiredService<IFeedbackJournal>();
@@ -99,11 +99,11 @@ public sealed class PlaygroundBrowserTests : IDisposable
             Assert.Equal(2, rows.Count);
             Assert.Contains("canary", rows[0]);
             Assert.Contains("champion", rows[1]);
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("playground-dashboard.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.Screenshot("playground-dashboard.png"), FullPage = true });
         }
         catch (Exception error) when (error is TimeoutException or PlaywrightException)
         {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath("playground-failure.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.Screenshot("playground-failure.png"), FullPage = true });
             throw new TimeoutException($"{error.Message}\nbrowser console:\n{string.Join("\n", console)}", error);
         }
     }
@@ -193,12 +193,5 @@ public sealed class PlaygroundBrowserTests : IDisposable
                 return await journal.ReadAsync(1, 100, limit.Token);
             await Task.Delay(100, limit.Token);
         }
-    }
-
-    static string ScreenshotPath(string name)
-    {
-        var screenshots = Path.Combine(ExternalTool.RepositoryRoot(), "TestResults", "screenshots");
-        Directory.CreateDirectory(screenshots);
-        return Path.Combine(screenshots, name);
     }
 }

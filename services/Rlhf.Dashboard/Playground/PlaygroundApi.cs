@@ -16,6 +16,9 @@ public static partial class PlaygroundApi
     /// <summary>Largest body the page may send (a conversation and its feedback are far smaller).</summary>
     public const int MaxBodyBytes = 64 * 1024;
 
+    /// <summary>The bodies are passed through as they came; generation and feedback parse and validate them.</summary>
+    static readonly JsonBodyOptions BodyOptions = new(MaxBodyBytes, System.Text.Json.JsonSerializerOptions.Default);
+
     /// <summary>Feedback routes the page may call (<c>/v1/feedback/{kind}</c>).</summary>
     public static readonly IReadOnlySet<string> FeedbackKinds = new HashSet<string>(StringComparer.Ordinal)
         { "rankings", "ratings", "pairwise", "regenerations", "edits", "comments" };
@@ -64,7 +67,7 @@ public static partial class PlaygroundApi
     {
         if (!options.Value.Enabled)
             return NotConfigured();
-        var body = await ReadBodyAsync(http.Request, cancellationToken);
+        var body = await JsonBodyReader.ReadBytesAsync(http.Request, BodyOptions, cancellationToken);
         if (body.Error is not null)
             return body.Error.ToResult();
         return await PassAsync(() => client.ChatAsync(body.Bytes!, cancellationToken), "Generation");
@@ -80,7 +83,7 @@ public static partial class PlaygroundApi
         var key = http.Request.Headers["Idempotency-Key"].ToString();
         if (key.Length is 0 or > 128)
             return EdgeError.BadRequest("The Idempotency-Key header (1-128 characters) is required: the page retries safely with it", "Idempotency-Key").ToResult();
-        var body = await ReadBodyAsync(http.Request, cancellationToken);
+        var body = await JsonBodyReader.ReadBytesAsync(http.Request, BodyOptions, cancellationToken);
         if (body.Error is not null)
             return body.Error.ToResult();
         return await PassAsync(() => client.FeedbackAsync(kind, body.Bytes!, key, cancellationToken), "Feedback");
@@ -105,28 +108,6 @@ public static partial class PlaygroundApi
             return EdgeError.Unavailable($"{service} unavailable", $"{service} did not answer: {error.Message}", TimeSpan.FromSeconds(5)).ToResult();
         }
     }
-
-    static async Task<(byte[]? Bytes, EdgeError? Error)> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-            return (null, new EdgeError(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json") { Param = "body" });
-        if (request.ContentLength > MaxBodyBytes)
-            return (null, TooLarge());
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-                return (null, TooLarge());
-            buffer.Write(chunk, 0, read);
-        }
-
-        return (buffer.ToArray(), null);
-    }
-
-    static EdgeError TooLarge() =>
-        new(StatusCodes.Status413PayloadTooLarge, "Body too large", $"The playground sends at most {MaxBodyBytes / 1024} KiB per request") { Param = "body" };
 
     static IResult NotConfigured() => EdgeError.NotFound("Playground not configured",
         $"Set {PlaygroundOptions.SectionName}:GenerationUrl, FeedbackUrl and ClientKey to chat with the served policy from the dashboard").ToResult();
