@@ -16,6 +16,7 @@ public sealed class DecoderTrunk : nn.Module
 
     public DecoderTrunk(ModelConfig config, Device? device = null) : base(nameof(DecoderTrunk))
     {
+        TorchRuntime.Initialize();
         Config = config.Validate();
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device);
         nn.init.normal_(embed_tokens.weight!, 0, 0.02);

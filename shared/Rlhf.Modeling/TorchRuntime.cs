@@ -3,9 +3,22 @@ using static TorchSharp.torch;
 
 namespace Rlhf.Modeling;
 
-/// <summary>The one place where device, seed and thread count are chosen.</summary>
+/// <summary>The one place where device, seed, thread count and CPU kernels are chosen.</summary>
 public static class TorchRuntime
 {
+    // Loads LibTorch and lets MKL pick its kernels by CPU features (MklCpuDispatch) before any matmul runs: every
+    // service and command touches this class first, and every model's trunk does so when it is constructed.
+    static TorchRuntime()
+    {
+        _ = get_num_threads();
+        MklCpuDispatch.Apply();
+    }
+
+    /// <summary>Runs the one-time set-up above (a no-op after the first call).</summary>
+    public static void Initialize()
+    {
+    }
+
     /// <summary>What a <c>Device</c> option may say: cpu, auto, cuda or cuda:N.</summary>
     public const string DevicePattern = "^(cpu|auto|cuda(:[0-9]+)?)$";
 
@@ -56,5 +69,5 @@ public static class TorchRuntime
 
     /// <summary>One line describing the runtime, for logs and <c>rlhf doctor</c>.</summary>
     public static string Describe() =>
-        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {get_num_threads()}, cuda {(cuda.is_available() ? "yes" : "no")}";
+        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {get_num_threads()}, cuda {(cuda.is_available() ? "yes" : "no")}, {MklCpuDispatch.State}";
 }

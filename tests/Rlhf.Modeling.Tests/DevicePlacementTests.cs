@@ -16,6 +16,7 @@ public sealed partial class DevicePlacementTests
     static readonly string[] HostMemoryOnPurpose =
     [
         "shared/Rlhf.Modeling/Checkpoints/SafeTensors.cs",   // decodes file bytes; parameters copy_ from it
+        "shared/Rlhf.Modeling/Checkpoints/SafeTensorsInMemory.cs",   // the same, from a blob's bytes
         "shared/Rlhf.Training/ModelOptimizer.cs",            // optimizer step counters written to a checkpoint
         "shared/Rlhf.Training/PpoTrainer.cs",                // the minibatch shuffle generator (indices only)
         "shared/Rlhf.Modeling/TorchRuntime.cs",              // the one place devices are chosen

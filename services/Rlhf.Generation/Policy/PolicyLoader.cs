@@ -55,7 +55,7 @@ public sealed class PolicyLoader(IBlobStore blobs, IOptions<GenerationOptions> o
 
         try
         {
-            var model = await Task.Run(() => LoadWeights(policyBase, weights), cancellationToken);
+            var model = await Task.Run(() => LoadWeights(policyBase, weights, blob.Uri), cancellationToken);
             return new LoadedPolicy(new ServedPolicy(model, record.Version, DateTimeOffset.UtcNow), null);
         }
         catch (InvalidDataException error)
@@ -67,9 +67,9 @@ public sealed class PolicyLoader(IBlobStore blobs, IOptions<GenerationOptions> o
     static LoadedPolicy Refused(string reason) => new(null, reason);
 
     /// <summary>Loads the weights; a NaN or an infinity in any tensor refuses them (the learner's gate should never let one through).</summary>
-    CausalLM LoadWeights(PolicyBase policyBase, byte[] weights)
+    CausalLM LoadWeights(PolicyBase policyBase, byte[] weights, string source)
     {
-        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights, device);
+        var model = ModelCheckpoint.LoadPolicyFromWeights(policyBase.Directory, weights, device, source);
         using (TorchSharp.torch.no_grad())
         {
             if (model.parameters().All(p => TorchSharp.torch.isfinite(p).all().item<bool>()))

@@ -96,21 +96,15 @@ public sealed class LearnerModels : IDisposable
     }
 
     /// <summary>
-    /// The actor's weights as a <c>model.safetensors</c> file of the base architecture (HF key names, float32), exactly
-    /// what generation loads next to the base config.json.
+    /// The actor's weights as the bytes of a <c>model.safetensors</c> file of the base architecture (HF key names,
+    /// float32), exactly what generation loads next to the base config.json; serialized in memory, no file.
     /// </summary>
-    public byte[] ExportActorWeights(string scratch)
-    {
-        ModelCheckpoint.SavePolicy(scratch, Actor, tokenizer: null, new CheckpointInfo(0));
-        return File.ReadAllBytes(Path.Combine(scratch, ModelCheckpoint.WeightsFile));
-    }
+    public byte[] ExportActorWeights() => ModelCheckpoint.PolicyWeights(Actor);
 
     /// <summary>Copies weights exported by <see cref="ExportActorWeights"/> (or the base file) into the actor.</summary>
-    public void ImportActorWeights(byte[] weights, string scratch)
+    public void ImportActorWeights(byte[] weights)
     {
-        File.Copy(Path.Combine(ModelPath, ModelCheckpoint.ConfigFile), Path.Combine(scratch, ModelCheckpoint.ConfigFile));
-        File.WriteAllBytes(Path.Combine(scratch, ModelCheckpoint.WeightsFile), weights);
-        using var loaded = ModelCheckpoint.LoadPolicy(scratch, Actor.Device);
+        using var loaded = ModelCheckpoint.LoadPolicyFromWeights(ModelPath, weights, Actor.Device);
         using var noGrad = no_grad();
         var source = loaded.state_dict();
         foreach (var (name, tensor) in Actor.state_dict())

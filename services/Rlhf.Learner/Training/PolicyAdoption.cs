@@ -94,14 +94,6 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
     public async Task ImportAsync(BlobReference blob, CancellationToken cancellationToken)
     {
         var weights = await blobs.GetAsync(blob, cancellationToken);
-        var scratch = ledger.Checkpoints.Scratch("import");
-        try
-        {
-            models.ImportActorWeights(weights, scratch);
-        }
-        finally
-        {
-            Directory.Delete(scratch, recursive: true);
-        }
+        models.ImportActorWeights(weights);
     }
 }

@@ -157,17 +157,7 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
 
     async Task<BlobReference> StoreActorWeightsAsync(long version, CancellationToken cancellationToken)
     {
-        var scratch = ledger.Checkpoints.Scratch("export");
-        byte[] weights;
-        try
-        {
-            weights = models.ExportActorWeights(scratch);
-        }
-        finally
-        {
-            Directory.Delete(scratch, recursive: true);
-        }
-
+        var weights = models.ExportActorWeights();
         return await blobs.PutAsync(PolicyBlobs.Name(version), weights, PolicyBlobs.WeightsFormat, cancellationToken);
     }
 }

@@ -71,19 +71,38 @@ public static class ModelCheckpoint
     /// of the claim check). Every parameter must be present with its shape, so a blob of another architecture never
     /// loads half-way.
     /// </summary>
-    public static CausalLM LoadPolicyFromWeights(string baseDirectory, byte[] weights, Device? device = null)
+    public static CausalLM LoadPolicyFromWeights(string baseDirectory, byte[] weights, Device? device = null, string source = "weight blob")
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"rlhf-weights-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory);
+        var config = ModelConfig.Load(Path.Combine(baseDirectory, ConfigFile));
+        var tensors = SafeTensors.Load(weights, source);
+        var model = new CausalLM(config, device);
         try
         {
-            File.Copy(Path.Combine(baseDirectory, ConfigFile), Path.Combine(directory, ConfigFile));
-            File.WriteAllBytes(Path.Combine(directory, WeightsFile), weights);
-            return LoadPolicy(directory, device);
+            CopyWeights(model, tensors, source);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A policy's <c>model.safetensors</c> as bytes, exactly what <see cref="SavePolicy"/> writes (adapters merged in,
+    /// if any), without a file: what the learner publishes as a weight blob.
+    /// </summary>
+    public static byte[] PolicyWeights(CausalLM model, ScalarType storeAs = ScalarType.Float32)
+    {
+        var merged = model.NamedProjections().Any(p => p.Layer.HasLora && !p.Layer.IsMerged);
+        if (merged) model.MergeLora();
+        try
+        {
+            return SafeTensors.Serialize(WeightsOf(model), storeAs);
         }
         finally
         {
-            Directory.Delete(directory, recursive: true);
+            if (merged) model.UnmergeLora();
         }
     }
 
@@ -174,10 +193,8 @@ public static class ModelCheckpoint
         extraConfig?.Invoke(configNode);
         File.WriteAllText(Path.Combine(directory, ConfigFile), configNode.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
-        var weights = model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key, kv => kv.Value);
         var weightsPath = Path.Combine(directory, WeightsFile);
-        SafeTensors.Save(weightsPath, weights, storeAs);
+        SafeTensors.Save(weightsPath, WeightsOf(model), storeAs);
         tokenizer?.Save(directory);
 
         var metadata = new CheckpointMetadata
@@ -205,20 +222,28 @@ public static class ModelCheckpoint
             ReadMetadata(directory)?.Verify(weightsPath);
         else
             weightsPath = Path.Combine(directory, CheckpointWeights.IndexFile);
-        var tensors = CheckpointWeights.Load(directory);
+        CopyWeights(model, CheckpointWeights.Load(directory), weightsPath);
+    }
+
+    /// <summary>The weights a checkpoint stores: the state dict without LoRA adapters (those are saved apart).</summary>
+    static Dictionary<string, Tensor> WeightsOf(nn.Module model) =>
+        model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>Copies <paramref name="tensors"/> into the module (and disposes them), after checking that they match it exactly.</summary>
+    static void CopyWeights(nn.Module model, Dictionary<string, Tensor> tensors, string source)
+    {
         try
         {
-            var expected = model.state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal)).ToList();
-            var missing = expected.Select(kv => kv.Key).Where(k => !tensors.ContainsKey(k)).ToList();
-            var known = expected.Select(kv => kv.Key).ToHashSet();
-            var unexpected = tensors.Keys.Where(k => !known.Contains(k) && !IsIgnorable(k)).ToList();
+            var expected = WeightsOf(model);
+            var missing = expected.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
+            var unexpected = tensors.Keys.Where(k => !expected.ContainsKey(k) && !IsIgnorable(k)).ToList();
             if (missing.Count > 0 || unexpected.Count > 0)
-                throw new InvalidDataException($"{weightsPath} does not match the model: " +
+                throw new InvalidDataException($"{source} does not match the model: " +
                     (missing.Count > 0 ? $"missing [{string.Join(", ", missing.Take(8))}{(missing.Count > 8 ? ", ..." : "")}] " : "") +
                     (unexpected.Count > 0 ? $"unexpected [{string.Join(", ", unexpected.Take(8))}{(unexpected.Count > 8 ? ", ..." : "")}]" : ""));
             using var _ = no_grad();
             foreach (var (name, parameter) in expected)
-                CopyInto(parameter, tensors, name, directory);
+                CopyInto(parameter, tensors, name, source);
         }
         finally
         {

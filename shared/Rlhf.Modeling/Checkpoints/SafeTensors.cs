@@ -13,7 +13,7 @@ namespace Rlhf.Modeling;
 /// <c>__metadata__</c> strings), then the raw little-endian tensor bytes, indexed with no holes and no overlaps.
 /// Tensors travel between file and memory one at a time, so peak memory is the loaded tensors plus one tensor.
 /// </summary>
-public static class SafeTensors
+public static partial class SafeTensors
 {
     /// <summary>The metadata key transformers checks (it loads a file only when <c>format == "pt"</c>).</summary>
     public const string FormatKey = "format";

@@ -32,13 +32,13 @@ public sealed class RedisBlobStore : IBlobStore
         var sha = BlobNames.Sha256Hex(content.Span);
         var database = redis.GetDatabase();
         var chunks = (int)((content.Length + (long)chunkBytes - 1) / chunkBytes);
-        for (var i = 0; i < chunks; i++)
+        cancellationToken.ThrowIfCancellationRequested();
+        // Every chunk is sent before the first reply is awaited: one pipeline, not one round trip per chunk.
+        await Task.WhenAll(Enumerable.Range(0, chunks).Select(i =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var start = i * chunkBytes;
-            var chunk = content.Slice(start, Math.Min(chunkBytes, content.Length - start));
-            await database.StringSetAsync(ChunkKey(name, sha, i), chunk, null, When.Always);
-        }
+            return database.StringSetAsync(ChunkKey(name, sha, i), content.Slice(start, Math.Min(chunkBytes, content.Length - start)), null, When.Always);
+        }));
 
         var manifest = new BlobManifest(content.Length, chunks, format);
         await database.StringSetAsync(ManifestKey(name, sha), StorageJson.Serialize(manifest), null, When.Always);
@@ -52,19 +52,32 @@ public sealed class RedisBlobStore : IBlobStore
         var manifest = await ReadManifestAsync(database, reference, name, sha);
         var content = new byte[manifest.Bytes];
         var offset = 0L;
-        for (var i = 0; i < manifest.Chunks; i++)
+        cancellationToken.ThrowIfCancellationRequested();
+        // All chunk reads go out in one pipeline; replies are copied in order as they are taken.
+        var reads = Enumerable.Range(0, manifest.Chunks).Select(i => database.StringGetLeaseAsync(ChunkKey(name, sha, i))).ToList();
+        var taken = 0;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var chunk = await database.StringGetLeaseAsync(ChunkKey(name, sha, i))
-                ?? throw new KeyNotFoundException($"Blob {reference.Uri} is incomplete: chunk {i} of {manifest.Chunks} is missing.");
-            if (offset + chunk.Length > content.Length)
+            for (; taken < reads.Count; taken++)
             {
-                throw new BlobIntegrityException(
-                    $"Blob {reference.Uri} failed its integrity check: expected {manifest.Bytes} bytes, chunks hold more.");
-            }
+                var i = taken;
+                using var chunk = await reads[i]
+                    ?? throw new KeyNotFoundException($"Blob {reference.Uri} is incomplete: chunk {i} of {manifest.Chunks} is missing.");
+                if (offset + chunk.Length > content.Length)
+                {
+                    throw new BlobIntegrityException(
+                        $"Blob {reference.Uri} failed its integrity check: expected {manifest.Bytes} bytes, chunks hold more.");
+                }
 
-            chunk.Span.CopyTo(content.AsSpan((int)offset));
-            offset += chunk.Length;
+                chunk.Span.CopyTo(content.AsSpan((int)offset));
+                offset += chunk.Length;
+            }
+        }
+        finally
+        {
+            // After an error, the leases of the reads not taken go back to the pool once they arrive.
+            foreach (var read in reads.Skip(taken + 1))
+                _ = read.ContinueWith(t => { if (t.IsCompletedSuccessfully) t.Result?.Dispose(); else _ = t.Exception; }, TaskScheduler.Default);
         }
 
         if (offset != content.Length)

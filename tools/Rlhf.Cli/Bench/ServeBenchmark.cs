@@ -73,8 +73,33 @@ static class ServeBenchmark
         Measure("warm-up", warmUp, r => Continuous(holder, batch, r), print: false);
         Measure("warm-up", warmUp, r => Static(model, tokenizer, stops, batch, r), print: false);
         var continuous = Measure("continuous", plan, r => Continuous(holder, batch, r));
-        var staticBatching = Measure("static", plan, r => Static(model, tokenizer, stops, batch, r));
-        Console.WriteLine($"continuous / static: {continuous / staticBatching:F2}x aggregate tokens/s");
+        var staticWork = new StaticWork();
+        var staticBatching = Measure("static", plan, r => Static(model, tokenizer, stops, batch, r, staticWork));
+        var ratio = continuous / staticBatching;
+        Console.WriteLine($"continuous / static: {ratio:F2}x aggregate tokens/s");
+        PrintSchedulingBound(staticWork.Steps, staticWork.Tokens, batch, ratio);
+    }
+
+    /// <summary>Decode steps (each batch as long as its longest row) and tokens of the measured static run.</summary>
+    sealed class StaticWork
+    {
+        public long Steps;
+        public long Tokens;
+    }
+
+    /// <summary>
+    /// What any scheduler can gain on this plan: static batching ran <paramref name="steps"/> decode steps (each batch as
+    /// long as its longest row) for <paramref name="tokens"/> tokens; a scheduler that keeps all <paramref name="batch"/>
+    /// rows busy needs at least tokens / batch steps. At equal cost per step, the ratio of the two is the most continuous
+    /// batching can gain over static on these requests, whatever its implementation.
+    /// </summary>
+    static void PrintSchedulingBound(long steps, long tokens, int batch, double ratio)
+    {
+        var fewest = Math.Ceiling((double)tokens / batch);
+        var bound = steps / fewest;
+        Console.WriteLine($"scheduling bound: static decoded {steps} steps of up to {batch} rows for {tokens} tokens; a scheduler keeping all {batch} rows busy " +
+            $"needs >= {fewest:F0} steps, so continuous can gain at most {bound:F2}x at equal cost per step; measured {ratio:F2}x = {ratio / bound:P0} of that bound");
+        Console.WriteLine($"serve: ratio={ratio:F4} bound={bound:F4} static_steps={steps} tokens={tokens} batch={batch}");
     }
 
     static double Measure(string name, List<List<Request>> plan, Func<List<List<Request>>, (List<Outcome> Outcomes, TimeSpan Wall)> serve,
@@ -130,7 +155,7 @@ static class ServeBenchmark
     /// reaches a client when its batch ends.
     /// </summary>
     static (List<Outcome>, TimeSpan) Static(CausalLM model, ITextTokenizer tokenizer, IReadOnlyCollection<int> stops, int batch,
-        List<List<Request>> plan)
+        List<List<Request>> plan, StaticWork? work = null)
     {
         using var waiting = new BlockingCollection<(Request Request, TaskCompletionSource<GeneratedSequence> Done)>();
         var decoder = Task.Factory.StartNew(() =>
@@ -144,6 +169,12 @@ static class ServeBenchmark
                 var sequences = Sampler.Generate(model,
                     taken.Select(t => new GenerationRequest(t.Request.Prompt, new SamplingOptions(t.Request.MaxTokens, Temperature: 1, Seed: t.Request.Seed))).ToList(),
                     stops, tokenizer.PadId);
+                if (work is not null)
+                {
+                    work.Steps += sequences.Max(sequence => sequence.TokenIds.Count);
+                    work.Tokens += sequences.Sum(sequence => sequence.TokenIds.Count);
+                }
+
                 for (var i = 0; i < taken.Count; i++)
                     taken[i].Done.SetResult(sequences[i]);
             }
