@@ -51,6 +51,9 @@ public static class ServiceDefaultsExtensions
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.SectionName)).ValidateOnStart();
         services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.SectionName)).ValidateOnStart();
         services.AddOptions<ReplayOptions>().Bind(configuration.GetSection(ReplayOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<NativeMemoryOptions>().Bind(configuration.GetSection(NativeMemoryOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<NativeMemoryTrimmer>();
+        services.AddHostedService(provider => provider.GetRequiredService<NativeMemoryTrimmer>());
         services.AddSingleton<IValidateOptions<ReplayOptions>, ReplayOptionsValidator>();
         services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
 

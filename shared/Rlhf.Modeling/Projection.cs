@@ -31,8 +31,15 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public Projection(int inFeatures, int outFeatures, bool hasBias, Device? device = null) : base(nameof(Projection))
     {
-        weight = new Parameter(empty(inFeatures, outFeatures, device: device).t());
-        nn.init.normal_(weight, 0, 0.02);
+        // Drawn row-major as before (the same seed gives the same weights), then stored column-major.
+        using (var drawn = empty(outFeatures, inFeatures, device: device))
+        {
+            nn.init.normal_(drawn, 0, 0.02);
+            weight = new Parameter(empty(inFeatures, outFeatures, device: device).t());
+            using var _ = no_grad();
+            weight.copy_(drawn);
+        }
+
         if (hasBias)
             bias = new Parameter(zeros(outFeatures, device: device));
         RegisterComponents();

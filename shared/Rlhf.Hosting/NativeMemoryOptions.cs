@@ -1,0 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rlhf.Hosting;
+
+/// <summary>Configuration section <c>NativeMemory</c>: how often freed LibTorch memory is handed back to the OS.</summary>
+public sealed class NativeMemoryOptions
+{
+    public const string SectionName = "NativeMemory";
+
+    /// <summary>
+    /// Seconds between two <c>malloc_trim(0)</c> calls (Linux, glibc); 0 turns trimming off. LibTorch frees activations
+    /// into glibc's per-thread arenas, which keep the pages resident, so a process's RSS grows to the sum of every
+    /// arena's high-water mark; a trim returns the free pages of every arena.
+    /// </summary>
+    [Range(0, 3600)]
+    public double TrimSeconds { get; set; } = 1;
+}

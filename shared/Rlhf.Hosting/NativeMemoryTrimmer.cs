@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Rlhf.Hosting;
+
+/// <summary>
+/// Hands the pages glibc's arenas keep after LibTorch frees tensors back to the OS, every
+/// <see cref="NativeMemoryOptions.TrimSeconds"/> (see there why). Only on Linux with glibc; elsewhere it logs that it is
+/// off and returns. <see cref="Trims"/> and <see cref="TrimsThatReleased"/> count what it did.
+/// </summary>
+public sealed class NativeMemoryTrimmer(IOptions<NativeMemoryOptions> options, ILogger<NativeMemoryTrimmer> logger) : BackgroundService
+{
+    long trims;
+    long released;
+
+    public long Trims => Interlocked.Read(ref trims);
+
+    public long TrimsThatReleased => Interlocked.Read(ref released);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var seconds = options.Value.TrimSeconds;
+        if (seconds <= 0 || !OperatingSystem.IsLinux() || !Glibc())
+        {
+            logger.LogDebug("Native memory trimming is off ({Reason})", seconds <= 0 ? "NativeMemory:TrimSeconds is 0" : "not Linux with glibc");
+            return;
+        }
+
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(seconds));
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            TrimOnce();
+    }
+
+    /// <summary>One <c>malloc_trim(0)</c>; true when it released memory.</summary>
+    public bool TrimOnce()
+    {
+        Interlocked.Increment(ref trims);
+        if (MallocTrim(0) == 0)
+            return false;
+        Interlocked.Increment(ref released);
+        return true;
+    }
+
+    static bool Glibc()
+    {
+        try
+        {
+            return NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out _);
+        }
+        catch (DllNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [DllImport("libc.so.6", EntryPoint = "malloc_trim")]
+    static extern int MallocTrim(nuint pad);
+}
