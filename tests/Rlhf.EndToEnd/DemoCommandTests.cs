@@ -6,7 +6,9 @@ namespace Rlhf.EndToEnd;
 /// <summary>
 /// <c>rlhf demo</c> end to end on a reduced budget: a 400-step bootstrap (shared with the demo task's learning test),
 /// every service in one process, simulated users and labelers over HTTP, policy versions evaluated on held-out facts
-/// for 75 s with the live canary on, and the run folder written: a first candidate must reach the canary stage.
+/// for 75 s with the live canary on, and the run folder written: a first candidate must reach the canary stage. The
+/// release gate lets any candidate through (it is tested on its own): after a 10-step bootstrap most gate answers tie,
+/// and whether an equal candidate's lower bound clears the default 3 % regression allowance depends on float rounding.
 /// </summary>
 public sealed class DemoCommandTests : IDisposable
 {
@@ -22,7 +24,7 @@ public sealed class DemoCommandTests : IDisposable
     {
         var settings = new DemoSettings(TargetAccuracy: 1.0, Budget: TimeSpan.FromSeconds(75), Users: 4, Port: TestInfrastructure.ClosedPort(),
             RunsDirectory: Path.Combine(root, "runs"), CacheDirectory: Path.Combine(root, "cache"), Seed: 3, LabelNoise: 0.1,
-            LearnerBatch: 16, LocalInfra: false, BootstrapSteps: 10, CanaryMinFeedback: 8);
+            LearnerBatch: 16, LocalInfra: false, BootstrapSteps: 10, CanaryMinFeedback: 8, GateMaxRegression: 0.5);
 
         var exitCode = await DemoRun.RunAsync(settings, TestContext.Current.CancellationToken);
 

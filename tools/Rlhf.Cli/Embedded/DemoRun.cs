@@ -17,6 +17,8 @@ namespace Rlhf.Cli.Embedded;
 /// <param name="Canary">Put gate-passing candidates on a live canary (Generation:CanaryShare of the users) before promoting them.</param>
 /// <param name="ThumbsShare">Share of chat requests whose user thumbs the answer shown (the first candidate) up or down.</param>
 /// <param name="CanaryMinFeedback">Thumbs on each side before the canary's verdict (Learner:Canary:MinFeedback).</param>
+/// <param name="GateMaxRegression">The release gate's allowed regression (Learner:Gate:MaxRegression): a candidate passes when
+/// the lower confidence bound of its win rate against the champion is at least 0.5 minus this.</param>
 /// <param name="Feedback">What the simulated app collects: rankings of n = 4 candidates (with some thumbs and pairwise
 /// choices), or thumbs only: one answer per request (n = 1), a single thumb per judged answer, plus regenerations.</param>
 /// <param name="ExitAtOnceWhenStuck">The CLI's choice: when the services do not stop within 15 s after the report is
@@ -41,7 +43,8 @@ public sealed record DemoSettings(
     int CanaryMinFeedback = 40,
     DemoFeedback Feedback = DemoFeedback.Rankings,
     IReadOnlyDictionary<string, int>? Replicas = null,
-    bool Cluster = false);
+    bool Cluster = false,
+    double GateMaxRegression = 0.03);
 
 /// <summary>The kind of feedback the demo's simulated chat app collects (<c>--feedback</c>).</summary>
 public enum DemoFeedback
@@ -269,7 +272,7 @@ public static class DemoRun
             ["Learner:Gate:Temperature"] = "0.05",
             ["Learner:Gate:MaxNewTokens"] = loop.MaxNewTokens.ToString(CultureInfo.InvariantCulture),
             ["Learner:Gate:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
-            ["Learner:Gate:MaxRegression"] = "0.03",
+            ["Learner:Gate:MaxRegression"] = settings.GateMaxRegression.ToString(CultureInfo.InvariantCulture),
             ["Learner:Gate:Arithmetic"] = "true",
             // The live canary: a gate-passing candidate answers half of the users (sticky per user); from 40 thumbs on each
             // side it is promoted once its thumbs-up rate is, at 90 % confidence, at most 10 points below the champion's, and
