@@ -26,24 +26,27 @@ static class SyncBenchmark
         var models = new Option<string[]>("--model") { Description = "Model sizes: tiny, small (~95 MB of float32 weights)", DefaultValueFactory = _ => ["tiny", "small"], AllowMultipleArgumentsPerToken = true };
         var replicas = new Option<int>("--replicas") { Description = "Generation replicas that load each version", DefaultValueFactory = _ => 2 };
         var runs = new Option<int>("--runs") { Description = "Timed publishes per size after one warm-up (the fastest counts)", DefaultValueFactory = _ => 3 };
-        var store = new Option<string>("--blob-store") { Description = "redis (as deployed) or memory", DefaultValueFactory = _ => "redis" };
+        var store = new Option<string>("--blob-store") { Description = "redis (as deployed), file (a shared folder, e.g. a volume every replica mounts) or memory", DefaultValueFactory = _ => "redis" };
+        var blobDirectory = new Option<string?>("--blob-dir") { Description = "Folder for --blob-store file (default: a new temporary folder, deleted afterwards)" };
         var redis = new Option<string>("--redis") { Description = "Redis configuration for --blob-store redis", DefaultValueFactory = _ => "localhost:6379" };
         var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
         var command = new Command("sync", "Learner publish to every generation replica serving: export, blob put, replica load + swap, by model size.")
-            { models, replicas, runs, store, redis, threads };
+            { models, replicas, runs, store, blobDirectory, redis, threads };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var names = parse.GetValue(models)!;
             var storeName = parse.GetValue(store)!;
-            if (parse.GetValue(replicas) <= 0 || parse.GetValue(runs) <= 0 || names.Any(n => !BenchModels.ByName.ContainsKey(n)) || storeName is not ("redis" or "memory"))
+            if (parse.GetValue(replicas) <= 0 || parse.GetValue(runs) <= 0 || names.Any(n => !BenchModels.ByName.ContainsKey(n)) || storeName is not ("redis" or "file" or "memory"))
             {
-                Console.Error.WriteLine("error: --replicas and --runs must be > 0, --model tiny or small, --blob-store redis or memory");
+                Console.Error.WriteLine("error: --replicas and --runs must be > 0, --model tiny or small, --blob-store redis, file or memory");
                 return 1;
             }
 
             TorchRuntime.SetThreads(parse.GetValue(threads));
             ConnectionMultiplexer? connection = null;
             var prefix = $"rlhf-bench-sync-{Guid.NewGuid():N}:";
+            var ownFolder = storeName == "file" && parse.GetValue(blobDirectory) is null;
+            var folder = storeName != "file" ? null : parse.GetValue(blobDirectory) ?? Directory.CreateTempSubdirectory("rlhf-bench-blobs-").FullName;
             try
             {
                 if (storeName == "redis")
@@ -59,9 +62,10 @@ static class SyncBenchmark
                     }
                 }
 
-                IBlobStore blobs = connection is null ? new InMemoryBlobStore() : new RedisBlobStore(connection, prefix, 8 * 1024 * 1024);
+                IBlobStore blobs = connection is not null ? new RedisBlobStore(connection, prefix, 8 * 1024 * 1024)
+                    : folder is not null ? new FileSystemBlobStore(folder) : new InMemoryBlobStore();
                 Console.WriteLine($"sync benchmark: {parse.GetValue(replicas)} generation replicas, blob store {storeName}, " +
-                    $"best of {parse.GetValue(runs)} after a warm-up, {TorchRuntime.Describe()}");
+                    $"best of {parse.GetValue(runs)} after a warm-up, {TorchRuntime.Describe()}{(folder is null ? "" : $"; blobs in {folder}")}");
                 Console.WriteLine($"{"model",-6} {"params",8} {"MB",7} {"export s",9} {"put s",7} {"replicas load+swap s",21} {"end to end s",13} {"MB/s",7}");
                 var summary = new BenchSummary("sync");
                 foreach (var name in names)
@@ -71,6 +75,8 @@ static class SyncBenchmark
             }
             finally
             {
+                if (ownFolder)
+                    Directory.Delete(folder!, recursive: true);
                 if (connection is not null)
                 {
                     var server = connection.GetServer(connection.GetEndPoints()[0]);
