@@ -55,6 +55,32 @@ public sealed class ArchiveDumpErasureTests
     }
 
     [Fact]
+    public async Task Dump_with_redact_content_writes_markers_instead_of_prompts_and_responses()
+    {
+        await using var bed = await StartAsync();
+        var id = Guid.NewGuid().ToString("N");
+        var rollout = Rollout(Guid.NewGuid(), $"chatcmpl-redact-{id}", 0, $"carol-{id}") with { PromptText = $"my password is hunter2-{id}" };
+        await bed.PublishAsync(rollout, Guid.NewGuid());
+        var path = Path.Combine(Path.GetTempPath(), $"rlhf-dump-{id}.jsonl");
+        try
+        {
+            var dump = await RunCliAsync(["archive", "dump", "--rabbitmq", RabbitMq.ToString(), "--queue", bed.Queue, "--redis", RedisAddress,
+                "--key-prefix", bed.KeyPrefix, "--idle-seconds", "1", "--redact-content", "--out", path]);
+
+            Assert.True(dump.Code == 0, dump.Error);
+            var line = Assert.Single(await File.ReadAllLinesAsync(path, TestContext.Current.CancellationToken), l => l.Contains(rollout.RolloutId.ToString()));
+            Assert.DoesNotContain("hunter2", line);
+            Assert.DoesNotContain(rollout.ResponseText, line);
+            Assert.Contains(Rlhf.Archive.ContentRedaction.Marker(rollout.PromptText), line);
+            Assert.Contains($"carol-{id}", line); // ids stay
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Dump_refuses_to_run_when_the_tombstones_cannot_be_read()
     {
         var dump = await RunCliAsync(["archive", "dump", "--rabbitmq", RabbitMq.ToString(), "--queue", "rlhf-archive-never",
