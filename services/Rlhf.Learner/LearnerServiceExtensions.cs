@@ -5,6 +5,7 @@ using Rlhf.Hosting.Telemetry;
 using Rlhf.Learner.Apis;
 using Rlhf.Learner.Consumers;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Privacy;
 using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
@@ -42,6 +43,7 @@ public static class LearnerServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IPolicyGate>(sp => new EvaluationGate(sp.GetRequiredService<IOptions<LearnerOptions>>().Value.KlBound));
         AddGateEvaluators(builder);
+        services.AddSingleton<ErasureGuard>();
         services.AddSingleton<LearnerEngine>();
         services.AddInstruments<LearnerMetrics>();
         services.AddSingleton<CanaryMonitor>();
@@ -53,6 +55,7 @@ public static class LearnerServiceExtensions
         services.AddBusConsumer<DemonstrationSubmittedConsumer, DemonstrationSubmittedConsumerDefinition>();
         services.AddBusConsumer<PolicyRollbackConsumer, PolicyRollbackConsumerDefinition>();
         services.AddBusConsumer<CanaryConcludedConsumer, CanaryConcludedConsumerDefinition>();
+        services.AddBusConsumer<UserDataDeletedConsumer, UserDataDeletedConsumerDefinition>();
         if (builder.Configuration.GetValue<bool>($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.Canary)}:{nameof(CanaryOptions.Enabled)}"))
         {
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();

@@ -58,6 +58,8 @@ public static class RewardServiceExtensions
             services.AddHostedService<RoundScheduler>();
             services.AddSingleton<CommentRetentionSweeper>();
             services.AddHostedService(sp => sp.GetRequiredService<CommentRetentionSweeper>());
+            services.AddSingleton<JournalRetentionSweeper>();
+            services.AddHostedService(sp => sp.GetRequiredService<JournalRetentionSweeper>());
             services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();

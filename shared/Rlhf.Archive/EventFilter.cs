@@ -60,6 +60,18 @@ public sealed record EventFilter
             || Erased.Covers(e.GetString("groupId"), e.ReferencedRollouts(), e.GetString("userId"), e.GetString("raterId"), e.SentTime));
 
     /// <summary>
+    /// <see cref="IsErased"/> for one line in the event log's layout (what <c>archive dump</c> writes and
+    /// <see cref="StreamArchiveReader.ToLine"/> makes of a broker message); a line that is not one is malformed input.
+    /// </summary>
+    public bool IsErasedLine(string line)
+    {
+        if (Erased.IsEmpty)
+            return false;
+        using var document = System.Text.Json.JsonDocument.Parse(line);
+        return IsErased(EventLogReader.ToEvent(document.RootElement, line, lineNumber: 0));
+    }
+
+    /// <summary>
     /// Collects the rollout ids of the group's <see cref="RolloutGenerated"/> events in a first pass: the log appends
     /// events as they are consumed, so a score may be written before the rollout it scores.
     /// </summary>

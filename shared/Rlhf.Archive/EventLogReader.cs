@@ -33,7 +33,7 @@ public static class EventLogReader
         }
     }
 
-    static ArchivedEvent ToEvent(JsonElement root, string line, int lineNumber)
+    internal static ArchivedEvent ToEvent(JsonElement root, string line, int lineNumber)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new EventLogFormatException($"line {lineNumber}: expected a JSON object, found {root.ValueKind}");

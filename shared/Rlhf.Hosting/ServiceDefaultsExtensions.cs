@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
+using Rlhf.Hosting.Privacy;
 using Rlhf.Hosting.Telemetry;
 using Rlhf.Archive;
 using Rlhf.Storage;
@@ -44,6 +45,7 @@ public static class ServiceDefaultsExtensions
         var redis = BindAndValidate<RedisOptions>(configuration, RedisOptions.SectionName);
         var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
         var replay = BindAndValidate<ReplayOptions>(configuration, ReplayOptions.SectionName);
+        var privacy = configuration.GetSection(PrivacyOptions.SectionName).Get<PrivacyOptions>() ?? new PrivacyOptions();
         if (SandboxGuard.Problems(replay, bus, redis) is { Count: > 0 } sandboxProblems)
             throw new OptionsValidationException(ReplayOptions.SectionName, typeof(ReplayOptions), [.. sandboxProblems]);
 
@@ -66,6 +68,8 @@ public static class ServiceDefaultsExtensions
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", identity.Name)
                 .Enrich.WithProperty("ServiceVersion", identity.Version);
+            if (privacy.RedactContent)
+                logger.Enrich.With<ContentRedactionEnricher>(); // last: it sees every property the others added
             // The W3C trace id (empty outside a span) ties a line to its trace; correlation ids stay properties (JSON format).
             const string textTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Service} {Message:lj} {TraceId}{NewLine}{Exception}";
             if (log.Console)

@@ -15,13 +15,23 @@ public sealed record FeedbackJournalEntry(long Seq, Guid FeedbackId, string Kind
     /// <summary>The kind of an entry whose user's data was deleted: same position and feedback id, empty payload.</summary>
     public const string ErasedKind = "erased";
 
-    /// <summary>True for a tombstone (<see cref="ErasedKind"/>): training and restore skip it.</summary>
+    /// <summary>The kind of an entry older than <c>Storage:Retention:Journal</c>: same position and feedback id, empty payload.</summary>
+    public const string ExpiredKind = "expired";
+
+    /// <summary>True for a deleted user's tombstone (<see cref="ErasedKind"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsErased => Kind == ErasedKind;
+
+    /// <summary>True for any tombstone (<see cref="ErasedKind"/>, <see cref="ExpiredKind"/>): training and restore skip it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsTombstone => Kind is ErasedKind or ExpiredKind;
 }
 
 /// <summary>Result of <see cref="IFeedbackJournal.AppendAsync"/>: whether this call added the entry, and its position.</summary>
 public readonly record struct JournalAppend(bool Appended, long Seq);
+
+/// <summary>Result of <see cref="IFeedbackJournal.ExpireBeforeAsync"/>: entries this call expired, and the position through which every entry is now a tombstone.</summary>
+public readonly record struct JournalExpiry(int Expired, long Through);
 
 /// <summary>
 /// The reward model's training set as an append-only journal, deduplicated by feedback id: the reward service appends
@@ -51,6 +61,14 @@ public interface IFeedbackJournal
     /// feedback is still a duplicate; returns how many entries this call erased (0 when they already were).
     /// </summary>
     Task<int> EraseGroupsAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Retention: replaces the entries recorded before <paramref name="cutoff"/> by tombstones
+    /// (<see cref="FeedbackJournalEntry.ExpiredKind"/>: position, feedback id, group and time kept, payload <c>{}</c>),
+    /// from the oldest on, stopping at the first younger entry (entries are appended in time order). Cheap: a cursor
+    /// (<c>{prefix}reward:journal:expired</c>) remembers how far earlier calls got, so each call reads only what expired since.
+    /// </summary>
+    Task<JournalExpiry> ExpireBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -96,9 +114,14 @@ internal static class FeedbackJournalJson
     public static FeedbackJournalEntry Parse(string json) => StorageJson.Deserialize<FeedbackJournalEntry>(json);
 
     /// <summary>The tombstone of <paramref name="entry"/>: everything but its kind and payload kept.</summary>
-    public static string Erased(FeedbackJournalEntry entry)
+    public static string Erased(FeedbackJournalEntry entry) => Tombstone(entry, FeedbackJournalEntry.ErasedKind);
+
+    /// <summary>The retention tombstone of <paramref name="entry"/>.</summary>
+    public static string Expired(FeedbackJournalEntry entry) => Tombstone(entry, FeedbackJournalEntry.ExpiredKind);
+
+    static string Tombstone(FeedbackJournalEntry entry, string kind)
     {
         using var empty = JsonDocument.Parse("{}");
-        return WithSeq(entry.Seq, WithoutSeq(entry.FeedbackId, FeedbackJournalEntry.ErasedKind, entry.GroupId, entry.RecordedAt, empty.RootElement));
+        return WithSeq(entry.Seq, WithoutSeq(entry.FeedbackId, kind, entry.GroupId, entry.RecordedAt, empty.RootElement));
     }
 }

@@ -52,6 +52,12 @@ public sealed class RetentionOptions
     /// <summary>Comments and flags older than this are deleted; unset keeps them (the default).</summary>
     public TimeSpan? Comments { get; set; }
 
+    /// <summary>
+    /// Reward journal entries (the RM's training set) recorded longer ago than this become tombstones (ids and time
+    /// only) and leave the trainer's memory; unset keeps them (the default).
+    /// </summary>
+    public TimeSpan? Journal { get; set; }
+
     /// <summary>How often the sweep runs.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromHours(1);
 }

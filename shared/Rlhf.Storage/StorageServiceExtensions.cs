@@ -113,6 +113,8 @@ public static class StorageServiceExtensions
                 failures.Add($"{StorageOptions.SectionName}:{nameof(options.RolloutTtl)} must be positive (got {options.RolloutTtl}).");
             if (options.Retention.Comments is { } comments && comments <= TimeSpan.Zero)
                 failures.Add($"{StorageOptions.SectionName}:Retention:Comments must be positive when set (got {comments}).");
+            if (options.Retention.Journal is { } journal && journal <= TimeSpan.Zero)
+                failures.Add($"{StorageOptions.SectionName}:Retention:Journal must be positive when set (got {journal}).");
             if (options.Retention.SweepInterval < TimeSpan.FromSeconds(1))
                 failures.Add($"{StorageOptions.SectionName}:Retention:SweepInterval must be at least one second (got {options.Retention.SweepInterval}).");
             if (options.IdempotencyTtl <= TimeSpan.Zero)

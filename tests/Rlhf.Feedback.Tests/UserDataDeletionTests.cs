@@ -100,6 +100,7 @@ public sealed class UserDataDeletionTests
         Assert.Equal("f2", await host.Claims.GetAsync(FeedbackTestHost.JudgementClaim(bob[0].GroupId, "alice"), Cancel));
         Assert.Equal(2, removed["archive_and_event_logs"]);
         Assert.Null(removed["dashboard_recent_events"]);
+        Assert.Null(removed["learner_batches"]);
         foreach (var rollout in alice.Concat(aliceAgain))
             Assert.Null(await host.Rollouts.GetAsync(rollout.RolloutId, Cancel));
         Assert.Equal(2, (await host.Rollouts.GetGroupAsync(bob[0].GroupId, Cancel)).Count);

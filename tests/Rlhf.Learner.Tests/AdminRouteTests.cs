@@ -55,6 +55,7 @@ public sealed class AdminRouteTests : IAsyncLifetime
         { "/v1/admin/policy/resume", "" },
         { "/v1/admin/errors/requeue", """{"queue": "ranking-submitted_error"}""" },
         { "/v1/admin/errors/purge", """{"queue": "ranking-submitted_error"}""" },
+        { "/v1/admin/errors/scrub", """{"queues": ["ranking-submitted_error"]}""" },
     };
 
     [Theory]
@@ -162,6 +163,9 @@ public sealed class AdminRouteTests : IAsyncLifetime
     [InlineData("/v1/admin/errors/requeue", """{"queue": "a_error", "max": 0}""", "max")]
     [InlineData("/v1/admin/errors/purge", """{"queue": "a_error", "max": 3}""", "max")]
     [InlineData("/v1/admin/errors/purge", "not json", null)]
+    [InlineData("/v1/admin/errors/scrub", """{"queues": []}""", "queues")]
+    [InlineData("/v1/admin/errors/scrub", """{"queues": ["a_error", " "]}""", "queues")]
+    [InlineData("/v1/admin/errors/scrub", """{"queue": "a_error"}""", "queue")]
     public async Task Bad_admin_bodies_are_400_and_change_nothing(string path, string body, string? named)
     {
         var response = await PostAsync(path, body, OperatorAccess.AdminKey);

@@ -19,6 +19,7 @@ public sealed class ExchangeGarbageTests : OnOwnServers
         ("DemonstrationSubmitted", "learner-demonstrations"),
         ("PolicyUpdated", "learner-policy-rollback"),
         ("CanaryConcluded", "learner-canary-concluded"),
+        ("UserDataDeleted", "learner-user-data-deleted"),
         ("RankingSubmitted", "learner-canary-rankings"),
         ("RatingSubmitted", "learner-canary-ratings"),
     ];

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Hosting;
@@ -22,7 +23,9 @@ public sealed class RewardTestHost : IAsyncDisposable
 
     readonly WebApplicationFactory<Program> factory;
 
-    public RewardTestHost(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="settings">Configuration over the defaults above.</param>
+    /// <param name="replace">Service replacements applied after the service's own registrations (a test clock).</param>
+    public RewardTestHost(IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? replace = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -39,6 +42,8 @@ public sealed class RewardTestHost : IAsyncDisposable
             foreach (var (key, value) in all)
                 web.UseSetting(key, value);
             web.ConfigureServices(services => services.AddPublishedMessages(Published).AddConsumedMessages(Consumed));
+            if (replace is not null)
+                web.ConfigureTestServices(replace);
         });
         Client = factory.CreateClient();
     }

@@ -42,6 +42,22 @@ public sealed class TrainingRankingsTests
     }
 
     [Fact]
+    public void Forgetting_by_journal_position_drops_old_rankings_of_every_role()
+    {
+        var rankings = Create(trainEvery: 1);
+        rankings.AddNew([Ranking(1, 10), Ranking(2, 11, HeldOutGroup)]);
+        rankings.CompleteRound(rankings.NextRound().Count); // 10 goes to replay
+        rankings.AddNew([Ranking(3, 12), Ranking(4, 13), Ranking(5, 14, HeldOutGroup)]);
+
+        Assert.Equal(3, rankings.ForgetWhere(r => r.Seq <= 3));
+
+        Assert.Equal([14], rankings.HeldOut.Select(Id));
+        Assert.Equal([13], rankings.NextRound().Select(r => Id(r.Ranking)));
+        Assert.Empty(rankings.SampleReplay(new Random(1)));
+        Assert.Equal((2L, 1, 1L), (rankings.Seen, rankings.Fresh, rankings.Trained));
+    }
+
+    [Fact]
     public void Held_out_groups_measure_and_the_others_wait_for_a_round()
     {
         var rankings = Create();

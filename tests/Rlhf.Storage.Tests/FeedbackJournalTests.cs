@@ -6,7 +6,9 @@ namespace Rlhf.Storage.Tests;
 /// <summary>What every <see cref="IFeedbackJournal"/> and <see cref="IPendingRolloutQueue"/> does; run against the twin and real Redis.</summary>
 public abstract class FeedbackJournalContract
 {
-    protected abstract IFeedbackJournal CreateJournal();
+    protected IFeedbackJournal CreateJournal() => CreateJournal(TimeProvider.System);
+
+    protected abstract IFeedbackJournal CreateJournal(TimeProvider time);
 
     protected abstract IPendingRolloutQueue CreateQueue();
 
@@ -59,6 +61,39 @@ public abstract class FeedbackJournalContract
         Assert.Equal(JsonSerializer.Serialize(Payload(1)), after[1].Payload.GetRawText());
         Assert.Equal(new JournalAppend(false, 3), await journal.AppendAsync(ids[2], "ranking", "gone-b", Payload(9), Cancel));
         Assert.Equal(4, await journal.LengthAsync(Cancel));
+    }
+
+    [Fact]
+    public async Task Expiring_tombstones_entries_older_than_the_cutoff_from_the_oldest_on_and_only_once()
+    {
+        var time = new Rlhf.Testing.ManualTimeProvider();
+        var journal = CreateJournal(time);
+        var ids = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToList();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            await journal.AppendAsync(ids[i], "ranking", $"g{i}", Payload(i), Cancel);
+            time.Advance(TimeSpan.FromDays(1));
+        }
+
+        await journal.EraseGroupsAsync(new HashSet<string> { "g1" }, Cancel); // a deleted user's entry stays "erased"
+        var start = time.GetUtcNow() - TimeSpan.FromDays(4);
+
+        Assert.Equal(new JournalExpiry(0, 0), await journal.ExpireBeforeAsync(start, Cancel));
+        Assert.Equal(new JournalExpiry(2, 3), await journal.ExpireBeforeAsync(start + TimeSpan.FromDays(2.5), Cancel));
+        Assert.Equal(new JournalExpiry(0, 3), await journal.ExpireBeforeAsync(start + TimeSpan.FromDays(2.5), Cancel));
+
+        var after = await journal.ReadAsync(1, 10, Cancel);
+        Assert.Equal([1L, 2L, 3L, 4L], after.Select(e => e.Seq));
+        Assert.Equal(ids, after.Select(e => e.FeedbackId));
+        Assert.Equal(["expired", "erased", "expired", "ranking"], after.Select(e => e.Kind));
+        Assert.Equal([true, true, true, false], after.Select(e => e.IsTombstone));
+        Assert.All(after.Take(3), e => Assert.Equal("{}", e.Payload.GetRawText()));
+        Assert.Equal(JsonSerializer.Serialize(Payload(3)), after[3].Payload.GetRawText());
+        Assert.Equal(new JournalAppend(false, 1), await journal.AppendAsync(ids[0], "ranking", "g0", Payload(9), Cancel));
+        Assert.Equal(0, await journal.EraseGroupsAsync(new HashSet<string> { "g0" }, Cancel));
+
+        Assert.Equal(new JournalExpiry(1, 4), await journal.ExpireBeforeAsync(time.GetUtcNow(), Cancel));
+        Assert.Equal(new JournalAppend(true, 5), await journal.AppendAsync(Guid.NewGuid(), "rating", "g5", Payload(5), Cancel));
     }
 
     [Fact]
@@ -137,7 +172,7 @@ public abstract class FeedbackJournalContract
 
 public sealed class InMemoryFeedbackJournalTests : FeedbackJournalContract
 {
-    protected override IFeedbackJournal CreateJournal() => new InMemoryFeedbackJournal(TimeProvider.System);
+    protected override IFeedbackJournal CreateJournal(TimeProvider time) => new InMemoryFeedbackJournal(time);
 
     protected override IPendingRolloutQueue CreateQueue() => new InMemoryPendingRolloutQueue();
 }
@@ -146,7 +181,7 @@ public sealed class RedisFeedbackJournalTests(RedisTestConnection redis) : Feedb
 {
     readonly string prefix = $"{redis.KeyPrefix}{Guid.NewGuid():N}:";
 
-    protected override IFeedbackJournal CreateJournal() => new RedisFeedbackJournal(redis.Redis, prefix, TimeProvider.System);
+    protected override IFeedbackJournal CreateJournal(TimeProvider time) => new RedisFeedbackJournal(redis.Redis, prefix, time);
 
     protected override IPendingRolloutQueue CreateQueue() => new RedisPendingRolloutQueue(redis.Redis, prefix);
 

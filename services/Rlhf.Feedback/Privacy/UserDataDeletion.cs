@@ -54,6 +54,7 @@ public sealed class UserDataDeletion(
             new("archive_and_event_logs", newGroups, "skipped by replay and export"),
             new("reward_trainer_memory_and_pending", null, "notified"),
             new("dashboard_recent_events", null, "notified"),
+            new("learner_batches", null, "notified"),
         ]);
     }
 

@@ -5,6 +5,7 @@ using Rlhf.Hosting;
 using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Learner.Admin;
+using Rlhf.Learner.Privacy;
 
 namespace Rlhf.Learner.Apis;
 
@@ -32,6 +33,11 @@ public static class AdminApi
 
     sealed record QueueRequest([property: JsonPropertyName("queue")] string? Queue, [property: JsonPropertyName("max")] int? Max = null);
 
+    sealed record ScrubRequest([property: JsonPropertyName("queues")] IReadOnlyList<string?>? Queues);
+
+    /// <summary>Most dead-letter queues one scrub names.</summary>
+    public const int MaxScrubQueues = 64;
+
     public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/v1/admin").RequireAdmin();
@@ -43,6 +49,7 @@ public static class AdminApi
             (output, error) => PromotionResume.RunAsync(LearnerDeployment.Create(http.RequestServices), yes: true, confirm: null, output, error, ct)));
         admin.MapPost("/errors/requeue", (HttpContext http, CancellationToken ct) => QueueActionAsync(http, "errors.requeue", ct));
         admin.MapPost("/errors/purge", (HttpContext http, CancellationToken ct) => QueueActionAsync(http, "errors.purge", ct));
+        admin.MapPost("/errors/scrub", ScrubAsync);
     }
 
     static async Task<IResult> VersionActionAsync(HttpContext http, string action, bool rollback, CancellationToken cancellationToken)
@@ -105,6 +112,57 @@ public static class AdminApi
                     : await DeadLetterActions.RequeueAsync(connection, broker, request.Queue, request.Max, yes: true, confirm: null, output, error,
                         cancellationToken);
             }
+        });
+    }
+
+    /// <summary>Removes deleted users' messages from the named dead-letter queues (see <see cref="DeadLetterScrub"/>).</summary>
+    static async Task<IResult> ScrubAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        var (body, unreadable) = await JsonBodyReader.ReadAsync<ScrubRequest>(http.Request, new JsonBodyOptions(MaxBodyBytes, Json), cancellationToken);
+        if (unreadable is not null)
+            return unreadable.ToResult();
+        var queues = body!.Value.Queues;
+        if (queues is not { Count: > 0 })
+            return EdgeError.BadRequest("queues: name at least one dead-letter queue (<queue>_error or <queue>_skipped)", "queues").ToResult();
+        if (queues.Count > MaxScrubQueues)
+            return EdgeError.BadRequest($"queues: at most {MaxScrubQueues} per call", "queues").ToResult();
+        if (queues.Any(q => string.IsNullOrWhiteSpace(q) || q.Length > 255 || q.Any(char.IsControl)))
+            return EdgeError.BadRequest("queues: each is a queue name of 1 to 255 characters without control characters", "queues").ToResult();
+
+        var bus = http.RequestServices.GetRequiredService<IOptions<BusOptions>>().Value;
+        var guard = http.RequestServices.GetRequiredService<ErasureGuard>();
+        return await RunAsync(http, "errors.scrub", string.Join(',', queues), async (output, error) =>
+        {
+            if (bus.Transport != BusTransport.RabbitMq)
+            {
+                error.WriteLine($"error: dead-letter queues exist only on RabbitMQ; this learner runs on the in-memory bus. {PolicyAction.NothingChanged}");
+                return PolicyAction.Refused;
+            }
+
+            var broker = LearnerDeployment.BusDisplay(bus);
+            Rlhf.Storage.ErasedData erased;
+            try
+            {
+                erased = await guard.ReadAsync(cancellationToken);
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                error.WriteLine($"error: cannot read the deleted users' tombstones: {e.Message}. {PolicyAction.NothingChanged}");
+                return PolicyAction.Refused;
+            }
+
+            RabbitMQ.Client.IConnection connection;
+            try
+            {
+                connection = await bus.RabbitMq.ConnectionFactory("rlhf-learner-admin").CreateConnectionAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                return DeadLetterActions.BrokerError(broker, e, PolicyAction.NothingChanged, error);
+            }
+
+            await using (connection)
+                return await DeadLetterScrub.RunAsync(connection, broker, [.. queues.Select(q => q!)], erased, output, error, cancellationToken);
         });
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Learner.Privacy;
 using Rlhf.Learner.Release;
 using Rlhf.Learner.Training;
 using Rlhf.Storage;
@@ -20,7 +21,7 @@ public static class LearnerApi
     }
 
     static async Task<Ok<object>> Status(LearnerEngine engine, IOptions<LearnerOptions> options, ILiveFeedbackStore feedback, IModelRegistry registry,
-        CancellationToken cancellationToken)
+        ErasureGuard erasures, CancellationToken cancellationToken)
     {
         PromotionPause? pause = null;
         string? registryProblem = null;
@@ -73,6 +74,7 @@ public static class LearnerApi
                 stale = counters.StaleRollouts,
                 off_temperature = counters.OffTemperatureRollouts,
                 invalid = counters.InvalidRollouts,
+                erased = counters.ErasedRollouts,
             },
             demonstrations = new
             {
@@ -80,7 +82,9 @@ public static class LearnerApi
                 trained = counters.DemonstrationsTrained,
                 duplicates = counters.DuplicateDemonstrations,
                 invalid = counters.InvalidDemonstrations,
+                erased = counters.ErasedDemonstrations,
             },
+            deletions_heard = erasures.Heard,
             canary = new
             {
                 enabled = settings.Canary.Enabled,

@@ -13,6 +13,13 @@ public interface ITrainingStep<TMessage, TItem>
 
     /// <summary>Trains on <paramref name="items"/> (not empty) and measures the candidate; the sequencer restores the weights when it fails or skips.</summary>
     StepResult Train(IReadOnlyList<TItem> items);
+
+    /// <summary>
+    /// <paramref name="admitted"/> less what a user's deletion covers now (asked after training and the gate, just before
+    /// the checkpoint, since a deletion can arrive while a step trains): the same instance when nothing is, else a batch of the rest whose
+    /// <see cref="AdmittedBatch{TItem}.CountBatch"/> counts the items left out.
+    /// </summary>
+    Task<AdmittedBatch<TItem>> WithoutErasedAsync(AdmittedBatch<TItem> admitted, CancellationToken cancellationToken);
 }
 
 /// <summary>What a batch left to train on.</summary>

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Privacy;
 using Rlhf.Learner.Release;
 using Rlhf.Storage;
 
@@ -41,6 +42,7 @@ public sealed class LearnerEngine(
     IAlarmWindowStore alarmWindow,
     IPolicyGate gate,
     IEnumerable<IResponseEvaluator> evaluators,
+    ErasureGuard erasures,
     TimeProvider time,
     ILoggerFactory loggers) : IDisposable
 {
@@ -57,7 +59,7 @@ public sealed class LearnerEngine(
     /// Loads the models and, when the state directory holds one, the newest complete checkpoint. Local and
     /// synchronous: a broken base checkpoint or a corrupt trainer checkpoint stops the host at start.
     /// </summary>
-    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, liveFeedback, alarmWindow, gate, [.. evaluators], time, loggers);
+    public void LoadLocal() => loaded = LearnerParts.Load(settings, rollouts, claims, registry, blobs, liveFeedback, alarmWindow, gate, [.. evaluators], erasures, time, loggers);
 
     /// <summary>
     /// The part of the start that needs the registry and the bus: the first checkpoint (bootstrap version, or the

@@ -1,4 +1,5 @@
 using Rlhf.Learner.Gate;
+using Rlhf.Learner.Privacy;
 using Rlhf.Learner.Release;
 using Rlhf.Modeling;
 using Rlhf.Storage;
@@ -35,7 +36,8 @@ sealed class LearnerParts : IDisposable
 
     /// <summary>Loads the models on the configured device and resumes the newest complete checkpoint, if any.</summary>
     public static LearnerParts Load(LearnerOptions settings, IRolloutStore rollouts, IClaimStore claims, IModelRegistry registry, IBlobStore blobs,
-        ILiveFeedbackStore liveFeedback, IAlarmWindowStore alarmWindow, IPolicyGate gate, IReadOnlyList<IResponseEvaluator> evaluators, TimeProvider time, ILoggerFactory loggers)
+        ILiveFeedbackStore liveFeedback, IAlarmWindowStore alarmWindow, IPolicyGate gate, IReadOnlyList<IResponseEvaluator> evaluators, ErasureGuard erasures,
+        TimeProvider time, ILoggerFactory loggers)
     {
         TorchRuntime.SetThreads(settings.Threads);
         var models = LearnerModels.Load(settings, TorchRuntime.SelectDevice(settings.Device));
@@ -64,9 +66,9 @@ sealed class LearnerParts : IDisposable
             adoption,
             new TrainingSequencer(committer, new ReleaseGate(models.Actor, gate, comparison), loggers.CreateLogger<TrainingSequencer>(),
                 new RewardHackingAlarm(settings.Alarm, registry, alarmWindow, time, loggers.CreateLogger<RewardHackingAlarm>())),
-            new PpoStep(models, ledger, claims, rollouts, evaluator, settings.MaxPolicyLag, loggers.CreateLogger<PpoStep>()),
+            new PpoStep(models, ledger, claims, rollouts, evaluator, settings.MaxPolicyLag, erasures, loggers.CreateLogger<PpoStep>()),
             new SftStep(models, claims, new DemonstrationTokenizer(models.Template, models.Tokenizer, models.Config.MaxPositionEmbeddings), evaluator,
-                settings.SftStepsPerBatch, loggers.CreateLogger<SftStep>()),
+                settings.SftStepsPerBatch, erasures, loggers.CreateLogger<SftStep>()),
             new CanaryRelease(ledger, outbox, adoption, registry, liveFeedback, time, loggers.CreateLogger<CanaryRelease>()));
     }
 

@@ -68,10 +68,16 @@ public sealed record CounterValues
     public long StaleRollouts { get; init; }
     public long OffTemperatureRollouts { get; init; }
     public long InvalidRollouts { get; init; }
+
+    /// <summary>Rollouts left out because their user's data was deleted (at admission, or after a step that was then undone).</summary>
+    public long ErasedRollouts { get; init; }
     public long DemonstrationBatches { get; init; }
     public long DemonstrationsTrained { get; init; }
     public long DuplicateDemonstrations { get; init; }
     public long InvalidDemonstrations { get; init; }
+
+    /// <summary>Demonstrations left out because their user's data was deleted.</summary>
+    public long ErasedDemonstrations { get; init; }
     public long VersionsPublished { get; init; }
     public long CandidatesRejected { get; init; }
     public long CanariesStarted { get; init; }

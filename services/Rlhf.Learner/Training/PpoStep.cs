@@ -1,12 +1,16 @@
 using Rlhf.Contracts;
+using Rlhf.Learner.Privacy;
 using Rlhf.Storage;
 using Rlhf.Training;
 
 namespace Rlhf.Learner.Training;
 
-/// <summary>PPO on a batch of scored rollouts: the rollouts <see cref="RolloutAdmission"/> admits, one PPO step, the eval KL.</summary>
+/// <summary>
+/// PPO on a batch of scored rollouts: the rollouts <see cref="RolloutAdmission"/> admits less those of deleted users
+/// (<see cref="ErasureGuard"/>), one PPO step, the eval KL.
+/// </summary>
 public sealed class PpoStep(LearnerModels models, LearnerLedger ledger, IClaimStore claims, IRolloutStore rollouts, CandidateEvaluator evaluator,
-    int maxPolicyLag, ILogger<PpoStep> logger) : ITrainingStep<RolloutScored, AdmittedRollout>
+    int maxPolicyLag, ErasureGuard erasures, ILogger<PpoStep> logger) : ITrainingStep<RolloutScored, AdmittedRollout>
 {
     public string Name => "PPO";
 
@@ -36,21 +40,36 @@ public sealed class PpoStep(LearnerModels models, LearnerLedger ledger, IClaimSt
                 logger.LogDebug("Rollout {RolloutId} not trained on ({Reason}): {Detail}", rejected.RolloutId, rejected.Reason, rejected.Detail);
         }
 
-        var used = result.Admitted.Count;
-        return new AdmittedBatch<AdmittedRollout>(
-            result.Admitted,
-            result.Admitted.Select(a => TrainingClaims.RolloutKey(a.RolloutId)).ToList(),
-            c => c with
-            {
-                RolloutBatches = c.RolloutBatches + 1,
-                DuplicateRollouts = c.DuplicateRollouts + duplicates,
-                MissingRollouts = c.MissingRollouts + missing,
-                InvalidRollouts = c.InvalidRollouts + invalid,
-                OffTemperatureRollouts = c.OffTemperatureRollouts + offTemperature,
-                StaleRollouts = c.StaleRollouts + stale,
-            },
-            c => c with { RolloutsTrained = c.RolloutsTrained + used });
+        var erased = await erasures.ReadAsync(cancellationToken);
+        var admitted = result.Admitted.Where(a => !ErasureGuard.Covers(erased, a.Generated)).ToList();
+        var left = result.Admitted.Count - admitted.Count;
+        if (left > 0)
+            logger.LogInformation("Batch of {Count} rollouts: {Erased} belong to a deleted user and are left out", batch.Count, left);
+        return Batch(admitted, c => c with
+        {
+            RolloutBatches = c.RolloutBatches + 1,
+            DuplicateRollouts = c.DuplicateRollouts + duplicates,
+            MissingRollouts = c.MissingRollouts + missing,
+            InvalidRollouts = c.InvalidRollouts + invalid,
+            OffTemperatureRollouts = c.OffTemperatureRollouts + offTemperature,
+            StaleRollouts = c.StaleRollouts + stale,
+            ErasedRollouts = c.ErasedRollouts + left,
+        });
     }
+
+    public async Task<AdmittedBatch<AdmittedRollout>> WithoutErasedAsync(AdmittedBatch<AdmittedRollout> admitted, CancellationToken cancellationToken)
+    {
+        var erased = await erasures.ReadAsync(cancellationToken);
+        var kept = admitted.Items.Where(a => !ErasureGuard.Covers(erased, a.Generated)).ToList();
+        var left = admitted.Items.Count - kept.Count;
+        return left == 0 ? admitted : Batch(kept, c => c with { ErasedRollouts = c.ErasedRollouts + left });
+    }
+
+    static AdmittedBatch<AdmittedRollout> Batch(IReadOnlyList<AdmittedRollout> items, Func<CounterValues, CounterValues> countBatch) => new(
+        items,
+        [.. items.Select(a => TrainingClaims.RolloutKey(a.RolloutId))],
+        countBatch,
+        c => c with { RolloutsTrained = c.RolloutsTrained + items.Count });
 
     public StepResult Train(IReadOnlyList<AdmittedRollout> items)
     {

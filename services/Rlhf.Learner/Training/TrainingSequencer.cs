@@ -11,6 +11,7 @@ namespace Rlhf.Learner.Training;
 /// <item>train one step; a skipped or failed step restores the last checkpoint's weights;</item>
 /// <item>judge the candidate with the gate (skipped while a canary is live: the step's weights are kept, claimed, and
 /// offer no version until the canary ends);</item>
+/// <item>ask the step again which items a user's deletion covers; if any, restore the weights and train again without them;</item>
 /// <item>commit: a checkpoint for the new version or the rejection, then its effects;</item>
 /// <item>show the verdict to the reward-hacking alarm.</item>
 /// </list>
@@ -29,45 +30,65 @@ public sealed class TrainingSequencer(IVersionCommitter committer, IPolicyGate g
         await committer.CompleteEffectsAsync(publisher, cancellationToken);
         var admitted = await step.AdmitAsync(batch, cancellationToken);
         committer.Count(admitted.CountBatch);
-        if (admitted.Items.Count == 0)
-        {
-            logger.LogInformation("Nothing to train on in a {Step} batch of {Count}", step.Name, batch.Count);
-            return;
-        }
 
         GateCandidate candidate;
         GateVerdict verdict;
-        training = true;
-        try
+        while (true)
         {
-            var result = step.Train(admitted.Items);
-            if (result.Candidate is null)
+            if (admitted.Items.Count == 0)
+            {
+                logger.LogInformation("Nothing to train on in a {Step} batch of {Count}", step.Name, batch.Count);
+                return;
+            }
+
+            training = true;
+            try
+            {
+                var result = step.Train(admitted.Items);
+                if (result.Candidate is null)
+                {
+                    committer.Restore();
+                    committer.Count(c => c with { SkippedSteps = c.SkippedSteps + 1 });
+                    logger.LogWarning("{Step} step skipped ({Reason}); weights unchanged", step.Name, result.SkipReason);
+                    return;
+                }
+
+                candidate = result.Candidate;
+                var hold = await committer.HoldReasonAsync(cancellationToken);
+                verdict = hold is null ? await gate.JudgeAsync(candidate, cancellationToken) : GateVerdict.Pass;
+
+                // A user's data deleted while the step trained or was judged never reaches a checkpoint: undo the step
+                // and train again on the rest (asked last, so the window left is the commit itself).
+                var kept = await step.WithoutErasedAsync(admitted, cancellationToken);
+                if (!ReferenceEquals(kept, admitted))
+                {
+                    committer.Restore();
+                    committer.Count(kept.CountBatch);
+                    logger.LogInformation("{Step} step undone: {Erased} of its items belong to a deleted user; training again on {Kept}",
+                        step.Name, admitted.Items.Count - kept.Items.Count, kept.Items.Count);
+                    admitted = kept;
+                    continue;
+                }
+
+                if (hold is not null)
+                {
+                    logger.LogInformation("{Step} step kept without a gate or a version: {Hold}", step.Name, hold);
+                    training = false;
+                    await committer.ContinueAsync(admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
+                    return;
+                }
+
+                break;
+            }
+            catch
             {
                 committer.Restore();
-                committer.Count(c => c with { SkippedSteps = c.SkippedSteps + 1 });
-                logger.LogWarning("{Step} step skipped ({Reason}); weights unchanged", step.Name, result.SkipReason);
-                return;
+                throw;
             }
-
-            candidate = result.Candidate;
-            if (await committer.HoldReasonAsync(cancellationToken) is { } hold)
+            finally
             {
-                logger.LogInformation("{Step} step kept without a gate or a version: {Hold}", step.Name, hold);
                 training = false;
-                await committer.ContinueAsync(admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);
-                return;
             }
-
-            verdict = await gate.JudgeAsync(candidate, cancellationToken);
-        }
-        catch
-        {
-            committer.Restore();
-            throw;
-        }
-        finally
-        {
-            training = false;
         }
 
         await committer.CommitAsync(candidate, verdict, admitted.ClaimKeys, admitted.CountTrained, publisher, cancellationToken);

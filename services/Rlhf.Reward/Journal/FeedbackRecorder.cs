@@ -119,6 +119,26 @@ public sealed class FeedbackRecorder(
     }
 
     /// <summary>
+    /// Retention: journal entries recorded before <paramref name="cutoff"/> become tombstones and every training ranking at
+    /// or before the last expired position leaves memory (fresh, replay, held-out). Returns the entries expired here and
+    /// the rankings dropped.
+    /// </summary>
+    public async Task<(int JournalEntries, int Rankings)> ExpireAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            var expiry = await journal.ExpireBeforeAsync(cutoff, cancellationToken);
+            var through = expiry.Through;
+            return (expiry.Expired, through == 0 ? 0 : await rewardModel.ForgetWhereAsync(r => r.Seq <= through, cancellationToken));
+        }
+        finally
+        {
+            intake.Release();
+        }
+    }
+
+    /// <summary>
     /// The one way feedback enters training: unless its feedback id is already journaled, <paramref name="build"/> turns it
     /// into training rankings, the entry is appended, <paramref name="recorded"/> updates in-memory state, and its rankings
     /// join the next round. Returns once the entry is durable (the consumer then acknowledges).

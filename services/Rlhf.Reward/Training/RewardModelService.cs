@@ -223,7 +223,11 @@ public sealed class RewardModelService : IDisposable
     /// Drops every ranking of these groups, queued or sorted (a user's data was deleted); returns how many. The caller
     /// holds the journal's intake gate, so no <see cref="Add"/> runs meanwhile and the arrivals queue can be rebuilt.
     /// </summary>
-    public async Task<int> ForgetAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken)
+    public Task<int> ForgetAsync(IReadOnlySet<string> groupIds, CancellationToken cancellationToken) =>
+        ForgetWhereAsync(r => groupIds.Contains(r.GroupId), cancellationToken);
+
+    /// <summary>Drops every ranking <paramref name="match"/> selects, queued or sorted, as <see cref="ForgetAsync"/> does; same caller contract.</summary>
+    public async Task<int> ForgetWhereAsync(Func<JournalRanking, bool> match, CancellationToken cancellationToken)
     {
         await exclusive.WaitAsync(cancellationToken);
         try
@@ -232,7 +236,7 @@ public sealed class RewardModelService : IDisposable
             var dropped = 0;
             while (arrivals.TryDequeue(out var next))
             {
-                if (groupIds.Contains(next.GroupId))
+                if (match(next))
                     dropped++;
                 else
                     kept.Add(next);
@@ -240,7 +244,7 @@ public sealed class RewardModelService : IDisposable
 
             foreach (var ranking in kept)
                 arrivals.Enqueue(ranking);
-            return dropped + rankings.Forget(groupIds);
+            return dropped + rankings.ForgetWhere(match);
         }
         finally
         {

@@ -46,6 +46,13 @@ public sealed class RewardPipeline(
             rankings, journaled, deletedComments, pending);
     }
 
+    /// <summary>Retention (<c>Storage:Retention:Journal</c>): after the restore, journal entries older than <paramref name="cutoff"/> leave the journal and memory.</summary>
+    public async Task<(int JournalEntries, int Rankings)> ExpireJournalAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await restorer.EnsureRestoredAsync(cancellationToken);
+        return await feedback.ExpireAsync(cutoff, cancellationToken);
+    }
+
     /// <summary>Records a ranking (tiers of stored rollouts, best first).</summary>
     public Task AddRankingAsync(RankingSubmitted ranking, CancellationToken cancellationToken) =>
         RecordAsync(ct => feedback.RecordRankingAsync(ranking, ct), cancellationToken);

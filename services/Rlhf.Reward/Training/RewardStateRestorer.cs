@@ -73,7 +73,7 @@ public sealed class RewardStateRestorer(
             if (page.Count == 0)
                 break;
             var rankings = new List<JournalRanking>();
-            foreach (var entry in page.Where(e => !e.IsErased)) // a deleted user's feedback: position kept, nothing to learn
+            foreach (var entry in page.Where(e => !e.IsTombstone)) // a deleted user's or an expired feedback: position kept, nothing to learn
             {
                 var payload = JournalPayload.FromJson(entry.Payload);
                 if (payload is { RolloutId: { } rolloutId, Value: { } stars })

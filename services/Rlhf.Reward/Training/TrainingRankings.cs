@@ -86,11 +86,14 @@ public sealed class TrainingRankings(RewardOptions options)
     /// Drops every ranking of these groups (a user's data was deleted): fresh, replay and held-out alike; returns how
     /// many. <see cref="Seen"/> drops with the fresh ones, so <see cref="Trained"/> (what rounds took) is unchanged.
     /// </summary>
-    public int Forget(IReadOnlySet<string> groupIds)
+    public int Forget(IReadOnlySet<string> groupIds) => ForgetWhere(r => groupIds.Contains(r.GroupId));
+
+    /// <summary>Drops every ranking <paramref name="match"/> selects (a deletion, or retention by journal position), as <see cref="Forget"/> does.</summary>
+    public int ForgetWhere(Func<JournalRanking, bool> match)
     {
-        var dropped = replay.RemoveAll(r => groupIds.Contains(r.GroupId)) + heldOut.RemoveAll(r => groupIds.Contains(r.GroupId));
+        var dropped = replay.RemoveAll(r => match(r)) + heldOut.RemoveAll(r => match(r));
         heldOutView = [.. heldOut.Select(r => r.Ranking)];
-        var kept = fresh.Where(r => !groupIds.Contains(r.GroupId)).ToList();
+        var kept = fresh.Where(r => !match(r)).ToList();
         var droppedFresh = fresh.Count - kept.Count;
         fresh.Clear();
         foreach (var ranking in kept)

@@ -9,6 +9,7 @@ public sealed class InMemoryFeedbackJournal(TimeProvider time) : IFeedbackJourna
     readonly Lock gate = new();
     readonly List<string> entries = [];
     readonly Dictionary<Guid, long> ids = [];
+    long expiredThrough;
 
     public Task<JournalAppend> AppendAsync(Guid feedbackId, string kind, string groupId, JsonElement payload, CancellationToken cancellationToken = default)
     {
@@ -57,13 +58,33 @@ public sealed class InMemoryFeedbackJournal(TimeProvider time) : IFeedbackJourna
             for (var i = 0; i < entries.Count; i++)
             {
                 var entry = FeedbackJournalJson.Parse(entries[i]);
-                if (entry.IsErased || !groupIds.Contains(entry.GroupId))
+                if (entry.IsTombstone || !groupIds.Contains(entry.GroupId))
                     continue;
                 entries[i] = FeedbackJournalJson.Erased(entry);
                 erased++;
             }
 
             return Task.FromResult(erased);
+        }
+    }
+
+    public Task<JournalExpiry> ExpireBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            var expired = 0;
+            for (; expiredThrough < entries.Count; expiredThrough++)
+            {
+                var entry = FeedbackJournalJson.Parse(entries[(int)expiredThrough]);
+                if (entry.RecordedAt >= cutoff)
+                    break;
+                if (entry.IsTombstone)
+                    continue;
+                entries[(int)expiredThrough] = FeedbackJournalJson.Expired(entry);
+                expired++;
+            }
+
+            return Task.FromResult(new JournalExpiry(expired, expiredThrough));
         }
     }
 }

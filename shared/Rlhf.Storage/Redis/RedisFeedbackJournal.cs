@@ -31,10 +31,13 @@ public sealed class RedisFeedbackJournal(IConnectionMultiplexer redis, string ke
         """;
 
     const int ErasePage = 1_000;
+    const int ExpirePage = 500;
 
     RedisKey ListKey => $"{keyPrefix}reward:journal";
 
     RedisKey IdsKey => $"{keyPrefix}reward:journal:ids";
+
+    RedisKey ExpiredKey => $"{keyPrefix}reward:journal:expired";
 
     public async Task<JournalAppend> AppendAsync(Guid feedbackId, string kind, string groupId, JsonElement payload, CancellationToken cancellationToken = default)
     {
@@ -82,7 +85,7 @@ public sealed class RedisFeedbackJournal(IConnectionMultiplexer redis, string ke
             for (var i = 0; i < values.Length; i++)
             {
                 var entry = FeedbackJournalJson.Parse(values[i].ToString());
-                if (entry.IsErased || !groupIds.Contains(entry.GroupId))
+                if (entry.IsTombstone || !groupIds.Contains(entry.GroupId))
                     continue;
                 erased += (int)(long)await database.ScriptEvaluateAsync(EraseScript, [ListKey],
                     [start + i, values[i], FeedbackJournalJson.Erased(entry)]);
@@ -90,6 +93,37 @@ public sealed class RedisFeedbackJournal(IConnectionMultiplexer redis, string ke
 
             if (values.Length < ErasePage)
                 return erased;
+        }
+    }
+
+    public async Task<JournalExpiry> ExpireBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        var database = redis.GetDatabase();
+        var through = (long?)await database.StringGetAsync(ExpiredKey) ?? 0;
+        var expired = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Position p is list index p - 1: the first entry after the cursor is at index `through`.
+            var values = await database.ListRangeAsync(ListKey, through, through + ExpirePage - 1);
+            var young = false;
+            foreach (var value in values)
+            {
+                var entry = FeedbackJournalJson.Parse(value.ToString());
+                if (entry.RecordedAt >= cutoff)
+                {
+                    young = true;
+                    break;
+                }
+
+                if (!entry.IsTombstone)
+                    expired += (int)(long)await database.ScriptEvaluateAsync(EraseScript, [ListKey], [entry.Seq - 1, value, FeedbackJournalJson.Expired(entry)]);
+                through = entry.Seq;
+            }
+
+            await database.StringSetAsync(ExpiredKey, through);
+            if (young || values.Length < ExpirePage)
+                return new JournalExpiry(expired, through);
         }
     }
 }

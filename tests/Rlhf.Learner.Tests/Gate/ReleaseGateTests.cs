@@ -192,6 +192,8 @@ public sealed class ReleaseGateTests : IDisposable
         public Task<AdmittedBatch<int>> AdmitAsync(IReadOnlyList<int> batch, CancellationToken cancellationToken) =>
             Task.FromResult(new AdmittedBatch<int>(batch, batch.Select(i => $"poison-{i}").ToList(), c => c, c => c));
 
+        public Task<AdmittedBatch<int>> WithoutErasedAsync(AdmittedBatch<int> admitted, CancellationToken cancellationToken) => Task.FromResult(admitted);
+
         public StepResult Train(IReadOnlyList<int> items)
         {
             using var noGrad = no_grad();

@@ -205,6 +205,8 @@ public sealed class CanaryReleaseTests : IAsyncDisposable
         public Task<AdmittedBatch<int>> AdmitAsync(IReadOnlyList<int> batch, CancellationToken cancellationToken) =>
             Task.FromResult(new AdmittedBatch<int>(batch, batch.Select(i => $"noise-{i}").ToList(), c => c, c => c));
 
+        public Task<AdmittedBatch<int>> WithoutErasedAsync(AdmittedBatch<int> admitted, CancellationToken cancellationToken) => Task.FromResult(admitted);
+
         public StepResult Train(IReadOnlyList<int> items)
         {
             Perturb(models, 0.01);

@@ -30,7 +30,7 @@ public sealed class TrainingSequencerTests
 
         await Sequencer(gate).RunAsync(step, [1, 0, 2], null!, Cancel);
 
-        Assert.Equal(["effects", "admit 1,0,2", "count", "train 1,2", "judge", "commit passed claims k1,k2"], calls);
+        Assert.Equal(["effects", "admit 1,0,2", "count", "train 1,2", "judge", "recheck", "commit passed claims k1,k2"], calls);
         Assert.Same(Trained, gate.Judged);
         Assert.Same(Trained, committer.Candidate);
         // The batch was counted once; the committer counts what was trained through the step's own function.
@@ -107,9 +107,36 @@ public sealed class TrainingSequencerTests
 
         await sequencer.RunAsync(Step(_ => StepResult.Trained(Trained)), [1, 2], null!, Cancel);
 
-        Assert.Equal(["effects", "admit 1,2", "count", "train 1,2", "continue claims k1,k2"], calls);
+        Assert.Equal(["effects", "admit 1,2", "count", "train 1,2", "recheck", "continue claims k1,k2"], calls);
         Assert.Equal(2, committer.CountTrained!(new CounterValues()).RolloutsTrained);
         Assert.False(sequencer.Training);
+    }
+
+    [Fact]
+    public async Task A_step_that_trained_on_a_user_deleted_meanwhile_is_undone_after_the_gate_and_trained_again_without_them()
+    {
+        var step = Step(_ => StepResult.Trained(Trained));
+        step.ErasedDuringTraining.Add(2);
+
+        await Sequencer(new ScriptedGate(calls, GateVerdict.Pass)).RunAsync(step, [1, 2, 3], null!, Cancel);
+
+        Assert.Equal(["effects", "admit 1,2,3", "count", "train 1,2,3", "judge", "recheck", "restore", "count", "train 1,3", "judge", "recheck",
+            "commit passed claims k1,k3"], calls);
+        Assert.Equal(1, committer.Counters.ErasedRollouts);
+        Assert.Equal(2, committer.CountTrained!(new CounterValues()).RolloutsTrained);
+    }
+
+    [Fact]
+    public async Task A_step_whose_every_item_was_deleted_meanwhile_is_undone_and_commits_nothing()
+    {
+        var step = Step(_ => StepResult.Trained(Trained));
+        step.ErasedDuringTraining.UnionWith([1, 2]);
+
+        await Sequencer(new ScriptedGate(calls, GateVerdict.Pass)).RunAsync(step, [1, 2], null!, Cancel);
+
+        Assert.Equal(["effects", "admit 1,2", "count", "train 1,2", "judge", "recheck", "restore", "count"], calls);
+        Assert.Equal(2, committer.Counters.ErasedRollouts);
+        Assert.Null(committer.Candidate);
     }
 
     /// <summary>Admits what <c>admit</c> keeps (claim key "k{item}"), trains with <c>train</c>; counts the batch as one rollout batch.</summary>
@@ -131,6 +158,19 @@ public sealed class TrainingSequencerTests
         {
             calls.Add($"train {string.Join(',', items)}");
             return train(items);
+        }
+
+        /// <summary>Items that become erased once they were trained on (a deletion arriving during the step).</summary>
+        public HashSet<int> ErasedDuringTraining { get; } = [];
+
+        public Task<AdmittedBatch<int>> WithoutErasedAsync(AdmittedBatch<int> admitted, CancellationToken cancellationToken)
+        {
+            calls.Add("recheck");
+            var kept = admitted.Items.Where(i => !ErasedDuringTraining.Contains(i)).ToList();
+            return Task.FromResult(kept.Count == admitted.Items.Count
+                ? admitted
+                : new AdmittedBatch<int>(kept, kept.Select(i => $"k{i}").ToList(), c => c with { ErasedRollouts = c.ErasedRollouts + admitted.Items.Count - kept.Count },
+                    c => c with { RolloutsTrained = c.RolloutsTrained + kept.Count }));
         }
     }
 

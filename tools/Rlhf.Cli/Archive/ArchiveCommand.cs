@@ -37,17 +37,33 @@ public static class ArchiveCommand
         var max = new Option<int?>("--max") { Description = "Write at most this many events" };
         var idle = new Option<double>("--idle-seconds") { Description = "Stop when no event arrived for this long", DefaultValueFactory = _ => 2 };
         var output = new Option<string?>("--out") { Description = "Write JSONL to this file (written whole or not at all) instead of stdout" };
+        var redis = new Option<string>("--redis")
+        {
+            Description = "Redis holding the deleted users' tombstones ({prefix}erased:users), whose events the dump skips",
+            DefaultValueFactory = _ => ArchiveSource.DefaultRedis,
+        };
+        var keyPrefix = new Option<string>("--key-prefix")
+        {
+            Description = "Prefix of the deployment's Redis keys (Redis:KeyPrefix)",
+            DefaultValueFactory = _ => new Rlhf.Storage.RedisOptions().KeyPrefix,
+        };
+        var redact = new Option<bool>("--redact-content")
+        {
+            Description = "Replace messages, prompts, responses, comments and their token ids by length-and-hash markers (Privacy:RedactContent)",
+        };
         max.Validators.Add(result => { if (result.GetValueOrDefault<int?>() < 0) result.AddError("--max must be 0 or more"); });
         idle.Validators.Add(result => { if (result.GetValueOrDefault<double>() <= 0) result.AddError("--idle-seconds must be more than 0"); });
 
         var dump = new Command("dump",
             "Write the archived events, in stream order, one JSON line each ({type, messageId, correlationId, sentTime, message}); " +
-            "with --out, the file is what `rlhf replay --events` and `rlhf export --events` read.")
+            "with --out, the file is what `rlhf replay --events` and `rlhf export --events` read. Deleted users' events are skipped " +
+            "(tombstones in Redis, as `replay --archive` reads them).")
         {
-            rabbit, queue, offset, max, idle, output,
+            rabbit, queue, offset, max, idle, output, redis, keyPrefix, redact,
         };
         dump.SetAction((parse, cancel) => DumpAsync(parse.GetValue(rabbit)!, parse.GetValue(queue)!, parse.GetValue(offset), parse.GetValue(max),
-            TimeSpan.FromSeconds(parse.GetValue(idle)), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+            TimeSpan.FromSeconds(parse.GetValue(idle)), parse.GetValue(output), parse.GetValue(redis)!, parse.GetValue(keyPrefix) ?? "",
+            parse.GetValue(redact), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
         return new Command("archive", "The broker's durable event archive (a RabbitMQ stream; Archive:Enabled on the services).") { dump, CreateIndex() };
     }
 
@@ -81,10 +97,26 @@ public static class ArchiveCommand
             return 0;
         });
 
-    /// <summary>Writes the stream's events to <paramref name="outPath"/> or <paramref name="output"/>; a summary goes to <paramref name="error"/>.</summary>
+    /// <summary>
+    /// Writes the stream's events to <paramref name="outPath"/> or <paramref name="output"/>, less those a deleted user's
+    /// tombstone covers (read from <paramref name="redis"/> first; unreadable tombstones stop the dump before it writes
+    /// anything), with content replaced by markers when <paramref name="redactContent"/>; a summary goes to <paramref name="error"/>.
+    /// </summary>
     public static async Task<int> DumpAsync(Uri rabbitmq, string queue, StreamOffset offset, int? max, TimeSpan idle, string? outPath,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        string redis, string keyPrefix, bool redactContent, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        EventFilter erasures;
+        try
+        {
+            await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis);
+            erasures = new EventFilter { Erased = await new Rlhf.Storage.RedisErasureStore(multiplexer, keyPrefix).LoadAllAsync(cancellationToken) };
+        }
+        catch (Exception e) when (e is RedisException or ArgumentException)
+        {
+            await error.WriteLineAsync($"error: cannot read the deleted users' tombstones from Redis {redis} (prefix '{keyPrefix}'), which the dump must skip: {e.Message}");
+            return 1;
+        }
+
         // Ctrl-C ends the dump like an idle stream does: what was read is written (System.CommandLine's handler is off).
         using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ConsoleCancelEventHandler onCtrlC = (_, e) =>
@@ -95,6 +127,7 @@ public static class ArchiveCommand
         Console.CancelKeyPress += onCtrlC;
         var partial = outPath is null ? null : outPath + ".partial";
         var written = 0;
+        var skipped = 0;
         try
         {
             await using (var destination = partial is null ? null : new StreamWriter(partial))
@@ -104,7 +137,13 @@ public static class ArchiveCommand
                 {
                     await foreach (var line in StreamArchiveReader.ReadAsync(rabbitmq, queue, offset, max, idle, interrupted.Token))
                     {
-                        await writer.WriteLineAsync(line);
+                        if (erasures.IsErasedLine(line))
+                        {
+                            skipped++;
+                            continue;
+                        }
+
+                        await writer.WriteLineAsync(redactContent ? ContentRedaction.RedactLine(line) : line);
                         written++;
                     }
                 }
@@ -117,7 +156,8 @@ public static class ArchiveCommand
 
             if (partial is not null)
                 File.Move(partial, outPath!, overwrite: true);
-            await error.WriteLineAsync($"dumped {written} events from {queue} (offset {offset.Text}){(outPath is null ? "" : " to " + outPath)}");
+            await error.WriteLineAsync($"dumped {written} events from {queue} (offset {offset.Text}){(outPath is null ? "" : " to " + outPath)}; " +
+                $"skipped {skipped} events of deleted users ({erasures.Erased.Users} tombstones)");
             return 0;
         }
         catch (Exception e) when (StreamArchiveReader.IsBrokerRefusal(e, out var reason))

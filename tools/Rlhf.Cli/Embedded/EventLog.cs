@@ -8,7 +8,8 @@ namespace Rlhf.Cli.Embedded;
 
 /// <summary>
 /// Every event of the run as JSONL (one line per event with its headers), plus the counters the live display shows.
-/// In the embedded mode this file is the run's event archive.
+/// In the embedded mode this file is the run's event archive. With <c>redactContent</c> (<c>Privacy:RedactContent</c>)
+/// every line's content is replaced by markers (<see cref="Rlhf.Archive.ContentRedaction"/>) before it is written.
 /// </summary>
 public sealed class EventLog : IDisposable
 {
@@ -16,7 +17,13 @@ public sealed class EventLog : IDisposable
     readonly StreamWriter writer;
     readonly Lock gate = new();
 
-    public EventLog(string path) => writer = new StreamWriter(path, append: false) { AutoFlush = false };
+    readonly bool redactContent;
+
+    public EventLog(string path, bool redactContent = false)
+    {
+        writer = new StreamWriter(path, append: false) { AutoFlush = false };
+        this.redactContent = redactContent;
+    }
 
     public long Rollouts;
     public long Scored;
@@ -38,6 +45,8 @@ public sealed class EventLog : IDisposable
             sentTime = context.SentTime,
             message = context.Message,
         }, Json);
+        if (redactContent)
+            line = Rlhf.Archive.ContentRedaction.RedactLine(line);
         lock (gate)
             writer.WriteLine(line);
     }

@@ -71,16 +71,46 @@ public static class ErrorsCommand
             : PurgeAsync(parse.GetValue(rabbit)!, parse.GetValue(purgeQueue)!, parse.GetValue(purgeYes), Terminal(),
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
 
-        // requeue and purge go through the learner's admin routes unless --direct; list reads the broker itself.
+        var scrubQueues = new Option<string[]>("--queue", "-q")
+        {
+            Description = "A dead-letter queue to scrub (repeat for several; <queue>_error or <queue>_skipped, a bare <queue> means <queue>_error)",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var scrubRedis = new Option<string>("--redis")
+        {
+            Description = "With --direct: Redis holding the deleted users' tombstones (the services' Redis:Configuration)",
+            DefaultValueFactory = _ => PolicyEndpoints.DefaultRedis,
+        };
+        var scrubPrefix = new Option<string>("--key-prefix")
+        {
+            Description = "With --direct: the services' Redis:KeyPrefix",
+            DefaultValueFactory = _ => PolicyEndpoints.DefaultKeyPrefix,
+        };
+        var scrubYes = Yes();
+        var scrub = new Command("scrub",
+            "Remove deleted users' messages (rlhf data delete) from dead-letter queues: the rest go back in order, nothing is republished.")
+        {
+            scrubQueues, scrubRedis, scrubPrefix, scrubYes,
+        };
+        scrub.SetAction((parse, cancel) => admin(parse) is { } learner
+            ? AdminCall.PostAsync(learner, "v1/admin/errors/scrub", new { queues = parse.GetValue(scrubQueues) },
+                $"scrubbing {string.Join(", ", parse.GetValue(scrubQueues)!)}", $"Remove deleted users' messages from {string.Join(", ", parse.GetValue(scrubQueues)!)}",
+                parse.GetValue(scrubYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel)
+            : ScrubAsync(parse.GetValue(rabbit)!, parse.GetValue(scrubRedis)!, parse.GetValue(scrubPrefix)!, parse.GetValue(scrubQueues)!,
+                parse.GetValue(scrubYes), Terminal(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancel));
+
+        // requeue, purge and scrub go through the learner's admin routes unless --direct; list reads the broker itself.
         foreach (var option in adminOptions)
         {
             requeue.Options.Add(option);
             purge.Options.Add(option);
+            scrub.Options.Add(option);
         }
 
-        return new Command("errors", "Inspect, requeue or purge MassTransit's dead-letter queues (<queue>_error, <queue>_skipped).")
+        return new Command("errors", "Inspect, requeue, purge or scrub MassTransit's dead-letter queues (<queue>_error, <queue>_skipped).")
         {
-            rabbit, list, requeue, purge,
+            rabbit, list, requeue, purge, scrub,
         };
     }
 
@@ -178,6 +208,43 @@ public static class ErrorsCommand
 
         await using (connection)
             return await DeadLetterActions.PurgeAsync(connection, Display(rabbitmq), queue, yes, confirm, output, error, cancellationToken);
+    }
+
+    /// <summary>
+    /// Removes the messages of deleted users (tombstones under <paramref name="keyPrefix"/> in <paramref name="redis"/>)
+    /// from each dead-letter queue; see <see cref="DeadLetterScrub"/>. 0 when done, 1 when refused before any change, 2 part-way.
+    /// </summary>
+    public static async Task<int> ScrubAsync(Uri rabbitmq, string redis, string keyPrefix, IReadOnlyList<string> queues, bool yes, TextReader? confirm,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!await PolicyAction.ConfirmAsync(yes, confirm, $"scrubbing {string.Join(", ", queues)}",
+                $"Remove deleted users' messages from {string.Join(", ", queues)}?", output, error, cancellationToken))
+            return PolicyAction.Refused;
+
+        Rlhf.Storage.ErasedData erased;
+        try
+        {
+            await using var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis);
+            erased = await new Rlhf.Storage.RedisErasureStore(multiplexer, keyPrefix).LoadAllAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or ArgumentException)
+        {
+            error.WriteLine($"error: cannot read the deleted users' tombstones from Redis {redis} (prefix '{keyPrefix}'): {e.Message}. {PolicyAction.NothingChanged}");
+            return PolicyAction.Refused;
+        }
+
+        IConnection connection;
+        try
+        {
+            connection = await ConnectAsync(rabbitmq, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return BrokerError(rabbitmq, e, PolicyAction.NothingChanged, error);
+        }
+
+        await using (connection)
+            return await DeadLetterScrub.RunAsync(connection, Display(rabbitmq), queues, erased, output, error, cancellationToken);
     }
 
     static Task<IConnection> ConnectAsync(Uri rabbitmq, CancellationToken cancellationToken) =>
