@@ -55,6 +55,7 @@ public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixt
     [Fact(Timeout = 600_000)]
     public async Task Every_service_runs_the_loop_under_its_own_user_and_a_borrowed_user_is_refused()
     {
+        TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
         var servers = fixture.Servers;
         TinyPolicy.Save(Path.Combine(directory, "policy"), seed: 5);
         var hosts = new Dictionary<PlatformServices, WebApplication>();
