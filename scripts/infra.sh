@@ -524,6 +524,18 @@ users_secret() {
   tr -d '\n' <"$1"
 }
 
+# RabbitMQ's rabbit_password_hashing_sha256 of $1: base64(salt ++ sha256(salt ++ password)) with a random 4-byte salt.
+rabbit_password_hash() {
+  local salt digest
+  salt="$(openssl rand -hex 4)"
+  digest="$( { hex_bytes "$salt"; printf '%s' "$1"; } | openssl dgst -sha256 -binary | od -An -v -tx1 | tr -d ' \n')"
+  hex_bytes "$salt$digest" | base64 -w0
+}
+
+hex_bytes() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
+
+json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
 redis_admin_cli() {
   # redis-cli as rlhf-admin once `users` created it, else as the default user.
   local dir="$1"; shift
@@ -557,18 +569,21 @@ cmd_users() {
   dir="$STATE/users-$RABBITMQ_PORT-$REDIS_PORT"
   mkdir -p "$dir"; chmod 700 "$dir"
 
-  local service user password perms configure write read redis_password
-  for service in $USER_SERVICES ops; do
+  # All RabbitMQ users and their permissions in one definitions import (one rabbitmqctl call instead of three per user;
+  # each call boots an Erlang VM). Passwords go in as RabbitMQ's salted SHA-256 hashes, the JSON through stdin.
+  local service user password perms configure write read redis_password users_json="" permissions_json=""
+  for service in $USER_SERVICES ops archive; do
     user="rlhf-$service"
     password="$(users_secret "$dir/$service.rabbitmq.password")"
-    if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx "$user"; then
-      rabbitmqctl -q -n "$node" change_password "$user" "$password" >/dev/null
-    else
-      rabbitmqctl -q -n "$node" add_user "$user" "$password" >/dev/null
-    fi
+    local tags=""
     if [ "$service" = "ops" ]; then
-      configure='.*' write='.*' read='.*'
-      rabbitmqctl -q -n "$node" set_user_tags "$user" administrator >/dev/null
+      configure='.*' write='.*' read='.*' tags="administrator"
+    elif [ "$service" = "archive" ]; then
+      # The archive stream's user: declares the stream and the event exchanges, binds them to it (write on the queue,
+      # read on the exchanges) and reads the stream (the dashboard's index); nothing else.
+      local archive_queue
+      archive_queue="$(printf '%s' "$INFRA_ARCHIVE_QUEUE" | sed 's/[.[\*^$()+?{}|]/\\&/g')"
+      configure="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$" write="^$archive_queue\$" read="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$"
     elif [ "$service" = "learner" ]; then
       # The learner also serves the admin routes for dead letters: it reads (gets, purges) every _error/_skipped queue
       # and requeues through the default exchange (write on amq.default, which reaches any queue by name).
@@ -580,22 +595,13 @@ cmd_users() {
       perms="$(rabbit_permissions "$service")"
       IFS=$'\t' read -r configure write read <<<"$perms"
     fi
-    rabbitmqctl -q -n "$node" set_permissions -p / "$user" "$configure" "$write" "$read" >/dev/null
+    users_json+="${users_json:+,}{\"name\":$(json_string "$user"),\"password_hash\":$(json_string "$(rabbit_password_hash "$password")"),\"hashing_algorithm\":\"rabbit_password_hashing_sha256\",\"tags\":\"$tags\"}"
+    permissions_json+="${permissions_json:+,}{\"user\":$(json_string "$user"),\"vhost\":\"/\",\"configure\":$(json_string "$configure"),\"write\":$(json_string "$write"),\"read\":$(json_string "$read")}"
     printf 'rabbitmq: %s configure=%s write=%s read=%s\n' "$user" "$configure" "$write" "$read"
   done
-  # The archive stream's user: declares the stream and the event exchanges, binds them to it (write on the queue, read
-  # on the exchanges) and reads the stream (the dashboard's index); nothing else.
-  local archive_queue
-  archive_queue="$(printf '%s' "$INFRA_ARCHIVE_QUEUE" | sed 's/[.[\*^$()+?{}|]/\\&/g')"
-  password="$(users_secret "$dir/archive.rabbitmq.password")"
-  if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx rlhf-archive; then
-    rabbitmqctl -q -n "$node" change_password rlhf-archive "$password" >/dev/null
-  else
-    rabbitmqctl -q -n "$node" add_user rlhf-archive "$password" >/dev/null
-  fi
-  configure="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$" write="^$archive_queue\$" read="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$"
-  rabbitmqctl -q -n "$node" set_permissions -p / rlhf-archive "$configure" "$write" "$read" >/dev/null
-  printf 'rabbitmq: %s configure=%s write=%s read=%s\n' rlhf-archive "$configure" "$write" "$read"
+  printf '{"users":[%s],"permissions":[%s]}' "$users_json" "$permissions_json" \
+    | rabbitmqctl -q -n "$node" import_definitions --format json >/dev/null \
+    || die "users: rabbitmqctl import_definitions failed on $node"
   if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx guest; then
     rabbitmqctl -q -n "$node" delete_user guest >/dev/null
     echo "rabbitmq: guest deleted"

@@ -14,7 +14,7 @@ namespace Rlhf.EndToEnd;
 /// <c>scripts/infra.sh up --secure</c> (a user per service, guest deleted, Redis's default user off), generation,
 /// feedback, reward, learner and the dashboard (with the archive stream under its own user) each start with the
 /// credentials of their env file; a chat and a ranking go through the loop to the reward journal and to a new policy
-/// version served by generation; a reward service started with the feedback's user is refused its queues.
+/// version served by generation; a dashboard started with the feedback's user is refused its queues.
 /// </summary>
 public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixture<OwnSecureServers>, IDisposable
 {
@@ -112,19 +112,19 @@ public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixt
                 await host.DisposeAsync();
         }
 
-        // A reward service given the feedback's credentials: the broker refuses it the reward's queues; it never gets ready.
+        // A dashboard given the feedback's credentials: the broker refuses it the dashboard's queues; it never gets ready.
         var borrowed = Settings("feedback", "borrowed.log");
-        var url2 = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        await using (var impostor = EmbeddedPlatform.Build(url2, directory, borrowed, ApiKey, events: null, PlatformServices.Reward))
+        var log = Path.Combine(directory, "borrowed.log");
+        var impostorUrl = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
+        await using (var impostor = EmbeddedPlatform.Build(impostorUrl, directory, borrowed, ApiKey, events: null, PlatformServices.Dashboard))
         {
             await impostor.StartAsync(Cancel);
-            using var http = new HttpClient { BaseAddress = new Uri(url2) };
-            await Until(() => Task.FromResult(File.Exists(Path.Combine(directory, "borrowed.log"))
-                                              && ReadShared(Path.Combine(directory, "borrowed.log")).Contains("ACCESS_REFUSED", StringComparison.Ordinal)),
-                "ACCESS_REFUSED in the borrowed-user reward's log");
+            using var http = new HttpClient { BaseAddress = new Uri(impostorUrl) };
+            await Until(() => Task.FromResult(File.Exists(log) && ReadShared(log).Contains("ACCESS_REFUSED - access to queue 'live-dashboard-", StringComparison.Ordinal)),
+                "ACCESS_REFUSED in the log of the dashboard with the feedback's user", () => File.Exists(log) ? ReadShared(log)[^Math.Min(3000, ReadShared(log).Length)..] : "(no log)");
+            Assert.Contains("refused for user 'rlhf-feedback'", ReadShared(log));
             using var ready = await http.GetAsync("/health/ready", Cancel);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-            Assert.Contains("rlhf-feedback", ReadShared(Path.Combine(directory, "borrowed.log")));
         }
     }
 
