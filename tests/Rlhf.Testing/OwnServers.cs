@@ -66,6 +66,18 @@ public sealed class OwnServers : IAsyncDisposable
         return servers;
     }
 
+    /// <summary>The RabbitMQ node's own log (its files under the data folder infra.sh recorded), e.g. to find the broker's refusals.</summary>
+    public string RabbitMqLog()
+    {
+        var marker = File.ReadAllLines(Path.Combine(Root, ".infra", $"rabbitmq-{RabbitMqPort}.started"));
+        var directory = Path.Combine(marker.Single(line => line.StartsWith("dir=", StringComparison.Ordinal))[4..], "log");
+        return string.Concat(Directory.GetFiles(directory, "*.log").Order(StringComparer.Ordinal).Select(path =>
+        {
+            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+            return reader.ReadToEnd();
+        }));
+    }
+
     public async Task<(int Code, string Output)> InfraAsync(string command)
     {
         var start = new ProcessStartInfo(Path.Combine(Root, "scripts", "infra.sh")) { RedirectStandardOutput = true, RedirectStandardError = true };
