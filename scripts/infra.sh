@@ -2,7 +2,14 @@
 # Local message bus + cache for development and CI: RabbitMQ (AMQP) and Redis,
 # both from Debian packages, bound to 127.0.0.1 only. No Docker needed.
 #
-#   scripts/infra.sh up       install if missing, start what is not answering, wait until ready
+#   scripts/infra.sh up [--secure]
+#                             install if missing, start what is not answering, wait until ready; --secure then runs
+#                             `users` (per-service users, guest deleted, Redis's default user off)
+#   scripts/infra.sh tls up [--secure]|down|status
+#                             like up / down / status, and the servers `up` starts also listen with TLS on
+#                             RABBITMQ_TLS_PORT (AMQPS) and REDIS_TLS_PORT, next to their plain ports, with a
+#                             certificate of a private CA made with openssl in INFRA_TLS_DIR (kept on reruns);
+#                             prints the services' TLS settings and writes them to INFRA_TLS_DIR/tls-<rabbit>-<redis>.env
 #   scripts/infra.sh status   print each server's state; exit 0 only if both answer
 #   scripts/infra.sh down     stop the servers on the configured ports, but only those `up` started
 #                             (pre-existing servers are left alone)
@@ -18,7 +25,9 @@
 #                             an operator user rlhf-ops (everything), guest deleted; Redis ACL users of the same names
 #                             limited to keys under INFRA_REDIS_PREFIX, no @dangerous commands, the default user off.
 #                             Passwords (new ones from openssl, kept on reruns) and one env file per service
-#                             (Bus__RabbitMq__Username/Password, Redis__Configuration) go to .infra/users-<rabbit>-<redis>/.
+#                             (Bus__RabbitMq__Username/Password, Redis__Configuration) go to .infra/users-<rabbit>-<redis>/;
+#                             the archive stream's own user rlhf-archive (Archive__Username/Password) goes to
+#                             dashboard.env and archive.env. On servers started with TLS the env files name the TLS ports.
 #                             Refuses servers this checkout's infra.sh did not start unless INFRA_USERS_ANY=1.
 #   scripts/infra.sh cluster up|down|status|stop-node N|kill-node N|start-node N|partition-node N|heal-node N
 #                             a 3-node RabbitMQ cluster on RABBITMQ_CLUSTER_PORTS (default 5692 5693 5694): the
@@ -40,6 +49,11 @@
 #   RABBITMQ_CLUSTER_PORTS  AMQP ports of the cluster's nodes (default "5692 5693 5694")
 #   INFRA_REDIS_PREFIX   `users`: the Redis key prefix the services use (their Redis:KeyPrefix; default rlhf:)
 #   INFRA_USERS_ANY      `users`: 1 = also act on servers this script did not start (default 0)
+#   INFRA_ARCHIVE_QUEUE  `users`: the archive stream's queue (the services' Archive:QueueName; default rlhf-archive)
+#   INFRA_TLS            1 = servers `up` starts also get TLS listeners (what `tls up` sets; default 0)
+#   RABBITMQ_TLS_PORT    AMQPS port of a node started with TLS (default RABBITMQ_PORT - 1, i.e. 5671)
+#   REDIS_TLS_PORT       TLS port of a Redis started with TLS (default REDIS_PORT + 1, i.e. 6380)
+#   INFRA_TLS_DIR        where the CA, server and client certificates and keys are made (default .infra/tls)
 #
 # What this script started is recorded under .infra/ at the repo root (git-ignored):
 #   .infra/rabbitmq-<port>.started   node name + pid file of a RabbitMQ node we started
@@ -61,6 +75,11 @@ INFRA_DOWN_SECONDS="${INFRA_DOWN_SECONDS:-3}"
 INFRA_REDIS_PREFIX="${INFRA_REDIS_PREFIX:-rlhf:}"
 INFRA_USERS_ANY="${INFRA_USERS_ANY:-0}"
 RABBITMQ_CLUSTER_PORTS="${RABBITMQ_CLUSTER_PORTS:-5692 5693 5694}"
+INFRA_ARCHIVE_QUEUE="${INFRA_ARCHIVE_QUEUE:-rlhf-archive}"
+INFRA_TLS="${INFRA_TLS:-0}"
+RABBITMQ_TLS_PORT="${RABBITMQ_TLS_PORT:-$((RABBITMQ_PORT - 1))}"
+REDIS_TLS_PORT="${REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
+INFRA_TLS_DIR="${INFRA_TLS_DIR:-$STATE/tls}"
 
 log() { echo "infra: $*" >&2; }
 die() { echo "infra: ERROR: $*" >&2; exit 1; }
@@ -178,6 +197,9 @@ rabbit_up() {
   local port="$RABBITMQ_PORT" url="amqp://guest:guest@localhost:$RABBITMQ_PORT/"
   local marker="$STATE/rabbitmq-$port.started"
   if rabbit_answers "$port"; then
+    if [ "$INFRA_TLS" = "1" ] && ! port_open "$RABBITMQ_TLS_PORT"; then
+      die "RabbitMQ on port $port runs without a TLS listener on $RABBITMQ_TLS_PORT; stop it ('down', if infra.sh started it) and run 'tls up'"
+    fi
     if [ -f "$marker" ]; then
       echo "rabbitmq: up (already running, started by infra.sh) $url"
     else
@@ -187,6 +209,10 @@ rabbit_up() {
   fi
   if port_open "$port"; then
     die "port $port is open but does not answer AMQP 0-9-1; refusing to start RabbitMQ there"
+  fi
+  if [ "$INFRA_TLS" = "1" ]; then
+    port_open "$RABBITMQ_TLS_PORT" && die "the TLS port $RABBITMQ_TLS_PORT for RabbitMQ is taken (RABBITMQ_TLS_PORT)"
+    tls_certs
   fi
   rm -f "$marker"
 
@@ -201,6 +227,16 @@ rabbit_up() {
     echo "# written by scripts/infra.sh"
     echo "listeners.tcp.1 = 127.0.0.1:$port"
     echo "loopback_users.guest = true"
+    if [ "$INFRA_TLS" = "1" ]; then
+      # The server's certificate and key are copied next to the node's data: user rabbitmq must read them.
+      echo "listeners.ssl.1 = 127.0.0.1:$RABBITMQ_TLS_PORT"
+      echo "ssl_options.cacertfile = $dir/tls/ca.pem"
+      echo "ssl_options.certfile = $dir/tls/server.pem"
+      echo "ssl_options.keyfile = $dir/tls/server.key"
+      # Client certificates are checked when sent (mutual TLS), not required.
+      echo "ssl_options.verify = verify_peer"
+      echo "ssl_options.fail_if_no_peer_cert = false"
+    fi
     # Cluster nodes: a node cut off from the majority pauses (closes its listeners, clients move to the other nodes)
     # and resumes by itself once it sees the majority again (cluster up sets it; see `cluster partition-node`).
     if [ -n "${RABBITMQ_PARTITION_HANDLING:-}" ]; then echo "cluster_partition_handling = $RABBITMQ_PARTITION_HANDLING"; fi
@@ -215,6 +251,10 @@ rabbit_up() {
     echo "[]." | $SUDO tee "$dir/enabled_plugins" >/dev/null
   fi
   $SUDO mkdir -p "$dir/log" "$dir/mnesia"
+  if [ "$INFRA_TLS" = "1" ]; then
+    $SUDO mkdir -p "$dir/tls"
+    $SUDO cp "$INFRA_TLS_DIR/ca.pem" "$INFRA_TLS_DIR/server.pem" "$INFRA_TLS_DIR/server.key" "$dir/tls/"
+  fi
   $SUDO chown -R rabbitmq:rabbitmq "$dir"
 
   (
@@ -225,6 +265,7 @@ rabbit_up() {
     echo $! >"$STATE/rabbitmq-$port.launcher.pid"
   )
   printf 'node=%s\npidfile=%s\ndir=%s\n' "$node" "$dir/rabbit.pid" "$dir" >"$marker"
+  if [ "$INFRA_TLS" = "1" ]; then echo "tls_port=$RABBITMQ_TLS_PORT" >>"$marker"; fi
   log "starting RabbitMQ node $node on 127.0.0.1:$port (data: $dir)..."
 
   local launcher start=$SECONDS
@@ -241,6 +282,13 @@ rabbit_up() {
     fi
     sleep 1
   done
+  if [ "$INFRA_TLS" = "1" ]; then
+    until port_open "$RABBITMQ_TLS_PORT"; do
+      [ $((SECONDS - start)) -lt "$INFRA_TIMEOUT" ] || die "RabbitMQ's TLS listener on 127.0.0.1:$RABBITMQ_TLS_PORT did not open; see $dir/log/"
+      sleep 0.5
+    done
+    echo "rabbitmq: TLS listener amqps://localhost:$RABBITMQ_TLS_PORT/"
+  fi
   log "RabbitMQ ready after ~$((SECONDS - start))s"
   echo "rabbitmq: up (started) $url"
 }
@@ -275,6 +323,9 @@ rabbit_down() {
 redis_up() {
   local port="$REDIS_PORT" marker="$STATE/redis-$REDIS_PORT.started"
   if redis_answers "$port"; then
+    if [ "$INFRA_TLS" = "1" ] && ! port_open "$REDIS_TLS_PORT"; then
+      die "Redis on port $port runs without a TLS listener on $REDIS_TLS_PORT; stop it ('down', if infra.sh started it) and run 'tls up'"
+    fi
     if [ -f "$marker" ]; then
       echo "redis: up (already running, started by infra.sh) localhost:$port"
     else
@@ -291,10 +342,20 @@ redis_up() {
   if [ "$INFRA_FRESH" = "1" ]; then
     rm -rf "$dir/appendonlydir" "$dir/appendonly.aof" "$dir/dump.rdb"
   fi
+  local tls_args=()
+  if [ "$INFRA_TLS" = "1" ]; then
+    port_open "$REDIS_TLS_PORT" && die "the TLS port $REDIS_TLS_PORT for Redis is taken (REDIS_TLS_PORT)"
+    tls_certs
+    # Client certificates are checked when sent, not required (as for RabbitMQ).
+    tls_args=(--tls-port "$REDIS_TLS_PORT" --tls-cert-file "$INFRA_TLS_DIR/server.pem" --tls-key-file "$INFRA_TLS_DIR/server.key"
+      --tls-ca-cert-file "$INFRA_TLS_DIR/ca.pem" --tls-auth-clients optional)
+  fi
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
     --appendonly yes --dir "$dir" \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" >/dev/null \
+    || die "redis-server refused its options; see $dir/redis.log"
   printf 'pidfile=%s\ndir=%s\n' "$dir/redis.pid" "$dir" >"$marker"
+  if [ "$INFRA_TLS" = "1" ]; then echo "tls_port=$REDIS_TLS_PORT" >>"$marker"; fi
   local deadline=$((SECONDS + INFRA_TIMEOUT))
   until redis_answers "$port"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -303,6 +364,13 @@ redis_up() {
     fi
     sleep 0.2
   done
+  if [ "$INFRA_TLS" = "1" ]; then
+    until port_open "$REDIS_TLS_PORT"; do
+      [ "$SECONDS" -lt "$deadline" ] || die "Redis's TLS port 127.0.0.1:$REDIS_TLS_PORT did not open; see $dir/redis.log"
+      sleep 0.2
+    done
+    echo "redis: TLS listener localhost:$REDIS_TLS_PORT"
+  fi
   echo "redis: up (started) localhost:$port"
 }
 
@@ -417,7 +485,7 @@ USER_SERVICES="generation feedback reward learner dashboard"
 rabbit_publishes() {
   case "$1" in
     generation) echo 'RolloutGenerated' ;;
-    feedback) echo '[A-Za-z]+Submitted' ;;
+    feedback) echo '[A-Za-z]+Submitted|UserDataDeleted' ;;
     reward) echo 'RolloutScored|RewardModelUpdated|RewardModelRejected' ;;
     learner) echo 'PolicyUpdated|PolicyRejected|CanaryStarted|CanaryConcluded|RewardHackingSuspected' ;;
     dashboard) echo '' ;;
@@ -430,7 +498,7 @@ rabbit_queues() {
   case "$1" in
     generation) echo 'generation-.+' ;;
     feedback) echo '' ;;
-    reward) echo '([a-z0-9-]+-)?(ranking-submitted|rating-submitted|comment-submitted|regeneration-submitted|reward-edits|rollout-generated|reward-scorer-.+)' ;;
+    reward) echo '([a-z0-9-]+-)?(ranking-submitted|rating-submitted|comment-submitted|regeneration-submitted|reward-edits|rollout-generated|user-data-deleted|reward-scorer-.+)' ;;
     learner) echo 'learner-.+' ;;
     dashboard) echo 'live-dashboard-.+' ;;
   esac
@@ -455,6 +523,18 @@ users_secret() {
   fi
   tr -d '\n' <"$1"
 }
+
+# RabbitMQ's rabbit_password_hashing_sha256 of $1: base64(salt ++ sha256(salt ++ password)) with a random 4-byte salt.
+rabbit_password_hash() {
+  local salt digest
+  salt="$(openssl rand -hex 4)"
+  digest="$( { hex_bytes "$salt"; printf '%s' "$1"; } | openssl dgst -sha256 -binary | od -An -v -tx1 | tr -d ' \n')"
+  hex_bytes "$salt$digest" | base64 -w0
+}
+
+hex_bytes() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
+
+json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 
 redis_admin_cli() {
   # redis-cli as rlhf-admin once `users` created it, else as the default user.
@@ -489,18 +569,21 @@ cmd_users() {
   dir="$STATE/users-$RABBITMQ_PORT-$REDIS_PORT"
   mkdir -p "$dir"; chmod 700 "$dir"
 
-  local service user password perms configure write read redis_password
-  for service in $USER_SERVICES ops; do
+  # All RabbitMQ users and their permissions in one definitions import (one rabbitmqctl call instead of three per user;
+  # each call boots an Erlang VM). Passwords go in as RabbitMQ's salted SHA-256 hashes, the JSON through stdin.
+  local service user password perms configure write read redis_password users_json="" permissions_json=""
+  for service in $USER_SERVICES ops archive; do
     user="rlhf-$service"
     password="$(users_secret "$dir/$service.rabbitmq.password")"
-    if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx "$user"; then
-      rabbitmqctl -q -n "$node" change_password "$user" "$password" >/dev/null
-    else
-      rabbitmqctl -q -n "$node" add_user "$user" "$password" >/dev/null
-    fi
+    local tags=""
     if [ "$service" = "ops" ]; then
-      configure='.*' write='.*' read='.*'
-      rabbitmqctl -q -n "$node" set_user_tags "$user" administrator >/dev/null
+      configure='.*' write='.*' read='.*' tags="administrator"
+    elif [ "$service" = "archive" ]; then
+      # The archive stream's user: declares the stream and the event exchanges, binds them to it (write on the queue,
+      # read on the exchanges) and reads the stream (the dashboard's index); nothing else.
+      local archive_queue
+      archive_queue="$(printf '%s' "$INFRA_ARCHIVE_QUEUE" | sed 's/[.[\*^$()+?{}|]/\\&/g')"
+      configure="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$" write="^$archive_queue\$" read="^($archive_queue|Rlhf\.Contracts:[A-Za-z]+)\$"
     elif [ "$service" = "learner" ]; then
       # The learner also serves the admin routes for dead letters: it reads (gets, purges) every _error/_skipped queue
       # and requeues through the default exchange (write on amq.default, which reaches any queue by name).
@@ -512,9 +595,13 @@ cmd_users() {
       perms="$(rabbit_permissions "$service")"
       IFS=$'\t' read -r configure write read <<<"$perms"
     fi
-    rabbitmqctl -q -n "$node" set_permissions -p / "$user" "$configure" "$write" "$read" >/dev/null
+    users_json+="${users_json:+,}{\"name\":$(json_string "$user"),\"password_hash\":$(json_string "$(rabbit_password_hash "$password")"),\"hashing_algorithm\":\"rabbit_password_hashing_sha256\",\"tags\":\"$tags\"}"
+    permissions_json+="${permissions_json:+,}{\"user\":$(json_string "$user"),\"vhost\":\"/\",\"configure\":$(json_string "$configure"),\"write\":$(json_string "$write"),\"read\":$(json_string "$read")}"
     printf 'rabbitmq: %s configure=%s write=%s read=%s\n' "$user" "$configure" "$write" "$read"
   done
+  printf '{"users":[%s],"permissions":[%s]}' "$users_json" "$permissions_json" \
+    | rabbitmqctl -q -n "$node" import_definitions --format json >/dev/null \
+    || die "users: rabbitmqctl import_definitions failed on $node"
   if rabbitmqctl -q -n "$node" list_users --no-table-headers 2>/dev/null | cut -f1 | grep -qx guest; then
     rabbitmqctl -q -n "$node" delete_user guest >/dev/null
     echo "rabbitmq: guest deleted"
@@ -534,17 +621,110 @@ cmd_users() {
   redis_acl "$dir" default off
   echo "redis: default user off"
 
+  # Servers started with TLS (`tls up`): the env files name the TLS ports and the private CA.
+  local rabbit_tls redis_tls
+  rabbit_tls="$(sed -n 's/^tls_port=//p' "$STATE/rabbitmq-$RABBITMQ_PORT.started" 2>/dev/null || true)"
+  redis_tls="$(sed -n 's/^tls_port=//p' "$STATE/redis-$REDIS_PORT.started" 2>/dev/null || true)"
   for service in $USER_SERVICES ops; do
     {
       echo "# written by scripts/infra.sh users: the credentials of rlhf-$service (environment variables of the service)"
-      echo "Bus__RabbitMq__Port=$RABBITMQ_PORT"
+      if [ -n "$rabbit_tls" ]; then
+        echo "Bus__RabbitMq__Port=$rabbit_tls"
+        tls_settings Bus__RabbitMq__Tls
+      else
+        echo "Bus__RabbitMq__Port=$RABBITMQ_PORT"
+      fi
       echo "Bus__RabbitMq__Username=rlhf-$service"
       echo "Bus__RabbitMq__Password=$(users_secret "$dir/$service.rabbitmq.password")"
-      echo "Redis__Configuration=127.0.0.1:$REDIS_PORT,user=rlhf-$service,password=$(users_secret "$dir/$service.redis.password")"
+      if [ -n "$redis_tls" ]; then
+        echo "Redis__Configuration=127.0.0.1:$redis_tls,ssl=true,user=rlhf-$service,password=$(users_secret "$dir/$service.redis.password")"
+        tls_settings Redis__Tls
+      else
+        echo "Redis__Configuration=127.0.0.1:$REDIS_PORT,user=rlhf-$service,password=$(users_secret "$dir/$service.redis.password")"
+      fi
+      if [ "$service" = "dashboard" ]; then archive_settings "$dir"; fi
     } >"$dir/$service.env"
     chmod 600 "$dir/$service.env"
   done
-  echo "users: credentials in $dir/<service>.env"
+  {
+    echo "# written by scripts/infra.sh users: the archive stream's user, for a service with Archive__Enabled=true"
+    archive_settings "$dir"
+  } >"$dir/archive.env"
+  chmod 600 "$dir/archive.env"
+  echo "users: credentials in $dir/<service>.env (archive stream: archive.env, also in dashboard.env)"
+}
+
+archive_settings() {
+  echo "Archive__Username=rlhf-archive"
+  echo "Archive__Password=$(users_secret "$1/archive.rabbitmq.password")"
+}
+
+# ---------------------------------------------------------------------- tls ---
+# A private CA and, signed by it, a server certificate for localhost / 127.0.0.1 (both servers) and a client
+# certificate (mutual TLS, optional on both servers). EC P-256 keys; made once, kept on reruns.
+tls_certs() {
+  local d="$INFRA_TLS_DIR"
+  if [ -s "$d/ca.pem" ] && [ -s "$d/server.pem" ] && [ -s "$d/server.key" ] && [ -s "$d/client.pem" ] && [ -s "$d/client.key" ]; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || die "tls: openssl is needed for the certificates (apt-get install -y openssl)"
+  mkdir -p "$d"
+  chmod 700 "$d"
+  log "tls: making a private CA and server / client certificates in $d"
+  (
+    cd "$d"
+    umask 077
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 825 -subj "/CN=rlhf-infra private CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    local who usage
+    for who in server client; do
+      if [ "$who" = server ]; then usage="serverAuth"; else usage="clientAuth"; fi
+      openssl req "${ec[@]}" -keyout "$who.key" -out "$who.csr" -subj "/CN=$([ "$who" = server ] && echo localhost || echo rlhf-client)"
+      printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\n' "$usage" >"$who.ext"
+      if [ "$who" = server ]; then echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >>"$who.ext"; fi
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$who.pem" -days 825 -extfile "$who.ext"
+      rm -f "$who.csr" "$who.ext"
+    done
+    chmod 644 ca.pem server.pem client.pem
+  ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "tls: openssl failed; see $d/openssl.log"; }
+}
+
+# The TLS settings of one connection kind (prefix Bus__RabbitMq__Tls or Redis__Tls) for the certificates of tls_certs.
+tls_settings() {
+  echo "$1__Enabled=true"
+  echo "$1__ServerName=localhost"
+  echo "$1__CaFile=$INFRA_TLS_DIR/ca.pem"
+}
+
+cmd_tls() {
+  case "${1:-}" in
+    up)
+      INFRA_TLS=1
+      cmd_up
+      local env="$INFRA_TLS_DIR/tls-$RABBITMQ_PORT-$REDIS_PORT.env"
+      {
+        echo "# written by scripts/infra.sh tls up: TLS settings of the services (add the credentials of 'users' if it ran)"
+        echo "Bus__RabbitMq__Port=$RABBITMQ_TLS_PORT"
+        tls_settings Bus__RabbitMq__Tls
+        echo "Redis__Configuration=127.0.0.1:$REDIS_TLS_PORT,ssl=true"
+        tls_settings Redis__Tls
+      } >"$env"
+      echo "tls: amqps://localhost:$RABBITMQ_TLS_PORT/ and rediss://localhost:$REDIS_TLS_PORT, CA $INFRA_TLS_DIR/ca.pem,"
+      echo "tls: client certificate $INFRA_TLS_DIR/client.pem (key client.key); service settings in $env:"
+      grep -v '^#' "$env" | sed 's/^/  /'
+      if [ "${2:-}" = "--secure" ]; then cmd_users; fi
+      ;;
+    down) cmd_down ;;
+    status)
+      local ok=0
+      cmd_status || ok=1
+      if port_open "$RABBITMQ_TLS_PORT"; then echo "rabbitmq: TLS port $RABBITMQ_TLS_PORT open"; else echo "rabbitmq: TLS port $RABBITMQ_TLS_PORT closed"; ok=1; fi
+      if port_open "$REDIS_TLS_PORT"; then echo "redis: TLS port $REDIS_TLS_PORT open"; else echo "redis: TLS port $REDIS_TLS_PORT closed"; ok=1; fi
+      return "$ok"
+      ;;
+    *) echo "usage: $0 tls up [--secure]|down|status" >&2; exit 2 ;;
+  esac
 }
 
 # ----------------------------------------------------------------- cluster ---
@@ -671,12 +851,19 @@ cmd_cluster() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up)
+    case "${2:-}" in
+      "") cmd_up ;;
+      --secure) cmd_up; cmd_users ;;
+      *) echo "usage: $0 up [--secure]" >&2; exit 2 ;;
+    esac
+    ;;
+  tls) cmd_tls "${2:-}" "${3:-}" ;;
   cluster) cmd_cluster "${2:-}" "${3:-}" ;;
   queues) cmd_queues ;;
   users) cmd_users ;;
   down) cmd_down ;;
   status) cmd_status ;;
   restart) cmd_restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|queues|users|restart rabbitmq|redis|cluster ..." >&2; exit 2 ;;
+  *) echo "usage: $0 up [--secure]|down|status|queues|users|tls up|down|status|restart rabbitmq|redis|cluster ..." >&2; exit 2 ;;
 esac

@@ -57,7 +57,7 @@ public static class DashboardServiceExtensions
         var redis = configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>();
         if (section.GetValue<bool>(nameof(EventArchiveOptions.Enabled)) && options.IndexEnabled && redis?.IsConfigured == true
             && bus?.Transport == BusTransport.RabbitMq)
-            builder.Services.AddArchiveIndexService(bus.RabbitMq.ArchiveBroker());
+            builder.Services.AddArchiveIndexService(bus.RabbitMq.ArchiveBroker(section.Get<EventArchiveOptions>() ?? new EventArchiveOptions()));
     }
 
     /// <summary>One recent-events consumer per event type.</summary>

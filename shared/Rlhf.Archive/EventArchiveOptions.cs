@@ -22,4 +22,14 @@ public sealed class EventArchiveOptions
     /// <summary>Retention by size (<c>x-max-length-bytes</c>); the oldest segments go first. Default 10 GB.</summary>
     [Range(1, long.MaxValue)]
     public long MaxLengthBytes { get; set; } = 10_000_000_000;
+
+    /// <summary>
+    /// The broker user of the archive's own connections (declaring the stream, the dashboard's index), when it is not the
+    /// bus's (<c>Bus:RabbitMq:Username</c>): <c>scripts/infra.sh users</c> creates <c>rlhf-archive</c>, which may declare,
+    /// bind and read the stream and nothing else. Host, port, virtual host and TLS stay the bus's.
+    /// </summary>
+    public string? Username { get; set; }
+
+    /// <summary>The password of <see cref="Username"/>.</summary>
+    public string? Password { get; set; }
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using RabbitMQ.Client;
 using Rlhf.Archive;
+using Rlhf.Hosting.Tls;
 
 namespace Rlhf.Hosting;
 
@@ -58,21 +59,58 @@ public sealed class RabbitMqOptions
     [Range(1, 10_000)]
     public int PrefetchCount { get; set; } = 16;
 
+    /// <summary>TLS to the broker (AMQPS), for the bus and every other AMQP connection of the host (archive, admin routes).</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    TlsTrust? trust;
+
+    /// <summary>The loaded certificates of <see cref="Tls"/> (null while TLS is off); loaded once.</summary>
+    public TlsTrust? Trust() => Tls.Enabled ? trust ??= new TlsTrust(Tls) : null;
+
     /// <summary>Connection string form used in logs and health messages (password hidden).</summary>
-    public string DisplayAddress => $"amqp://{Username}@{Host}:{Port}{(VirtualHost.StartsWith('/') ? VirtualHost : "/" + VirtualHost)}";
+    public string DisplayAddress => Address(Username);
+
+    string Address(string user) =>
+        $"{(Tls.Enabled ? "amqps" : "amqp")}://{user}@{Host}:{Port}{(VirtualHost.StartsWith('/') ? VirtualHost : "/" + VirtualHost)}";
 
     /// <summary>A RabbitMQ.Client connection factory for this broker (the archive tools' AMQP 0.9.1 connections).</summary>
-    public ConnectionFactory ConnectionFactory(string clientName) => new()
-    {
-        HostName = Host,
-        Port = Port,
-        VirtualHost = VirtualHost,
-        UserName = Username,
-        Password = Password,
-        ClientProvidedName = clientName,
-        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-    };
+    public ConnectionFactory ConnectionFactory(string clientName) => ConnectionFactory(clientName, Username, Password);
 
-    /// <summary>This broker as the event archive sees it.</summary>
-    public ArchiveBroker ArchiveBroker() => new(ConnectionFactory, DisplayAddress);
+    ConnectionFactory ConnectionFactory(string clientName, string user, string password)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = Host,
+            Port = Port,
+            VirtualHost = VirtualHost,
+            UserName = user,
+            Password = password,
+            ClientProvidedName = clientName,
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+        };
+        if (Trust() is { } tls)
+        {
+            factory.Ssl = new SslOption
+            {
+                Enabled = true,
+                ServerName = Tls.ServerName ?? Host,
+                CertificateValidationCallback = tls.Validate,
+            };
+            if (tls.ClientCertificate is { } own)
+                factory.Ssl.Certs = [own];
+        }
+
+        return factory;
+    }
+
+    /// <summary>
+    /// This broker as the event archive sees it: the bus's address and TLS, and the archive's own user when
+    /// <see cref="EventArchiveOptions.Username"/> is set (the bus's otherwise).
+    /// </summary>
+    public ArchiveBroker ArchiveBroker(EventArchiveOptions archive)
+    {
+        var user = string.IsNullOrEmpty(archive.Username) ? Username : archive.Username;
+        var password = string.IsNullOrEmpty(archive.Username) ? Password : archive.Password ?? "";
+        return new ArchiveBroker(name => ConnectionFactory(name, user, password), Address(user));
+    }
 }

@@ -14,6 +14,7 @@ using Rlhf.Hosting.Authentication;
 using Rlhf.Hosting.Edge;
 using Rlhf.Hosting.Privacy;
 using Rlhf.Hosting.Telemetry;
+using Rlhf.Hosting.Tls;
 using Rlhf.Archive;
 using Rlhf.Storage;
 using Serilog;
@@ -43,6 +44,8 @@ public static class ServiceDefaultsExtensions
         var bus = BindAndValidate<BusOptions>(configuration, BusOptions.SectionName);
         Validate(bus.RabbitMq, $"{BusOptions.SectionName}:RabbitMq");
         var redis = BindAndValidate<RedisOptions>(configuration, RedisOptions.SectionName);
+        var redisTls = BindAndValidate<TlsOptions>(configuration, TransportSecurity.RedisTlsSection);
+        TransportSecurity.Validate(bus, redis, redisTls);
         var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
         var replay = BindAndValidate<ReplayOptions>(configuration, ReplayOptions.SectionName);
         var privacy = configuration.GetSection(PrivacyOptions.SectionName).Get<PrivacyOptions>() ?? new PrivacyOptions();
@@ -96,14 +99,18 @@ public static class ServiceDefaultsExtensions
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
 
+        // Registered before the archive declaration and the bus: a TLS mismatch stops the host before they connect.
+        services.AddTransportPreflight(bus, redis, redisTls);
         if (redis.IsConfigured)
-            services.AddRedis(redis);
+            services.AddRedis(redis, redisTls);
 
         if (replay.Sandbox)
             services.AddHostedService<SandboxBanner>();
         // The archive tap is declared with the bus settings, before the bus starts, so this host's events are all kept.
         if (configuration.GetValue<bool>($"{EventArchiveOptions.SectionName}:Enabled"))
-            builder.AddEventArchive(bus.Transport == BusTransport.RabbitMq ? bus.RabbitMq.ArchiveBroker() : null);
+            builder.AddEventArchive(bus.Transport == BusTransport.RabbitMq
+                ? bus.RabbitMq.ArchiveBroker(configuration.GetSection(EventArchiveOptions.SectionName).Get<EventArchiveOptions>() ?? new EventArchiveOptions())
+                : null);
         services.AddRlhfBus(bus);
         return builder;
     }
@@ -178,16 +185,9 @@ public static class ServiceDefaultsExtensions
             services.AddSingleton(fallback);
     }
 
-    static void AddRedis(this IServiceCollection services, RedisOptions redis)
+    static void AddRedis(this IServiceCollection services, RedisOptions redis, TlsOptions tls)
     {
-        services.AddSingleton<IConnectionMultiplexer>(_ =>
-        {
-            var options = ConfigurationOptions.Parse(redis.Configuration!);
-            // Start even when Redis is down: readiness reports it, and the multiplexer reconnects by itself.
-            options.AbortOnConnectFail = false;
-            options.ConnectTimeout = 2_000;
-            return ConnectionMultiplexer.Connect(options);
-        });
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(TransportSecurity.RedisConfiguration(redis, tls)));
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [ReadyTag]);
     }
 
@@ -226,6 +226,15 @@ public static class ServiceDefaultsExtensions
                         h.Username(rabbit.Username);
                         h.Password(rabbit.Password);
                         h.PublisherConfirmation = true;
+                        if (rabbit.Trust() is { } tls)
+                            h.UseSsl(ssl =>
+                            {
+                                ssl.ServerName = rabbit.Tls.ServerName ?? rabbit.Host;
+                                ssl.Protocol = System.Security.Authentication.SslProtocols.None; // the OS's choice: TLS 1.2 or 1.3
+                                ssl.CertificateValidationCallback = tls.Validate;
+                                if (tls.ClientCertificate is { } own)
+                                    ssl.Certificate = own;
+                            });
                         if (rabbit.ClusterNodes.Length > 0)
                             h.UseCluster(cluster =>
                             {
