@@ -28,7 +28,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public Projection(int inFeatures, int outFeatures, bool hasBias, Device? device = null) : base(nameof(Projection))
     {
         weight = new Parameter(empty(outFeatures, inFeatures, device: device));
-        nn.init.normal_(weight, 0, 0.02);
+        if (!WeightInit.Skipping)
+            nn.init.normal_(weight, 0, 0.02);
         if (hasBias)
             bias = new Parameter(zeros(outFeatures, device: device));
         RegisterComponents();

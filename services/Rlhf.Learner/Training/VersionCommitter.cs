@@ -158,16 +158,17 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
     async Task<BlobReference> StoreActorWeightsAsync(long version, CancellationToken cancellationToken)
     {
         var scratch = ledger.Checkpoints.Scratch("export");
-        byte[] weights;
+        (byte[] Bytes, string Format, string? BaseSha256) exported;
         try
         {
-            weights = models.ExportActorWeights(scratch);
+            exported = models.ExportActor(scratch);
         }
         finally
         {
             Directory.Delete(scratch, recursive: true);
         }
 
-        return await blobs.PutAsync(PolicyBlobs.Name(version), weights, PolicyBlobs.WeightsFormat, cancellationToken);
+        var blob = await blobs.PutAsync(PolicyBlobs.Name(version), exported.Bytes, exported.Format, cancellationToken);
+        return exported.BaseSha256 is null ? blob : blob with { BaseSha256 = exported.BaseSha256 };
     }
 }
