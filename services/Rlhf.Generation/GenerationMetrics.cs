@@ -22,6 +22,8 @@ public sealed class GenerationMetrics
         meter.CreateObservableGauge("rlhf.generation.outbox.depth", () => outbox.Depth, "{event}", "RolloutGenerated events the broker has not taken yet");
         meter.CreateObservableCounter("rlhf.generation.requests", () => stats.RequestsServed, "{request}", "Chat requests answered");
         meter.CreateObservableCounter("rlhf.generation.policy_swaps", () => stats.PolicySwaps, "{swap}", "Times this replica's champion changed");
+        meter.CreateObservableCounter("rlhf.generation.policy_refusals", () => stats.PolicyRefusals, "{version}",
+            "Registered versions whose weights this replica refused (missing or corrupt blob, NaN weights, LoRA adapters of another base)");
     }
 }
 

@@ -60,7 +60,16 @@ public sealed class GenerationStats
 
     public void PolicySwapped() => Interlocked.Increment(ref policySwaps);
 
-    public void PolicyRefused() => Interlocked.Increment(ref policyRefusals);
+    /// <summary>The newest refusal: which version, as what, and why (e.g. a LoRA adapter trained on other base weights); null before any.</summary>
+    public string? LastPolicyRefusal => Volatile.Read(ref lastRefusal);
+
+    public void PolicyRefused(string why)
+    {
+        Volatile.Write(ref lastRefusal, why);
+        Interlocked.Increment(ref policyRefusals);
+    }
+
+    string? lastRefusal;
 
     public void PolicyIgnored() => Interlocked.Increment(ref policyIgnored);
 

@@ -95,6 +95,9 @@ public sealed class LearnerOptions : IValidatableObject
     [Range(1, 4096)]
     public int PtxBatchSize { get; set; } = 8;
 
+    /// <summary>LoRA adapters instead of full fine-tuning (<c>Learner:Lora</c>); off by default (Rank 0).</summary>
+    public LearnerLoraOptions Lora { get; set; } = new();
+
     /// <summary>The offline gate against the champion (<c>Learner:Gate</c>).</summary>
     public GateOptions Gate { get; set; } = new();
 
@@ -122,7 +125,7 @@ public sealed class LearnerOptions : IValidatableObject
             yield return new ValidationResult("EvalPrompts must not hold empty prompts.", [nameof(EvalPrompts)]);
         var gateFailures = new List<ValidationResult>();
         Validator.TryValidateObject(Gate, new ValidationContext(Gate), gateFailures, validateAllProperties: true);
-        foreach (var failure in Nested(nameof(Canary), Canary).Concat(Nested(nameof(Alarm), Alarm)))
+        foreach (var failure in Nested(nameof(Canary), Canary).Concat(Nested(nameof(Alarm), Alarm)).Concat(Nested(nameof(Lora), Lora)))
             yield return failure;
         foreach (var failure in gateFailures)
             yield return new ValidationResult($"{nameof(Gate)}: {failure.ErrorMessage}", [.. failure.MemberNames.Select(m => $"{nameof(Gate)}:{m}")]);

@@ -19,7 +19,8 @@ public sealed class DecoderTrunk : nn.Module
         TorchRuntime.Initialize();
         Config = config.Validate();
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device);
-        nn.init.normal_(embed_tokens.weight!, 0, 0.02);
+        if (!WeightInit.Skipping)
+            nn.init.normal_(embed_tokens.weight!, 0, 0.02);
         layers = new ModuleList<DecoderLayer>();
         for (var i = 0; i < config.NumHiddenLayers; i++)
             layers.Add(new DecoderLayer(config, device));

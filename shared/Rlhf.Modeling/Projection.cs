@@ -31,11 +31,13 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public Projection(int inFeatures, int outFeatures, bool hasBias, Device? device = null) : base(nameof(Projection))
     {
-        // Drawn row-major as before (the same seed gives the same weights), then stored column-major.
-        using (var drawn = empty(outFeatures, inFeatures, device: device))
+        // Stored column-major (see above). Drawn row-major as before, so the same seed gives the same weights; a caller
+        // that overwrites every weight right after construction skips the draw (WeightInit).
+        weight = new Parameter(empty(inFeatures, outFeatures, device: device).t());
+        if (!WeightInit.Skipping)
         {
+            using var drawn = empty(outFeatures, inFeatures, device: device);
             nn.init.normal_(drawn, 0, 0.02);
-            weight = new Parameter(empty(inFeatures, outFeatures, device: device).t());
             using var _ = no_grad();
             weight.copy_(drawn);
         }

@@ -79,11 +79,16 @@ public sealed class BenchTests
     [Fact]
     public async Task Sync_loads_the_published_weights_into_every_replica_and_times_each_stage()
     {
-        var run = await BenchRun.StartAsync("sync", "--model", "tiny", "--runs", "1", "--replicas", "2", "--blob-store", "memory");
+        var run = await BenchRun.StartAsync("sync", "--model", "tiny", "--runs", "1", "--replicas", "2", "--blob-store", "memory", "--lora-rank", "8");
 
-        run.AssertFinite("tiny_mb", "tiny_export_s", "tiny_put_s", "tiny_replicas_s", "tiny_total_s");
+        run.AssertFinite("tiny_mb", "tiny_export_s", "tiny_put_s", "tiny_replicas_s", "tiny_total_s",
+            "tiny_lora8_mb", "tiny_lora8_export_s", "tiny_lora8_put_s", "tiny_lora8_replicas_s", "tiny_lora8_total_s", "tiny_lora8_first_total_s");
         Assert.InRange(run.Values["tiny_mb"], 3, 4);   // 0.89M float32 parameters
         Assert.Equal(run.Values["tiny_export_s"] + run.Values["tiny_put_s"] + run.Values["tiny_replicas_s"], run.Values["tiny_total_s"], 3);
+        // Rank 8 on the 7 projections of 4 layers of width 128 (MLP 384): 4 x 8 x (4 x 256 + 3 x 512) = 81,920 float32 = 0.33 MB plus the header.
+        Assert.InRange(run.Values["tiny_lora8_mb"], 0.327, 0.34);
+        Assert.Equal(run.Values["tiny_lora8_export_s"] + run.Values["tiny_lora8_put_s"] + run.Values["tiny_lora8_replicas_s"], run.Values["tiny_lora8_total_s"], 3);
+        Assert.Contains("LoRA r=8", run.Output, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -39,4 +39,30 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Contains(events, line => line.Contains("\"type\":\"CanaryStarted\"", StringComparison.Ordinal));
         Assert.Contains(events, line => line.Contains("\"type\":\"RankingSubmitted\"", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// The short check of the LoRA loop (the run to the demo target takes minutes: README, "LoRA in the online loop"):
+    /// with <c>--lora-rank 4</c> the learner trains adapters, the first gate-passing version is published as an adapter
+    /// blob on the bootstrap's weights, and the demo evaluates it by merging it into the base (target 0: the first
+    /// evaluated version ends the run, so the 8-minute budget is only a ceiling for a loaded machine).
+    /// </summary>
+    [Fact]
+    public async Task Demo_with_lora_publishes_adapter_versions_on_the_bootstrap_base()
+    {
+        var settings = new DemoSettings(TargetAccuracy: 0.0, Budget: TimeSpan.FromMinutes(8), Users: 4, Port: TestInfrastructure.ClosedPort(),
+            RunsDirectory: Path.Combine(root, "runs"), CacheDirectory: Path.Combine(root, "cache"), Seed: 3, LabelNoise: 0.1,
+            LearnerBatch: 16, LocalInfra: false, BootstrapSteps: 10, Canary: false, LoraRank: 4);
+
+        var exitCode = await DemoRun.RunAsync(settings, TestContext.Current.CancellationToken);
+
+        var run = Assert.Single(Directory.GetDirectories(settings.RunsDirectory));
+        var report = File.ReadAllText(Path.Combine(run, "report.md"));
+        // Target 0 is met by the bootstrap's own row too: the proof of a published version is its row in the report.
+        Assert.True(exitCode == 0 && report.Contains("| 1 | 0 |", StringComparison.Ordinal), $"no policy version was published and evaluated:{Environment.NewLine}{report}");
+        Assert.Contains("LoRA adapters r = 4", report);
+        var updates = File.ReadAllLines(Path.Combine(run, "events.jsonl")).Where(l => l.Contains("\"type\":\"PolicyUpdated\"", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(updates);
+        Assert.All(updates, line => Assert.Contains("\"format\":\"safetensors-lora\"", line, StringComparison.Ordinal));
+        Assert.All(updates, line => Assert.Matches("\"baseSha256\":\"[0-9a-f]{64}\"", line));
+    }
 }

@@ -47,12 +47,17 @@ static class DemoCommand
         {
             Description = "With --infra local: processes per service, e.g. generation=2,scorer=2 (scorers score, the reward process then only trains)",
         };
+        var loraRank = new Option<int>("--lora-rank")
+        {
+            Description = "Train LoRA adapters of this rank (every projection, alpha = 2 x rank) instead of every weight; versions ship as adapter blobs",
+            DefaultValueFactory = _ => 0,
+        };
         var cluster = new Option<bool>("--cluster") { Description = "With --infra local: run on the 3-node RabbitMQ cluster (scripts/infra.sh cluster up)" };
         var otel = OtelOption.Create();
         var command = new Command("demo", "Run the whole online RLHF loop in one process (embedded default) with simulated users and labelers.")
         {
             target, minutes, users, port, runs, cache, seed, noise, batch, infra, bootstrapSteps, feedbackShare, labelers, noCanary, feedbackKind, otel,
-            replicas, cluster,
+            replicas, cluster, loraRank,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -79,7 +84,12 @@ static class DemoCommand
                 ExitAtOnceWhenStuck: true, Labelers: parse.GetValue(labelers) == "sycophantic" ? Rlhf.Demo.LabelerMode.Sycophantic : Rlhf.Demo.LabelerMode.Honest,
                 Canary: !parse.GetValue(noCanary),
                 Feedback: parse.GetValue(feedbackKind) == "thumbs" ? DemoFeedback.Thumbs : DemoFeedback.Rankings,
-                Replicas: counts, Cluster: parse.GetValue(cluster));
+                Replicas: counts, Cluster: parse.GetValue(cluster), LoraRank: parse.GetValue(loraRank));
+            if (settings.LoraRank is < 0 or > 256)
+            {
+                Console.Error.WriteLine($"--lora-rank must be 0 (full fine-tuning) to 256, got {settings.LoraRank}");
+                return 1;
+            }
             if (settings.FeedbackShare is <= 0 or > 1)
             {
                 Console.Error.WriteLine($"--feedback-share must be in (0, 1], got {settings.FeedbackShare}");

@@ -26,6 +26,7 @@ public sealed record ServedVersionStatus(long Version, string SystemFingerprint,
 /// <param name="CanaryChanges">Times the canary started, changed or ended.</param>
 /// <param name="RunningRows">Decode rows (KV-cache slots) in use now; at most <see cref="MaxBatchSize"/>.</param>
 /// <param name="RequestsCancelled">Requests stopped while decoding because the client went away or the request timed out.</param>
+/// <param name="LastPolicyRefusal">The newest refused version and why (e.g. "policy 4 as champion: base mismatch: ..."); null before any.</param>
 public sealed record GenerationStatus(
     string Model,
     long? PolicyVersion,
@@ -51,7 +52,8 @@ public sealed record GenerationStatus(
     long PolicyUpdatesIgnored,
     long CanaryChanges,
     int RunningRows,
-    long RequestsCancelled)
+    long RequestsCancelled,
+    string? LastPolicyRefusal = null)
 {
     public static GenerationStatus Of(ServedPolicies served, GenerationBatcher batcher, GenerationStats stats, RolloutOutbox outbox,
         GenerationOptions options)
@@ -66,6 +68,7 @@ public sealed record GenerationStatus(
             Show(champion), Show(served.Canary), options.CanaryShare, requests,
             batcher.QueueLength, options.MaxQueueLength, options.MaxBatchSize, stats.BatchesServed, stats.RequestsServed,
             stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, stats.PolicySwaps,
-            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, stats.CanaryChanges, batcher.RunningRows, stats.RequestsCancelled);
+            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, stats.CanaryChanges, batcher.RunningRows, stats.RequestsCancelled,
+            stats.LastPolicyRefusal);
     }
 }

@@ -191,7 +191,7 @@ public sealed class PolicyManager(
 
     void Refuse(long version, string role, string reason)
     {
-        stats.PolicyRefused();
+        stats.PolicyRefused($"policy {version} as {role}: {reason}");
         logger.LogError("Refused policy {PolicyVersion} as {Role}, still serving champion {ChampionVersion}: {Reason}",
             version, role, holder.Champion?.Version, reason);
     }

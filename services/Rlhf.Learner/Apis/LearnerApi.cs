@@ -172,7 +172,7 @@ public static class LearnerApi
                 promoted = v.Version == promoted,
                 canary = v.Version == canary,
                 created_at = v.CreatedAt,
-                blob = new { uri = v.Blob.Uri, sha256 = v.Blob.Sha256, bytes = v.Blob.Bytes, format = v.Blob.Format },
+                blob = new { uri = v.Blob.Uri, sha256 = v.Blob.Sha256, bytes = v.Blob.Bytes, format = v.Blob.Format, base_sha256 = v.Blob.BaseSha256 },
                 metrics = MetricsJson.Finite(v.Metrics),
             }),
         };

@@ -70,7 +70,7 @@ public sealed class ChampionComparison(LearnerModels models, GateOptions options
         if (championSamples is { } cached && cached.Version == champion.Version)
             return cached.Responses;
         var weights = await blobs.GetAsync(champion.Blob, cancellationToken);
-        using var model = ModelCheckpoint.LoadPolicyFromWeights(models.ModelPath, weights, models.Actor.Device);
+        using var model = PolicyWeightsBlob.Load(models.ModelPath, weights, champion.Blob.Format, champion.Blob.BaseSha256, models.Actor.Device);
         var responses = Sample(model);
         championSamples = (champion.Version, responses);
         return responses;

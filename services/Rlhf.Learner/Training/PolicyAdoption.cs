@@ -39,6 +39,13 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
             return;
         if (await registry.GetPromotedAsync(ModelKind.Policy, cancellationToken) is { } promoted && promoted.Version != ledger.State.PolicyVersion)
         {
+            if (models.AdoptionProblem(promoted.Blob) is { } problem)
+            {
+                logger.LogError("The registry promotes policy {Promoted} but the learner cannot train from it ({Problem}); it keeps training from policy {PolicyVersion}",
+                    promoted.Version, problem, ledger.State.PolicyVersion);
+                return;
+            }
+
             logger.LogWarning("The registry promotes policy {Promoted} but the checkpoint holds {PolicyVersion}: following the registry",
                 promoted.Version, ledger.State.PolicyVersion);
             await AdoptAsync(promoted.Version, promoted.ParentVersion, promoted.Blob, cancellationToken);
@@ -60,8 +67,15 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
             return;
         }
 
+        if (models.AdoptionProblem(record.Blob) is { } problem)
+        {
+            logger.LogError("Rollback to policy {PolicyVersion}: the learner cannot train from it ({Problem}); it keeps training from policy {Current}",
+                version, problem, ledger.State.PolicyVersion);
+            return;
+        }
+
         logger.LogWarning("Rollback to policy {PolicyVersion}: the learner leaves policy {Current} and trains from it", version, ledger.State.PolicyVersion);
-        await AdoptAsync(version, record.ParentVersion, blob, cancellationToken);
+        await AdoptAsync(version, record.ParentVersion, record.Blob, cancellationToken);
     }
 
     async Task AdoptAsync(long version, long? parentVersion, BlobReference blob, CancellationToken cancellationToken)
@@ -90,10 +104,10 @@ public sealed class PolicyAdoption(LearnerModels models, LearnerLedger ledger, I
         logger.LogInformation("Now training from policy {PolicyVersion}", version);
     }
 
-    /// <summary>Loads a version's weights into the actor (the critic and optimizers stay).</summary>
+    /// <summary>Loads a version's weights (full, or LoRA adapters) into the actor (the critic and optimizers stay).</summary>
     public async Task ImportAsync(BlobReference blob, CancellationToken cancellationToken)
     {
         var weights = await blobs.GetAsync(blob, cancellationToken);
-        models.ImportActorWeights(weights);
+        models.ImportActor(blob, weights);
     }
 }

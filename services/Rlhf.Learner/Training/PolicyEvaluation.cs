@@ -9,12 +9,12 @@ namespace Rlhf.Learner.Training;
 /// temperature), and the KL divergence KL(candidate || reference) of the next-token distributions is summed over the
 /// response's positions and averaged over prompts, in nats per response. The divergence is computed over the whole
 /// vocabulary at each position rather than from the sampled token alone, so it is never negative and is exactly 0
-/// when the candidate equals the reference.
+/// when the candidate equals the reference. A null reference means the candidate with its LoRA adapters off.
 /// </summary>
 public static class PolicyEvaluation
 {
     public static double KlToReference(
-        CausalLM candidate, CausalLM reference, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyCollection<int> stopTokenIds,
+        CausalLM candidate, CausalLM? reference, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyCollection<int> stopTokenIds,
         int padTokenId, int maxNewTokens, double temperature, long seed)
     {
         var context = candidate.Config.MaxPositionEmbeddings;
@@ -36,19 +36,34 @@ public static class PolicyEvaluation
     }
 
     /// <summary>Sum over the response positions of KL(p || q) between the tempered next-token distributions.</summary>
-    static double SequenceKl(CausalLM candidate, CausalLM reference, IReadOnlyList<int> prompt, IReadOnlyList<int> response, int padTokenId,
+    static double SequenceKl(CausalLM candidate, CausalLM? reference, IReadOnlyList<int> prompt, IReadOnlyList<int> response, int padTokenId,
         double temperature)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         candidate.eval();
-        reference.eval();
+        reference?.eval();
         // One sequence at a time, and only the positions that predict response tokens: (1, R, V) stays small even
         // for a large vocabulary, so it is affordable in float64 (no rounding noise around KL = 0).
         var batch = Scoring.Collate([(prompt, response)], padTokenId, candidate.Device);
         var p = ResponseLogProbs(candidate, batch, prompt.Count, response.Count, temperature);   // (1, R, V)
-        var q = ResponseLogProbs(reference, batch, prompt.Count, response.Count, temperature);
+        var q = reference is null
+            ? WithAdaptersOff(candidate, () => ResponseLogProbs(candidate, batch, prompt.Count, response.Count, temperature))
+            : ResponseLogProbs(reference, batch, prompt.Count, response.Count, temperature);
         return (p.exp() * (p - q)).sum().item<double>();
+    }
+
+    static Tensor WithAdaptersOff(CausalLM model, Func<Tensor> compute)
+    {
+        model.SetAdaptersActive(false);
+        try
+        {
+            return compute();
+        }
+        finally
+        {
+            model.SetAdaptersActive(true);
+        }
     }
 
     /// <summary>Log-probabilities at the positions P-1 .. P+R-2, which predict the R response tokens.</summary>

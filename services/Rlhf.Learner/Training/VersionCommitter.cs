@@ -157,7 +157,8 @@ public sealed class VersionCommitter(LearnerModels models, LearnerLedger ledger,
 
     async Task<BlobReference> StoreActorWeightsAsync(long version, CancellationToken cancellationToken)
     {
-        var weights = models.ExportActorWeights();
-        return await blobs.PutAsync(PolicyBlobs.Name(version), weights, PolicyBlobs.WeightsFormat, cancellationToken);
+        var exported = models.ExportActor();
+        var blob = await blobs.PutAsync(PolicyBlobs.Name(version), exported.Bytes, exported.Format, cancellationToken);
+        return exported.BaseSha256 is null ? blob : blob with { BaseSha256 = exported.BaseSha256 };
     }
 }

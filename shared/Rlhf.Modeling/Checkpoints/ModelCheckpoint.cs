@@ -124,59 +124,35 @@ public static class ModelCheckpoint
     /// <summary>Saves only the LoRA adapters, PEFT style: keys <c>base_model.model.{module}.lora_A.weight</c>.</summary>
     public static void SaveAdapters(string directory, CausalLM model, LoraOptions options)
     {
-        var adapters = new Dictionary<string, Tensor>();
-        foreach (var (name, layer) in model.NamedProjections().Where(p => p.Layer.HasLora))
-        {
-            adapters[$"base_model.model.{name}.lora_A.weight"] = layer.LoraA!;
-            adapters[$"base_model.model.{name}.lora_B.weight"] = layer.LoraB!;
-        }
-
-        if (adapters.Count == 0)
-            throw new InvalidOperationException("The model has no LoRA adapters to save.");
+        using var adapter = LoraAdapter.From(model, options);
         Directory.CreateDirectory(directory);
-        SafeTensors.Save(Path.Combine(directory, AdapterWeightsFile), adapters);
-        var config = new JsonObject
-        {
-            ["peft_type"] = "LORA",
-            ["task_type"] = "CAUSAL_LM",
-            ["r"] = options.Rank,
-            ["lora_alpha"] = options.Alpha,
-            ["lora_dropout"] = options.Dropout,
-            ["target_modules"] = new JsonArray(options.TargetModules.Select(t => (JsonNode)t).ToArray()),
-            ["bias"] = "none",
-        };
-        File.WriteAllText(Path.Combine(directory, AdapterConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        adapter.SaveTo(Path.Combine(directory, AdapterWeightsFile));
+        File.WriteAllText(Path.Combine(directory, AdapterConfigFile), LoraAdapterConfig.ToJson(options));
     }
 
     /// <summary>Attaches adapters as described by the directory's adapter_config.json and loads their weights.</summary>
     public static LoraOptions LoadAdapters(string directory, CausalLM model)
     {
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(directory, AdapterConfigFile)))!;
-        var options = new LoraOptions(
-            Rank: config["r"]!.GetValue<int>(),
-            Alpha: config["lora_alpha"]!.GetValue<double>(),
-            Dropout: config["lora_dropout"]?.GetValue<double>() ?? 0)
-        {
-            TargetModules = config["target_modules"]!.AsArray().Select(n => n!.GetValue<string>()).ToList(),
-        };
+        var configPath = Path.Combine(directory, AdapterConfigFile);
+        var options = LoraAdapterConfig.Parse(File.ReadAllText(configPath), configPath);
         if (!model.NamedProjections().Any(p => p.Layer.HasLora))
             model.AttachLora(options);
-        var tensors = SafeTensors.Load(Path.Combine(directory, AdapterWeightsFile));
-        try
-        {
-            using var _ = no_grad();
-            foreach (var (name, layer) in model.NamedProjections().Where(p => p.Layer.HasLora))
-            {
-                CopyInto(layer.LoraA!, tensors, $"base_model.model.{name}.lora_A.weight", directory);
-                CopyInto(layer.LoraB!, tensors, $"base_model.model.{name}.lora_B.weight", directory);
-            }
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values) tensor.Dispose();
-        }
-
+        using var adapter = LoraAdapter.LoadFrom(Path.Combine(directory, AdapterWeightsFile), File.ReadAllText(configPath));
+        adapter.LoadInto(model, options);
         return options;
+    }
+
+    /// <summary>
+    /// The SHA-256 that identifies a checkpoint's base weights for LoRA adapters: the one <c>rlhf_checkpoint.json</c>
+    /// records (checked against the file whenever the weights load), else the hash of <c>model.safetensors</c>.
+    /// </summary>
+    public static string WeightsSha256(string directory)
+    {
+        var weights = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(weights))
+            throw new InvalidDataException($"{directory} has no single {WeightsFile} (sharded weights?): LoRA adapters need a base with one " +
+                $"weights file (`rlhf model import` writes one).");
+        return ReadMetadata(directory)?.Sha256 ?? CheckpointMetadata.Sha256Of(weights);
     }
 
     static CheckpointMetadata Save(string directory, nn.Module model, ModelConfig config, string head, string kind, ITextTokenizer? tokenizer,

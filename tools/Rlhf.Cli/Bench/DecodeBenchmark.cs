@@ -26,7 +26,7 @@ static class DecodeBenchmark
         var batches = new Option<int[]>("--batch") { Description = "Batch sizes", DefaultValueFactory = _ => [1, 16], AllowMultipleArgumentsPerToken = true };
         var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
         var runs = new Option<int>("--runs") { Description = "Timed runs after one warm-up (the best counts)", DefaultValueFactory = _ => 3 };
-        var models = new Option<string[]>("--model") { Description = "Built-in models: tiny, small", DefaultValueFactory = _ => ["tiny", "small"], AllowMultipleArgumentsPerToken = true };
+        var models = new Option<string[]>("--model") { Description = "Built-in models: tiny, small, smollm2-135m", DefaultValueFactory = _ => ["tiny", "small"], AllowMultipleArgumentsPerToken = true };
         var save = new Option<string?>("--save-models") { Description = "Save the built-in models as HF checkpoints under DIR/<model>" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Benchmark the policy in this HF checkpoint directory instead of the built-in models" };
         var compare = PyTorchComparison.CompareOption();

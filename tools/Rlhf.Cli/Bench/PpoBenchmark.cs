@@ -18,7 +18,7 @@ static class PpoBenchmark
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "tiny or small (~25M)", DefaultValueFactory = _ => "small" };
+        var model = new Option<string>("--model") { Description = "tiny, small (~25M) or smollm2-135m", DefaultValueFactory = _ => "small" };
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per step (Learner:BatchSize)", DefaultValueFactory = _ => 32 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 16 };
         var responseTokens = new Option<int>("--response-tokens") { Description = "Response length", DefaultValueFactory = _ => 32 };
@@ -35,7 +35,7 @@ static class PpoBenchmark
             int[] positive = [parse.GetValue(rollouts), parse.GetValue(promptTokens), parse.GetValue(responseTokens), parse.GetValue(epochs), parse.GetValue(miniBatch), parse.GetValue(steps)];
             if (positive.Any(v => v <= 0) || !BenchModels.ByName.ContainsKey(parse.GetValue(model)!))
             {
-                Console.Error.WriteLine("error: --rollouts, --prompt-tokens, --response-tokens, --epochs, --mini-batch and --steps must be > 0; --model tiny or small");
+                Console.Error.WriteLine($"error: --rollouts, --prompt-tokens, --response-tokens, --epochs, --mini-batch and --steps must be > 0; --model {BenchModels.Names}");
                 return 1;
             }
 

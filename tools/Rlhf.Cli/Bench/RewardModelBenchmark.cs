@@ -15,7 +15,7 @@ static class RewardModelBenchmark
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "tiny or small (~25M)", DefaultValueFactory = _ => "small" };
+        var model = new Option<string>("--model") { Description = "tiny, small (~25M) or smollm2-135m", DefaultValueFactory = _ => "small" };
         var rankings = new Option<int>("--rankings") { Description = "Rankings per step", DefaultValueFactory = _ => 8 };
         var responses = new Option<int>("--responses") { Description = "Responses per ranking (K)", DefaultValueFactory = _ => 4 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 16 };
@@ -31,7 +31,7 @@ static class RewardModelBenchmark
             int[] positive = [parse.GetValue(rankings), parse.GetValue(promptTokens), parse.GetValue(responseTokens), parse.GetValue(steps)];
             if (positive.Any(v => v <= 0) || parse.GetValue(responses) < 2 || !BenchModels.ByName.ContainsKey(parse.GetValue(model)!))
             {
-                Console.Error.WriteLine("error: --rankings, --prompt-tokens, --response-tokens and --steps must be > 0, --responses >= 2; --model tiny or small");
+                Console.Error.WriteLine($"error: --rankings, --prompt-tokens, --response-tokens and --steps must be > 0, --responses >= 2; --model {BenchModels.Names}");
                 return 1;
             }
 

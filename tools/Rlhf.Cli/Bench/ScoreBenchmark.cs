@@ -35,7 +35,7 @@ static class ScoreBenchmark
             int[] positive = [parse.GetValue(rollouts), parse.GetValue(batch), parse.GetValue(generationBatch), parse.GetValue(promptTokens), parse.GetValue(responseTokens), parse.GetValue(runs)];
             if (positive.Any(v => v <= 0) || !BenchModels.ByName.ContainsKey(parse.GetValue(model)!))
             {
-                Console.Error.WriteLine("error: --rollouts, --batch-size, --generation-batch, --prompt-tokens, --response-tokens and --runs must be > 0; --model tiny or small");
+                Console.Error.WriteLine($"error: --rollouts, --batch-size, --generation-batch, --prompt-tokens, --response-tokens and --runs must be > 0; --model {BenchModels.Names}");
                 return 1;
             }
 

@@ -10,20 +10,26 @@ namespace Rlhf.Cli.Bench;
 
 /// <summary>
 /// Weight sync from the learner to every generation replica, by model size, with the services' own code: the learner's
-/// export (a safetensors file of the actor, read back as bytes), the blob store's put (Redis in 8 MiB chunks, as
+/// export (the actor serialized as safetensors bytes in memory), the blob store's put (Redis in 8 MiB chunks, as
 /// deployed, or in memory), then every replica at once runs the generation service's <see cref="PolicyLoader"/>
 /// (get, sha256 check, build the model, finite check) and swaps the model into its <see cref="PolicyHolder"/>. The
 /// replicas are threads of this process, not separate processes; the PolicyUpdated message itself (a few hundred bytes
-/// on the bus) is not timed. End to end = export + put + the slowest replica.
+/// on the bus) is not timed. End to end = export + put + the slowest replica. With <c>--lora-rank N</c> each size is also
+/// measured as the LoRA learner publishes it: the adapter blob (rank N on every projection, the learner's
+/// <see cref="LoraAdapterBlob"/> export) with the base weights' sha256, which each replica checks against its base,
+/// merges into a copy of its base weights (<see cref="AdapterBase"/>) and swaps in. The warm-up publish of the adapter
+/// row also loads each replica's base copy once; its time is printed apart.
 /// </summary>
 static class SyncBenchmark
 {
     const double GoalSeconds = 1.0;
     const double GoalMegabytes = 100;
+    const double AdapterGoalSeconds = 0.5;
 
     public static Command Create()
     {
-        var models = new Option<string[]>("--model") { Description = "Model sizes: tiny, small (~95 MB of float32 weights)", DefaultValueFactory = _ => ["tiny", "small"], AllowMultipleArgumentsPerToken = true };
+        var models = new Option<string[]>("--model") { Description = "Model sizes: tiny, small (~95 MB of float32 weights), smollm2-135m (~540 MB)", DefaultValueFactory = _ => ["tiny", "small"], AllowMultipleArgumentsPerToken = true };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Also publish LoRA adapters of this rank (every projection) per size; 0 = full weights only", DefaultValueFactory = _ => 0 };
         var replicas = new Option<int>("--replicas") { Description = "Generation replicas that load each version", DefaultValueFactory = _ => 2 };
         var runs = new Option<int>("--runs") { Description = "Timed publishes per size after one warm-up (the fastest counts)", DefaultValueFactory = _ => 3 };
         var store = new Option<string>("--blob-store") { Description = "redis (as deployed), file (a shared folder, e.g. a volume every replica mounts) or memory", DefaultValueFactory = _ => "redis" };
@@ -31,14 +37,16 @@ static class SyncBenchmark
         var redis = new Option<string>("--redis") { Description = "Redis configuration for --blob-store redis", DefaultValueFactory = _ => "localhost:6379" };
         var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
         var command = new Command("sync", "Learner publish to every generation replica serving: export, blob put, replica load + swap, by model size.")
-            { models, replicas, runs, store, blobDirectory, redis, threads };
+            { models, replicas, runs, store, blobDirectory, redis, threads, loraRank };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var names = parse.GetValue(models)!;
             var storeName = parse.GetValue(store)!;
-            if (parse.GetValue(replicas) <= 0 || parse.GetValue(runs) <= 0 || names.Any(n => !BenchModels.ByName.ContainsKey(n)) || storeName is not ("redis" or "file" or "memory"))
+            var rank = parse.GetValue(loraRank);
+            if (parse.GetValue(replicas) <= 0 || parse.GetValue(runs) <= 0 || names.Any(n => !BenchModels.ByName.ContainsKey(n)) || storeName is not ("redis" or "file" or "memory")
+                || rank is < 0 or > 1024)
             {
-                Console.Error.WriteLine("error: --replicas and --runs must be > 0, --model tiny or small, --blob-store redis, file or memory");
+                Console.Error.WriteLine($"error: --replicas and --runs must be > 0, --model {BenchModels.Names}, --blob-store redis, file or memory, --lora-rank 0 to 1024");
                 return 1;
             }
 
@@ -66,10 +74,14 @@ static class SyncBenchmark
                     : folder is not null ? new FileSystemBlobStore(folder) : new InMemoryBlobStore();
                 Console.WriteLine($"sync benchmark: {parse.GetValue(replicas)} generation replicas, blob store {storeName}, " +
                     $"best of {parse.GetValue(runs)} after a warm-up, {TorchRuntime.Describe()}{(folder is null ? "" : $"; blobs in {folder}")}");
-                Console.WriteLine($"{"model",-6} {"params",8} {"MB",7} {"export s",9} {"put s",7} {"replicas load+swap s",21} {"end to end s",13} {"MB/s",7}");
+                Console.WriteLine($"{"model",-13} {"update",-10} {"params",8} {"MB",8} {"export s",9} {"put s",7} {"replicas load+swap s",21} {"end to end s",13} {"MB/s",7}");
                 var summary = new BenchSummary("sync");
                 foreach (var name in names)
-                    await RunAsync(name, blobs, parse.GetValue(replicas), parse.GetValue(runs), summary, cancellationToken);
+                {
+                    await RunAsync(name, blobs, parse.GetValue(replicas), parse.GetValue(runs), summary, loraRank: 0, cancellationToken);
+                    if (rank > 0)
+                        await RunAsync(name, blobs, parse.GetValue(replicas), parse.GetValue(runs), summary, rank, cancellationToken);
+                }
                 summary.Print();
                 return 0;
             }
@@ -94,7 +106,8 @@ static class SyncBenchmark
         public double Total => Export + Put + Replicas;
     }
 
-    static async Task RunAsync(string name, IBlobStore blobs, int replicaCount, int runs, BenchSummary summary, CancellationToken cancellationToken)
+    static async Task RunAsync(string name, IBlobStore blobs, int replicaCount, int runs, BenchSummary summary, int loraRank,
+        CancellationToken cancellationToken)
     {
         var config = BenchModels.Named(name);
         var directory = Directory.CreateTempSubdirectory("rlhf-bench-sync-");
@@ -103,38 +116,54 @@ static class SyncBenchmark
             using var actor = BenchModels.Policy(config, seed: 1);
             var basePath = Path.Combine(directory.FullName, "base");
             ModelCheckpoint.SavePolicy(basePath, actor, new ByteTokenizer(), new CheckpointInfo(0));
+            var lora = loraRank > 0 ? Adapters(actor, loraRank) : null;
+            var baseSha256 = lora is null ? null : ModelCheckpoint.WeightsSha256(basePath);
             var policyBase = PolicyBase.Load(basePath);
-            var loader = new PolicyLoader(blobs, Microsoft.Extensions.Options.Options.Create(new Rlhf.Generation.GenerationOptions { ModelPath = basePath, Device = "cpu" }));
+            // One loader per replica, as each generation process has its own (and its own base copy for adapters).
             var replicas = Enumerable.Range(0, replicaCount).Select(_ =>
             {
+                var loader = new PolicyLoader(blobs, Microsoft.Extensions.Options.Options.Create(new Rlhf.Generation.GenerationOptions { ModelPath = basePath, Device = "cpu" }));
                 var holder = new PolicyHolder();
                 holder.SetBase(policyBase);
                 holder.Serve(loader.LoadBase(basePath).Policy, canary: null);
-                return holder;
+                return (Loader: loader, Holder: holder);
             }).ToList();
             try
             {
                 Timing? best = null;
+                Timing? first = null;
                 for (var run = 0; run <= runs; run++)
                 {
-                    var timing = await PublishAsync(actor, run + 1, directory.FullName, blobs, loader, policyBase, replicas, cancellationToken);
+                    var timing = await PublishAsync(actor, lora, baseSha256, run + 1, blobs, policyBase, replicas, cancellationToken);
+                    first ??= timing;
                     if (run > 0 && (best is null || timing.Total < best.Total))
                         best = timing;
                 }
 
                 var megabytes = best!.Bytes / 1e6;
-                Console.WriteLine($"{name,-6} {BenchModels.Parameters(actor) / 1e6,7:F1}M {megabytes,7:F1} {best.Export,9:F3} {best.Put,7:F3} {best.Replicas,21:F3} " +
+                var update = lora is null ? "full" : $"LoRA r={loraRank}";
+                var parameters = lora is null ? BenchModels.Parameters(actor) : LoraParameters(actor);
+                Console.WriteLine($"{name,-13} {update,-10} {parameters / 1e6,7:F2}M {megabytes,8:F2} {best.Export,9:F3} {best.Put,7:F3} {best.Replicas,21:F3} " +
                     $"{best.Total,13:F3} {megabytes / best.Total,7:F0}");
-                if (megabytes >= GoalMegabytes * 0.9)
+                if (lora is not null)
+                    Console.WriteLine($"  first adapter after a replica's start (also loads its copy of the base weights): {first!.Total:F3} s end to end; " +
+                        $"goal <= {AdapterGoalSeconds:F1} s: {(best.Total <= AdapterGoalSeconds ? "met" : "NOT met")} ({best.Total:F3} s)");
+                else if (megabytes >= GoalMegabytes * 0.9)
                     Console.WriteLine($"goal: {GoalMegabytes:F0} MB in <= {GoalSeconds:F0} s end to end: {megabytes / best.Total * GoalSeconds / GoalMegabytes:P0} of the way " +
                         $"({(best.Total * GoalMegabytes / megabytes <= GoalSeconds ? "met" : "NOT met")}, scaled to 100 MB: {best.Total * GoalMegabytes / megabytes:F2} s)");
-                summary.Add($"{name}_mb", megabytes).Add($"{name}_export_s", best.Export).Add($"{name}_put_s", best.Put)
-                    .Add($"{name}_replicas_s", best.Replicas).Add($"{name}_total_s", best.Total);
+                var key = lora is null ? name : $"{name}_lora{loraRank}";
+                summary.Add($"{key}_mb", megabytes).Add($"{key}_export_s", best.Export).Add($"{key}_put_s", best.Put)
+                    .Add($"{key}_replicas_s", best.Replicas).Add($"{key}_total_s", best.Total);
+                if (lora is not null)
+                    summary.Add($"{key}_first_total_s", first!.Total);
             }
             finally
             {
-                foreach (var replica in replicas)
-                    replica.Dispose();
+                foreach (var (loader, holder) in replicas)
+                {
+                    holder.Dispose();
+                    loader.Dispose();
+                }
             }
         }
         finally
@@ -143,26 +172,48 @@ static class SyncBenchmark
         }
     }
 
-    static async Task<Timing> PublishAsync(CausalLM actor, long version, string directory, IBlobStore blobs, PolicyLoader loader, PolicyBase policyBase,
-        List<PolicyHolder> replicas, CancellationToken cancellationToken)
+    /// <summary>Adapters of <paramref name="rank"/> on every projection with random (non-zero) B, so merging changes every targeted weight.</summary>
+    static LoraOptions Adapters(CausalLM actor, int rank)
+    {
+        var options = new LoraOptions(rank, Alpha: 2 * rank) { TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
+        actor.AttachLora(options);
+        using var noGrad = TorchSharp.torch.no_grad();
+        foreach (var (_, layer) in actor.NamedProjections().Where(p => p.Layer.HasLora))
+            TorchSharp.torch.nn.init.normal_(layer.LoraB!, 0, 0.01);
+        return options;
+    }
+
+    static long LoraParameters(CausalLM actor) =>
+        actor.NamedProjections().Where(p => p.Layer.HasLora).Sum(p => p.Layer.LoraA!.numel() + p.Layer.LoraB!.numel());
+
+    static async Task<Timing> PublishAsync(CausalLM actor, LoraOptions? lora, string? baseSha256, long version, IBlobStore blobs,
+        PolicyBase policyBase, List<(PolicyLoader Loader, PolicyHolder Holder)> replicas, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        var scratch = Path.Combine(directory, $"export-{version}");
-        ModelCheckpoint.SavePolicy(scratch, actor, tokenizer: null, new CheckpointInfo(version));
-        var weights = await File.ReadAllBytesAsync(Path.Combine(scratch, ModelCheckpoint.WeightsFile), cancellationToken);
-        Directory.Delete(scratch, recursive: true);
+        byte[] weights;
+        if (lora is null)
+        {
+            weights = ModelCheckpoint.PolicyWeights(actor);   // as the learner exports: serialized in memory
+        }
+        else
+        {
+            using var adapter = LoraAdapter.From(actor, lora);
+            weights = LoraAdapterBlob.Write(adapter);
+        }
+
         var export = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
-        var blob = await blobs.PutAsync($"policy/{version}", weights, PolicyLoader.WeightsFormat, cancellationToken);
+        var blob = await blobs.PutAsync($"policy/{version}", weights, lora is null ? PolicyLoader.WeightsFormat : LoraAdapterBlob.Format, cancellationToken);
+        blob = blob with { BaseSha256 = baseSha256 };
         var put = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
         var record = new ModelVersionRecord(ModelKind.Policy, version, version - 1, blob, new Dictionary<string, double>(), DateTimeOffset.UtcNow);
         await Task.WhenAll(replicas.Select(replica => Task.Run(async () =>
         {
-            var loaded = await loader.LoadAsync(policyBase, record, cancellationToken);
-            replica.Serve(loaded.Policy ?? throw new InvalidOperationException($"a replica refused version {version}: {loaded.Refusal}"), canary: null);
+            var loaded = await replica.Loader.LoadAsync(policyBase, record, cancellationToken);
+            replica.Holder.Serve(loaded.Policy ?? throw new InvalidOperationException($"a replica refused version {version}: {loaded.Refusal}"), canary: null);
         }, cancellationToken)));
         var load = watch.Elapsed.TotalSeconds;
         await blobs.DeleteAsync(blob, cancellationToken);

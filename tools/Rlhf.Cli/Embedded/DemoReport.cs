@@ -19,7 +19,9 @@ public static class DemoReport
         report.AppendLine(settings.Feedback == DemoFeedback.Thumbs
             ? string.Create(inv, $"- feedback: thumbs only; {settings.Users} simulated users, n = 1 answer per request; {settings.FeedbackShare:P0} of answers get a single thumb, a thumbed-down answer is regenerated once (a regeneration is posted when the new answer is kept); thumbs flipped with probability {settings.LabelNoise:P0}")
             : string.Create(inv, $"- feedback: rankings; {settings.Users} simulated users, n = 4 candidates per request; labelers flip judgements with probability {settings.LabelNoise:P0}"));
-        report.AppendLine(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step");
+        report.AppendLine(settings.LoraRank > 0
+            ? string.Create(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step; LoRA adapters r = {settings.LoraRank} (alpha {2 * settings.LoraRank}) on every projection, published as adapter blobs")
+            : string.Create(inv, $"- learner batch {settings.LearnerBatch} rollouts per PPO step; full fine-tuning, published as full weights"));
         report.AppendLine(inv, $"- bootstrap checkpoint {bootstrap.Directory} ({(bootstrap.Reused ? "reused" : "trained")}, {bootstrap.Report.Parameters / 1e6:F2}M parameters)");
         report.AppendLine(inv, $"- held out: {bootstrap.Split.HeldOut.Count} facts (number pair + operation) never used as RLHF prompts, asked in every phrasing");
         report.AppendLine(inv, $"- release gate: {bootstrap.Split.Gate.Count} facts of their own (neither held out nor asked by the simulated users) in every phrasing, answered near-greedily, judged by the frozen reward model and the arithmetic checker");

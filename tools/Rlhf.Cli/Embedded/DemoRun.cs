@@ -21,6 +21,9 @@ namespace Rlhf.Cli.Embedded;
 /// the lower confidence bound of its win rate against the champion is at least 0.5 minus this.</param>
 /// <param name="Feedback">What the simulated app collects: rankings of n = 4 candidates (with some thumbs and pairwise
 /// choices), or thumbs only: one answer per request (n = 1), a single thumb per judged answer, plus regenerations.</param>
+/// <param name="LoraRank">0: the learner fine-tunes every weight; above 0: it trains LoRA adapters of this rank on every
+/// projection (alpha = 2 x rank, actor step <see cref="Rlhf.Demo.Studies.PeftStudy.LoraLearningRate"/>, as in the peft study)
+/// and publishes adapter blobs that generation merges into its base.</param>
 /// <param name="ExitAtOnceWhenStuck">The CLI's choice: when the services do not stop within 15 s after the report is
 /// written (a training step inside LibTorch), end the process at once. Tests leave it off (their host must live on).</param>
 public sealed record DemoSettings(
@@ -44,7 +47,8 @@ public sealed record DemoSettings(
     DemoFeedback Feedback = DemoFeedback.Rankings,
     IReadOnlyDictionary<string, int>? Replicas = null,
     bool Cluster = false,
-    double GateMaxRegression = 0.03);
+    double GateMaxRegression = 0.03,
+    int LoraRank = 0);
 
 /// <summary>The kind of feedback the demo's simulated chat app collects (<c>--feedback</c>).</summary>
 public enum DemoFeedback
@@ -256,7 +260,9 @@ public static class DemoRun
             ["Learner:BatchSize"] = settings.LearnerBatch.ToString(CultureInfo.InvariantCulture),
             ["Learner:BatchTimeLimit"] = "00:01:00",
             ["Learner:Seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
-            ["Learner:Ppo:Actor:LearningRate"] = F(loop.Ppo.Actor.LearningRate),
+            ["Learner:Ppo:Actor:LearningRate"] = F(settings.LoraRank > 0 ? Rlhf.Demo.Studies.PeftStudy.LoraLearningRate : loop.Ppo.Actor.LearningRate),
+            ["Learner:Lora:Rank"] = settings.LoraRank.ToString(CultureInfo.InvariantCulture),
+            ["Learner:Lora:Alpha"] = (2 * Math.Max(settings.LoraRank, 1)).ToString(CultureInfo.InvariantCulture),
             ["Learner:Ppo:Critic:LearningRate"] = F(loop.Ppo.Critic.LearningRate),
             ["Learner:Ppo:KlCoef"] = F(loop.Ppo.KlCoef),
             ["Learner:Ppo:MiniBatchSize"] = loop.Ppo.MiniBatchSize.ToString(CultureInfo.InvariantCulture),
@@ -302,7 +308,7 @@ public static class DemoRun
             if (latest is not null && latest.PolicyVersion > rows[^1].Version)
             {
                 var bytes = await blobs.GetAsync(latest.Blob, stop.Token);
-                using var policy = ModelCheckpoint.LoadPolicyFromWeights(baseDirectory, bytes);
+                using var policy = PolicyWeightsBlob.Load(baseDirectory, bytes, latest.Blob.Format, latest.Blob.BaseSha256);
                 var evaluation = PolicyEvaluator.Evaluate(policy, corpus, heldOut, loop.Temperature, loop.MaxNewTokens, settings.Seed);
                 var rm = events.RewardModels.LastOrDefault();
                 rows.Add(new VersionRow(latest.PolicyVersion, started.Elapsed.TotalMinutes, evaluation.GreedyAccuracy, evaluation.SampledAccuracy,
