@@ -75,7 +75,9 @@ public static class ModelCheckpoint
     {
         var config = ModelConfig.Load(Path.Combine(baseDirectory, ConfigFile));
         var tensors = SafeTensors.Load(weights, source);
-        var model = new CausalLM(config, device);
+        CausalLM model;
+        using (WeightInit.SkipRandomInit())   // every weight is overwritten below (or the load fails)
+            model = new CausalLM(config, device);
         try
         {
             CopyWeights(model, tensors, source);

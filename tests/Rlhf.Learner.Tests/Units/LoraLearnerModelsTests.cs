@@ -38,7 +38,6 @@ public sealed class LoraLearnerModelsTests : IDisposable
     List<Rollout> Rollouts() => SampledRollouts.Generate(policy.Directory, groups: 2)
         .Select((r, i) => new Rollout(r.PromptTokenIds, r.ResponseTokenIds, r.BehaviourLogProbs, Rewards[i], 0)).ToList();
 
-
     static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.allclose(b, rtol: 0, atol: 0);
 
     static Dictionary<string, Tensor> Snapshot(nn.Module module) =>
