@@ -101,6 +101,27 @@ public static class DeadLetterActions
         }
     }
 
+    /// <summary>
+    /// Connects with <paramref name="connect"/> and runs <paramref name="run"/> on the connection (closed afterwards); a
+    /// broker that cannot be reached gets the error line of <see cref="BrokerError"/> ("nothing changed") instead.
+    /// </summary>
+    public static async Task<int> OnBrokerAsync(Func<CancellationToken, Task<IConnection>> connect, string broker, Func<IConnection, Task<int>> run,
+        TextWriter error, CancellationToken cancellationToken)
+    {
+        IConnection connection;
+        try
+        {
+            connection = await connect(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return BrokerError(broker, e, PolicyAction.NothingChanged, error);
+        }
+
+        await using (connection)
+            return await run(connection);
+    }
+
     /// <summary>The error line for a broker that cannot be reached or refused an operation.</summary>
     public static int BrokerError(string broker, Exception e, string state, TextWriter error, int code = PolicyAction.Refused)
     {

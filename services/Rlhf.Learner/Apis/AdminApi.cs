@@ -95,23 +95,10 @@ public static class AdminApi
             }
 
             var broker = LearnerDeployment.BusDisplay(bus);
-            RabbitMQ.Client.IConnection connection;
-            try
-            {
-                connection = await bus.RabbitMq.ConnectionFactory("rlhf-learner-admin").CreateConnectionAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                return DeadLetterActions.BrokerError(broker, e, PolicyAction.NothingChanged, error);
-            }
-
-            await using (connection)
-            {
-                return action == "errors.purge"
-                    ? await DeadLetterActions.PurgeAsync(connection, broker, request.Queue, yes: true, confirm: null, output, error, cancellationToken)
-                    : await DeadLetterActions.RequeueAsync(connection, broker, request.Queue, request.Max, yes: true, confirm: null, output, error,
-                        cancellationToken);
-            }
+            return await DeadLetterActions.OnBrokerAsync(Connect(bus), broker, connection => action == "errors.purge"
+                ? DeadLetterActions.PurgeAsync(connection, broker, request.Queue, yes: true, confirm: null, output, error, cancellationToken)
+                : DeadLetterActions.RequeueAsync(connection, broker, request.Queue, request.Max, yes: true, confirm: null, output, error, cancellationToken),
+                error, cancellationToken);
         });
     }
 
@@ -151,20 +138,14 @@ public static class AdminApi
                 return PolicyAction.Refused;
             }
 
-            RabbitMQ.Client.IConnection connection;
-            try
-            {
-                connection = await bus.RabbitMq.ConnectionFactory("rlhf-learner-admin").CreateConnectionAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                return DeadLetterActions.BrokerError(broker, e, PolicyAction.NothingChanged, error);
-            }
-
-            await using (connection)
-                return await DeadLetterScrub.RunAsync(connection, broker, [.. queues.Select(q => q!)], erased, output, error, cancellationToken);
+            return await DeadLetterActions.OnBrokerAsync(Connect(bus), broker,
+                connection => DeadLetterScrub.RunAsync(connection, broker, [.. queues.Select(q => q!)], erased, output, error, cancellationToken), error, cancellationToken);
         });
     }
+
+    /// <summary>The learner's own broker connection for dead-letter actions (its user, its TLS settings).</summary>
+    static Func<CancellationToken, Task<RabbitMQ.Client.IConnection>> Connect(BusOptions bus) =>
+        token => bus.RabbitMq.ConnectionFactory("rlhf-learner-admin").CreateConnectionAsync(token);
 
     static async Task<IResult> RunAsync(HttpContext http, string action, string target, Func<TextWriter, TextWriter, Task<int>> run)
     {

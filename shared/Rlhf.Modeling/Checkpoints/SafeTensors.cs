@@ -109,12 +109,7 @@ public static partial class SafeTensors
         ScalarType storeAs = ScalarType.Float32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (!IsFloatingPoint(storeAs))
-            throw new ArgumentException($"storeAs must be Float32, BFloat16, Float16 or Float64, not {storeAs}.", nameof(storeAs));
-
-        var planned = PlanLayout(tensors, storeAs);
-        var header = BuildHeader(planned, WithFormat(metadata));
-
+        var (planned, header) = Layout(tensors, storeAs, metadata);
         var fullPath = Path.GetFullPath(path);
         var temporary = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         try
@@ -132,6 +127,16 @@ public static partial class SafeTensors
         {
             File.Delete(temporary);
         }
+    }
+
+    // What Save and Serialize write: the tensors in the reference writer's order and the padded header describing them.
+    private static (List<(string Name, Tensor Tensor, Dtype Stored)> Planned, byte[] Header) Layout(
+        IReadOnlyDictionary<string, Tensor> tensors, ScalarType storeAs, IReadOnlyDictionary<string, string>? metadata)
+    {
+        if (!IsFloatingPoint(storeAs))
+            throw new ArgumentException($"storeAs must be Float32, BFloat16, Float16 or Float64, not {storeAs}.", nameof(storeAs));
+        var planned = PlanLayout(tensors, storeAs);
+        return (planned, BuildHeader(planned, WithFormat(metadata)));
     }
 
     private static bool IsFloatingPoint(ScalarType type) =>

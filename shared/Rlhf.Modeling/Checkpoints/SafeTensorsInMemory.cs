@@ -19,11 +19,7 @@ public static partial class SafeTensors
         ScalarType storeAs = ScalarType.Float32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (!IsFloatingPoint(storeAs))
-            throw new ArgumentException($"storeAs must be Float32, BFloat16, Float16 or Float64, not {storeAs}.", nameof(storeAs));
-
-        var planned = PlanLayout(tensors, storeAs);
-        var header = BuildHeader(planned, WithFormat(metadata));
+        var (planned, header) = Layout(tensors, storeAs, metadata);
         var total = planned.Aggregate((long)header.Length, (sum, p) => checked(sum + p.Tensor.numel() * p.Stored.Size));
         if (total > Array.MaxLength)
             throw new ArgumentException($"{total} bytes do not fit one array; save to a file instead.", nameof(tensors));

@@ -178,18 +178,8 @@ public static class ErrorsCommand
     public static async Task<int> RequeueAsync(Uri rabbitmq, string queue, int? max, bool yes, TextReader? confirm, TextWriter output,
         TextWriter error, CancellationToken cancellationToken)
     {
-        IConnection connection;
-        try
-        {
-            connection = await ConnectAsync(rabbitmq, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return BrokerError(rabbitmq, e, PolicyAction.NothingChanged, error);
-        }
-
-        await using (connection)
-            return await DeadLetterActions.RequeueAsync(connection, Display(rabbitmq), queue, max, yes, confirm, output, error, cancellationToken);
+        return await DeadLetterActions.OnBrokerAsync(token => ConnectAsync(rabbitmq, token), Display(rabbitmq),
+            connection => DeadLetterActions.RequeueAsync(connection, Display(rabbitmq), queue, max, yes, confirm, output, error, cancellationToken), error, cancellationToken);
     }
 
     /// <summary>Purges the dead-letter queue after confirmation; prints how many messages were deleted.</summary>
@@ -233,18 +223,8 @@ public static class ErrorsCommand
             return PolicyAction.Refused;
         }
 
-        IConnection connection;
-        try
-        {
-            connection = await ConnectAsync(rabbitmq, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return BrokerError(rabbitmq, e, PolicyAction.NothingChanged, error);
-        }
-
-        await using (connection)
-            return await DeadLetterScrub.RunAsync(connection, Display(rabbitmq), queues, erased, output, error, cancellationToken);
+        return await DeadLetterActions.OnBrokerAsync(token => ConnectAsync(rabbitmq, token), Display(rabbitmq),
+            connection => DeadLetterScrub.RunAsync(connection, Display(rabbitmq), queues, erased, output, error, cancellationToken), error, cancellationToken);
     }
 
     static Task<IConnection> ConnectAsync(Uri rabbitmq, CancellationToken cancellationToken) =>
