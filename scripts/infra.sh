@@ -749,7 +749,12 @@ cluster_up() {
   local all_answer=1 port
   for port in "${CLUSTER[@]}"; do rabbit_answers "$port" || all_answer=0; done
   [ "$all_answer" -eq 1 ] || install_packages
-  for port in "${CLUSTER[@]}"; do (RABBITMQ_PORT="$port"; RABBITMQ_PARTITION_HANDLING=pause_minority; rabbit_up); done
+  # Started together: a node restarting from its data waits for the peer that stopped last, so one at a time the
+  # first node would wait (and time out) for a peer that is not started yet.
+  local pids=() failed=0 pid
+  for port in "${CLUSTER[@]}"; do (RABBITMQ_PORT="$port"; RABBITMQ_PARTITION_HANDLING=pause_minority; rabbit_up) & pids+=("$!"); done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" -eq 0 ] || die "cluster: a node did not start (see the console logs under $STATE)"
   local first; first="$(rabbit_node "${CLUSTER[0]}")"
   for port in "${CLUSTER[@]:1}"; do
     local node; node="$(rabbit_node "$port")"

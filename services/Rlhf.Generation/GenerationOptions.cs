@@ -19,6 +19,15 @@ public sealed record GenerationOptions : IValidatableObject
     [RegularExpression(Rlhf.Modeling.TorchRuntime.DevicePattern, ErrorMessage = "Device must be cpu, cuda, cuda:N or auto.")]
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// How LoRA adapter versions are served: <c>Shared</c> (default) applies the adapters at every forward on the one copy
+    /// of the base weights, so a swap moves only the adapter (milliseconds, whatever the model size) and each version
+    /// served costs only its adapter's memory; <c>Merged</c> merges them into a full copy of the base, so decoding runs at
+    /// full-weight speed but every swap copies the whole model (seconds at 135M parameters) and each served version holds
+    /// a full copy.
+    /// </summary>
+    public Policy.LoraServing LoraServing { get; init; } = Policy.LoraServing.Shared;
+
     /// <summary>Model id reported by <c>/v1/models</c> and expected in the request's <c>model</c> field.</summary>
     [Required]
     public string ModelName { get; init; } = "rlhf-policy";

@@ -18,7 +18,7 @@ public sealed class DecoderTrunk : nn.Module
     {
         TorchRuntime.Initialize();
         Config = config.Validate();
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device);
+        embed_tokens = nn.Embedding(WeightInit.BuildingPlaceholders ? 1 : config.VocabSize, config.HiddenSize, device: device);
         if (!WeightInit.Skipping)
             nn.init.normal_(embed_tokens.weight!, 0, 0.02);
         layers = new ModuleList<DecoderLayer>();

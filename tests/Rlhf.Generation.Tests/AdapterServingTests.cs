@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace Rlhf.Generation.Tests;
 
-/// <summary>LoRA adapter versions (<c>safetensors-lora</c> blobs): merged into the served base, refused on another base, rolled back between.</summary>
+/// <summary>LoRA adapter versions (<c>safetensors-lora</c> blobs): served on the base (shared or merged), refused on another base, rolled back between.</summary>
 public sealed class AdapterServingTests : IDisposable
 {
     const string Prompt = "Which adapter are you?";
@@ -74,10 +74,12 @@ public sealed class AdapterServingTests : IDisposable
         return blob;
     }
 
-    [Fact]
-    public async Task An_adapter_version_on_the_served_base_is_merged_into_it_and_served()
+    [Theory]
+    [InlineData("Shared")]
+    [InlineData("Merged")]
+    public async Task An_adapter_version_on_the_served_base_is_served_with_its_adapters_applied(string serving)
     {
-        await using var host = new GenerationHost(basePolicy.Directory);
+        await using var host = new GenerationHost(basePolicy.Directory, new Dictionary<string, string?> { ["Generation:LoraServing"] = serving });
         var adapter = Adapter(basePolicy, seed: 1);
         var expected = ExpectedText(adapter);
         Assert.NotEqual(basePolicy.GreedyText(Prompt, MaxTokens), expected); // the adapters change the answer, so serving them is visible

@@ -58,6 +58,11 @@ public sealed record GenerationStatus(
     public static GenerationStatus Of(ServedPolicies served, GenerationBatcher batcher, GenerationStats stats, RolloutOutbox outbox,
         GenerationOptions options)
     {
+        // Counters first: a swap serves its policy before it counts, so a status that shows n swaps also shows the
+        // policy of the n-th (read the other way round, a swap landing between the reads showed the new count with
+        // the old champion).
+        var swaps = stats.PolicySwaps;
+        var canaryChanges = stats.CanaryChanges;
         var requests = stats.RequestsByVersion;
         ServedVersionStatus? Show(ServedPolicy? policy) => policy is null
             ? null
@@ -67,8 +72,8 @@ public sealed record GenerationStatus(
         return new GenerationStatus(options.ModelName, champion?.Version, champion?.Fingerprint, champion?.LoadedAt,
             Show(champion), Show(served.Canary), options.CanaryShare, requests,
             batcher.QueueLength, options.MaxQueueLength, options.MaxBatchSize, stats.BatchesServed, stats.RequestsServed,
-            stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, stats.PolicySwaps,
-            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, stats.CanaryChanges, batcher.RunningRows, stats.RequestsCancelled,
+            stats.SequencesServed, stats.PublishFailures, outbox.Depth, outbox.Capacity, outbox.Dropped, outbox.Flushed, swaps,
+            stats.PolicyRefusals, stats.PolicyUpdatesIgnored, canaryChanges, batcher.RunningRows, stats.RequestsCancelled,
             stats.LastPolicyRefusal);
     }
 }

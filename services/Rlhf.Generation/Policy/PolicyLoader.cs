@@ -11,8 +11,8 @@ public sealed record LoadedPolicy(ServedPolicy? Policy, string? Refusal);
 /// Builds servable policies: the base checkpoint, and registered versions from their weight blobs. A blob is fetched
 /// through <see cref="IBlobStore"/> (which checks its sha256), off the serving path. Full weights
 /// (<see cref="WeightsFormat"/>) load into a new <see cref="CausalLM"/> of the base architecture; LoRA adapters
-/// (<see cref="LoraAdapterBlob.Format"/>) are merged into a copy of the base weights (<see cref="AdapterBase"/>), and
-/// are refused before anything is fetched when the base sha256 they name is not the base this instance serves. A blob is
+/// (<see cref="LoraAdapterBlob.Format"/>) are served on the base weights this instance loaded at start (shared, or merged
+/// into a copy: <see cref="GenerationOptions.LoraServing"/>, <see cref="AdapterBase"/>), and are refused before anything is fetched when the base sha256 they name is not the base this instance serves. A blob is
 /// also refused when its format is unknown, it is missing, its shapes do not fit, or any weight is NaN or infinite.
 /// Transient errors (store unreachable) propagate.
 /// </summary>
@@ -31,6 +31,13 @@ public sealed class PolicyLoader(IBlobStore blobs, IOptions<GenerationOptions> o
         var policyBase = PolicyBase.Load(directory);
         var version = ModelCheckpoint.ReadMetadata(directory)?.Version ?? 0;
         var model = ModelCheckpoint.LoadPolicy(directory, device);
+        lock (gate)
+        {
+            // Adapter versions share these weights (the storage outlives the base policy's retirement).
+            adapterBase?.Dispose();
+            adapterBase = new AdapterBase(policyBase.Directory, device, model);
+        }
+
         return (policyBase, new ServedPolicy(model, version, DateTimeOffset.UtcNow));
     }
 
@@ -112,13 +119,13 @@ public sealed class PolicyLoader(IBlobStore blobs, IOptions<GenerationOptions> o
         throw new InvalidDataException("its weights hold NaN or infinite values");
     }
 
-    /// <summary>Base weights with the adapters merged in; adapters holding NaN or infinity are refused before merging.</summary>
+    /// <summary>The base weights with the adapters applied; adapters holding NaN or infinity are refused first.</summary>
     CausalLM LoadAdapter(PolicyBase policyBase, byte[] blob)
     {
         using var adapter = LoraAdapterBlob.Read(blob);
         if (!adapter.AllFinite())
             throw new InvalidDataException("its adapter weights hold NaN or infinite values");
-        return BaseFor(policyBase).Merged(adapter);
+        return BaseFor(policyBase).Serve(adapter, options.Value.LoraServing);
     }
 
     public void Dispose()

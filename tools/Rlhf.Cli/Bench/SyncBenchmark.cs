@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Rlhf.Generation.Policy;
 using Rlhf.Modeling;
+using Rlhf.Modeling.Generation;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Storage;
 using StackExchange.Redis;
@@ -17,8 +18,9 @@ namespace Rlhf.Cli.Bench;
 /// on the bus) is not timed. End to end = export + put + the slowest replica. With <c>--lora-rank N</c> each size is also
 /// measured as the LoRA learner publishes it: the adapter blob (rank N on every projection, the learner's
 /// <see cref="LoraAdapterBlob"/> export) with the base weights' sha256, which each replica checks against its base,
-/// merges into a copy of its base weights (<see cref="AdapterBase"/>) and swaps in. The warm-up publish of the adapter
-/// row also loads each replica's base copy once; its time is printed apart.
+/// serves on its base weights (shared with the base loaded at start, adapters applied per forward: <see cref="AdapterBase"/>)
+/// and swaps in; the warm-up publish's time is printed apart, and the decode speed of the served adapter version is
+/// compared with the same weights merged.
 /// </summary>
 static class SyncBenchmark
 {
@@ -146,8 +148,14 @@ static class SyncBenchmark
                 Console.WriteLine($"{name,-13} {update,-10} {parameters / 1e6,7:F2}M {megabytes,8:F2} {best.Export,9:F3} {best.Put,7:F3} {best.Replicas,21:F3} " +
                     $"{best.Total,13:F3} {megabytes / best.Total,7:F0}");
                 if (lora is not null)
-                    Console.WriteLine($"  first adapter after a replica's start (also loads its copy of the base weights): {first!.Total:F3} s end to end; " +
+                {
+                    Console.WriteLine($"  first adapter after a replica's start: {first!.Total:F3} s end to end; " +
                         $"goal <= {AdapterGoalSeconds:F1} s: {(best.Total <= AdapterGoalSeconds ? "met" : "NOT met")} ({best.Total:F3} s)");
+                    var (shared, merged) = AdapterDecodeCost(replicas[0].Holder.Champion!.Model, actor, lora, basePath, baseSha256!);
+                    Console.WriteLine($"  decode with the served adapter version (shared base, adapters applied per forward) {shared:F0} tok/s vs the same " +
+                        $"weights merged (Generation:LoraServing=Merged) {merged:F0} tok/s: {shared / merged:F2}x (batch {DecodeRows}, {DecodeTokens} new tokens, KV cache, best of 2)");
+                    summary.Add($"{name}_lora{loraRank}_decode_shared_tps", shared).Add($"{name}_lora{loraRank}_decode_merged_tps", merged);
+                }
                 else if (megabytes >= GoalMegabytes * 0.9)
                     Console.WriteLine($"goal: {GoalMegabytes:F0} MB in <= {GoalSeconds:F0} s end to end: {megabytes / best.Total * GoalSeconds / GoalMegabytes:P0} of the way " +
                         $"({(best.Total * GoalMegabytes / megabytes <= GoalSeconds ? "met" : "NOT met")}, scaled to 100 MB: {best.Total * GoalMegabytes / megabytes:F2} s)");
@@ -170,6 +178,36 @@ static class SyncBenchmark
         {
             directory.Delete(recursive: true);
         }
+    }
+
+    const int DecodeRows = 16;
+    const int DecodeTokens = 32;
+
+    /// <summary>Greedy decode tokens/s of the served (shared-base) adapter model and of the same adapters merged into a copy.</summary>
+    static (double Shared, double Merged) AdapterDecodeCost(CausalLM served, CausalLM actor, LoraOptions lora, string basePath, string baseSha256)
+    {
+        using var adapter = LoraAdapter.From(actor, lora);
+        using var merged = PolicyWeightsBlob.Load(basePath, LoraAdapterBlob.Write(adapter), LoraAdapterBlob.Format, baseSha256);
+        merged.eval();
+        var requests = Enumerable.Range(0, DecodeRows)
+            .Select(i => new GenerationRequest(Enumerable.Range(0, 16).Select(t => 32 + (i * 7 + t) % 90).ToArray(), SamplingOptions.Greedy(DecodeTokens)))
+            .ToList();
+        double Rate(CausalLM model)
+        {
+            var best = 0.0;
+            for (var run = 0; run < 3; run++)   // the first is a warm-up
+            {
+                var watch = Stopwatch.StartNew();
+                var outputs = Sampler.Generate(model, requests, [], 0);
+                var rate = outputs.Sum(o => o.TokenIds.Count) / watch.Elapsed.TotalSeconds;
+                if (run > 0)
+                    best = Math.Max(best, rate);
+            }
+
+            return best;
+        }
+
+        return (Rate(served), Rate(merged));
     }
 
     /// <summary>Adapters of <paramref name="rank"/> on every projection with random (non-zero) B, so merging changes every targeted weight.</summary>
