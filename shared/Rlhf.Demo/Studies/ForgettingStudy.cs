@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Rlhf.Demo.Studies;
 
 /// <summary>
@@ -43,7 +45,7 @@ public sealed class ForgettingStudy : IStudy
             {
                 // Chat accuracy on the 220 subtraction questions at the start and the end; the plain-text measures every round.
                 measured.Add(skill.Measure(policy, round, chat: round == 0 || round == size.Rounds));
-                context.Log($"    subtraction: chat greedy {measured[^1].Greedy:P1}, knowledge {measured[^1].Knowledge:P1}, fact NLL {measured[^1].FactNll:F3}");
+                context.Log($"    subtraction: chat greedy {(measured[^1].Greedy is { } greedy ? greedy.ToString("P1", CultureInfo.InvariantCulture) : "(first and last round only)")}, knowledge {measured[^1].Knowledge:P1}, fact NLL {measured[^1].FactNll:F3}");
             });
             return new SkillRun(seedRun.Seed, measured, seedRun.Curve, seedRun.Seconds);
         }
