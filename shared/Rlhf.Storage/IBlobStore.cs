@@ -7,7 +7,7 @@ public sealed class BlobIntegrityException(string message) : Exception(message);
 
 /// <summary>
 /// Weight blobs for the claim check: events carry a <see cref="BlobReference"/>, never bytes. Redis store: chunks of
-/// at most <see cref="StorageOptions.BlobChunkBytes"/> (8 MiB default) under one key prefix, written before the
+/// at most <see cref="StorageOptions.BlobChunkBytes"/> (1 MiB default) under one key prefix, written before the
 /// manifest, so a reader never sees a half-written blob. A file-system store serves large models on a shared volume.
 /// </summary>
 public interface IBlobStore

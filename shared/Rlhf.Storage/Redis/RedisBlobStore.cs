@@ -13,12 +13,13 @@ public sealed class RedisBlobStore : IBlobStore
 {
     public const string Scheme = "redis";
 
-    /// <summary>Chunk commands in flight at once (8 MiB chunks: 32 MiB).</summary>
-    const int PipelineWindow = 4;
+    /// <summary>Bytes of chunk commands in flight at once (at least four chunks).</summary>
+    const int PipelineBytes = 16 * 1024 * 1024;
 
     readonly IConnectionMultiplexer redis;
     readonly string keyPrefix;
     readonly int chunkBytes;
+    readonly int pipelineWindow;
 
     public RedisBlobStore(IConnectionMultiplexer redis, string keyPrefix, int chunkBytes)
     {
@@ -26,6 +27,7 @@ public sealed class RedisBlobStore : IBlobStore
         this.redis = redis;
         this.keyPrefix = keyPrefix;
         this.chunkBytes = chunkBytes;
+        pipelineWindow = Math.Max(4, PipelineBytes / chunkBytes);
     }
 
     public async Task<BlobReference> PutAsync(string name, ReadOnlyMemory<byte> content, string format, CancellationToken cancellationToken = default)
@@ -36,14 +38,14 @@ public sealed class RedisBlobStore : IBlobStore
         var database = redis.GetDatabase();
         var chunks = (int)((content.Length + (long)chunkBytes - 1) / chunkBytes);
         cancellationToken.ThrowIfCancellationRequested();
-        // Pipelined, but at most PipelineWindow chunks in flight: one round trip per window rather than per chunk, and
-        // no command waits behind hundreds of megabytes queued ahead of it (all 65 chunks of a 538 MB blob at once
-        // ran past the client's 5 s timeout).
+        // Pipelined, but at most PipelineBytes in flight: one round trip per window rather than per chunk, and no
+        // command waits behind hundreds of megabytes queued ahead of it (all 65 chunks of a 538 MB blob at once ran
+        // past the client's 5 s timeout).
         var writes = new Queue<Task>();
         for (var i = 0; i < chunks; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (writes.Count == PipelineWindow)
+            if (writes.Count == pipelineWindow)
                 await writes.Dequeue();
             var start = i * chunkBytes;
             writes.Enqueue(database.StringSetAsync(ChunkKey(name, sha, i), content.Slice(start, Math.Min(chunkBytes, content.Length - start)), null, When.Always));
@@ -64,7 +66,7 @@ public sealed class RedisBlobStore : IBlobStore
         var content = new byte[manifest.Bytes];
         var offset = 0L;
         cancellationToken.ThrowIfCancellationRequested();
-        // Chunk reads are pipelined, at most PipelineWindow ahead of the one being copied; replies are copied in order.
+        // Chunk reads are pipelined, at most the pipeline window ahead of the one being copied; replies are copied in order.
         var reads = new List<Task<Lease<byte>?>>(manifest.Chunks);
         void ReadAhead(int upTo)
         {
@@ -78,7 +80,7 @@ public sealed class RedisBlobStore : IBlobStore
             for (; taken < manifest.Chunks; taken++)
             {
                 var i = taken;
-                ReadAhead(i + PipelineWindow);
+                ReadAhead(i + pipelineWindow);
                 using var chunk = await reads[i]
                     ?? throw new KeyNotFoundException($"Blob {reference.Uri} is incomplete: chunk {i} of {manifest.Chunks} is missing.");
                 if (offset + chunk.Length > content.Length)

@@ -11,8 +11,8 @@ namespace Rlhf.Cli.Bench;
 
 /// <summary>
 /// Weight sync from the learner to every generation replica, by model size, with the services' own code: the learner's
-/// export (the actor serialized as safetensors bytes in memory), the blob store's put (Redis in 8 MiB chunks, as
-/// deployed, or in memory), then every replica at once runs the generation service's <see cref="PolicyLoader"/>
+/// export (the actor serialized as safetensors bytes in memory), the blob store's put (Redis in chunks of Storage:BlobChunkBytes,
+/// 1 MiB as deployed, or in memory), then every replica at once runs the generation service's <see cref="PolicyLoader"/>
 /// (get, sha256 check, build the model, finite check) and swaps the model into its <see cref="PolicyHolder"/>. The
 /// replicas are threads of this process, not separate processes; the PolicyUpdated message itself (a few hundred bytes
 /// on the bus) is not timed. End to end = export + put + the slowest replica. With <c>--lora-rank N</c> each size is also
@@ -37,18 +37,20 @@ static class SyncBenchmark
         var store = new Option<string>("--blob-store") { Description = "redis (as deployed), file (a shared folder, e.g. a volume every replica mounts) or memory", DefaultValueFactory = _ => "redis" };
         var blobDirectory = new Option<string?>("--blob-dir") { Description = "Folder for --blob-store file (default: a new temporary folder, deleted afterwards)" };
         var redis = new Option<string>("--redis") { Description = "Redis configuration for --blob-store redis", DefaultValueFactory = _ => "localhost:6379" };
+        var chunk = new Option<int>("--chunk-bytes") { Description = "Redis chunk size (Storage:BlobChunkBytes)", DefaultValueFactory = _ => new StorageOptions().BlobChunkBytes };
         var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
         var command = new Command("sync", "Learner publish to every generation replica serving: export, blob put, replica load + swap, by model size.")
-            { models, replicas, runs, store, blobDirectory, redis, threads, loraRank };
+            { models, replicas, runs, store, blobDirectory, redis, chunk, threads, loraRank };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var names = parse.GetValue(models)!;
             var storeName = parse.GetValue(store)!;
             var rank = parse.GetValue(loraRank);
             if (parse.GetValue(replicas) <= 0 || parse.GetValue(runs) <= 0 || names.Any(n => !BenchModels.ByName.ContainsKey(n)) || storeName is not ("redis" or "file" or "memory")
-                || rank is < 0 or > 1024)
+                || rank is < 0 or > 1024 || parse.GetValue(chunk) is < 1024 or > 512 * 1024 * 1024)
             {
-                Console.Error.WriteLine($"error: --replicas and --runs must be > 0, --model {BenchModels.Names}, --blob-store redis, file or memory, --lora-rank 0 to 1024");
+                Console.Error.WriteLine($"error: --replicas and --runs must be > 0, --model {BenchModels.Names}, --blob-store redis, file or memory, --lora-rank 0 to 1024, " +
+                    "--chunk-bytes 1024 to 536870912");
                 return 1;
             }
 
@@ -72,10 +74,10 @@ static class SyncBenchmark
                     }
                 }
 
-                IBlobStore blobs = connection is not null ? new RedisBlobStore(connection, prefix, 8 * 1024 * 1024)
+                IBlobStore blobs = connection is not null ? new RedisBlobStore(connection, prefix, parse.GetValue(chunk))
                     : folder is not null ? new FileSystemBlobStore(folder) : new InMemoryBlobStore();
                 Console.WriteLine($"sync benchmark: {parse.GetValue(replicas)} generation replicas, blob store {storeName}, " +
-                    $"best of {parse.GetValue(runs)} after a warm-up, {TorchRuntime.Describe()}{(folder is null ? "" : $"; blobs in {folder}")}");
+                    $"{(connection is null ? "" : $"chunks of {parse.GetValue(chunk) / 1024} KiB, ")}best of {parse.GetValue(runs)} after a warm-up (and the median), {TorchRuntime.Describe()}{(folder is null ? "" : $"; blobs in {folder}")}");
                 Console.WriteLine($"{"model",-13} {"update",-10} {"params",8} {"MB",8} {"export s",9} {"put s",7} {"replicas load+swap s",21} {"end to end s",13} {"MB/s",7}");
                 var summary = new BenchSummary("sync");
                 foreach (var name in names)
@@ -134,10 +136,13 @@ static class SyncBenchmark
             {
                 Timing? best = null;
                 Timing? first = null;
+                var totals = new List<double>();
                 for (var run = 0; run <= runs; run++)
                 {
                     var timing = await PublishAsync(actor, lora, baseSha256, run + 1, blobs, policyBase, replicas, cancellationToken);
                     first ??= timing;
+                    if (run > 0)
+                        totals.Add(timing.Total);
                     if (run > 0 && (best is null || timing.Total < best.Total))
                         best = timing;
                 }
@@ -147,6 +152,9 @@ static class SyncBenchmark
                 var parameters = lora is null ? BenchModels.Parameters(actor) : LoraParameters(actor);
                 Console.WriteLine($"{name,-13} {update,-10} {parameters / 1e6,7:F2}M {megabytes,8:F2} {best.Export,9:F3} {best.Put,7:F3} {best.Replicas,21:F3} " +
                     $"{best.Total,13:F3} {megabytes / best.Total,7:F0}");
+                totals.Sort();
+                var median = totals.Count % 2 == 1 ? totals[totals.Count / 2] : (totals[totals.Count / 2 - 1] + totals[totals.Count / 2]) / 2;
+                Console.WriteLine($"  median of the {totals.Count} timed publishes: {median:F3} s end to end (slowest {totals[^1]:F3} s)");
                 if (lora is not null)
                 {
                     Console.WriteLine($"  first adapter after a replica's start: {first!.Total:F3} s end to end; " +
@@ -161,7 +169,7 @@ static class SyncBenchmark
                         $"({(best.Total * GoalMegabytes / megabytes <= GoalSeconds ? "met" : "NOT met")}, scaled to 100 MB: {best.Total * GoalMegabytes / megabytes:F2} s)");
                 var key = lora is null ? name : $"{name}_lora{loraRank}";
                 summary.Add($"{key}_mb", megabytes).Add($"{key}_export_s", best.Export).Add($"{key}_put_s", best.Put)
-                    .Add($"{key}_replicas_s", best.Replicas).Add($"{key}_total_s", best.Total);
+                    .Add($"{key}_replicas_s", best.Replicas).Add($"{key}_total_s", best.Total).Add($"{key}_median_total_s", median);
                 if (lora is not null)
                     summary.Add($"{key}_first_total_s", first!.Total);
             }
