@@ -74,6 +74,14 @@ public sealed class RewardOptions
     [Range(1e-8, 1.0)]
     public double LearningRate { get; set; } = 5e-5;
 
+    /// <summary>
+    /// Most responses in one forward and backward pass of a training step; larger steps run in micro-batches of whole
+    /// rankings with the same update (see <see cref="Rlhf.Training.RewardModelOptions.MicroBatchResponses"/>). Bounds the
+    /// activations a step holds.
+    /// </summary>
+    [Range(1, 65_536)]
+    public int MicroBatchResponses { get; set; } = 32;
+
     /// <summary>Rollouts scored in one batch.</summary>
     [Range(1, 1_024)]
     public int ScoreBatchSize { get; set; } = 32;

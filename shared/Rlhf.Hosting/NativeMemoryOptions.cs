@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Rlhf.Hosting;
 
-/// <summary>Configuration section <c>NativeMemory</c>: how often freed LibTorch memory is handed back to the OS.</summary>
+/// <summary>Configuration section <c>NativeMemory</c>: how glibc's malloc keeps freed LibTorch memory (see <see cref="GlibcMalloc"/>).</summary>
 public sealed class NativeMemoryOptions
 {
     public const string SectionName = "NativeMemory";
@@ -16,4 +16,19 @@ public sealed class NativeMemoryOptions
     /// </summary>
     [Range(0, 3600)]
     public double TrimSeconds { get; set; }
+
+    /// <summary>
+    /// Most glibc malloc arenas for the process (<c>mallopt(M_ARENA_MAX)</c>, applied at start); 0 keeps glibc's default
+    /// (8 per core).
+    /// </summary>
+    [Range(0, 1024)]
+    public int ArenaMax { get; set; } = 2;
+
+    /// <summary>
+    /// Allocations of at least this many bytes get their own mapping, returned to the OS when freed
+    /// (<c>mallopt(M_MMAP_THRESHOLD)</c>, applied at start, which also fixes the trim threshold at twice it); 0 keeps glibc's
+    /// dynamic threshold (128 KiB rising to 32 MiB).
+    /// </summary>
+    [Range(0, 32 * 1024 * 1024)]
+    public int MmapThresholdBytes { get; set; }
 }

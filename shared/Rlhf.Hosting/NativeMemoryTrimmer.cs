@@ -8,10 +8,21 @@ namespace Rlhf.Hosting;
 /// <summary>
 /// Hands the pages glibc's arenas keep after LibTorch frees tensors back to the OS, every
 /// <see cref="NativeMemoryOptions.TrimSeconds"/> (see there why). Only on Linux with glibc; elsewhere it logs that it is
-/// off and returns. <see cref="Trims"/> and <see cref="TrimsThatReleased"/> count what it did.
+/// off and returns. <see cref="Trims"/> and <see cref="TrimsThatReleased"/> count what it did. No trim runs once the
+/// process has begun to exit: a trim in flight finishes before the runtime's exit goes on to the native libraries'
+/// destructors (LibTorch's among them), and none starts after (a host that is never stopped keeps its timer to the end).
 /// </summary>
 public sealed class NativeMemoryTrimmer(IOptions<NativeMemoryOptions> options, ILogger<NativeMemoryTrimmer> logger) : BackgroundService
 {
+    static readonly Lock Gate = new();
+    static bool exiting;
+
+    static NativeMemoryTrimmer() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        lock (Gate)
+            exiting = true;
+    };
+
     long trims;
     long released;
 
@@ -36,9 +47,15 @@ public sealed class NativeMemoryTrimmer(IOptions<NativeMemoryOptions> options, I
     /// <summary>One <c>malloc_trim(0)</c>; true when it released memory.</summary>
     public bool TrimOnce()
     {
-        Interlocked.Increment(ref trims);
-        if (MallocTrim(0) == 0)
-            return false;
+        lock (Gate)
+        {
+            if (exiting)
+                return false;
+            Interlocked.Increment(ref trims);
+            if (MallocTrim(0) == 0)
+                return false;
+        }
+
         Interlocked.Increment(ref released);
         return true;
     }

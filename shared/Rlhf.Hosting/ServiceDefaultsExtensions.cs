@@ -48,6 +48,8 @@ public static class ServiceDefaultsExtensions
         TransportSecurity.Validate(bus, redis, redisTls);
         var log = BindAndValidate<LogOptions>(configuration, LogOptions.SectionName);
         var replay = BindAndValidate<ReplayOptions>(configuration, ReplayOptions.SectionName);
+        // Before anything starts LibTorch threads: how glibc keeps freed native memory (process-wide, first host wins).
+        GlibcMalloc.Configure(BindAndValidate<NativeMemoryOptions>(configuration, NativeMemoryOptions.SectionName));
         var privacy = configuration.GetSection(PrivacyOptions.SectionName).Get<PrivacyOptions>() ?? new PrivacyOptions();
         if (SandboxGuard.Problems(replay, bus, redis) is { Count: > 0 } sandboxProblems)
             throw new OptionsValidationException(ReplayOptions.SectionName, typeof(ReplayOptions), [.. sandboxProblems]);

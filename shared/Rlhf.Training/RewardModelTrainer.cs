@@ -57,19 +57,49 @@ public sealed class RewardModelTrainer : IDisposable
         if (pairs.Count == 0 && ratings.Count == 0)
             return new RewardModelStepMetrics(Steps, StepSkipReason.NoUsableData, double.NaN, double.NaN, 0, 0, double.NaN, SkippedSteps);
 
-        using var scope = NewDisposeScope();
         model.train();
-        var (loss, accuracy) = RlhfMath.MixedRewardLoss(Rewards([.. rankings, .. ratings]), pairs,
-            [.. ratings.Select(r => (float)r.Target!.Value)], options.RankingLossWeight, options.PointwiseLossWeight);
-        var lossValue = loss.item<float>();
-        var accuracyValue = accuracy;
-        var norm = double.NaN;
-        if (float.IsFinite(lossValue))
+        optimizer.ZeroGrad();
+        // The batch's loss is w_rank x (sum of ranking terms) / rankings with pairs + w_point x (sum of rating terms) /
+        // ratings; each micro-batch adds its share of both sums with the batch's denominators, so the gradients that
+        // accumulate are the batch's.
+        double lossValue = 0, correctPairs = 0;
+        var finite = true;
+        foreach (var (microRankings, microRatings) in MicroBatches(rankings, ratings))
         {
-            optimizer.ZeroGrad();
+            using var scope = NewDisposeScope();
+            var rewards = Rewards([.. microRankings, .. microRatings]);
+            var microPairs = Pairs(microRankings);
+            Tensor? loss = null;
+            if (microPairs.Count > 0)
+            {
+                var (rankingLoss, pairAccuracy) = RlhfMath.RankingLoss(rewards.narrow(0, 0, rewards.shape[0] - microRatings.Count), microPairs);
+                loss = rankingLoss * (options.RankingLossWeight * microPairs.Rankings / pairs.Rankings);
+                correctPairs += pairAccuracy.item<float>() * microPairs.Count;
+            }
+
+            if (microRatings.Count > 0)
+            {
+                var targets = tensor(microRatings.Select(r => (float)r.Target!.Value).ToArray(), device: rewards.device);
+                var (pointwiseLoss, _) = RlhfMath.PointwiseLoss(rewards.narrow(0, rewards.shape[0] - microRatings.Count, microRatings.Count), targets);
+                var share = options.PointwiseLossWeight * microRatings.Count / ratings.Count;
+                loss = loss is null ? pointwiseLoss * share : loss + pointwiseLoss * share;
+            }
+
+            if (loss is null)
+                continue;
+            var value = loss.item<float>();
+            lossValue += value;
+            if (!float.IsFinite(value))
+            {
+                finite = false;
+                break;
+            }
+
             loss.backward();
-            norm = optimizer.ClipGradients(options.MaxGradNorm);
         }
+
+        var accuracyValue = pairs.Count > 0 ? correctPairs / pairs.Count : double.NaN;
+        var norm = finite ? optimizer.ClipGradients(options.MaxGradNorm) : double.NaN;
 
         model.eval();
         if (!double.IsFinite(norm))
@@ -119,6 +149,31 @@ public sealed class RewardModelTrainer : IDisposable
         model.eval();
         var batch = Scoring.Collate(sequences, options.PadTokenId, model.Trunk.EmbeddingWeight.device);
         return model.Rewards(batch.InputIds, batch.AttentionMask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Whole rankings, then ratings, in order, in groups of at most <see cref="RewardModelOptions.MicroBatchResponses"/>
+    /// responses (a larger ranking alone).
+    /// </summary>
+    IEnumerable<(List<Ranking> Rankings, List<Ranking> Ratings)> MicroBatches(List<Ranking> rankings, List<Ranking> ratings)
+    {
+        var limit = options.MicroBatchResponses;
+        var (currentRankings, currentRatings, responses) = (new List<Ranking>(), new List<Ranking>(), 0);
+        foreach (var item in rankings.Concat(ratings))
+        {
+            var size = item.Responses.Count;
+            if (responses > 0 && responses + size > limit)
+            {
+                yield return (currentRankings, currentRatings);
+                (currentRankings, currentRatings, responses) = (new List<Ranking>(), new List<Ranking>(), 0);
+            }
+
+            (item.IsPointwise ? currentRatings : currentRankings).Add(item);
+            responses += size;
+        }
+
+        if (responses > 0)
+            yield return (currentRankings, currentRatings);
     }
 
     static RankingPairs Pairs(IReadOnlyList<Ranking> rankings)

@@ -67,13 +67,27 @@ public sealed class BenchTests
     [Fact]
     public async Task Feedback_load_on_the_self_started_intake_reaches_the_reward_journal_and_never_journals_more_than_the_202s()
     {
-        var run = await BenchRun.StartAsync("feedback", "--seconds", "1", "--connections", "2", "--groups", "2", "--drain-seconds", "60");
+        var run = await BenchRun.StartAsync("feedback", "--warmup-seconds", "1", "--seconds", "1", "--connections", "2", "--groups", "2", "--drain-seconds", "60");
 
-        run.AssertFinite("accepted", "rate", "p50_ms", "p99_ms", "journal_added", "journal_equal");
+        run.AssertFinite("accepted", "warmup_accepted", "rate", "p50_ms", "p99_ms", "journal_added", "journal_equal");
         Assert.True(run.Values["accepted"] > 0, "no feedback was accepted");
+        Assert.True(run.Values["warmup_accepted"] > 0, "no feedback was accepted during the warm-up");
         Assert.True(run.Values["journal_added"] > 0, "nothing reached the journal");
-        Assert.True(run.Values["journal_added"] <= run.Values["accepted"], "the journal holds more entries than there were 202s");
+        Assert.True(run.Values["journal_added"] <= run.Values["accepted"] + run.Values["warmup_accepted"],
+            "the journal holds more entries than there were 202s (warm-up included)");
         Assert.True(run.Values["p50_ms"] <= run.Values["p99_ms"]);
+    }
+
+    [Fact]
+    public async Task Serve_compares_continuous_with_static_batching_and_prints_both_bounds()
+    {
+        var run = await BenchRun.StartAsync("serve", "--clients", "3", "--requests", "2", "--min-tokens", "2", "--max-tokens", "6", "--batch", "2");
+
+        run.AssertFinite("ratio", "bound", "prefill_bound", "static_steps", "continuous_steps", "tokens", "prefill_1_ms", "prefill_2_ms", "step_ms");
+        Assert.True(run.Values["ratio"] > 0 && run.Values["bound"] >= 1 && run.Values["prefill_bound"] > 0);
+        // 6 requests of at most 6 tokens each (a sampled stop token can end one earlier).
+        Assert.InRange(run.Values["tokens"], 6, 36);
+        Assert.Contains("one pool the clients draw from", run.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -81,7 +95,7 @@ public sealed class BenchTests
     {
         var run = await BenchRun.StartAsync("sync", "--model", "tiny", "--runs", "1", "--replicas", "2", "--blob-store", "memory", "--lora-rank", "8");
 
-        run.AssertFinite("tiny_mb", "tiny_export_s", "tiny_put_s", "tiny_replicas_s", "tiny_total_s",
+        run.AssertFinite("tiny_mb", "tiny_export_s", "tiny_put_s", "tiny_replicas_s", "tiny_total_s", "tiny_median_total_s",
             "tiny_lora8_mb", "tiny_lora8_export_s", "tiny_lora8_put_s", "tiny_lora8_replicas_s", "tiny_lora8_total_s", "tiny_lora8_first_total_s");
         Assert.InRange(run.Values["tiny_mb"], 3, 4);   // 0.89M float32 parameters
         Assert.Equal(run.Values["tiny_export_s"] + run.Values["tiny_put_s"] + run.Values["tiny_replicas_s"], run.Values["tiny_total_s"], 3);

@@ -64,7 +64,23 @@ public sealed class TorchSharpLoadingTests
         Assert.Contains(loaded, name => name.StartsWith("native:libtorch", StringComparison.Ordinal));
     }
 
-    static async Task<(int Code, string Output, IReadOnlyList<string> Loaded)> RunAsync(string[] arguments)
+    /// <summary>
+    /// <c>rlhf doctor</c> says how glibc's malloc keeps LibTorch's freed memory: with <c>MALLOC_ARENA_MAX</c> from the
+    /// environment (what the <c>rlhf</c> script, the image and <c>rlhf up</c> set), or else the cap the CLI set at start.
+    /// </summary>
+    [Theory]
+    [InlineData("2", "memory    ok    glibc malloc: MALLOC_ARENA_MAX=2 (environment, from the start)")]
+    [InlineData(null, "memory    ok    glibc malloc: at most 2 arenas from now on")]
+    public async Task Doctor_reports_the_malloc_arena_settings(string? arenaMax, string expected)
+    {
+        var (_, output, _) = await RunAsync(["doctor", "--rabbitmq", $"amqp://guest:guest@{Unreachable}/", "--redis", Unreachable],
+            new Dictionary<string, string?> { ["MALLOC_ARENA_MAX"] = arenaMax });
+
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+    }
+
+    static async Task<(int Code, string Output, IReadOnlyList<string> Loaded)> RunAsync(string[] arguments,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         var list = Path.Combine(Path.GetTempPath(), $"rlhf-loaded-{Guid.NewGuid():N}.txt");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -73,6 +89,13 @@ public sealed class TorchSharpLoadingTests
             start.ArgumentList.Add(argument);
         start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location;
         start.Environment[StartupHook.OutputVariable] = list;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);

@@ -132,4 +132,39 @@ public sealed class RewardModelTrainerTests
         Assert.Equal(StepSkipReason.NoUsableData, metrics.SkipReason);
         Toy.AssertUnchanged(before, model);
     }
+
+    [Fact]
+    public void Micro_batches_make_the_same_update_as_one_pass()
+    {
+        using var scope = NewDisposeScope();
+        // 6 rankings of 4 responses and 8 single ratings: 32 responses.
+        List<Ranking> batch = [.. Rankings(6, seed: 9), .. Thumbs(Rankings(2, seed: 10))];
+
+        (RewardModelStepMetrics Metrics, Dictionary<string, Tensor> Weights, Dictionary<string, Tensor> Initial) Train(int microBatchResponses)
+        {
+            TorchRuntime.Seed(7);
+            var model = new ScalarHeadModel(Toy.Config);
+            var initial = Toy.Snapshot(model);
+            using var trainer = new RewardModelTrainer(model, new RewardModelOptions
+            {
+                MicroBatchResponses = microBatchResponses,
+                Optimizer = new AdamWOptions { LearningRate = 1e-2 },
+            });
+            var metrics = trainer.Step(batch);
+            return (metrics, Toy.Snapshot(model), initial);
+        }
+
+        var whole = Train(microBatchResponses: 1_000);
+        var split = Train(microBatchResponses: 5);   // every ranking alone, the ratings 5 + 3
+
+        Assert.True(whole.Metrics.Applied && split.Metrics.Applied);
+        Assert.Equal((whole.Metrics.Rankings, whole.Metrics.Pairs, whole.Metrics.Ratings), (split.Metrics.Rankings, split.Metrics.Pairs, split.Metrics.Ratings));
+        Assert.Equal(whole.Metrics.Loss, split.Metrics.Loss, 1e-5);
+        Assert.Equal(whole.Metrics.PairwiseAccuracy, split.Metrics.PairwiseAccuracy, 1e-9);
+        Assert.Equal(whole.Metrics.GradNorm, split.Metrics.GradNorm, 1e-4);
+        foreach (var (name, expected) in whole.Weights)
+            Assert.True(expected.allclose(split.Weights[name], rtol: 1e-4, atol: 1e-6), $"{name} differs after the micro-batched step");
+        // Not vacuous: the step moved the weights.
+        Assert.Contains(whole.Weights, w => !w.Value.allclose(whole.Initial[w.Key], rtol: 0, atol: 1e-7));
+    }
 }

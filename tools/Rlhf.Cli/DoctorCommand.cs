@@ -27,6 +27,7 @@ static class DoctorCommand
         {
             var failures = 0;
             failures += await Check("torch", () => Task.FromResult(CheckTorch()));
+            failures += await Check("memory", () => Task.FromResult(Rlhf.Hosting.GlibcMalloc.Describe));
             failures += await Check("rabbitmq", () => CheckRabbit(parse.GetValue(rabbit)!, cancel));
             failures += await Check("redis", () => CheckRedis(parse.GetValue(redis)!));
             return failures == 0 ? 0 : 1;

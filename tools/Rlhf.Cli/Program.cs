@@ -1,9 +1,16 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Rlhf.Cli;
+using Rlhf.Hosting;
 
 // The chaos harness is its own executable; it gets every argument as given, --help included.
 if (args is [ChaosForwarder.Name, .. var harnessArguments])
     return await ChaosForwarder.RunAsync(harnessArguments);
+
+// How glibc keeps LibTorch's freed memory, before training starts any thread (the services set it in AddServiceDefaults);
+// NativeMemory__ArenaMax / NativeMemory__MmapThresholdBytes in the environment override the defaults.
+GlibcMalloc.Configure(new ConfigurationBuilder().AddEnvironmentVariables().Build()
+    .GetSection(NativeMemoryOptions.SectionName).Get<NativeMemoryOptions>() ?? new NativeMemoryOptions());
 
 var root = new RootCommand("rlhf: online RLHF from live users. Operate, demo and benchmark the platform.");
 root.Subcommands.Add(DemoCommand.Create());

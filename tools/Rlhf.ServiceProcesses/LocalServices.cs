@@ -163,6 +163,9 @@ public sealed class LocalServices : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // Two glibc malloc arenas, as the container image sets (glibc reads it only at process start), unless given.
+        if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is null)
+            start.Environment["MALLOC_ARENA_MAX"] = "2";
         foreach (var (key, value) in environmentFor(name))
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };

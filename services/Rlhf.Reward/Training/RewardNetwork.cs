@@ -48,6 +48,7 @@ public sealed class RewardNetwork : IDisposable
             PadTokenId = Tokenizer.PadId,
             RankingLossWeight = options.RankingLossWeight,
             PointwiseLossWeight = options.PointwiseLossWeight,
+            MicroBatchResponses = options.MicroBatchResponses,
         });
     }
 

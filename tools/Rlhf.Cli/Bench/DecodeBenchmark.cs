@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Rlhf.Modeling;
 using Rlhf.Modeling.Generation;
+using Rlhf.Modeling.Tokenization;
 
 namespace Rlhf.Cli.Bench;
 
@@ -88,7 +89,8 @@ static class DecodeBenchmark
         return models.Select(m =>
         {
             var directory = Path.Combine(saveTo, m.Name);
-            ModelCheckpoint.SavePolicy(directory, m.Model, tokenizer: null, new CheckpointInfo(0, Notes: new Dictionary<string, string> { ["source"] = "rlhf bench decode" }));
+            // With the byte tokenizer the bench feeds it, so `rlhf up --model DIR` can serve the checkpoint too.
+            ModelCheckpoint.SavePolicy(directory, m.Model, new ByteTokenizer(), new CheckpointInfo(0, Notes: new Dictionary<string, string> { ["source"] = "rlhf bench decode" }));
             Console.WriteLine($"saved {m.Name} to {directory}");
             return m with { Directory = directory };
         }).ToList();

@@ -30,26 +30,61 @@ static class ServeBenchmark
 
     sealed record Outcome(double TtftMs, int Tokens);
 
+    /// <summary>
+    /// What the closed-loop clients send: with <paramref name="Pooled"/>, every client takes the next request of one shared
+    /// pool until it is empty (fixed concurrency to the end but for the last requests); otherwise client c sends exactly
+    /// <c>Plan[c]</c>. <see cref="Start"/> makes a fresh pool for each measured run.
+    /// </summary>
+    sealed record Workload(List<List<Request>> Plan, bool Pooled)
+    {
+        ConcurrentQueue<Request>? pool;
+
+        public int Clients => Plan.Count;
+
+        public Workload Start()
+        {
+            // Round-robin over the clients' lists, so the pool's order mixes their lengths as the per-client plan does.
+            var longest = Plan.Max(p => p.Count);
+            pool = new ConcurrentQueue<Request>(Enumerable.Range(0, longest).SelectMany(i => Plan.Where(p => i < p.Count).Select(p => p[i])));
+            return this;
+        }
+
+        public IEnumerable<Request> RequestsOf(int client)
+        {
+            if (!Pooled)
+            {
+                foreach (var request in Plan[client])
+                    yield return request;
+                yield break;
+            }
+
+            while (pool!.TryDequeue(out var request))
+                yield return request;
+        }
+    }
+
     public static Command Create()
     {
         var clients = new Option<int>("--clients") { Description = "Concurrent streaming clients", DefaultValueFactory = _ => 16 };
-        var requests = new Option<int>("--requests") { Description = "Requests per client", DefaultValueFactory = _ => 4 };
+        var requests = new Option<int>("--requests") { Description = "Requests per client (all clients draw from one pool of clients x requests)", DefaultValueFactory = _ => 4 };
+        var perClient = new Option<bool>("--fixed-per-client") { Description = "Each client sends exactly its own requests (the run ends with fewer clients as they finish) instead of drawing from one pool" };
         var minTokens = new Option<int>("--min-tokens") { Description = "Smallest max_tokens", DefaultValueFactory = _ => 16 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Largest max_tokens", DefaultValueFactory = _ => 128 };
         var batch = new Option<int>("--batch") { Description = "Rows decoded together (Generation:MaxBatchSize)", DefaultValueFactory = _ => 16 };
         var threads = new Option<int>("--threads") { Description = "LibTorch threads (0 = default)", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Continuous vs static batching: TTFT p50/p99 and tokens/s with concurrent clients.")
-            { clients, requests, minTokens, maxTokens, batch, threads };
+            { clients, requests, minTokens, maxTokens, batch, threads, perClient };
         command.SetAction(parse =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
-            Run(parse.GetValue(clients), parse.GetValue(requests), parse.GetValue(minTokens), parse.GetValue(maxTokens), parse.GetValue(batch));
+            Run(parse.GetValue(clients), parse.GetValue(requests), parse.GetValue(minTokens), parse.GetValue(maxTokens), parse.GetValue(batch),
+                pooled: !parse.GetValue(perClient));
             return 0;
         });
         return command;
     }
 
-    static void Run(int clients, int perClient, int minTokens, int maxTokens, int batch)
+    static void Run(int clients, int perClient, int minTokens, int maxTokens, int batch, bool pooled)
     {
         TorchRuntime.Seed(1);
         var tokenizer = new ByteTokenizer();
@@ -65,24 +100,90 @@ static class ServeBenchmark
         var plan = Enumerable.Range(0, clients).Select(c => Enumerable.Range(0, perClient).Select(i => new Request(
             tokenizer.Encode(ChatTemplate.ChatMl.Render([new ChatTurn("user", $"client {c} question {i}: {new string('x', random.Next(8, 48))}")], true)),
             random.Next(minTokens, maxTokens + 1), c * 1000 + i)).ToList()).ToList();
-        Console.WriteLine($"serve benchmark: {parameters / 1e6:F1}M params, {clients} clients x {perClient} requests, max_tokens {minTokens}..{maxTokens}, " +
+        Console.WriteLine($"serve benchmark: {parameters / 1e6:F1}M params, {clients} clients, {clients * perClient} requests " +
+            $"({(pooled ? "one pool the clients draw from, as a load generator with fixed concurrency does" : $"{perClient} per client")}), max_tokens {minTokens}..{maxTokens}, " +
             $"batch {batch} rows, temperature 1 (no early stop token counted), {TorchRuntime.Describe()}");
 
         // Warm-up of both paths, not measured.
-        var warmUp = plan.Take(2).Select(p => p.Take(1).ToList()).ToList();
+        var warmUp = new Workload(plan.Take(2).Select(p => p.Take(1).ToList()).ToList(), Pooled: false);
+        var workload = new Workload(plan, pooled);
         Measure("warm-up", warmUp, r => Continuous(holder, batch, r), print: false);
         Measure("warm-up", warmUp, r => Static(model, tokenizer, stops, batch, r), print: false);
-        var continuous = Measure("continuous", plan, r => Continuous(holder, batch, r));
+        var continuousWork = new ContinuousWork();
+        var continuous = Measure("continuous", workload, r => Continuous(holder, batch, r, continuousWork));
+        Console.WriteLine($"continuous decoded {continuousWork.Steps} steps, {continuousWork.Rows / (double)Math.Max(1, continuousWork.Steps):F1} rows per step on average, " +
+            $"{continuousWork.FullSteps} of them with all {batch} rows");
         var staticWork = new StaticWork();
-        var staticBatching = Measure("static", plan, r => Static(model, tokenizer, stops, batch, r, staticWork));
+        var staticBatching = Measure("static", workload, r => Static(model, tokenizer, stops, batch, r, staticWork));
         var ratio = continuous / staticBatching;
         Console.WriteLine($"continuous / static: {ratio:F2}x aggregate tokens/s");
-        PrintSchedulingBound(staticWork.Steps, staticWork.Tokens, batch, ratio);
+        var bound = PrintSchedulingBound(staticWork.Steps, staticWork.Tokens, batch, ratio);
+        var (prefillBound, single, together, step) = PrintPrefillAwareBound(model, plan.SelectMany(p => p).ToList(), staticWork, batch, ratio);
+        new BenchSummary("serve").Add("ratio", ratio).Add("bound", bound).Add("prefill_bound", prefillBound).Add("static_steps", staticWork.Steps)
+            .Add("continuous_steps", continuousWork.Steps).Add("tokens", staticWork.Tokens).Add("batch", batch).Add("prefill_1_ms", single * 1000)
+            .Add($"prefill_{batch}_ms", together * 1000).Add("step_ms", step * 1000).Print();
+    }
+
+    /// <summary>
+    /// The scheduling bound counts decode steps only, but both sides also prefill every prompt: static 16 at a time,
+    /// continuous one at a time as each joins. Times one (1, L) prefill, one (16, L) prefill and one 16-row decode step
+    /// on this model (L = the plan's mean prompt, best of 5 after a warm-up), and prints what static would take by
+    /// that cost model and the least continuous could take (every prompt prefilled alone, then tokens / 16 full steps).
+    /// </summary>
+    static (double Bound, double Single, double Together, double Step) PrintPrefillAwareBound(CausalLM model, List<Request> requests, StaticWork work,
+        int batch, double ratio)
+    {
+        var length = (int)Math.Round(requests.Average(r => r.Prompt.Count));
+        var prompt = requests.First(r => r.Prompt.Count >= length).Prompt.Take(length).ToList();
+        var sampling = new SamplingOptions(8, Temperature: 1, Seed: 1);
+        double Best(Action action)
+        {
+            action();
+            return Enumerable.Range(0, 5).Min(_ =>
+            {
+                var watch = Stopwatch.StartNew();
+                action();
+                return watch.Elapsed.TotalSeconds;
+            });
+        }
+
+        using var decoder = new ContinuousDecoder(model.Config, batch, prompt.Count + 64, model.Device);
+        var single = Best(() => decoder.Release(decoder.Admit(model, prompt, [sampling])[0].Row));
+        for (var i = 0; i < batch; i++)
+            decoder.Admit(model, prompt, [sampling]);
+        var step = Best(() => decoder.Step(model));
+        var batchPrefill = Best(() => Sampler.Generate(model, Enumerable.Range(0, batch).Select(_ => new GenerationRequest(prompt, sampling with { MaxNewTokens = 1 })).ToList(),
+            [], padTokenId: 0));
+        var staticModel = work.Batches * batchPrefill + work.Steps * step;
+        var fewest = requests.Count * single + Math.Ceiling((double)work.Tokens / batch) * step;
+        var bound = staticModel / fewest;
+        Console.WriteLine($"prefill-aware bound: a (1, {length}) prefill {single * 1000:F1} ms, a ({batch}, {length}) prefill {batchPrefill * 1000:F1} ms, a {batch}-row decode step " +
+            $"{step * 1000:F1} ms; static by that cost model {staticModel:F2} s ({work.Batches} batches, {work.Steps} steps), continuous at best {fewest:F2} s " +
+            $"({requests.Count} single prefills, {Math.Ceiling((double)work.Tokens / batch):F0} full steps): at most {bound:F2}x; measured {ratio:F2}x = {ratio / bound:P0} of it");
+        return (bound, single, batchPrefill, step);
+    }
+
+    /// <summary>Decode steps of the measured continuous run and the rows they decoded (admissions' first tokens not counted).</summary>
+    sealed class ContinuousWork(int batch = 16) : IDecodeStepListener
+    {
+        public long Steps;
+        public long Rows;
+        public long FullSteps;
+        public int Batch { get; set; } = batch;
+
+        public void StepDecoded(long policyVersion, int rows)
+        {
+            Steps++;
+            Rows += rows;
+            if (rows >= Batch)
+                FullSteps++;
+        }
     }
 
     /// <summary>Decode steps (each batch as long as its longest row) and tokens of the measured static run.</summary>
     sealed class StaticWork
     {
+        public long Batches;
         public long Steps;
         public long Tokens;
     }
@@ -93,19 +194,19 @@ static class ServeBenchmark
     /// rows busy needs at least tokens / batch steps. At equal cost per step, the ratio of the two is the most continuous
     /// batching can gain over static on these requests, whatever its implementation.
     /// </summary>
-    static void PrintSchedulingBound(long steps, long tokens, int batch, double ratio)
+    static double PrintSchedulingBound(long steps, long tokens, int batch, double ratio)
     {
         var fewest = Math.Ceiling((double)tokens / batch);
         var bound = steps / fewest;
         Console.WriteLine($"scheduling bound: static decoded {steps} steps of up to {batch} rows for {tokens} tokens; a scheduler keeping all {batch} rows busy " +
             $"needs >= {fewest:F0} steps, so continuous can gain at most {bound:F2}x at equal cost per step; measured {ratio:F2}x = {ratio / bound:P0} of that bound");
-        Console.WriteLine($"serve: ratio={ratio:F4} bound={bound:F4} static_steps={steps} tokens={tokens} batch={batch}");
+        return bound;
     }
 
-    static double Measure(string name, List<List<Request>> plan, Func<List<List<Request>>, (List<Outcome> Outcomes, TimeSpan Wall)> serve,
+    static double Measure(string name, Workload workload, Func<Workload, (List<Outcome> Outcomes, TimeSpan Wall)> serve,
         bool print = true)
     {
-        var (outcomes, wall) = serve(plan);
+        var (outcomes, wall) = serve(workload.Start());
         var ttft = outcomes.Select(o => o.TtftMs).Order().ToList();
         var tokens = outcomes.Sum(o => o.Tokens);
         var throughput = tokens / wall.TotalSeconds;
@@ -121,16 +222,19 @@ static class ServeBenchmark
     static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     /// <summary>The service's batcher: each client sends its requests one after another, reading tokens as they come.</summary>
-    static (List<Outcome>, TimeSpan) Continuous(PolicyHolder holder, int batch, List<List<Request>> plan)
+    static (List<Outcome>, TimeSpan) Continuous(PolicyHolder holder, int batch, Workload workload, ContinuousWork? work = null)
     {
         var options = Options.Create(new GenerationOptions { MaxBatchSize = batch, MaxN = 1, MaxQueueLength = 10_000, BatchWindowMs = 5 });
-        using var batcher = new GenerationBatcher(holder, new GenerationStats(), options, NullLogger<GenerationBatcher>.Instance);
+        if (work is not null)
+            work.Batch = batch;
+        using var batcher = new GenerationBatcher(holder, new GenerationStats(), options, NullLogger<GenerationBatcher>.Instance,
+            work is null ? null : [work]);
         batcher.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         var outcomes = new ConcurrentBag<Outcome>();
         var wall = Stopwatch.StartNew();
-        Task.WaitAll(plan.Select(requests => Task.Run(async () =>
+        Task.WaitAll(Enumerable.Range(0, workload.Clients).Select(client => Task.Run(async () =>
         {
-            foreach (var request in requests)
+            foreach (var request in workload.RequestsOf(client))
             {
                 var job = new GenerationJob(request.Prompt, new SamplingOptions(request.MaxTokens, Temperature: 1, Seed: request.Seed), 1, 0,
                     streamed: true);
@@ -155,7 +259,7 @@ static class ServeBenchmark
     /// reaches a client when its batch ends.
     /// </summary>
     static (List<Outcome>, TimeSpan) Static(CausalLM model, ITextTokenizer tokenizer, IReadOnlyCollection<int> stops, int batch,
-        List<List<Request>> plan, StaticWork? work = null)
+        Workload workload, StaticWork? work = null)
     {
         using var waiting = new BlockingCollection<(Request Request, TaskCompletionSource<GeneratedSequence> Done)>();
         var decoder = Task.Factory.StartNew(() =>
@@ -171,6 +275,7 @@ static class ServeBenchmark
                     stops, tokenizer.PadId);
                 if (work is not null)
                 {
+                    work.Batches++;
                     work.Steps += sequences.Max(sequence => sequence.TokenIds.Count);
                     work.Tokens += sequences.Sum(sequence => sequence.TokenIds.Count);
                 }
@@ -182,9 +287,9 @@ static class ServeBenchmark
 
         var outcomes = new ConcurrentBag<Outcome>();
         var wall = Stopwatch.StartNew();
-        Task.WaitAll(plan.Select(requests => Task.Run(async () =>
+        Task.WaitAll(Enumerable.Range(0, workload.Clients).Select(client => Task.Run(async () =>
         {
-            foreach (var request in requests)
+            foreach (var request in workload.RequestsOf(client))
             {
                 var done = new TaskCompletionSource<GeneratedSequence>(TaskCreationOptions.RunContinuationsAsynchronously);
                 var sent = Stopwatch.GetTimestamp();
