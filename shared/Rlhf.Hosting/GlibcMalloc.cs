@@ -66,11 +66,14 @@ public static class GlibcMalloc
         return set;
     }
 
-    static bool Available()
+    static bool Available() => Exports("mallopt");
+
+    /// <summary>Whether glibc (libc.so.6) is loadable here and exports <paramref name="symbol"/>.</summary>
+    internal static bool Exports(string symbol)
     {
         try
         {
-            return NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "mallopt", out _);
+            return NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, symbol, out _);
         }
         catch (DllNotFoundException)
         {

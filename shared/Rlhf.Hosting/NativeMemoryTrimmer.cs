@@ -60,17 +60,7 @@ public sealed class NativeMemoryTrimmer(IOptions<NativeMemoryOptions> options, I
         return true;
     }
 
-    static bool Glibc()
-    {
-        try
-        {
-            return NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out _);
-        }
-        catch (DllNotFoundException)
-        {
-            return false;
-        }
-    }
+    static bool Glibc() => GlibcMalloc.Exports("malloc_trim");
 
     [DllImport("libc.so.6", EntryPoint = "malloc_trim")]
     static extern int MallocTrim(nuint pad);
