@@ -60,33 +60,22 @@ public sealed class RewardModelTrainer : IDisposable
         model.train();
         optimizer.ZeroGrad();
         // The batch's loss is w_rank x (sum of ranking terms) / rankings with pairs + w_point x (sum of rating terms) /
-        // ratings; each micro-batch adds its share of both sums with the batch's denominators, so the gradients that
-        // accumulate are the batch's.
+        // ratings: each micro-batch takes the same mixed loss with both weights scaled by its share of the batch's
+        // rankings and ratings, so the gradients that accumulate are the batch's.
         double lossValue = 0, correctPairs = 0;
         var finite = true;
         foreach (var (microRankings, microRatings) in MicroBatches(rankings, ratings))
         {
             using var scope = NewDisposeScope();
-            var rewards = Rewards([.. microRankings, .. microRatings]);
             var microPairs = Pairs(microRankings);
-            Tensor? loss = null;
-            if (microPairs.Count > 0)
-            {
-                var (rankingLoss, pairAccuracy) = RlhfMath.RankingLoss(rewards.narrow(0, 0, rewards.shape[0] - microRatings.Count), microPairs);
-                loss = rankingLoss * (options.RankingLossWeight * microPairs.Rankings / pairs.Rankings);
-                correctPairs += pairAccuracy.item<float>() * microPairs.Count;
-            }
-
-            if (microRatings.Count > 0)
-            {
-                var targets = tensor(microRatings.Select(r => (float)r.Target!.Value).ToArray(), device: rewards.device);
-                var (pointwiseLoss, _) = RlhfMath.PointwiseLoss(rewards.narrow(0, rewards.shape[0] - microRatings.Count, microRatings.Count), targets);
-                var share = options.PointwiseLossWeight * microRatings.Count / ratings.Count;
-                loss = loss is null ? pointwiseLoss * share : loss + pointwiseLoss * share;
-            }
-
-            if (loss is null)
+            if (microPairs.Count == 0 && microRatings.Count == 0)
                 continue;
+            var (loss, microAccuracy) = RlhfMath.MixedRewardLoss(Rewards([.. microRankings, .. microRatings]), microPairs,
+                [.. microRatings.Select(r => (float)r.Target!.Value)],
+                microPairs.Count == 0 ? 0 : options.RankingLossWeight * microPairs.Rankings / pairs.Rankings,
+                microRatings.Count == 0 ? 0 : options.PointwiseLossWeight * microRatings.Count / ratings.Count);
+            if (microPairs.Count > 0)
+                correctPairs += Math.Round(microAccuracy * microPairs.Count);   // a count, read back from a float32 share
             var value = loss.item<float>();
             lossValue += value;
             if (!float.IsFinite(value))
