@@ -3,11 +3,10 @@ using System.Runtime.InteropServices;
 namespace Rlhf.Hosting;
 
 /// <summary>
-/// Sets how glibc's malloc holds freed memory for the whole process (<c>mallopt</c>), from
-/// <see cref="NativeMemoryOptions.ArenaMax"/> and <see cref="NativeMemoryOptions.MmapThresholdBytes"/>. LibTorch allocates
-/// tensors with <c>posix_memalign</c> from many threads; by default glibc gives each thread an arena of its own (up to
-/// 8 per core) and raises its mmap threshold up to 32 MiB after the first large free, so freed activations stay resident
-/// in every arena and RSS grows to the sum of their high-water marks. Fewer arenas and a fixed threshold bound that.
+/// Caps glibc malloc's arenas for the whole process (<c>mallopt(M_ARENA_MAX)</c>) at
+/// <see cref="NativeMemoryOptions.ArenaMax"/>. LibTorch allocates tensors with <c>posix_memalign</c> from many threads;
+/// by default glibc gives each thread an arena of its own (up to 8 per core), freed activations stay resident in every
+/// arena, and RSS grows to the sum of their high-water marks. Fewer arenas bound that.
 /// Applied once per process, by the first caller (a host's <see cref="ServiceDefaultsExtensions.AddServiceDefaults"/> or
 /// the CLI's start), before LibTorch starts its threads. glibc makes an arena for every new thread that allocates until
 /// it reaches the cap, so by then the runtime's own threads already hold several (7 measured in the demo): the cap set
@@ -17,8 +16,6 @@ namespace Rlhf.Hosting;
 /// </summary>
 public static class GlibcMalloc
 {
-    const int TrimThreshold = -1;   // M_TRIM_THRESHOLD
-    const int MmapThreshold = -3;   // M_MMAP_THRESHOLD
     const int ArenaMax = -8;        // M_ARENA_MAX
 
     /// <summary>glibc's own variable, read once at process start.</summary>
@@ -31,7 +28,7 @@ public static class GlibcMalloc
 
     /// <summary>
     /// Applies <paramref name="options"/> unless a call already did; false when nothing was set (an earlier call, not
-    /// Linux with glibc, both settings 0, or the arena cap given by the environment and no mmap threshold).
+    /// Linux with glibc, ArenaMax 0, or the cap already given by the environment).
     /// </summary>
     public static bool Configure(NativeMemoryOptions options)
     {
@@ -43,27 +40,16 @@ public static class GlibcMalloc
             return false;
         }
 
-        var parts = new List<string>();
-        var set = false;
         if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is { Length: > 0 } fromEnvironment)
-            parts.Add($"{ArenaMaxVariable}={fromEnvironment} (environment, from the start)");
-        else if (options.ArenaMax > 0 && Mallopt(ArenaMax, options.ArenaMax) == 1)
         {
-            set = true;
-            parts.Add($"at most {options.ArenaMax} arenas from now on (those the runtime made before stay; set {ArenaMaxVariable} to cap them all)");
+            Describe = $"glibc malloc: {ArenaMaxVariable}={fromEnvironment} (environment, from the start)";
+            return false;
         }
 
-        if (options.MmapThresholdBytes > 0 && Mallopt(MmapThreshold, options.MmapThresholdBytes) == 1)
-        {
-            set = true;
-            // A fixed mmap threshold turns off glibc's dynamic one; the trim threshold follows it, as glibc's own
-            // dynamic rule would set it (twice the mmap threshold), so the heap tops are returned too.
-            Mallopt(TrimThreshold, (int)Math.Min(int.MaxValue, 2L * options.MmapThresholdBytes));
-            parts.Add($"mmap threshold {options.MmapThresholdBytes / 1024} KiB");
-        }
-
-        Describe = parts.Count == 0 ? "glibc defaults" : $"glibc malloc: {string.Join(", ", parts)}";
-        return set;
+        if (options.ArenaMax == 0 || Mallopt(ArenaMax, options.ArenaMax) != 1)
+            return false;
+        Describe = $"glibc malloc: at most {options.ArenaMax} arenas from now on (those the runtime made before stay; set {ArenaMaxVariable} to cap them all)";
+        return true;
     }
 
     static bool Available() => Exports("mallopt");

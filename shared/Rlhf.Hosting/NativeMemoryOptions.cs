@@ -23,12 +23,4 @@ public sealed class NativeMemoryOptions
     /// </summary>
     [Range(0, 1024)]
     public int ArenaMax { get; set; } = 2;
-
-    /// <summary>
-    /// Allocations of at least this many bytes get their own mapping, returned to the OS when freed
-    /// (<c>mallopt(M_MMAP_THRESHOLD)</c>, applied at start, which also fixes the trim threshold at twice it); 0 keeps glibc's
-    /// dynamic threshold (128 KiB rising to 32 MiB).
-    /// </summary>
-    [Range(0, 32 * 1024 * 1024)]
-    public int MmapThresholdBytes { get; set; }
 }

@@ -8,7 +8,7 @@ if (args is [ChaosForwarder.Name, .. var harnessArguments])
     return await ChaosForwarder.RunAsync(harnessArguments);
 
 // How glibc keeps LibTorch's freed memory, before training starts any thread (the services set it in AddServiceDefaults);
-// NativeMemory__ArenaMax / NativeMemory__MmapThresholdBytes in the environment override the defaults.
+// NativeMemory__ArenaMax in the environment overrides the default.
 GlibcMalloc.Configure(new ConfigurationBuilder().AddEnvironmentVariables().Build()
     .GetSection(NativeMemoryOptions.SectionName).Get<NativeMemoryOptions>() ?? new NativeMemoryOptions());
 
