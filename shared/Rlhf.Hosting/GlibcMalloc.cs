@@ -11,7 +11,7 @@ namespace Rlhf.Hosting;
 /// the CLI's start), before LibTorch starts its threads. glibc makes an arena for every new thread that allocates until
 /// it reaches the cap, so by then the runtime's own threads already hold several (7 measured in the demo): the cap set
 /// here only stops more. The environment variable <c>MALLOC_ARENA_MAX</c>, read by glibc at process start, caps them
-/// all; the <c>rlhf</c> script, the container image and <c>rlhf up</c> set it to 2, and then this leaves the arena
+/// all; the <c>rlhf</c> script, the container image and <c>rlhf up</c> set it to 1, and then this leaves the arena
 /// count alone. Only on Linux with glibc.
 /// </summary>
 public static class GlibcMalloc
@@ -48,7 +48,7 @@ public static class GlibcMalloc
 
         if (options.ArenaMax == 0 || Mallopt(ArenaMax, options.ArenaMax) != 1)
             return false;
-        Describe = $"glibc malloc: at most {options.ArenaMax} arenas from now on (those the runtime made before stay; set {ArenaMaxVariable} to cap them all)";
+        Describe = $"glibc malloc: at most {options.ArenaMax} arena{(options.ArenaMax == 1 ? "" : "s")} from now on (those the runtime made before stay; set {ArenaMaxVariable} to cap them all)";
         return true;
     }
 

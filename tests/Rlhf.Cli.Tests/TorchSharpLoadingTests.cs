@@ -69,8 +69,9 @@ public sealed class TorchSharpLoadingTests
     /// environment (what the <c>rlhf</c> script, the image and <c>rlhf up</c> set), or else the cap the CLI set at start.
     /// </summary>
     [Theory]
+    [InlineData("1", "memory    ok    glibc malloc: MALLOC_ARENA_MAX=1 (environment, from the start)")]
     [InlineData("2", "memory    ok    glibc malloc: MALLOC_ARENA_MAX=2 (environment, from the start)")]
-    [InlineData(null, "memory    ok    glibc malloc: at most 2 arenas from now on")]
+    [InlineData(null, "memory    ok    glibc malloc: at most 1 arena from now on")]
     public async Task Doctor_reports_the_malloc_arena_settings(string? arenaMax, string expected)
     {
         var (_, output, _) = await RunAsync(["doctor", "--rabbitmq", $"amqp://guest:guest@{Unreachable}/", "--redis", Unreachable],

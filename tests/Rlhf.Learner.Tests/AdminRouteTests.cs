@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -91,7 +92,7 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Equal(2, (await stores.Registry.GetPromotedAsync(ModelKind.Policy, TestContext.Current.CancellationToken))?.Version);
         var update = Assert.Single(host.Events.Of<PolicyUpdated>());
         Assert.Equal((2L, 1L, true), (update.PolicyVersion, update.ParentVersion, update.IsRollback));
-        Assert.Contains(ReadLog(), line => line.Contains("Audit: test-admin ran policy.promote version 2: done (Published PolicyUpdated", StringComparison.Ordinal));
+        await AssertLoggedAsync(line => line.Contains("Audit: test-admin ran policy.promote version 2: done (Published PolicyUpdated", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -106,7 +107,7 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Contains("registered: 1, 2, 3", error);
         Assert.Equal(1, (await stores.Registry.GetPromotedAsync(ModelKind.Policy, TestContext.Current.CancellationToken))?.Version);
         Assert.Empty(host.Events.Of<PolicyUpdated>());
-        Assert.Contains(ReadLog(), line => line.Contains("Audit: test-admin ran policy.rollback version 9: refused (error: policy version 9 is not registered", StringComparison.Ordinal)
+        await AssertLoggedAsync(line => line.Contains("Audit: test-admin ran policy.rollback version 9: refused (error: policy version 9 is not registered", StringComparison.Ordinal)
             && line.Contains("policy version 9 is not registered", StringComparison.Ordinal));
     }
 
@@ -178,7 +179,18 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Empty(host.Events.Of<PolicyUpdated>());
     }
 
-    /// <summary>The learner's log file so far (Serilog writes each event through; the file stays open, so it is shared).</summary>
+    /// <summary>
+    /// Asserts that a line of the learner's log file matches, waiting up to 10 s: the service writes its log on a
+    /// background thread and flushes the file every second.
+    /// </summary>
+    async Task AssertLoggedAsync(Predicate<string> match)
+    {
+        for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(10) && !Array.Exists(ReadLog(), match);)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Contains(ReadLog(), match);
+    }
+
+    /// <summary>The learner's log file so far (the file stays open in the service, so it is shared).</summary>
     string[] ReadLog()
     {
         using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

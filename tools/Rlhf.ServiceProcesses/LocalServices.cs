@@ -163,9 +163,9 @@ public sealed class LocalServices : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        // Two glibc malloc arenas, as the container image sets (glibc reads it only at process start), unless given.
+        // One glibc malloc arena, as the container image sets (glibc reads it only at process start), unless given.
         if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is null)
-            start.Environment["MALLOC_ARENA_MAX"] = "2";
+            start.Environment["MALLOC_ARENA_MAX"] = "1";
         // The run folder is the services' content root and they write their logs there: with configuration reload on,
         // every log write woke the appsettings file watcher (7 % of a learner's managed CPU under feedback load). The
         // services take their settings from the environment here, so nothing is lost.

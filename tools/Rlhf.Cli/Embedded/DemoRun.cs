@@ -142,6 +142,9 @@ public static class DemoRun
         }
         else
         {
+            // Weight and trainer-state blobs as files in the run folder, not byte arrays on the managed heap: every version
+            // is kept (rollback, replay), and in memory they grew the large-object heap with the loop's length.
+            serviceSettings["Storage:BlobDirectory"] = Path.Combine(runDirectory, "blobs");
             app = EmbeddedPlatform.Build(url, runDirectory, serviceSettings, apiKey, events);
         }
 
