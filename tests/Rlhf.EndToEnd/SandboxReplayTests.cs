@@ -232,9 +232,7 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         await sandboxReward.StartAsync(Cancel);
         using var http = new HttpClient { BaseAddress = new Uri(url) };
         await WaitForAsync(async () => (await http.GetAsync("/health/ready", Cancel)).StatusCode, status => status == HttpStatusCode.OK);
-        // The log is written on a background thread and the file flushed every second.
-        var log = "";
-        await WaitForAsync(async () => log = await ReadSharedAsync(Path.Combine(directory, "services.log")), text => text.Contains("REPLAY SANDBOX", StringComparison.Ordinal));
+        var log = await ServiceLogFile.WaitForAsync(Path.Combine(directory, "services.log"), text => text.Contains("REPLAY SANDBOX", StringComparison.Ordinal), Cancel);
         Assert.Contains("REPLAY SANDBOX", log);
     }
 
@@ -269,13 +267,6 @@ public sealed class SandboxReplayTests : IAsyncLifetime
                 if (exceptUnder is null || !key.ToString().StartsWith(exceptUnder, StringComparison.Ordinal))
                     keys[key.ToString()] = Convert.ToHexString(await database.KeyDumpAsync(key) ?? []) + (await database.KeyTimeToLiveAsync(key) is null ? "" : " ttl");
         return keys;
-    }
-
-    /// <summary>A file the service still holds open for writing.</summary>
-    static async Task<string> ReadSharedAsync(string path)
-    {
-        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-        return await reader.ReadToEndAsync(Cancel);
     }
 
     static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)

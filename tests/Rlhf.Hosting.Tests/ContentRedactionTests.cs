@@ -1,3 +1,4 @@
+using Rlhf.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -80,15 +81,7 @@ public sealed class ContentRedactionTests
                     host.Services.GetRequiredService<ILogger<ContentRedactionTests>>()
                         .LogInformation("Comment {Comment} on {GroupId}", "my secret comment", "chatcmpl-3");
 
-                // The log is written by a background writer and the file flushed every second: wait for the line (read
-                // shared, in case the sink still holds the file open).
-                var text = await ReadSharedAsync(file);
-                for (var waited = System.Diagnostics.Stopwatch.StartNew(); !text.Contains("chatcmpl-3") && waited.Elapsed < TimeSpan.FromSeconds(10);)
-                {
-                    await Task.Delay(50, TestContext.Current.CancellationToken);
-                    text = await ReadSharedAsync(file);
-                }
-
+                var text = await ServiceLogFile.WaitForAsync(file, t => t.Contains("chatcmpl-3"), TestContext.Current.CancellationToken);
                 Assert.Contains("chatcmpl-3", text);
                 Assert.Equal(!redact, text.Contains("my secret comment"));
                 Assert.Equal(redact, text.Contains(ContentRedaction.Marker("my secret comment")));
@@ -98,11 +91,5 @@ public sealed class ContentRedactionTests
                 File.Delete(file);
             }
         }
-    }
-
-    static async Task<string> ReadSharedAsync(string path)
-    {
-        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-        return await reader.ReadToEndAsync(TestContext.Current.CancellationToken);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -179,23 +178,11 @@ public sealed class AdminRouteTests : IAsyncLifetime
         Assert.Empty(host.Events.Of<PolicyUpdated>());
     }
 
-    /// <summary>
-    /// Asserts that a line of the learner's log file matches, waiting up to 10 s: the service writes its log on a
-    /// background thread and flushes the file every second.
-    /// </summary>
+    /// <summary>Asserts that a line of the learner's log file matches (waiting for it: see <see cref="ServiceLogFile"/>).</summary>
     async Task AssertLoggedAsync(Predicate<string> match)
     {
-        for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(10) && !Array.Exists(ReadLog(), match);)
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        Assert.Contains(ReadLog(), match);
-    }
-
-    /// <summary>The learner's log file so far (the file stays open in the service, so it is shared).</summary>
-    string[] ReadLog()
-    {
-        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd().Split('\n');
+        var text = await ServiceLogFile.WaitForAsync(LogFile, t => Array.Exists(t.Split('\n'), match), TestContext.Current.CancellationToken);
+        Assert.Contains(text.Split('\n'), match);
     }
 
     async Task<HttpResponseMessage> PostAsync(string path, string body, string? key)
