@@ -16,6 +16,19 @@ public interface IRolloutStore
     /// <summary>The rollout, or null when it never existed or has expired.</summary>
     Task<RolloutGenerated?> GetAsync(Guid rolloutId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The stored rollouts among <paramref name="rolloutIds"/>, by id (ids never stored or expired are absent), in one
+    /// round trip where the store has one (Redis: one MGET): the reward service resolves a rating's pairs with it.
+    /// </summary>
+    async Task<IReadOnlyDictionary<Guid, RolloutGenerated>> GetManyAsync(IReadOnlyCollection<Guid> rolloutIds, CancellationToken cancellationToken = default)
+    {
+        var found = new Dictionary<Guid, RolloutGenerated>(rolloutIds.Count);
+        foreach (var id in rolloutIds.Distinct())
+            if (await GetAsync(id, cancellationToken) is { } rollout)
+                found[id] = rollout;
+        return found;
+    }
+
     /// <summary>All stored candidates of a group ordered by choice index; empty when unknown or expired.</summary>
     Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default);
 

@@ -128,6 +128,31 @@ public abstract class RolloutStoreContract
     }
 
     [Fact]
+    public async Task Many_returns_the_stored_rollouts_by_id_and_leaves_unknown_and_expired_ones_out()
+    {
+        var store = CreateStore(ShortTtl);
+        var groupId = $"chatcmpl-{Guid.NewGuid():N}";
+        var first = Enumerable.Range(0, 3).Select(i => Rollout(groupId, i, groupSize: 3)).ToList();
+        await store.SaveGroupAsync([first[0], first[2]], Cancel);
+        var unknown = Guid.NewGuid();
+
+        var found = await store.GetManyAsync([first[2].RolloutId, unknown, first[0].RolloutId, first[0].RolloutId], Cancel);
+
+        Assert.Equal(2, found.Count);
+        Assert.Equal(new[] { first[0].RolloutId, first[2].RolloutId }.Order(), found.Keys.Order());
+        Assert.All(found, kv => Assert.Equal(kv.Key, kv.Value.RolloutId));
+        Assert.Equal("5 (choice 2) ✓", found[first[2].RolloutId].ResponseText);
+        Assert.Equal([1, 17, 4_000, 65_535], found[first[0].RolloutId].PromptTokenIds);
+        Assert.Equal([-0.25f, -1.5e-7f, float.NegativeInfinity], found[first[2].RolloutId].BehaviourLogProbs);
+        Assert.False(found.ContainsKey(unknown));
+        Assert.False(found.ContainsKey(first[1].RolloutId));
+        Assert.Empty(await store.GetManyAsync([], Cancel));
+
+        await WaitPastAsync(ShortTtl);
+        Assert.Empty(await store.GetManyAsync([first[0].RolloutId, first[2].RolloutId], Cancel));
+    }
+
+    [Fact]
     public async Task Unknown_rollout_and_group_are_absent()
     {
         var store = CreateStore(TimeSpan.FromDays(7));

@@ -48,12 +48,15 @@ public sealed class FeedbackRecorder(
         var stars = GroupRatings.Stars(rating);
         return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
         {
+            // Every rollout the rating's rankings name, loaded in one round trip (a thumbs in a group of four forms up to three pairs).
+            var tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
+            var loaded = await resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken);
             var pairs = new List<Ranking>();
             if (options.Value.PointwiseLossWeight > 0
-                && await resolver.ResolvePointwiseAsync(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), cancellationToken) is { } single)
+                && resolver.Pointwise(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), loaded) is { } single)
                 pairs.Add(single);
-            foreach (var tiers in ratings.PairsFor(rating.GroupId, rating.RolloutId, stars))
-                if (await resolver.ResolveAsync(rating.GroupId, tiers, cancellationToken) is { } pair)
+            foreach (var tiers in tiersOfPairs)
+                if (resolver.Rank(rating.GroupId, tiers, loaded) is { } pair)
                     pairs.Add(pair);
             return new JournalPayload(pairs, rating.RolloutId, stars);
         }, payload =>

@@ -1,19 +1,29 @@
+using Rlhf.Contracts;
 using Rlhf.Storage;
 using Rlhf.Training;
 
 namespace Rlhf.Reward.Journal;
 
-/// <summary>Turns feedback's tiers of rollout ids into a training <see cref="Ranking"/> of token ids, from the rollout store.</summary>
+/// <summary>
+/// Turns feedback's tiers of rollout ids into a training <see cref="Ranking"/> of token ids, from the rollout store.
+/// Feedback that forms several rankings (a rating pairs with every other rated answer of its group) loads the rollouts
+/// it names once (<see cref="LoadAsync"/>, one round trip) and resolves each ranking from them.
+/// </summary>
 public sealed class RankingResolver(IRolloutStore rollouts, RewardStats stats, ILogger<RankingResolver> logger)
 {
+    /// <summary>The stored rollouts among <paramref name="rolloutIds"/> (expired ones are absent; they are counted when a ranking names them).</summary>
+    public Task<IReadOnlyDictionary<Guid, RolloutGenerated>> LoadAsync(IReadOnlyCollection<Guid> rolloutIds, CancellationToken cancellationToken) =>
+        rollouts.GetManyAsync(rolloutIds, cancellationToken);
+
     /// <summary>One stored rollout with a pointwise target (<see cref="Ranking.Pointwise"/>), or null when it has expired (counted).</summary>
-    public async Task<Ranking?> ResolvePointwiseAsync(string groupId, Guid rolloutId, double target, CancellationToken cancellationToken)
+    public async Task<Ranking?> ResolvePointwiseAsync(string groupId, Guid rolloutId, double target, CancellationToken cancellationToken) =>
+        Pointwise(groupId, rolloutId, target, await LoadAsync([rolloutId], cancellationToken));
+
+    /// <summary><see cref="ResolvePointwiseAsync"/> from rollouts already loaded.</summary>
+    public Ranking? Pointwise(string groupId, Guid rolloutId, double target, IReadOnlyDictionary<Guid, RolloutGenerated> loaded)
     {
-        var rollout = await rollouts.GetAsync(rolloutId, cancellationToken);
-        if (rollout is not null)
+        if (Find(groupId, rolloutId, loaded) is { } rollout)
             return Ranking.Pointwise(rollout.PromptTokenIds, rollout.ResponseTokenIds, target);
-        Interlocked.Increment(ref stats.MissingRollouts);
-        logger.LogWarning("Feedback on group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, rolloutId);
         return null;
     }
 
@@ -29,7 +39,11 @@ public sealed class RankingResolver(IRolloutStore rollouts, RewardStats stats, I
     }
 
     /// <summary>The ranking as token ids, or null when fewer than two tiers of it are still stored (expired rollouts are left out and counted).</summary>
-    public async Task<Ranking?> ResolveAsync(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, CancellationToken cancellationToken)
+    public async Task<Ranking?> ResolveAsync(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, CancellationToken cancellationToken) =>
+        Rank(groupId, tiers, await LoadAsync([.. tiers.SelectMany(t => t)], cancellationToken));
+
+    /// <summary><see cref="ResolveAsync"/> from rollouts already loaded.</summary>
+    public Ranking? Rank(string groupId, IReadOnlyList<IReadOnlyList<Guid>> tiers, IReadOnlyDictionary<Guid, RolloutGenerated> loaded)
     {
         var responses = new List<RankedResponse>();
         IReadOnlyList<int>? prompt = null;
@@ -37,19 +51,22 @@ public sealed class RankingResolver(IRolloutStore rollouts, RewardStats stats, I
         {
             foreach (var id in tiers[tier])
             {
-                var rollout = await rollouts.GetAsync(id, cancellationToken);
-                if (rollout is null)
-                {
-                    Interlocked.Increment(ref stats.MissingRollouts);
-                    logger.LogWarning("Feedback on group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, id);
+                if (Find(groupId, id, loaded) is not { } rollout)
                     continue;
-                }
-
                 prompt ??= rollout.PromptTokenIds;
                 responses.Add(new RankedResponse(rollout.ResponseTokenIds, tier));
             }
         }
 
         return prompt is null || responses.Select(r => r.Tier).Distinct().Count() < 2 ? null : new Ranking(prompt, responses);
+    }
+
+    RolloutGenerated? Find(string groupId, Guid rolloutId, IReadOnlyDictionary<Guid, RolloutGenerated> loaded)
+    {
+        if (loaded.TryGetValue(rolloutId, out var rollout))
+            return rollout;
+        Interlocked.Increment(ref stats.MissingRollouts);
+        logger.LogWarning("Feedback on group {GroupId} names rollout {RolloutId}, which has expired; it is left out", groupId, rolloutId);
+        return null;
     }
 }

@@ -45,6 +45,20 @@ public sealed class InMemoryRolloutStore : IRolloutStore
             return Task.FromResult(rollouts.TryGet(rolloutId, out var rollout) ? rollout : null);
     }
 
+    public Task<IReadOnlyDictionary<Guid, RolloutGenerated>> GetManyAsync(IReadOnlyCollection<Guid> rolloutIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rolloutIds);
+        var found = new Dictionary<Guid, RolloutGenerated>(rolloutIds.Count);
+        lock (gate)
+        {
+            foreach (var id in rolloutIds)
+                if (rollouts.TryGet(id, out var rollout))
+                    found[id] = rollout;
+        }
+
+        return Task.FromResult<IReadOnlyDictionary<Guid, RolloutGenerated>>(found);
+    }
+
     public Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default)
     {
         lock (gate)

@@ -53,6 +53,21 @@ public sealed class RedisRolloutStore : IRolloutStore
         return json.IsNull ? null : StorageJson.Deserialize<RolloutGenerated>(json.ToString());
     }
 
+    public async Task<IReadOnlyDictionary<Guid, RolloutGenerated>> GetManyAsync(IReadOnlyCollection<Guid> rolloutIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rolloutIds);
+        cancellationToken.ThrowIfCancellationRequested();
+        var ids = rolloutIds.Distinct().ToArray();
+        if (ids.Length == 0)
+            return new Dictionary<Guid, RolloutGenerated>();
+        var values = await redis.GetDatabase().StringGetAsync([.. ids.Select(RolloutKey)]);
+        var found = new Dictionary<Guid, RolloutGenerated>(ids.Length);
+        for (var i = 0; i < ids.Length; i++)
+            if (!values[i].IsNull)
+                found[ids[i]] = StorageJson.Deserialize<RolloutGenerated>(values[i].ToString());
+        return found;
+    }
+
     public async Task<IReadOnlyList<RolloutGenerated>> GetGroupAsync(string groupId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(groupId);
