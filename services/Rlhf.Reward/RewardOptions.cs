@@ -58,6 +58,13 @@ public sealed class RewardOptions
     [Range(0.0, 0.9)]
     public double HeldOutShare { get; set; } = 0.1;
 
+    /// <summary>
+    /// Held-out rankings kept for measuring (the newest; oldest dropped first). Every round measures the champion and the
+    /// candidate on all of them, so this bounds a round's cost and the service's memory under sustained feedback.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int HeldOutCapacity { get; set; } = 5_000;
+
     /// <summary>Weight of the K-wise ranking loss (rankings, pairwise choices, pairs from ratings, regenerations, edits).</summary>
     [Range(0.0, 1_000.0)]
     public double RankingLossWeight { get; set; } = 1.0;

@@ -12,8 +12,11 @@ public sealed class TrainingRankingsTests
 
     static string Group(bool heldOut) => Enumerable.Range(0, 1_000).Select(i => $"group-{i}").First(id => HeldOutSplit.IsHeldOut(id, Share) == heldOut);
 
-    static TrainingRankings Create(int trainEvery = 2, int replayCapacity = 100, int replaySample = 3) =>
-        new(new RewardOptions { HeldOutShare = Share, TrainEvery = trainEvery, ReplayCapacity = replayCapacity, ReplaySample = replaySample });
+    static TrainingRankings Create(int trainEvery = 2, int replayCapacity = 100, int replaySample = 3, int heldOutCapacity = 100) =>
+        new(new RewardOptions
+        {
+            HeldOutShare = Share, TrainEvery = trainEvery, ReplayCapacity = replayCapacity, ReplaySample = replaySample, HeldOutCapacity = heldOutCapacity,
+        });
 
     /// <summary>A ranking told apart by its prompt token <paramref name="id"/>.</summary>
     static JournalRanking Ranking(long seq, int id, string? group = null) =>
@@ -55,6 +58,24 @@ public sealed class TrainingRankingsTests
         Assert.Equal([13], rankings.NextRound().Select(r => Id(r.Ranking)));
         Assert.Empty(rankings.SampleReplay(new Random(1)));
         Assert.Equal((2L, 1, 1L), (rankings.Seen, rankings.Fresh, rankings.Trained));
+    }
+
+    [Fact]
+    public void The_held_out_set_keeps_its_newest_rankings_up_to_its_capacity_when_added_and_when_restored()
+    {
+        var rankings = Create(heldOutCapacity: 3);
+
+        rankings.AddNew([Ranking(1, 10, HeldOutGroup), Ranking(2, 11, HeldOutGroup), Ranking(3, 20)]);
+        rankings.AddNew([Ranking(4, 12, HeldOutGroup), Ranking(5, 13, HeldOutGroup), Ranking(6, 14, HeldOutGroup)]);
+
+        Assert.Equal([12, 13, 14], rankings.HeldOut.Select(Id));
+        Assert.Equal((1L, 1), (rankings.Seen, rankings.Fresh)); // training rankings are not affected
+        Assert.Equal(3, rankings.Forget(new HashSet<string> { HeldOutGroup })); // the dropped ones are gone already
+        Assert.Empty(rankings.HeldOut);
+
+        var restored = Create(heldOutCapacity: 2);
+        restored.AddRestored([Ranking(1, 10, HeldOutGroup), Ranking(2, 11, HeldOutGroup), Ranking(3, 12, HeldOutGroup)], consumedThrough: 0);
+        Assert.Equal([11, 12], restored.HeldOut.Select(Id));
     }
 
     [Fact]

@@ -4,8 +4,8 @@ namespace Rlhf.Reward.Training;
 
 /// <summary>
 /// The rankings the reward model learns from and is measured on, by role: held-out groups (by
-/// <see cref="HeldOutSplit"/>) measure pairwise accuracy; the others wait as fresh until a round trains them, then stay
-/// for replay (the newest <see cref="RewardOptions.ReplayCapacity"/>). Rankings arrive in journal order, so the ones a
+/// <see cref="HeldOutSplit"/>) measure pairwise accuracy (the newest <see cref="RewardOptions.HeldOutCapacity"/>); the
+/// others wait as fresh until a round trains them, then stay for replay (the newest <see cref="RewardOptions.ReplayCapacity"/>). Rankings arrive in journal order, so the ones a
 /// round covered are always a prefix of the journal. Not thread-safe: <see cref="RewardModelService"/> serialises access.
 /// </summary>
 public sealed class TrainingRankings(RewardOptions options)
@@ -21,6 +21,7 @@ public sealed class TrainingRankings(RewardOptions options)
     {
         foreach (var ranking in rankings)
             Add(ranking, trained: false);
+        TrimHeldOut();
     }
 
     /// <summary>Training (not held-out) rankings added, trained or not.</summary>
@@ -64,6 +65,7 @@ public sealed class TrainingRankings(RewardOptions options)
         foreach (var ranking in page)
             Add(ranking, trained: ranking.Seq <= consumedThrough);
         TrimReplay();
+        TrimHeldOut();
     }
 
     /// <summary>The oldest <see cref="RewardOptions.TrainEvery"/> (or fewer) fresh rankings: the next round. They stay fresh until <see cref="CompleteRound"/>.</summary>
@@ -110,6 +112,15 @@ public sealed class TrainingRankings(RewardOptions options)
         heldOutView.Clear();
         fresh.Clear();
         Seen = 0;
+    }
+
+    void TrimHeldOut()
+    {
+        if (heldOut.Count <= options.HeldOutCapacity)
+            return;
+        var excess = heldOut.Count - options.HeldOutCapacity;
+        heldOut.RemoveRange(0, excess);
+        heldOutView.RemoveRange(0, excess);
     }
 
     void TrimReplay()
