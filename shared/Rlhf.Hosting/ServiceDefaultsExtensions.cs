@@ -67,6 +67,12 @@ public static class ServiceDefaultsExtensions
         services.AddSerilog((provider, logger) =>
         {
             var identity = provider.GetRequiredService<ServiceIdentity>();
+            // The levels every service's appsettings.json sets, as defaults that configuration overrides: a service started
+            // outside its folder (rlhf up, chaos and the demo run them in a run folder) reads no appsettings.json, and then
+            // ASP.NET Core wrote six Information lines per request beside the request log's one (~1 KB per feedback, about a
+            // tenth of the feedback service's CPU under load).
+            logger.MinimumLevel.Information()
+                .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning);
             logger.ReadFrom.Configuration(configuration)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", identity.Name)
@@ -96,7 +102,11 @@ public static class ServiceDefaultsExtensions
                         sinks.File(log.File, outputTemplate: textTemplate, buffered: true, flushToDiskInterval: TimeSpan.FromSeconds(1));
                 }
             }, bufferSize: 10_000, blockWhenFull: true);
-        }, writeToProviders: otlp); // with OTLP on, Serilog events also reach OpenTelemetry's log exporter
+        }, preserveStaticLogger: true, // each host logs through its own logger; see below
+            writeToProviders: otlp); // with OTLP on, Serilog events also reach OpenTelemetry's log exporter
+        // preserveStaticLogger: without it every host's ILoggerFactory wrote through the process-wide Serilog.Log.Logger,
+        // set by whichever host was built last, and disposing any host called Log.CloseAndFlush(), which silenced the
+        // others: with several hosts in one process (tests, in-process tools) lines went to another host's file or nowhere.
 
         // Asked before the default writer, so framework errors on OpenAI-shaped endpoints get OpenAI's envelope.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
@@ -161,6 +171,8 @@ public static class ServiceDefaultsExtensions
         app.UseMiddleware<CorrelationIdMiddleware>();
         app.UseSerilogRequestLogging(options =>
         {
+            // This host's logger: the static Serilog.Log.Logger is not set (AddServiceDefaults preserves it).
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             // Health probes every few seconds would drown the log.
             options.GetLevel = (context, _, error) =>
                 error is null && context.Response.StatusCode < 500 && context.Request.Path.StartsWithSegments("/health")
