@@ -46,11 +46,14 @@ public sealed class FeedbackRecorder(
     public Task<bool> RecordRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken)
     {
         var stars = GroupRatings.Stars(rating);
-        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
+        IReadOnlyList<IReadOnlyList<IReadOnlyList<Guid>>> tiersOfPairs = [];
+        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, () =>
         {
             // Every rollout the rating's rankings name, loaded in one round trip (a thumbs in a group of four forms up to three pairs).
-            var tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
-            var loaded = await resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken);
+            tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
+            return resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken);
+        }, loaded =>
+        {
             var pairs = new List<Ranking>();
             if (options.Value.PointwiseLossWeight > 0
                 && resolver.Pointwise(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), loaded) is { } single)
@@ -154,16 +157,61 @@ public sealed class FeedbackRecorder(
         {
             if (await IsDuplicateAsync(feedbackId, cancellationToken))
                 return false;
-            var payload = await build();
-            if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
-                return false;
-            recorded(payload);
-            return rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))]);
+            return await CommitAsync(feedbackId, kind, groupId, await build(), recorded, cancellationToken);
         }
         finally
         {
             intake.Release();
         }
+    }
+
+    /// <summary>
+    /// <see cref="RecordAsync(Guid, string, string, Func{Task{JournalPayload}}, Action{JournalPayload}, CancellationToken)"/> for
+    /// feedback whose entry needs only reads: the duplicate check and <paramref name="load"/> go out together (one round trip
+    /// to Redis instead of two; the consumer takes one message at a time, so the journal's rate is bound by these round
+    /// trips), then <paramref name="build"/> makes the entry from what was loaded. A duplicate's reads are dropped unused.
+    /// </summary>
+    async Task<bool> RecordAsync<TLoaded>(Guid feedbackId, string kind, string groupId, Func<Task<TLoaded>> load, Func<TLoaded, JournalPayload> build,
+        Action<JournalPayload> recorded, CancellationToken cancellationToken)
+    {
+        await intake.WaitAsync(cancellationToken);
+        try
+        {
+            var duplicate = IsDuplicateAsync(feedbackId, cancellationToken);
+            var loading = load();
+            bool isDuplicate;
+            try
+            {
+                isDuplicate = await duplicate;
+            }
+            catch
+            {
+                _ = loading.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+
+            if (isDuplicate)
+            {
+                _ = loading.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                return false;
+            }
+
+            return await CommitAsync(feedbackId, kind, groupId, build(await loading), recorded, cancellationToken);
+        }
+        finally
+        {
+            intake.Release();
+        }
+    }
+
+    /// <summary>Appends the entry (the caller holds the intake gate), updates in-memory state and queues its rankings; false when another delivery got there first.</summary>
+    async Task<bool> CommitAsync(Guid feedbackId, string kind, string groupId, JournalPayload payload, Action<JournalPayload> recorded,
+        CancellationToken cancellationToken)
+    {
+        if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
+            return false;
+        recorded(payload);
+        return rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))]);
     }
 
     async Task<bool> IsDuplicateAsync(Guid feedbackId, CancellationToken cancellationToken)
