@@ -68,16 +68,7 @@ public sealed class ContentRedactionTests
             var file = Path.Combine(Path.GetTempPath(), $"rlhf-redaction-{Guid.NewGuid():N}.log");
             try
             {
-                var builder = Host.CreateApplicationBuilder();
-                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-                {
-                    ["Bus:Transport"] = "InMemory",
-                    ["Log:Console"] = "false",
-                    ["Log:File"] = file,
-                    ["Privacy:RedactContent"] = redact ? "true" : "false",
-                });
-                builder.AddServiceDefaults();
-                using (var host = builder.Build())
+                using (var host = FileLoggingHost.Build(file, new Dictionary<string, string?> { ["Privacy:RedactContent"] = redact ? "true" : "false" }))
                     host.Services.GetRequiredService<ILogger<ContentRedactionTests>>()
                         .LogInformation("Comment {Comment} on {GroupId}", "my secret comment", "chatcmpl-3");
 

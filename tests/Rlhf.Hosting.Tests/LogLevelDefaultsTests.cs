@@ -90,16 +90,7 @@ public sealed class LogLevelDefaultsTests
         var file = Path.Combine(Path.GetTempPath(), $"rlhf-levels-{Guid.NewGuid():N}.log");
         try
         {
-            var builder = Host.CreateApplicationBuilder();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Bus:Transport"] = "InMemory",
-                ["Log:Console"] = "false",
-                ["Log:File"] = file,
-                ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = aspNetCoreLevel,
-            });
-            builder.AddServiceDefaults();
-            using (var host = builder.Build())
+            using (var host = FileLoggingHost.Build(file, new Dictionary<string, string?> { ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = aspNetCoreLevel }))
             {
                 var loggers = host.Services.GetRequiredService<ILoggerFactory>();
                 var hosting = loggers.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics");
