@@ -46,14 +46,14 @@ public sealed class FeedbackRecorder(
     public Task<bool> RecordRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken)
     {
         var stars = GroupRatings.Stars(rating);
-        IReadOnlyList<IReadOnlyList<IReadOnlyList<Guid>>> tiersOfPairs = [];
-        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, () =>
+        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
         {
             // Every rollout the rating's rankings name, loaded in one round trip (a thumbs in a group of four forms up to three pairs).
-            tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
-            return resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken);
-        }, loaded =>
+            var tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
+            return (tiersOfPairs, await resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken));
+        }, found =>
         {
+            var (tiersOfPairs, loaded) = found;
             var pairs = new List<Ranking>();
             if (options.Value.PointwiseLossWeight > 0
                 && resolver.Pointwise(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), loaded) is { } single)
