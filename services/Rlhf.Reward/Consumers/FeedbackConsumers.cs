@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Hosting;
+using Rlhf.Reward.Journal;
 using Rlhf.Reward.Training;
 
 namespace Rlhf.Reward.Consumers;
@@ -16,11 +17,15 @@ public sealed class RankingSubmittedConsumer(RewardPipeline pipeline) : IConsume
         pipeline.AddRankingAsync(context.Message, context.CancellationToken);
 }
 
-/// <summary>Turns ratings into pairs within their group and records them like rankings.</summary>
-public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer<RatingSubmitted>
+/// <summary>
+/// Turns ratings into pairs within their group and records them like rankings, a batch at a time (the messages are
+/// acknowledged after the batch's journal appends): ratings are the most numerous feedback, and one at a time the
+/// journal fell behind the intake (see <see cref="FeedbackRecorder.RecordRatingsAsync"/>).
+/// </summary>
+public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer<Batch<RatingSubmitted>>
 {
-    public Task Consume(ConsumeContext<RatingSubmitted> context) =>
-        pipeline.AddRatingAsync(context.Message, context.CancellationToken);
+    public Task Consume(ConsumeContext<Batch<RatingSubmitted>> context) =>
+        pipeline.AddRatingsAsync([.. context.Message.Select(m => m.Message)], context.CancellationToken);
 }
 
 /// <summary>
@@ -43,6 +48,24 @@ public static class StorageRetry
 public sealed class RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options)
     : FeedbackConsumerDefinition<RankingSubmittedConsumer>(options, QueueNames.Of<RankingSubmitted>());
 
-/// <summary>Queue <c>{prefix}-rating-submitted</c>.</summary>
-public sealed class RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options)
-    : FeedbackConsumerDefinition<RatingSubmittedConsumer>(options, QueueNames.Of<RatingSubmitted>());
+/// <summary>
+/// Queue <c>{prefix}-rating-submitted</c>: batches of up to 64 ratings or what arrived within 10 ms of the first, one batch
+/// at a time (journal order is the batch order), with <see cref="StorageRetry"/> (a batch is retried whole; entries
+/// already journaled are skipped as duplicates).
+/// </summary>
+public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<RatingSubmittedConsumer>
+{
+    public const int MessageLimit = 64;
+
+    public RatingSubmittedConsumerDefinition(IOptions<RewardOptions> options) =>
+        EndpointName = QueueNames.Shared(options.Value.QueuePrefix, QueueNames.Of<RatingSubmitted>());
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<RatingSubmittedConsumer> consumer,
+        IRegistrationContext context)
+    {
+        endpoint.PrefetchCount = 2 * MessageLimit;
+        endpoint.ConcurrentMessageLimit = MessageLimit;
+        endpoint.UseMessageRetry(StorageRetry.Configure);
+        consumer.Options<BatchOptions>(batch => batch.SetMessageLimit(MessageLimit).SetTimeLimit(TimeSpan.FromMilliseconds(10)).SetConcurrencyLimit(1));
+    }
+}

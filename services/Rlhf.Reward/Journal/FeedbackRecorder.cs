@@ -39,36 +39,95 @@ public sealed class FeedbackRecorder(
         }, cancellationToken);
 
     /// <summary>
-    /// Records a rating, as a pointwise target of its own (target (stars - 1) / 4; unless
+    /// Records ratings, in order, each as a pointwise target of its own (target (stars - 1) / 4; unless
     /// <see cref="RewardOptions.PointwiseLossWeight"/> is 0) and as the pairs it forms within its group (see
-    /// <see cref="GroupRatings"/>), in one journal entry; returns true when a training round is due.
+    /// <see cref="GroupRatings"/>; with the earlier ratings of the batch too), one journal entry each; returns true when a
+    /// training round is due. A batch costs three Redis round trips whatever its size (the duplicate checks, the rollouts
+    /// its rankings name, the appends, each pipelined), where one rating at a time cost two or three per rating: the
+    /// journal's rate was bound by them. Entries are appended in the batch's order; if an append fails, the entries
+    /// before it that were appended still update the in-memory state, and the batch is retried (duplicates are skipped).
     /// </summary>
-    public Task<bool> RecordRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken)
+    public async Task<bool> RecordRatingsAsync(IReadOnlyList<RatingSubmitted> batch, CancellationToken cancellationToken)
     {
-        var stars = GroupRatings.Stars(rating);
-        return RecordAsync(rating.FeedbackId, "rating", rating.GroupId, async () =>
+        await intake.WaitAsync(cancellationToken);
+        try
         {
-            // Every rollout the rating's rankings name, loaded in one round trip (a thumbs in a group of four forms up to three pairs).
-            var tiersOfPairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars);
-            return (tiersOfPairs, await resolver.LoadAsync([rating.RolloutId, .. tiersOfPairs.SelectMany(t => t).SelectMany(t => t)], cancellationToken));
-        }, found =>
+            var journaled = await Task.WhenAll(batch.Select(r => journal.FindAsync(r.FeedbackId, cancellationToken)));
+            var pending = new List<(RatingSubmitted Rating, int Stars, IReadOnlyList<IReadOnlyList<IReadOnlyList<Guid>>> Pairs)>();
+            var ids = new HashSet<Guid>();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var rating = batch[i];
+                if (journaled[i] is not null || pending.Any(p => p.Rating.FeedbackId == rating.FeedbackId))
+                {
+                    CountDuplicate(rating.FeedbackId);
+                    continue;
+                }
+
+                var stars = GroupRatings.Stars(rating);
+                var earlier = pending.Where(p => p.Rating.GroupId == rating.GroupId).Select(p => (p.Rating.RolloutId, p.Stars)).ToList();
+                var pairs = ratings.PairsFor(rating.GroupId, rating.RolloutId, stars, earlier);
+                pending.Add((rating, stars, pairs));
+                ids.Add(rating.RolloutId);
+                ids.UnionWith(pairs.SelectMany(t => t).SelectMany(t => t));
+            }
+
+            if (pending.Count == 0)
+                return false;
+            var loaded = await resolver.LoadAsync(ids, cancellationToken);
+            var entries = pending.Select(p => (p.Rating, p.Stars, Payload: RatingPayload(p.Rating, p.Stars, p.Pairs, loaded))).ToList();
+            // Issued in order before any is awaited: one connection runs them in that order, so journal positions follow the batch.
+            var appends = entries.Select(e => journal.AppendAsync(e.Rating.FeedbackId, "rating", e.Rating.GroupId, e.Payload.ToJson(), cancellationToken)).ToList();
+            var due = false;
+            Exception? failed = null;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                JournalAppend appended;
+                try
+                {
+                    appended = await appends[i];
+                }
+                catch (Exception error)
+                {
+                    failed ??= error;
+                    continue;
+                }
+
+                var (rating, stars, payload) = entries[i];
+                if (!appended.Appended)
+                {
+                    Interlocked.Increment(ref stats.Duplicates);
+                    continue;
+                }
+
+                ratings.Record(rating.GroupId, rating.RolloutId, stars);
+                stats.Ratings++;
+                stats.Rankings += payload.Rankings.Count(r => !r.IsPointwise);
+                stats.PointwiseRatings += payload.Rankings.Count(r => r.IsPointwise);
+                due |= rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, rating.GroupId, appended.Seq))]);
+            }
+
+            if (failed is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+            return due;
+        }
+        finally
         {
-            var (tiersOfPairs, loaded) = found;
-            var pairs = new List<Ranking>();
-            if (options.Value.PointwiseLossWeight > 0
-                && resolver.Pointwise(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), loaded) is { } single)
-                pairs.Add(single);
-            foreach (var tiers in tiersOfPairs)
-                if (resolver.Rank(rating.GroupId, tiers, loaded) is { } pair)
-                    pairs.Add(pair);
-            return new JournalPayload(pairs, rating.RolloutId, stars);
-        }, payload =>
-        {
-            ratings.Record(rating.GroupId, rating.RolloutId, stars);
-            stats.Ratings++;
-            stats.Rankings += payload.Rankings.Count(r => !r.IsPointwise);
-            stats.PointwiseRatings += payload.Rankings.Count(r => r.IsPointwise);
-        }, cancellationToken);
+            intake.Release();
+        }
+    }
+
+    JournalPayload RatingPayload(RatingSubmitted rating, int stars, IReadOnlyList<IReadOnlyList<IReadOnlyList<Guid>>> tiersOfPairs,
+        IReadOnlyDictionary<Guid, RolloutGenerated> loaded)
+    {
+        var rankings = new List<Ranking>();
+        if (options.Value.PointwiseLossWeight > 0
+            && resolver.Pointwise(rating.GroupId, rating.RolloutId, PointwiseTarget.FromStars(stars), loaded) is { } single)
+            rankings.Add(single);
+        foreach (var tiers in tiersOfPairs)
+            if (resolver.Rank(rating.GroupId, tiers, loaded) is { } pair)
+                rankings.Add(pair);
+        return new JournalPayload(rankings, rating.RolloutId, stars);
     }
 
     /// <summary>A regeneration: the kept rollout over the replaced one, journaled under the kept rollout's group.</summary>
@@ -165,45 +224,6 @@ public sealed class FeedbackRecorder(
         }
     }
 
-    /// <summary>
-    /// <see cref="RecordAsync(Guid, string, string, Func{Task{JournalPayload}}, Action{JournalPayload}, CancellationToken)"/> for
-    /// feedback whose entry needs only reads: the duplicate check and <paramref name="load"/> go out together (one round trip
-    /// to Redis instead of two; the consumer takes one message at a time, so the journal's rate is bound by these round
-    /// trips), then <paramref name="build"/> makes the entry from what was loaded. A duplicate's reads are dropped unused.
-    /// </summary>
-    async Task<bool> RecordAsync<TLoaded>(Guid feedbackId, string kind, string groupId, Func<Task<TLoaded>> load, Func<TLoaded, JournalPayload> build,
-        Action<JournalPayload> recorded, CancellationToken cancellationToken)
-    {
-        await intake.WaitAsync(cancellationToken);
-        try
-        {
-            var duplicate = IsDuplicateAsync(feedbackId, cancellationToken);
-            var loading = load();
-            bool isDuplicate;
-            try
-            {
-                isDuplicate = await duplicate;
-            }
-            catch
-            {
-                _ = loading.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw;
-            }
-
-            if (isDuplicate)
-            {
-                _ = loading.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                return false;
-            }
-
-            return await CommitAsync(feedbackId, kind, groupId, build(await loading), recorded, cancellationToken);
-        }
-        finally
-        {
-            intake.Release();
-        }
-    }
-
     /// <summary>Appends the entry (the caller holds the intake gate), updates in-memory state and queues its rankings; false when another delivery got there first.</summary>
     async Task<bool> CommitAsync(Guid feedbackId, string kind, string groupId, JournalPayload payload, Action<JournalPayload> recorded,
         CancellationToken cancellationToken)
@@ -218,9 +238,14 @@ public sealed class FeedbackRecorder(
     {
         if (await journal.FindAsync(feedbackId, cancellationToken) is null)
             return false;
+        CountDuplicate(feedbackId);
+        return true;
+    }
+
+    void CountDuplicate(Guid feedbackId)
+    {
         Interlocked.Increment(ref stats.Duplicates);
         logger.LogInformation("Feedback {FeedbackId} is already in the training journal; redelivery ignored", feedbackId);
-        return true;
     }
 
     /// <summary>The entry's journal position, or null when another delivery of the same feedback got there first.</summary>

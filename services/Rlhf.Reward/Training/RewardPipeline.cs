@@ -57,9 +57,9 @@ public sealed class RewardPipeline(
     public Task AddRankingAsync(RankingSubmitted ranking, CancellationToken cancellationToken) =>
         RecordAsync(ct => feedback.RecordRankingAsync(ranking, ct), cancellationToken);
 
-    /// <summary>Records a rating and the pairs it forms in its group.</summary>
-    public Task AddRatingAsync(RatingSubmitted rating, CancellationToken cancellationToken) =>
-        RecordAsync(ct => feedback.RecordRatingAsync(rating, ct), cancellationToken);
+    /// <summary>Records ratings, in order, and the pairs each forms in its group.</summary>
+    public Task AddRatingsAsync(IReadOnlyList<RatingSubmitted> ratings, CancellationToken cancellationToken) =>
+        RecordAsync(ct => feedback.RecordRatingsAsync(ratings, ct), cancellationToken);
 
     /// <summary>Records a regeneration (kept over replaced).</summary>
     public Task AddRegenerationAsync(RegenerationSubmitted regeneration, CancellationToken cancellationToken) =>

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.DependencyInjection;
+using Rlhf.Contracts;
+using Rlhf.Reward.Journal;
+using Rlhf.Storage;
+
+namespace Rlhf.Reward.Tests;
+
+/// <summary>The rating consumer's batches: journal order, pairs with the batch's earlier ratings, duplicates once.</summary>
+public sealed class RatingBatchTests
+{
+    [Fact]
+    public async Task A_batch_of_ratings_is_journaled_in_order_once_each_with_pairs_formed_inside_the_batch()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var host = new RewardTestHost(new Dictionary<string, string?> { ["Reward:TrainEvery"] = "1000", ["Reward:PointwiseLossWeight"] = "0" });
+        var group = await host.SeedGroupAsync("good", "bad", "fine");
+        var recorder = host.Services.GetRequiredService<FeedbackRecorder>();
+        var journal = host.Services.GetRequiredService<IFeedbackJournal>();
+        var stats = host.Services.GetRequiredService<RewardStats>();
+        var before = await journal.LengthAsync(cancel);
+        RatingSubmitted Thumb(int rollout, int value) =>
+            new(Guid.NewGuid(), group[rollout].RolloutId, group[rollout].GroupId, RatingScale.Thumbs, value, "r", "tests", DateTimeOffset.UtcNow);
+        var up = Thumb(0, 1);
+        var down = Thumb(1, 0);
+        var alsoUp = Thumb(2, 1);
+
+        await recorder.RecordRatingsAsync([up, down, up, alsoUp], cancel); // up twice: a redelivery inside one batch
+        await recorder.RecordRatingsAsync([down], cancel); // already journaled
+
+        var entries = await journal.ReadAsync(before + 1, 10, cancel);
+        Assert.Equal([up.FeedbackId, down.FeedbackId, alsoUp.FeedbackId], entries.Select(e => e.FeedbackId));
+        var payloads = entries.Select(e => JournalPayload.FromJson(e.Payload)).ToList();
+        // up: nothing rated yet; down: under up (earlier in the same batch); alsoUp: over down only (equal to up).
+        Assert.Equal([0, 1, 1], payloads.Select(p => p.Rankings.Count));
+        Assert.Equal(group[0].ResponseTokenIds, payloads[1].Rankings[0].Responses.Single(r => r.Tier == 0).TokenIds);
+        Assert.Equal(group[1].ResponseTokenIds, payloads[1].Rankings[0].Responses.Single(r => r.Tier == 1).TokenIds);
+        Assert.Equal(group[2].ResponseTokenIds, payloads[2].Rankings[0].Responses.Single(r => r.Tier == 0).TokenIds);
+        Assert.Equal(group[1].ResponseTokenIds, payloads[2].Rankings[0].Responses.Single(r => r.Tier == 1).TokenIds);
+        Assert.Equal([5, 1, 5], payloads.Select(p => p.Value ?? 0));
+        Assert.Equal(2, stats.Duplicates);
+        Assert.Equal(3, stats.Ratings);
+    }
+}
