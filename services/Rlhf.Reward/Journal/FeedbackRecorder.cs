@@ -45,7 +45,8 @@ public sealed class FeedbackRecorder(
     /// training round is due. A batch costs three Redis round trips whatever its size (the duplicate checks, the rollouts
     /// its rankings name, the appends, each pipelined), where one rating at a time cost two or three per rating: the
     /// journal's rate was bound by them. Entries are appended in the batch's order; if an append fails, the entries
-    /// before it that were appended still update the in-memory state, and the batch is retried (duplicates are skipped).
+    /// that were appended still update the in-memory state, then the error ends the batch, which is retried (entries
+    /// already journaled are skipped as duplicates).
     /// </summary>
     public async Task<bool> RecordRatingsAsync(IReadOnlyList<RatingSubmitted> batch, CancellationToken cancellationToken)
     {
