@@ -59,7 +59,9 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
         environment["Learner__QueuePrefix"] = Prefix;
         environment["Bus__RabbitMq__QuorumQueues"] = "false";
         environment["Reward__InstanceId"] = "deploy-test"; // names a scorer's own queue, deleted afterwards
-        environment["URLS"] = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
+        // Port 0: the service takes a free port and logs it ("Now listening on"). A port picked here and bound later by
+        // the child could be taken in between by another test's outgoing connection (seen once in a fresh clone).
+        environment["URLS"] = "http://127.0.0.1:0";
         return environment;
     }
 
@@ -75,7 +77,6 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
         foreach (var name in Services)
         {
             var environment = Localised(config.At("services", name)!);
-            urls[name] = environment["URLS"]!;
             var program = name.Split('-')[0]; // reward-scorer runs the reward service's program
             var start = DotnetChildProcess.StartInfo($"Rlhf.{char.ToUpperInvariant(program[0])}{program[1..]}.dll");
             foreach (var (key, value) in environment)
@@ -92,13 +93,40 @@ public sealed class ComposeServicesStartTests : IAsyncDisposable
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         foreach (var (name, process, log) in processes)
         {
+            var url = await ListeningUrlAsync(process, log, TimeSpan.FromSeconds(180));
+            Assert.True(url is not null, $"{name} logged no listening address (exited: {process.HasExited}):\n{Tail(log)}");
+            urls[name] = url;
             var probe = new Uri(config.At("services", name)!.Items("healthcheck", "test").Select(n => ((YamlScalarNode)n).Value!)
                 .Single(t => t.StartsWith("http://", StringComparison.Ordinal))).AbsolutePath;
             var ready = await WaitForAsync(http, process, $"{urls[name]}{probe}", TimeSpan.FromSeconds(180));
-            string Tail() { lock (log) return string.Join('\n', log.ToString().Split('\n').TakeLast(15)); }
-            Assert.True(ready, $"{name} did not answer 200 on {probe} (exited: {process.HasExited}):\n{Tail()}");
+            Assert.True(ready, $"{name} did not answer 200 on {probe} (exited: {process.HasExited}):\n{Tail(log)}");
             Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"{urls[name]}/health/live", TestContext.Current.CancellationToken)).StatusCode);
         }
+    }
+
+    static string Tail(StringBuilder log)
+    {
+        lock (log)
+            return string.Join('\n', log.ToString().Split('\n').TakeLast(15));
+    }
+
+    /// <summary>The address from the service's "Now listening on" line (text or JSON log), or null if it exits or the time runs out first.</summary>
+    static async Task<string?> ListeningUrlAsync(Process process, StringBuilder log, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < deadline)
+        {
+            string text;
+            lock (log)
+                text = log.ToString();
+            var line = text.Split('\n').FirstOrDefault(l => l.Contains("Now listening on", StringComparison.Ordinal));
+            if (line is not null && System.Text.RegularExpressions.Regex.Match(line, @"http://127\.0\.0\.1:[1-9][0-9]*") is { Success: true } found)
+                return found.Value;
+            if (process.HasExited)
+                return null;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        return null;
     }
 
     static async Task<bool> WaitForAsync(HttpClient http, Process process, string url, TimeSpan limit)
