@@ -217,22 +217,16 @@ public sealed class FeedbackRecorder(
         {
             if (await IsDuplicateAsync(feedbackId, cancellationToken))
                 return false;
-            return await CommitAsync(feedbackId, kind, groupId, await build(), recorded, cancellationToken);
+            var payload = await build();
+            if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
+                return false;
+            recorded(payload);
+            return rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))]);
         }
         finally
         {
             intake.Release();
         }
-    }
-
-    /// <summary>Appends the entry (the caller holds the intake gate), updates in-memory state and queues its rankings; false when another delivery got there first.</summary>
-    async Task<bool> CommitAsync(Guid feedbackId, string kind, string groupId, JournalPayload payload, Action<JournalPayload> recorded,
-        CancellationToken cancellationToken)
-    {
-        if (await AppendAsync(feedbackId, kind, groupId, payload, cancellationToken) is not { } seq)
-            return false;
-        recorded(payload);
-        return rewardModel.Add([.. payload.Rankings.Select(r => new JournalRanking(r, groupId, seq))]);
     }
 
     async Task<bool> IsDuplicateAsync(Guid feedbackId, CancellationToken cancellationToken)
