@@ -12,7 +12,7 @@ static class DemoCommand
         var target = new Option<double>("--target") { Description = "Stop when held-out greedy accuracy reaches this", DefaultValueFactory = _ => 0.9 };
         var minutes = new Option<double>("--minutes") { Description = "Time budget of the online loop", DefaultValueFactory = _ => 12 };
         var users = new Option<int>("--users") { Description = "Concurrent simulated chat users", DefaultValueFactory = _ => 4 };
-        var port = new Option<int>("--port") { Description = "Localhost port of the embedded services", DefaultValueFactory = _ => 5100 };
+        var port = new Option<int>("--port") { Description = "Localhost port of the embedded services (0: a free one)", DefaultValueFactory = _ => 5100 };
         var runs = new Option<string>("--runs") { Description = "Folder for run folders", DefaultValueFactory = _ => "runs" };
         var cache = new Option<string>("--cache") { Description = "Bootstrap checkpoint cache", DefaultValueFactory = _ => Path.Combine(".cache", "bootstrap") };
         var seed = new Option<int>("--seed") { Description = "Seed of bootstrap, users and labelers", DefaultValueFactory = _ => 1 };

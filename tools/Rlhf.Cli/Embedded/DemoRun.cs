@@ -13,6 +13,7 @@ using Spectre.Console;
 namespace Rlhf.Cli.Embedded;
 
 /// <summary>Settings of one demo run.</summary>
+/// <param name="Port">Localhost port of the embedded services; 0: a free port, printed once bound.</param>
 /// <param name="Labelers">Honest labelers, or sycophantic ones that part of the time prefer rambling over correct answers.</param>
 /// <param name="Canary">Put gate-passing candidates on a live canary (Generation:CanaryShare of the users) before promoting them.</param>
 /// <param name="ThumbsShare">Share of chat requests whose user thumbs the answer shown (the first candidate) up or down.</param>
@@ -150,6 +151,7 @@ public static class DemoRun
 
         await using var localServices = local;
         await app.StartAsync(cancellationToken);
+        url = app.Urls.First(); // the port it bound: --port 0 takes a free one
         var chatUrl = local?.Urls["Generation"] ?? url;
         var feedbackUrl = local?.Urls["Feedback"] ?? url;
         AnsiConsole.MarkupLine(local is null

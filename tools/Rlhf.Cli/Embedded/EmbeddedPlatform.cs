@@ -1,10 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
 using Rlhf.Dashboard;
+using Rlhf.Dashboard.Playground;
 using Rlhf.Feedback;
 using Rlhf.Generation;
 using Rlhf.Hosting;
@@ -29,7 +32,8 @@ public enum PlatformServices
 
 /// <summary>
 /// Every service in one process: the same Add*Service/Map*Api calls the separate hosts make, on MassTransit's
-/// in-memory transport and the in-memory stores, listening on a real localhost port.
+/// in-memory transport and the in-memory stores, listening on a real localhost port. With port 0 the host takes a free
+/// port when it starts; read it from <c>app.Urls</c> after <c>StartAsync</c>.
 /// </summary>
 public static class EmbeddedPlatform
 {
@@ -68,7 +72,11 @@ public static class EmbeddedPlatform
         if (services.HasFlag(PlatformServices.Feedback)) builder.AddFeedbackService();
         if (services.HasFlag(PlatformServices.Reward)) builder.AddRewardService();
         if (services.HasFlag(PlatformServices.Learner)) builder.AddLearnerService();
-        if (services.HasFlag(PlatformServices.Dashboard)) builder.AddDashboardService();
+        if (services.HasFlag(PlatformServices.Dashboard))
+        {
+            builder.AddDashboardService();
+            PlaygroundCallsBoundAddress(builder.Services, url);
+        }
         builder.SetServiceIdentity(ServiceIdentity.FromAssembly(services == 0 ? "rlhf-demo-observer" : $"rlhf-{services.ToString().ToLowerInvariant().Replace(", ", "+")}",
             typeof(EmbeddedPlatform).Assembly));
         if (events is not null)
@@ -86,6 +94,22 @@ public static class EmbeddedPlatform
         if (services.HasFlag(PlatformServices.Dashboard)) app.MapDashboardApi();
         return app;
     }
+
+    /// <summary>
+    /// The playground calls this host's own generation and feedback APIs. On port 0 (tests, <c>rlhf demo --port 0</c>) that
+    /// address is known only once Kestrel has bound it, so the playground's URLs that name this host take the bound address;
+    /// its options are first read by a request, after the start.
+    /// </summary>
+    static void PlaygroundCallsBoundAddress(IServiceCollection services, string url) =>
+        services.AddOptions<PlaygroundOptions>().PostConfigure<IServer>((playground, server) =>
+        {
+            if (server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() is not { } bound)
+                return;
+            if (playground.GenerationUrl == url)
+                playground.GenerationUrl = bound;
+            if (playground.FeedbackUrl == url)
+                playground.FeedbackUrl = bound;
+        });
 
     /// <summary>One event-log consumer per event type.</summary>
     sealed class EventLogRegistration(IServiceCollection services) : EventTypes.IVisitor
