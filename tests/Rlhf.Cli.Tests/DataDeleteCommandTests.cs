@@ -14,20 +14,21 @@ public sealed class DataDeleteCommandTests : IAsyncLifetime
 {
     const string AdminKey = "cli-delete-admin-key-9a1e";
     readonly string directory = Path.Combine(Path.GetTempPath(), $"rlhf-cli-delete-{Guid.NewGuid():N}");
-    readonly string url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
     Microsoft.AspNetCore.Builder.WebApplication app = null!;
+    string url = null!;
 
     static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
         Directory.CreateDirectory(directory);
-        app = EmbeddedPlatform.Build(url, directory, new Dictionary<string, string?>
+        app = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, new Dictionary<string, string?>
         {
             ["Operators:AllowAnonymous"] = "false",
             ["Operators:AdminKeys:cli-admin"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AdminKey))),
         }, "cli-delete-api-key", events: null, PlatformServices.Feedback);
         await app.StartAsync(Cancel);
+        url = app.Urls.First(); // port 0: the port the host bound, so no other process can take it first
     }
 
     public async ValueTask DisposeAsync()

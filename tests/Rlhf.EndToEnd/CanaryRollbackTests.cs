@@ -64,11 +64,10 @@ public sealed class CanaryRollbackTests : IDisposable
         var hosts = new List<WebApplication>();
         async Task<HttpClient> StartAsync(PlatformServices service)
         {
-            var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-            var host = EmbeddedPlatform.Build(url, directory, settings, ApiKey, events: null, service);
+            var host = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, ApiKey, events: null, service);
             hosts.Add(host);
             await host.StartAsync(Cancel);
-            return new HttpClient { BaseAddress = new Uri(url) };
+            return new HttpClient { BaseAddress = new Uri(host.Urls.First()) };
         }
 
         try

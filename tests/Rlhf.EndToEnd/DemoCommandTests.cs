@@ -22,7 +22,7 @@ public sealed class DemoCommandTests : IDisposable
     [Fact]
     public async Task Demo_runs_the_loop_and_writes_report_plots_and_event_log()
     {
-        var settings = new DemoSettings(TargetAccuracy: 1.0, Budget: TimeSpan.FromSeconds(75), Users: 4, Port: TestInfrastructure.ClosedPort(),
+        var settings = new DemoSettings(TargetAccuracy: 1.0, Budget: TimeSpan.FromSeconds(75), Users: 4, Port: 0,
             RunsDirectory: Path.Combine(root, "runs"), CacheDirectory: Path.Combine(root, "cache"), Seed: 3, LabelNoise: 0.1,
             LearnerBatch: 16, LocalInfra: false, BootstrapSteps: 10, CanaryMinFeedback: 8, GateMaxRegression: 0.5);
 
@@ -50,7 +50,7 @@ public sealed class DemoCommandTests : IDisposable
     [Fact]
     public async Task Demo_with_lora_publishes_adapter_versions_on_the_bootstrap_base()
     {
-        var settings = new DemoSettings(TargetAccuracy: 0.0, Budget: TimeSpan.FromMinutes(8), Users: 4, Port: TestInfrastructure.ClosedPort(),
+        var settings = new DemoSettings(TargetAccuracy: 0.0, Budget: TimeSpan.FromMinutes(8), Users: 4, Port: 0,
             RunsDirectory: Path.Combine(root, "runs"), CacheDirectory: Path.Combine(root, "cache"), Seed: 3, LabelNoise: 0.1,
             LearnerBatch: 16, LocalInfra: false, BootstrapSteps: 10, Canary: false, LoraRank: 4, GateMaxRegression: 0.5);
 

@@ -53,10 +53,9 @@ public sealed class FullLoopTests : IDisposable
     [Fact]
     public async Task Loop_runs_in_one_process_on_the_in_memory_transport()
     {
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        await using var app = EmbeddedPlatform.Build(url, directory, Settings(redisPrefix: null), ApiKey, events: null);
+        await using var app = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, Settings(redisPrefix: null), ApiKey, events: null);
         await app.StartAsync(TestContext.Current.CancellationToken);
-        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
 
         await RunLoopAsync(http, http);
     }
@@ -75,10 +74,10 @@ public sealed class FullLoopTests : IDisposable
         {
             foreach (var service in new[] { PlatformServices.Generation, PlatformServices.Feedback, PlatformServices.Reward, PlatformServices.Learner })
             {
-                urls[service] = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-                var host = EmbeddedPlatform.Build(urls[service], directory, settings, ApiKey, events: null, service);
+                var host = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, ApiKey, events: null, service);
                 hosts.Add(host);
                 await host.StartAsync(TestContext.Current.CancellationToken);
+                urls[service] = host.Urls.First();
             }
 
             using var generation = new HttpClient { BaseAddress = new Uri(urls[PlatformServices.Generation]) };

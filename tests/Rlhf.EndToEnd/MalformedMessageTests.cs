@@ -59,10 +59,9 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
         settings["Reward:ModelPath"] = Path.Combine(directory, "policy");
         settings["Reward:QueuePrefix"] = RewardPrefix;
         settings["Reward:Threads"] = "1";
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        app = EmbeddedPlatform.Build(url, directory, settings, "malformed-key", events: null, PlatformServices.Generation | PlatformServices.Learner | PlatformServices.Reward);
+        app = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, "malformed-key", events: null, PlatformServices.Generation | PlatformServices.Learner | PlatformServices.Reward);
         await app.StartAsync(ct);
-        Http = new HttpClient { BaseAddress = new Uri(url) };
+        Http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         Rabbit = await new ConnectionFactory { Uri = TestInfrastructure.RabbitMq }.CreateConnectionAsync("malformed-message-tests", ct);
 
         var deadline = DateTime.UtcNow.AddSeconds(60);

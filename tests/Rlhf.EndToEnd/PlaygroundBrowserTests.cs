@@ -58,10 +58,11 @@ public sealed class PlaygroundBrowserTests : IDisposable
     [Fact]
     public async Task Operator_chats_with_champion_and_canary_and_their_ranking_and_thumb_reach_the_reward_journal()
     {
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        await using var app = EmbeddedPlatform.Build(url, directory, Settings(), ApiKey, events: null,
+        // Port 0: the host binds a free port when it starts; the playground calls that bound address (EmbeddedPlatform).
+        await using var app = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, Settings(), ApiKey, events: null,
             PlatformServices.Generation | PlatformServices.Feedback | PlatformServices.Reward | PlatformServices.Dashboard);
         await app.StartAsync(Cancel);
+        var url = app.Urls.First();
         await ServeChampionAndCanaryAsync(app.Services, url);
 
         using var playwright = await Playwright.CreateAsync();

@@ -100,10 +100,9 @@ public sealed class PolicyRollbackTests : IAsyncLifetime
         settings["Generation:ModelPath"] = Path.Combine(directory, "policy");
         settings["Generation:MaxTokensLimit"] = "8";
         settings["Generation:DefaultMaxTokens"] = "8";
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        generation = EmbeddedPlatform.Build(url, directory, settings, "rollback-key", events: null, PlatformServices.Generation);
+        generation = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, "rollback-key", events: null, PlatformServices.Generation);
         await generation.StartAsync(TestContext.Current.CancellationToken);
-        http = new HttpClient { BaseAddress = new Uri(url) };
+        http = new HttpClient { BaseAddress = new Uri(generation.Urls.First()) };
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)

@@ -227,10 +227,9 @@ public sealed class SandboxReplayTests : IAsyncLifetime
         settings["Reward:TrainEvery"] = "4";
         settings["Reward:StepsPerRound"] = "2";
         settings["Reward:HeldOutShare"] = "0";
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        sandboxReward = EmbeddedPlatform.Build(url, directory, settings, "sandbox-key", events: null, PlatformServices.Reward);
+        sandboxReward = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, "sandbox-key", events: null, PlatformServices.Reward);
         await sandboxReward.StartAsync(Cancel);
-        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        using var http = new HttpClient { BaseAddress = new Uri(sandboxReward.Urls.First()) };
         await WaitForAsync(async () => (await http.GetAsync("/health/ready", Cancel)).StatusCode, status => status == HttpStatusCode.OK);
         var log = await ServiceLogFile.WaitForAsync(Path.Combine(directory, "services.log"), text => text.Contains("REPLAY SANDBOX", StringComparison.Ordinal), Cancel);
         Assert.Contains("REPLAY SANDBOX", log);

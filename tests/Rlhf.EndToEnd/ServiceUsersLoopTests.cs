@@ -73,9 +73,9 @@ public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixt
                     Assert.Equal("rlhf-archive", settings["Archive:Username"]);
                 }
 
-                urls[service] = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-                hosts[service] = EmbeddedPlatform.Build(urls[service], directory, settings, ApiKey, events: null, service);
+                hosts[service] = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, settings, ApiKey, events: null, service);
                 await hosts[service].StartAsync(Cancel);
+                urls[service] = hosts[service].Urls.First();
             }
 
             using var generation = new HttpClient { BaseAddress = new Uri(urls[PlatformServices.Generation]) };
@@ -114,12 +114,11 @@ public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixt
 
         // A dashboard given the feedback's credentials: the broker refuses it the dashboard's queues (its own log says so;
         // MassTransit's log is process-wide and may be another host's); the dashboard never gets ready.
-        var impostorUrl = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
-        await using (var impostor = EmbeddedPlatform.Build(impostorUrl, directory, Settings("feedback", "impostor.log"), ApiKey, events: null,
+        await using (var impostor = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, Settings("feedback", "impostor.log"), ApiKey, events: null,
                          PlatformServices.Dashboard))
         {
             await impostor.StartAsync(Cancel);
-            using var http = new HttpClient { BaseAddress = new Uri(impostorUrl) };
+            using var http = new HttpClient { BaseAddress = new Uri(impostor.Urls.First()) };
             const string refusal = "access to queue 'live-dashboard-";
             await Until(() => Task.FromResult(servers.RabbitMqLog().Contains(refusal, StringComparison.Ordinal)), "the broker's refusal of the dashboard's queues",
                 () => servers.RabbitMqLog()[^Math.Min(3000, servers.RabbitMqLog().Length)..]);

@@ -70,13 +70,12 @@ public sealed class UserDeletionLoopTests : IDisposable
     [Fact]
     public async Task A_user_deleted_mid_loop_leaves_no_content_anywhere_while_the_other_users_data_and_the_loop_stay()
     {
-        var url = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}";
         var eventsPath = Path.Combine(directory, "events.jsonl");
         Directory.CreateDirectory(directory);
         using var events = new EventLog(eventsPath);
-        await using var app = EmbeddedPlatform.Build(url, directory, Settings(), ApiKey, events);
+        await using var app = EmbeddedPlatform.Build("http://127.0.0.1:0", directory, Settings(), ApiKey, events);
         await app.StartAsync(Cancel);
-        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         var journal = app.Services.GetRequiredService<IFeedbackJournal>();
         var comments = app.Services.GetRequiredService<ICommentStore>();
         var rollouts = app.Services.GetRequiredService<IRolloutStore>();
