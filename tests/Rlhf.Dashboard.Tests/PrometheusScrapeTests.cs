@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Rlhf.Contracts;
@@ -31,7 +33,6 @@ public sealed class PrometheusScrapeTests
             .Publish(new RolloutScored(Guid.NewGuid(), "prometheus-test", 1, 1, 0.25f, DateTimeOffset.UtcNow), cancellation);
 
         var work = Directory.CreateTempSubdirectory("rlhf-prometheus-");
-        var port = TestInfrastructure.ClosedPort();
         var config = Path.Combine(work.FullName, "prometheus.yml");
         await File.WriteAllTextAsync(config, $"""
             global:
@@ -47,13 +48,18 @@ public sealed class PrometheusScrapeTests
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var argument in new[] { $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(work.FullName, "data")}",
-                     $"--web.listen-address=127.0.0.1:{port}" })
+                     "--web.listen-address=127.0.0.1:0" })
             start.ArgumentList.Add(argument);
         using var prometheus = Process.Start(start)!;
-        var log = prometheus.StandardError.ReadToEndAsync(cancellation);
+        var early = new StringBuilder();
+        Task<string> log;
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            // Port 0: Prometheus takes a free port and logs it. A port picked here and bound later by Prometheus could be
+            // taken in between by another test's outgoing connection.
+            var address = await ListeningAddressAsync(prometheus.StandardError, early, cancellation);
+            log = prometheus.StandardError.ReadToEndAsync(cancellation);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://{address}") };
             var value = await QueryUntilAsync(http, "rlhf_rollouts_scored_total{job=\"rlhf\"}", cancellation);
             var up = await QueryUntilAsync(http, "up{job=\"rlhf\"}", cancellation);
 
@@ -66,7 +72,32 @@ public sealed class PrometheusScrapeTests
             await prometheus.WaitForExitAsync(CancellationToken.None);
             work.Delete(recursive: true);
         }
-        Assert.DoesNotContain("error reading", await log, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("error reading", early + await log, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The address Prometheus bound, from its <c>msg="Listening on" address=...</c> line (its earlier "Start listening"
+    /// line names the configured port, 0); the lines read on the way are added to <paramref name="seen"/>.
+    /// </summary>
+    static async Task<string> ListeningAddressAsync(StreamReader log, StringBuilder seen, CancellationToken cancellation)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            while (await log.ReadLineAsync(limit.Token) is { } line)
+            {
+                seen.AppendLine(line);
+                if (Regex.Match(line, @"msg=""?Listening on""? address=(\S+:[1-9][0-9]*)") is { Success: true } found)
+                    return found.Groups[1].Value;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Prometheus logged no listening address within 60 s:\n{seen}");
+        }
+
+        throw new InvalidOperationException($"Prometheus exited without logging its listening address:\n{seen}");
     }
 
     /// <summary>The first sample of an instant query, once Prometheus has one (it scrapes every second).</summary>
