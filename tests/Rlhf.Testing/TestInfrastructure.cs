@@ -10,7 +10,11 @@ public static class TestInfrastructure
 
     public static string Redis { get; } = Environment.GetEnvironmentVariable("RLHF_TEST_REDIS") ?? "localhost:6379";
 
-    /// <summary>A local port nothing listens on (bound then released), for "dependency is down" tests.</summary>
+    /// <summary>
+    /// A local port nothing listens on (bound then released), for "dependency is down" tests. Not for a host to listen on:
+    /// another test's outgoing connection can take the port before the host binds it; a host listens on port 0 and the
+    /// test reads the port it bound (<c>app.Urls</c> after the start, or the child's "Now listening on" line).
+    /// </summary>
     public static int ClosedPort()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
