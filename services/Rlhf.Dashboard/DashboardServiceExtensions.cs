@@ -32,6 +32,7 @@ public static class DashboardServiceExtensions
         services.AddHostedService<OpenDashboardWarning>();
         services.AddSingleton(DashboardInstance.New());
         EventTypes.ForEach(new Watcher(services));
+        services.AddBusConsumer<RecentEventConsumer<RatingsSubmitted>, RecentEventConsumerDefinition<RatingsSubmitted>>();
         AddArchiveIndex(builder);
         return builder;
     }

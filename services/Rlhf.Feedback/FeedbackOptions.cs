@@ -56,6 +56,14 @@ public sealed class FeedbackOptions : IValidatableObject
     /// <summary>How long a publish may wait for the broker's confirm before the request is answered 503.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Group commit of ratings (<see cref="Publishing.RatingGroupCommit"/>): the ratings accepted while a publish is in
+    /// flight go out together, at most this many in one <c>RatingsSubmitted</c> message. 0 publishes each rating alone as
+    /// a <c>RatingSubmitted</c>, as before group commit (for consumers older than the batch message).
+    /// </summary>
+    [Range(0, 1000)]
+    public int RatingBatchLimit { get; set; } = 64;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var problem in Rlhf.Hosting.Authentication.HashedKeyRing.Problems(ApiKeys, $"{SectionName}:{nameof(ApiKeys)}"))

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rlhf.Feedback.Apis;
 using Rlhf.Feedback.Privacy;
+using Rlhf.Feedback.Publishing;
 using Rlhf.Feedback.Quotas;
 using Rlhf.Hosting;
 using Rlhf.Storage;
@@ -39,6 +40,7 @@ public static class FeedbackServiceExtensions
                     sp.GetRequiredService<IOptions<ReplayOptions>>().Value.KeyPrefixFor(redis), sp.GetRequiredService<TimeProvider>())
                 : new InMemoryClientQuota(sp.GetRequiredService<TimeProvider>());
         });
+        services.AddSingleton<RatingGroupCommit>();
         services.AddScoped<FeedbackIntake>();
         services.AddScoped<UserDataDeletion>();
         return builder;

@@ -59,6 +59,7 @@ public static class LearnerServiceExtensions
         if (builder.Configuration.GetValue<bool>($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.Canary)}:{nameof(CanaryOptions.Enabled)}"))
         {
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+            services.AddBusConsumer<RatingsSubmittedConsumer, RatingsSubmittedConsumerDefinition>();
             services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
             services.AddHostedService<CanaryDeadline>();
         }

@@ -62,6 +62,7 @@ public static class RewardServiceExtensions
             services.AddHostedService(sp => sp.GetRequiredService<JournalRetentionSweeper>());
             services.AddBusConsumer<RankingSubmittedConsumer, RankingSubmittedConsumerDefinition>();
             services.AddBusConsumer<RatingSubmittedConsumer, RatingSubmittedConsumerDefinition>();
+            services.AddBusConsumer<RatingsSubmittedConsumer, RatingsSubmittedConsumerDefinition>();
             services.AddBusConsumer<RegenerationSubmittedConsumer, RegenerationSubmittedConsumerDefinition>();
             services.AddBusConsumer<EditSubmittedConsumer, EditSubmittedConsumerDefinition>();
             services.AddBusConsumer<CommentSubmittedConsumer, CommentSubmittedConsumerDefinition>();

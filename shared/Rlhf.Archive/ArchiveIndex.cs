@@ -111,10 +111,8 @@ public sealed class ArchiveIndex(IConnectionMultiplexer redis, string keyPrefix,
         await ClaimAsync();
         var transaction = db.CreateTransaction();
         var indexed = 0;
-        foreach (var entry in batch)
+        foreach (var e in batch.SelectMany(entry => ArchiveIndexedEvent.Parse(entry)))
         {
-            if (ArchiveIndexedEvent.Parse(entry) is not { } e)
-                continue;
             indexed++;
             var member = Member(e.Offset);
             _ = transaction.SortedSetAddAsync(Key(TypeKey(e.Type)), member, e.Offset);

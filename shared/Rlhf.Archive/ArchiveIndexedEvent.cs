@@ -16,8 +16,12 @@ sealed record ArchiveIndexedEvent(
     IReadOnlyList<Guid> RolloutIds,
     long? PolicyVersion)
 {
-    /// <summary>The envelope's fields, or null when the body is not a JSON envelope (such an entry is skipped, not indexed).</summary>
-    public static ArchiveIndexedEvent? Parse(in ArchiveEntry entry)
+    /// <summary>
+    /// The envelope's fields: one event, or one per rating for ratings published together (<see cref="Contracts.RatingsSubmitted"/>,
+    /// all at the entry's offset, each with its own correlation id); none when the body is not a JSON envelope (such an
+    /// entry is skipped, not indexed).
+    /// </summary>
+    public static IReadOnlyList<ArchiveIndexedEvent> Parse(in ArchiveEntry entry)
     {
         JsonDocument document;
         try
@@ -26,13 +30,13 @@ sealed record ArchiveIndexedEvent(
         }
         catch (JsonException)
         {
-            return null;
+            return [];
         }
 
         using var _ = document;
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
-            return null;
+            return [];
         var urn = root.TryGetProperty("messageType", out var types) && types.ValueKind == JsonValueKind.Array && types.GetArrayLength() > 0
             ? types[0].GetString() ?? ""
             : "";
@@ -41,10 +45,30 @@ sealed record ArchiveIndexedEvent(
         DateTimeOffset? sent = root.TryGetProperty("sentTime", out var time) && time.ValueKind == JsonValueKind.String && time.TryGetDateTimeOffset(out var at)
             ? at
             : null;
+        var message = root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
+        if (type == nameof(Contracts.RatingsSubmitted) && message.ValueKind == JsonValueKind.Object
+            && message.TryGetProperty("ratings", out var ratings) && ratings.ValueKind == JsonValueKind.Array)
+        {
+            var carried = new List<ArchiveIndexedEvent>(ratings.GetArrayLength());
+            foreach (var item in ratings.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("rating", out var rating) || rating.ValueKind != JsonValueKind.Object)
+                    continue;
+                carried.Add(Of(entry.Offset, nameof(Contracts.RatingSubmitted), GuidOf(item, "correlationId") ?? correlation, sent, rating));
+            }
+
+            return carried;
+        }
+
+        return [Of(entry.Offset, type, correlation, sent, message)];
+    }
+
+    static ArchiveIndexedEvent Of(long offset, string type, Guid? correlation, DateTimeOffset? sent, JsonElement message)
+    {
         string? group = null;
         long? policy = null;
         var rollouts = new List<Guid>();
-        if (root.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
+        if (message.ValueKind == JsonValueKind.Object)
         {
             group = message.TryGetProperty("groupId", out var g) && g.ValueKind == JsonValueKind.String && g.GetString() is { Length: > 0 } named ? named : null;
             policy = message.TryGetProperty("policyVersion", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt64(out var v) ? v : null;
@@ -58,7 +82,7 @@ sealed record ArchiveIndexedEvent(
                                 rollouts.Add(ranked);
         }
 
-        return new ArchiveIndexedEvent(entry.Offset, type, correlation is { } c ? NormalizeCorrelation(c.ToString("D")) : null, sent, group,
+        return new ArchiveIndexedEvent(offset, type, correlation is { } c ? NormalizeCorrelation(c.ToString("D")) : null, sent, group,
             rollouts, policy);
     }
 

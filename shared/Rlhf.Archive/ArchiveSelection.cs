@@ -129,9 +129,11 @@ public static class ArchiveSelection
             stats.Read++;
             if (wanted is null || wanted.Contains(entry.Offset))
             {
-                var line = StreamArchiveReader.ToLine(entry.Body.Span, entry.Offset);
-                if (Matches(filter, line))
-                    yield return line;
+                foreach (var line in StreamArchiveReader.ToLines(entry.Body.Span, entry.Offset))
+                {
+                    if (Matches(filter, line))
+                        yield return line;
+                }
             }
 
             if (entry.Offset >= last)

@@ -27,13 +27,14 @@ public static class EventArchive
 
     /// <summary>
     /// Declares the stream and the event exchanges (fanout, durable, as MassTransit declares them) and binds each exchange
-    /// to the stream. Idempotent; a queue of that name declared with other arguments fails with PRECONDITION_FAILED (406).
+    /// to the stream, the exchanges of messages that carry events (<see cref="Contracts.EventTypes.Carriers"/>) included:
+    /// the archive keeps what was published, and its readers unpack carriers (<see cref="StreamArchiveReader.ToLines"/>). Idempotent; a queue of that name declared with other arguments fails with PRECONDITION_FAILED (406).
     /// </summary>
     public static async Task DeclareAsync(IChannel channel, EventArchiveOptions options, CancellationToken cancellationToken)
     {
         await channel.QueueDeclareAsync(options.QueueName, durable: true, exclusive: false, autoDelete: false,
             arguments: QueueArguments(options), cancellationToken: cancellationToken);
-        foreach (var type in EventTypes)
+        foreach (var type in Contracts.EventTypes.Published)
         {
             var exchange = ExchangeName(type);
             await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);

@@ -51,7 +51,7 @@ sealed class EventArchiveDeclaration(ArchiveBroker broker, IOptions<EventArchive
         {
             await EventArchive.DeclareAsync(broker, options, cancellationToken);
             logger.LogInformation("Event archive stream {Queue} bound to {Count} event exchanges (max age {MaxAge}, max {MaxLengthBytes} bytes)",
-                options.QueueName, EventArchive.EventTypes.Count, options.MaxAge, options.MaxLengthBytes);
+                options.QueueName, Contracts.EventTypes.Published.Count, options.MaxAge, options.MaxLengthBytes);
             return true;
         }
         catch (OperationInterruptedException error) when (error.ShutdownReason?.ReplyCode == 406)

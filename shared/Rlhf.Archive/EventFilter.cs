@@ -61,7 +61,7 @@ public sealed record EventFilter
 
     /// <summary>
     /// <see cref="IsErased"/> for one line in the event log's layout (what <c>archive dump</c> writes and
-    /// <see cref="StreamArchiveReader.ToLine"/> makes of a broker message); a line that is not one is malformed input.
+    /// <see cref="StreamArchiveReader.ToLines"/> makes of a broker message); a line that is not one is malformed input.
     /// </summary>
     public bool IsErasedLine(string line)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using MassTransit.Serialization;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using Rlhf.Contracts;
 
 namespace Rlhf.Archive;
 
@@ -32,14 +33,65 @@ public static class StreamArchiveReader
         var read = 0;
         while (await stream.ReadAsync(idle, cancellationToken) is { } entry)
         {
-            yield return ToLine(entry.Body.Span, entry.Offset);
+            foreach (var line in ToLines(entry.Body.Span, entry.Offset))
+                yield return line;
             if (++read == max)
                 yield break;
         }
     }
 
+    static readonly string CarrierUrn = $"urn:message:{EventArchive.ExchangeName(typeof(RatingsSubmitted))}";
+    static readonly string RatingUrn = $"urn:message:{EventArchive.ExchangeName(typeof(RatingSubmitted))}";
+
+    /// <summary>
+    /// The JSONL lines of one MassTransit JSON envelope: one line, except for ratings published together
+    /// (<see cref="RatingsSubmitted"/>), which become one <c>RatingSubmitted</c> line per rating, each with its feedback id as
+    /// message id and its own correlation id, all at the entry's stream offset.
+    /// </summary>
+    public static IReadOnlyList<string> ToLines(ReadOnlySpan<byte> body, long? offset)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body.ToArray());
+        }
+        catch (JsonException)
+        {
+            return [ToLine(body, offset)];
+        }
+
+        using var _ = document;
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messageType", out var types) || types.ValueKind != JsonValueKind.Array
+            || types.GetArrayLength() == 0 || types[0].GetString() != CarrierUrn
+            || !root.TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.Object
+            || !message.TryGetProperty("ratings", out var ratings) || ratings.ValueKind != JsonValueKind.Array)
+            return [ToLine(body, offset)];
+
+        DateTime? sentTime = root.TryGetProperty("sentTime", out var sent) && sent.ValueKind == JsonValueKind.String && sent.TryGetDateTime(out var time)
+            ? time.ToUniversalTime()
+            : null;
+        var lines = new List<string>(ratings.GetArrayLength());
+        foreach (var carried in ratings.EnumerateArray())
+        {
+            var rating = carried.ValueKind == JsonValueKind.Object && carried.TryGetProperty("rating", out var r) ? r : default;
+            lines.Add(JsonSerializer.Serialize(new
+            {
+                type = nameof(RatingSubmitted),
+                messageId = rating.ValueKind == JsonValueKind.Object ? Guid(rating, "feedbackId") : null,
+                correlationId = (carried.ValueKind == JsonValueKind.Object ? Guid(carried, "correlationId") : null) ?? Guid(root, "correlationId"),
+                sentTime,
+                message = rating.ValueKind == JsonValueKind.Object ? Normalize(RatingUrn, rating) : carried.Clone(),
+                conversationId = Guid(root, "conversationId"),
+                streamOffset = offset,
+            }, Web));
+        }
+
+        return lines;
+    }
+
     /// <summary>One JSONL line from a MassTransit JSON envelope; a body that is not one keeps its raw JSON under <c>message</c>.</summary>
-    public static string ToLine(ReadOnlySpan<byte> body, long? offset)
+    static string ToLine(ReadOnlySpan<byte> body, long? offset)
     {
         JsonDocument document;
         try

@@ -34,6 +34,16 @@ public static class EventTypes
 
     public static IReadOnlyList<Type> All { get; } = Collect();
 
+    /// <summary>
+    /// Messages that carry several events of one type (<see cref="RatingsSubmitted"/>: ratings published together). They
+    /// are not events themselves (not in <see cref="All"/>): the archive stores them as published, and everything that
+    /// shows or reads events unpacks them into the events they carry.
+    /// </summary>
+    public static IReadOnlyList<Type> Carriers { get; } = [typeof(RatingsSubmitted)];
+
+    /// <summary>Every message type published to an exchange of its own: <see cref="All"/> and <see cref="Carriers"/>.</summary>
+    public static IReadOnlyList<Type> Published { get; } = [.. All, .. Carriers];
+
     /// <summary>The type names (<c>RolloutGenerated</c>...), as event logs and filters spell them.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. All.Select(t => t.Name)];
 

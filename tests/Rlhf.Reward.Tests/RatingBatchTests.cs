@@ -40,4 +40,31 @@ public sealed class RatingBatchTests
         Assert.Equal(2, stats.Duplicates);
         Assert.Equal(3, stats.Ratings);
     }
+
+    [Fact]
+    public async Task Ratings_published_together_are_journaled_like_the_same_ratings_published_alone()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var host = new RewardTestHost(new Dictionary<string, string?> { ["Reward:TrainEvery"] = "1000", ["Reward:PointwiseLossWeight"] = "0" });
+        var group = await host.SeedGroupAsync("good", "bad", "fine");
+        var journal = host.Services.GetRequiredService<IFeedbackJournal>();
+        var stats = host.Services.GetRequiredService<RewardStats>();
+        var before = await journal.LengthAsync(cancel);
+        RatingSubmitted Thumb(int rollout, int value) =>
+            new(Guid.NewGuid(), group[rollout].RolloutId, group[rollout].GroupId, RatingScale.Thumbs, value, "r", "tests", DateTimeOffset.UtcNow);
+        var up = Thumb(0, 1);
+        var down = Thumb(1, 0);
+        var alsoUp = Thumb(2, 1);
+
+        await host.Bus.Publish(new RatingsSubmitted([new(up, Guid.NewGuid()), new(down, null), new(alsoUp, Guid.NewGuid())]), cancel);
+        await host.Consumed.WaitForAsync<RatingSubmitted>(r => r.FeedbackId == alsoUp.FeedbackId);
+        await host.Bus.Publish(down, cancel); // the same rating again, alone: a duplicate
+        await host.Consumed.WaitForCountAsync<RatingSubmitted>(2, r => r.FeedbackId == down.FeedbackId);
+
+        var entries = await journal.ReadAsync(before + 1, 10, cancel);
+        Assert.Equal([up.FeedbackId, down.FeedbackId, alsoUp.FeedbackId], entries.Select(e => e.FeedbackId));
+        Assert.Equal([0, 1, 1], entries.Select(e => JournalPayload.FromJson(e.Payload).Rankings.Count));
+        Assert.Equal(3, stats.Ratings);
+        Assert.Equal(1, stats.Duplicates);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rlhf.Contracts;
 using Xunit;
 
 namespace Rlhf.Testing;
@@ -23,12 +24,19 @@ public sealed class MessageLog
 
     static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>
+    /// Records <paramref name="message"/>; ratings published together (<see cref="RatingsSubmitted"/>) are recorded as the
+    /// ratings they carry, each with its feedback id as message id, as consumers see them.
+    /// </summary>
     public void Add(object message, Guid? messageId = null, Guid? correlationId = null)
     {
         TaskCompletionSource signal;
         lock (gate)
         {
-            messages.Add(new Recorded<object>(message, messageId, correlationId));
+            if (message is RatingsSubmitted carrier)
+                messages.AddRange(carrier.Ratings.Select(r => new Recorded<object>(r.Rating, r.Rating.FeedbackId, r.CorrelationId ?? correlationId)));
+            else
+                messages.Add(new Recorded<object>(message, messageId, correlationId));
             signal = added;
             added = NewSignal();
         }

@@ -28,8 +28,21 @@ public sealed class RecentEvents(int capacity = 2_000)
     {
         if (context.Message is UserDataDeleted deleted)
             Forget(deleted);
-        var view = new EventView(typeof(T).Name, context.MessageId, context.CorrelationId, context.SentTime,
-            JsonSerializer.SerializeToElement(context.Message, Json));
+        if (context.Message is RatingsSubmitted carrier)
+        {
+            // Ratings published together are shown as the ratings they are.
+            foreach (var carried in carrier.Ratings)
+                Add(new EventView(nameof(RatingSubmitted), carried.Rating.FeedbackId, carried.CorrelationId, context.SentTime,
+                    JsonSerializer.SerializeToElement(carried.Rating, Json)));
+            return;
+        }
+
+        Add(new EventView(typeof(T).Name, context.MessageId, context.CorrelationId, context.SentTime,
+            JsonSerializer.SerializeToElement(context.Message, Json)));
+    }
+
+    void Add(EventView view)
+    {
         lock (gate)
         {
             if (IsErased(view))

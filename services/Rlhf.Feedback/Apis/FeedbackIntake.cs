@@ -4,7 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Rlhf.Contracts;
 using Rlhf.Feedback.Identity;
+using Rlhf.Feedback.Publishing;
 using Rlhf.Feedback.Quotas;
 using Rlhf.Hosting;
 using Rlhf.Storage;
@@ -26,6 +28,7 @@ public sealed record FeedbackAccepted(Guid FeedbackId, string Status);
 /// </summary>
 public sealed class FeedbackIntake(
     IPublishEndpoint publisher,
+    RatingGroupCommit ratingGroupCommit,
     IRolloutStore rollouts,
     IClaimStore claims,
     IIdempotencyStore idempotency,
@@ -166,43 +169,57 @@ public sealed class FeedbackIntake(
         }
     }
 
-    /// <summary>Null once the broker confirmed the message; a 503 when it failed or did not confirm in time.</summary>
+    /// <summary>
+    /// Null once the broker confirmed the message; a 503 when it failed or did not confirm in time. Ratings go out by
+    /// group commit (<see cref="RatingGroupCommit"/>) unless <see cref="FeedbackOptions.RatingBatchLimit"/> is 0.
+    /// </summary>
     async Task<EdgeError?> PublishAsync<TEvent>(TEvent message, Submission submission, HttpContext http, TimeSpan timeout)
         where TEvent : class
     {
         var correlationId = CorrelationId.Get(http);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        deadline.CancelAfter(timeout);
+        var grouped = message is RatingSubmitted && options.Value.RatingBatchLimit > 0;
+        var published = grouped ? nameof(RatingsSubmitted) : typeof(TEvent).Name;
         try
         {
-            // WaitAsync bounds the wait even if the transport ignores the token while it reconnects.
-            // Mandatory: with no queue bound to the event's exchange (reward not deployed yet, a renamed queue) RabbitMQ
-            // returns the message instead of confirming it, and the publish fails here instead of dropping it after a 202.
-            await publisher.Publish(message, context =>
-                {
-                    context.MessageId = submission.FeedbackId;
-                    context.CorrelationId = correlationId;
-                    context.Mandatory = true;
-                }, deadline.Token)
-                .WaitAsync(timeout, http.RequestAborted);
+            if (grouped)
+                await ratingGroupCommit.PublishAsync((message as RatingSubmitted)!, correlationId, timeout, http.RequestAborted);
+            else
+                await PublishAloneAsync(message, submission, correlationId, http.RequestAborted, timeout);
             return null;
         }
         catch (MessageReturnedException error) when (!http.RequestAborted.IsCancellationRequested)
         {
             logger.LogError(error, "The broker returned {FeedbackKind} {FeedbackId} as unroutable (no queue bound to its exchange); answered 503",
-                typeof(TEvent).Name, submission.FeedbackId);
+                published, submission.FeedbackId);
             return FeedbackProblem.Unavailable(
-                $"No consumer queue is bound for {typeof(TEvent).Name} on the message broker, so the feedback could not be delivered; nothing was accepted. Retry later.",
+                $"No consumer queue is bound for {published} on the message broker, so the feedback could not be delivered; nothing was accepted. Retry later.",
                 RetryAfterUnavailable);
         }
         catch (Exception error) when (!http.RequestAborted.IsCancellationRequested)
         {
             logger.LogWarning(error, "Publishing {FeedbackKind} {FeedbackId} failed or was not confirmed within {Timeout}; answered 503",
-                typeof(TEvent).Name, submission.FeedbackId, timeout);
+                published, submission.FeedbackId, timeout);
             return FeedbackProblem.Unavailable(
                 $"The message broker did not confirm the feedback within {timeout.TotalSeconds:0.###} s; nothing was accepted. Retry with the same request.",
                 RetryAfterUnavailable);
         }
+    }
+
+    async Task PublishAloneAsync<TEvent>(TEvent message, Submission submission, Guid correlationId, CancellationToken aborted, TimeSpan timeout)
+        where TEvent : class
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        deadline.CancelAfter(timeout);
+        // WaitAsync bounds the wait even if the transport ignores the token while it reconnects.
+        // Mandatory: with no queue bound to the event's exchange (reward not deployed yet, a renamed queue) RabbitMQ
+        // returns the message instead of confirming it, and the publish fails here instead of dropping it after a 202.
+        await publisher.Publish(message, context =>
+            {
+                context.MessageId = submission.FeedbackId;
+                context.CorrelationId = correlationId;
+                context.Mandatory = true;
+            }, deadline.Token)
+            .WaitAsync(timeout, aborted);
     }
 
     static IResult Replay(HttpContext http, string key, string requestHash, IdempotencyRecord existing)

@@ -91,7 +91,11 @@ public static class DeadLetterScrub
         return new QueueResult(deadLetter, Found: true, deliveries.Count, deliveries.Count(d => d.Erased));
     }
 
-    /// <summary>True when the dead-lettered body (a MassTransit envelope) is an event a tombstone covers; a body that is not one is kept.</summary>
+    /// <summary>
+    /// True when the dead-lettered body (a MassTransit envelope) is an event a tombstone covers; a body that is not one is
+    /// kept. Ratings published together are one message: it is erased when a tombstone covers any of them (erasure wins
+    /// over the other ratings it carried, which are dead letters already).
+    /// </summary>
     public static bool IsErased(EventFilter filter, ReadOnlySpan<byte> body) =>
-        filter.IsErasedLine(StreamArchiveReader.ToLine(body, offset: null));
+        StreamArchiveReader.ToLines(body, offset: null).Any(filter.IsErasedLine);
 }

@@ -12,6 +12,16 @@ public sealed class RatingSubmittedConsumer(CanaryMonitor monitor) : IConsumer<R
     public Task Consume(ConsumeContext<RatingSubmitted> context) => monitor.RecordAsync(context.Message, context, context.CancellationToken);
 }
 
+/// <summary>Ratings published together (<see cref="RatingsSubmitted"/>), each counted as if it had come alone.</summary>
+public sealed class RatingsSubmittedConsumer(CanaryMonitor monitor) : IConsumer<RatingsSubmitted>
+{
+    public async Task Consume(ConsumeContext<RatingsSubmitted> context)
+    {
+        foreach (var rating in context.Message.Events)
+            await monitor.RecordAsync(rating, context, context.CancellationToken);
+    }
+}
+
 /// <summary>Queue <c>{prefix}-canary-ratings</c>.</summary>
 public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<RatingSubmittedConsumer>
 {
@@ -23,5 +33,19 @@ public sealed class RatingSubmittedConsumerDefinition : ConsumerDefinition<Ratin
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<RatingSubmittedConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000));
+}
+
+/// <summary>Queue <c>{prefix}-canary-rating-batches</c>.</summary>
+public sealed class RatingsSubmittedConsumerDefinition : ConsumerDefinition<RatingsSubmittedConsumer>
+{
+    public RatingsSubmittedConsumerDefinition(IOptions<LearnerOptions> options)
+    {
+        EndpointName = QueueNames.Shared(options.Value.QueuePrefix, "canary-rating-batches");
+        ConcurrentMessageLimit = 2;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<RatingsSubmittedConsumer> consumerConfigurator, IRegistrationContext context) =>
         endpointConfigurator.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000));
 }

@@ -29,6 +29,16 @@ public sealed class RatingSubmittedConsumer(RewardPipeline pipeline) : IConsumer
 }
 
 /// <summary>
+/// Ratings the feedback service published together (<see cref="RatingsSubmitted"/>, its group commit): journaled as one
+/// batch, exactly as the same ratings consumed one message each would be (duplicates skipped by feedback id).
+/// </summary>
+public sealed class RatingsSubmittedConsumer(RewardPipeline pipeline) : IConsumer<RatingsSubmitted>
+{
+    public Task Consume(ConsumeContext<RatingsSubmitted> context) =>
+        pipeline.AddRatingsAsync([.. context.Message.Events], context.CancellationToken);
+}
+
+/// <summary>
 /// Feedback is irreplaceable, so a Redis restart or failover must not push it to the <c>_error</c> queue: transient
 /// errors are retried with exponential back-off for about two minutes (the message stays unacknowledged); errors that
 /// another try cannot fix (bad data) go to the <c>_error</c> queue at once, for <c>rlhf errors</c>.
@@ -47,6 +57,10 @@ public static class StorageRetry
 /// <summary>Queue <c>{prefix}-ranking-submitted</c>.</summary>
 public sealed class RankingSubmittedConsumerDefinition(IOptions<RewardOptions> options)
     : FeedbackConsumerDefinition<RankingSubmittedConsumer>(options, QueueNames.Of<RankingSubmitted>());
+
+/// <summary>Queue <c>{prefix}-ratings-submitted</c>: one batch at a time, in queue order (journal order is training order).</summary>
+public sealed class RatingsSubmittedConsumerDefinition(IOptions<RewardOptions> options)
+    : FeedbackConsumerDefinition<RatingsSubmittedConsumer>(options, QueueNames.Of<RatingsSubmitted>());
 
 /// <summary>
 /// Queue <c>{prefix}-rating-submitted</c>: batches of up to 64 ratings or what arrived within 10 ms of the first, one batch

@@ -99,6 +99,9 @@ public sealed class LoopMetrics : IPublishObserver, IConsumeObserver
                 latestCanary = canary;
                 canaryConclusions.Add(1, Tag("outcome", canary.Outcome.ToString()));
                 break;
+            case RatingsSubmitted carrier:
+                feedbackPublished.Add(carrier.Ratings.Count, Tag("kind", "rating"));
+                break;
             case RankingSubmitted or RatingSubmitted or DemonstrationSubmitted:
                 feedbackPublished.Add(1, Tag("kind", message.GetType().Name.Replace("Submitted", "", StringComparison.Ordinal).ToLowerInvariant()));
                 break;

@@ -83,6 +83,7 @@ public static class EmbeddedPlatform
         {
             builder.Services.AddSingleton(events);
             EventTypes.ForEach(new EventLogRegistration(builder.Services));
+            builder.Services.AddBusConsumer<EventLogConsumer<RatingsSubmitted>, EventLogConsumerDefinition<RatingsSubmitted>>();
         }
 
         var app = builder.Build();

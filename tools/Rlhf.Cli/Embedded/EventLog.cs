@@ -37,13 +37,26 @@ public sealed class EventLog : IDisposable
 
     public void Append<T>(ConsumeContext<T> context) where T : class
     {
+        if (context.Message is RatingsSubmitted carrier)
+        {
+            // Ratings published together are logged as the ratings they are, one line each, as replay and export read them.
+            foreach (var carried in carrier.Ratings)
+                Append(nameof(RatingSubmitted), carried.Rating.FeedbackId, carried.CorrelationId, context.SentTime, carried.Rating);
+            return;
+        }
+
+        Append(typeof(T).Name, context.MessageId, context.CorrelationId, context.SentTime, context.Message);
+    }
+
+    void Append(string type, Guid? messageId, Guid? correlationId, DateTime? sentTime, object message)
+    {
         var line = JsonSerializer.Serialize(new
         {
-            type = typeof(T).Name,
-            messageId = context.MessageId,
-            correlationId = context.CorrelationId,
-            sentTime = context.SentTime,
-            message = context.Message,
+            type,
+            messageId,
+            correlationId,
+            sentTime,
+            message,
         }, Json);
         if (redactContent)
             line = Rlhf.Archive.ContentRedaction.RedactLine(line);
