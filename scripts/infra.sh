@@ -498,7 +498,7 @@ rabbit_queues() {
   case "$1" in
     generation) echo 'generation-.+' ;;
     feedback) echo '' ;;
-    reward) echo '([a-z0-9-]+-)?(ranking-submitted|rating-submitted|comment-submitted|regeneration-submitted|reward-edits|rollout-generated|user-data-deleted|reward-scorer-.+)' ;;
+    reward) echo '([a-z0-9-]+-)?(ranking-submitted|rating-submitted|ratings-submitted|comment-submitted|regeneration-submitted|reward-edits|rollout-generated|user-data-deleted|reward-scorer-.+)' ;;
     learner) echo 'learner-.+' ;;
     dashboard) echo 'live-dashboard-.+' ;;
   esac

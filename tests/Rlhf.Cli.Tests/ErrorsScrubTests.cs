@@ -91,10 +91,16 @@ public sealed class ErrorsScrubTests : IAsyncLifetime
                 "tests", now), now), false),
             ("rating-of-alices-answer", Envelope(Guid.NewGuid(), new RatingSubmitted(Guid.NewGuid(), a2, "chatcmpl-unknown", RatingScale.Stars, 4, bob, "tests", now),
                 now), true),
+            // Ratings published together: one message, removed when any rating it carries is the deleted user's.
+            ("ratings-by-bob-and-alice", Envelope(Guid.NewGuid(), new RatingsSubmitted([
+                new(new RatingSubmitted(Guid.NewGuid(), b2, bobGroup, RatingScale.Thumbs, 0, bob, "tests", now), null),
+                new(new RatingSubmitted(Guid.NewGuid(), b1, bobGroup, RatingScale.Thumbs, 1, alice, "tests", now), Guid.NewGuid())]), now), true),
+            ("ratings-by-bob", Envelope(Guid.NewGuid(), new RatingsSubmitted([
+                new(new RatingSubmitted(Guid.NewGuid(), b2, bobGroup, RatingScale.Stars, 2, bob, "tests", now), null)]), now), false),
         };
         foreach (var (messageId, body, _) in messages)
             await PublishAsync(messageId, body);
-        await WaitForCountAsync(6);
+        await WaitForCountAsync(8);
         await new RedisErasureStore(redis, prefix).RecordAsync(new UserErasure(alice, now.AddSeconds(1), [aliceGroup], [a1, a2]), Cancel);
 
         var output = new StringWriter();
@@ -103,15 +109,15 @@ public sealed class ErrorsScrubTests : IAsyncLifetime
             yes: true, confirm: null, output, error, Cancel);
 
         Assert.True(code == 0, error.ToString());
-        Assert.Contains($"{Queue}: 3 of 6 message(s) removed (deleted users), 3 kept in order.", output.ToString());
+        Assert.Contains($"{Queue}: 4 of 8 message(s) removed (deleted users), 4 kept in order.", output.ToString());
         Assert.Contains($"rlhf-scrubtest-absent-{id}_error: not found (skipped).", output.ToString());
 
         // Again: nothing more to remove, the order unchanged.
-        await WaitForCountAsync(3);
+        await WaitForCountAsync(4);
         var again = new StringWriter();
         Assert.Equal(0, await ErrorsCommand.ScrubAsync(TestInfrastructure.RabbitMq, TestInfrastructure.Redis, prefix, [Queue], yes: true, confirm: null, again,
             error, Cancel));
-        Assert.Contains($"{Queue}: 0 of 3 message(s) removed", again.ToString());
+        Assert.Contains($"{Queue}: 0 of 4 message(s) removed", again.ToString());
         Assert.Equal(messages.Where(m => !m.Erased).Select(m => m.Id), await DrainIdsAsync());
     }
 

@@ -41,6 +41,27 @@ public sealed class RecentEventsTests
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, badLimit.StatusCode);
     }
 
+    [Fact]
+    public async Task Ratings_published_together_are_listed_as_the_ratings_they_carry()
+    {
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("Bus:Transport", "InMemory"));
+        using var client = factory.CreateClient();
+        var bus = factory.Services.GetRequiredService<IBus>();
+        RatingSubmitted Rating(int value) =>
+            new(Guid.NewGuid(), Guid.NewGuid(), "chatcmpl-carried", RatingScale.Thumbs, value, $"rater-{value}", "app", DateTimeOffset.UtcNow);
+        var (down, up) = (Rating(0), Rating(1));
+        var correlation = Guid.NewGuid();
+
+        await bus.Publish(new RatingsSubmitted([new CarriedRating(down, correlation), new CarriedRating(up, null)]), TestContext.Current.CancellationToken);
+        var events = await WaitForAsync(client, e => e.GetArrayLength() == 2);
+        var found = JsonDocument.Parse(await client.GetStringAsync($"/v1/dashboard/events?search={correlation}", TestContext.Current.CancellationToken)).RootElement;
+
+        Assert.Equal(2, events.GetArrayLength());
+        Assert.All(events.EnumerateArray(), e => Assert.Equal(nameof(RatingSubmitted), e.GetProperty("type").GetString()));
+        Assert.Equal(new[] { up.FeedbackId, down.FeedbackId }, events.EnumerateArray().Select(e => e.GetProperty("messageId").GetGuid()));
+        Assert.Equal(down.FeedbackId, Assert.Single(found.EnumerateArray()).GetProperty("message").GetProperty("feedbackId").GetGuid());
+    }
+
     static RolloutGenerated Rollout(string groupId, string userId, DateTimeOffset createdAt) => new(Guid.NewGuid(), groupId, 0, 1, 0,
         $"<user>secret of {userId}</user>", [1], $"answer for {userId}", [2], [-0.1f], "stop", new SamplingParameters(1, 1, 0, 8, null, []), "app", userId, createdAt);
 

@@ -85,7 +85,9 @@ public sealed class CanaryRollbackTests : IDisposable
             await PostAsync(feedback, "/v1/feedback/rankings", new { group_id = first["id"]!.GetValue<string>(), ranking = new[] { new[] { ids[0] }, new[] { ids[1], ids[2] }, new[] { ids[3] } }, rater_id = "e2e" });
             await WaitUntilAsync(async () => await CanaryOfAsync(replicaA) == 1 && await CanaryOfAsync(replicaB) == 1);
 
-            // Users rate what they were shown: the canary's answers down, the champion's up, until the learner decides.
+            // Users rate what they were shown: every canary's answers down, the champion's up, until the learner rolled
+            // v1 back and neither replica serves it. (The learner keeps training, so a later candidate can go on canary
+            // while this runs; it is rated down too, so nothing but v0 is ever promoted.)
             var seen = new HashSet<string>();
             var rated = 0;
             await WaitUntilAsync(async () =>
@@ -94,9 +96,11 @@ public sealed class CanaryRollbackTests : IDisposable
                 var reply = await ChatAsync(replica, $"user-{rated}");
                 seen.Add(reply["system_fingerprint"]!.GetValue<string>());
                 var rollout = reply["choices"]![0]!["rollout_id"]!.GetValue<string>();
-                var thumb = reply["system_fingerprint"]!.GetValue<string>() == "policy-v1" ? 0 : 1;
+                var thumb = reply["system_fingerprint"]!.GetValue<string>() == "policy-v0" ? 1 : 0;
                 await PostAsync(feedback, "/v1/feedback/ratings", new { rollout_id = rollout, scale = "thumbs", value = thumb, rater_id = $"rater-{rated++}" });
-                return await CanaryOfAsync(replicaA) is null && await CanaryOfAsync(replicaB) is null;
+                var rejected = JsonNode.Parse(await learner.GetStringAsync("/v1/models/versions", Cancel))!["policy"]!["rejected"]!.AsArray()
+                    .Any(r => r!["version"]!.GetValue<long>() == 1);
+                return rejected && await CanaryOfAsync(replicaA) != 1 && await CanaryOfAsync(replicaB) != 1;
             });
 
             Assert.Contains("policy-v1", seen);

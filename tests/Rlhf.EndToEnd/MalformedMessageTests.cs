@@ -87,7 +87,7 @@ public sealed class BrokerServicesFixture : IAsyncLifetime
         if (Rabbit is not null)
         {
             var queues = new[] { "rollout-scored", "demonstrations", "policy-rollback" }.Select(e => $"{LearnerPrefix}-{e}")
-                .Concat(new[] { "ranking-submitted", "rating-submitted", "rollout-generated" }.Select(e => $"{RewardPrefix}-{e}"))
+                .Concat(new[] { "ranking-submitted", "rating-submitted", "ratings-submitted", "rollout-generated" }.Select(e => $"{RewardPrefix}-{e}"))
                 .Append(PolicyUpdatedQueue);
             foreach (var queue in queues)
             {

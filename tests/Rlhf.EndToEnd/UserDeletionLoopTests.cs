@@ -144,6 +144,13 @@ public sealed class UserDeletionLoopTests : IDisposable
         var notDeletions = await DashboardMessagesAsync(http);
         Assert.DoesNotContain(notDeletions, m => m.Contains(alice) || m.Contains(aliceGroup) || aliceIds.Any(m.Contains));
         Assert.Contains(notDeletions, m => m.Contains(bobGroup2));
+
+        // A thumbs travels with the ratings published with it (group commit); the event log has it as its own line.
+        using var thumbs = await PostFeedbackAsync(http, "ratings", new { rollout_id = bobIds2[0], scale = "thumbs", value = 1, rater_id = "carol" });
+        Assert.Equal(HttpStatusCode.Accepted, thumbs.StatusCode);
+        var thumbsId = JsonNode.Parse(await thumbs.Content.ReadAsStringAsync(Cancel))!["feedback_id"]!.GetValue<string>();
+        await Until(() => Task.FromResult(Flushed(events, eventsPath).Split('\n').Any(line =>
+            line.Contains("\"type\":\"RatingSubmitted\"") && line.Contains($"\"messageId\":\"{thumbsId}\""))), "the thumbs as a RatingSubmitted line");
     }
 
     /// <summary>The messages of the dashboard's recent events, but the deletions (which name the ids they deleted).</summary>

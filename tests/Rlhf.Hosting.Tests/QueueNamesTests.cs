@@ -41,9 +41,13 @@ public sealed class QueueNamesTests
         var events = typeof(RolloutGenerated).Assembly.GetTypes()
             .Where(t => t.Namespace == "Rlhf.Contracts" && t.IsClass && !t.IsAbstract && t.Name.EndsWith("ed", StringComparison.Ordinal))
             .Select(t => t.Name)
+            .Where(name => EventTypes.Carriers.All(c => c.Name != name))
             .Order(StringComparer.Ordinal);
 
         Assert.Equal(events, EventTypes.Names.Order(StringComparer.Ordinal));
         Assert.Equal(15, EventTypes.All.Distinct().Count());
+        // Carriers (several events in one message) are published, archived and unpacked, but are not events themselves.
+        Assert.Equal([typeof(RatingsSubmitted)], EventTypes.Carriers);
+        Assert.Equal(EventTypes.All.Concat(EventTypes.Carriers), EventTypes.Published);
     }
 }

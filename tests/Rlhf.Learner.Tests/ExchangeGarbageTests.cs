@@ -22,6 +22,7 @@ public sealed class ExchangeGarbageTests : OnOwnServers
         ("UserDataDeleted", "learner-user-data-deleted"),
         ("RankingSubmitted", "learner-canary-rankings"),
         ("RatingSubmitted", "learner-canary-ratings"),
+        ("RatingsSubmitted", "learner-canary-rating-batches"),
     ];
 
     readonly TinyPolicy policy = new();

@@ -17,6 +17,7 @@ public sealed class ExchangeGarbageTests : OnOwnServers
     [
         ("RankingSubmitted", "ranking-submitted"),
         ("RatingSubmitted", "rating-submitted"),
+        ("RatingsSubmitted", "ratings-submitted"),
         ("CommentSubmitted", "comment-submitted"),
         ("RegenerationSubmitted", "regeneration-submitted"),
         ("DemonstrationSubmitted", "reward-edits"),

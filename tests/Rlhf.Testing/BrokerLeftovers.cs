@@ -12,8 +12,8 @@ public static class BrokerLeftovers
 {
     /// <summary>Every shared (prefixed) endpoint of the reward service and the learner.</summary>
     static readonly string[] SharedEndpoints =
-        ["rollout-scored", "demonstrations", "policy-rollback", "canary-concluded", "canary-ratings", "canary-rankings", "rollout-generated",
-         "ranking-submitted", "rating-submitted", "regeneration-submitted", "reward-edits", "comment-submitted",
+        ["rollout-scored", "demonstrations", "policy-rollback", "canary-concluded", "canary-ratings", "canary-rating-batches", "canary-rankings", "rollout-generated",
+         "ranking-submitted", "rating-submitted", "ratings-submitted", "regeneration-submitted", "reward-edits", "comment-submitted",
          "user-data-deleted"];
 
     public static async Task DeleteQueuesAsync(string queuePrefix)
