@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
+using Rlhf.Feedback.Apis;
 
 namespace Rlhf.Feedback.Publishing;
 
@@ -23,12 +25,21 @@ public sealed class RatingGroupCommit : IAsyncDisposable
     readonly int limit;
     readonly TimeSpan timeout;
     readonly Task loop;
+    readonly Histogram<int> batchSize;
+    readonly Histogram<double> batchSeconds;
     long batches;
     long ratings;
     int waiting;
 
-    public RatingGroupCommit(IServiceScopeFactory scopes, IOptions<FeedbackOptions> options)
+    public RatingGroupCommit(IServiceScopeFactory scopes, IOptions<FeedbackOptions> options, IMeterFactory meters)
     {
+        batchSize = meters.Create(FeedbackMetricsFilter.MeterName).CreateHistogram<int>("rlhf.feedback.rating_batch.size", "{rating}",
+            "Ratings per group-commit publish (RatingsSubmitted) the broker confirmed", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000] });
+        batchSeconds = meters.Create(FeedbackMetricsFilter.MeterName).CreateHistogram<double>("rlhf.feedback.rating_batch.duration", "s",
+            "Time from a group-commit publish to the broker's confirm", advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1, 2, 5],
+            });
         // The publish endpoint is scoped (a test or a filter may replace it); one scope serves this singleton's lifetime.
         scope = scopes.CreateAsyncScope();
         publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
@@ -91,6 +102,7 @@ public sealed class RatingGroupCommit : IAsyncDisposable
 
     async Task PublishAsync(List<Pending> batch)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var message = new RatingsSubmitted([.. batch.Select(p => p.Rating)]);
@@ -105,6 +117,8 @@ public sealed class RatingGroupCommit : IAsyncDisposable
                 .WaitAsync(timeout);
             Interlocked.Increment(ref batches);
             Interlocked.Add(ref ratings, batch.Count);
+            batchSize.Record(batch.Count);
+            batchSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             foreach (var item in batch)
                 item.Done.TrySetResult();
         }
