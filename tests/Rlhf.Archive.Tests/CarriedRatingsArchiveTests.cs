@@ -1,11 +1,8 @@
 using System.Text.Json;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using RabbitMQ.Client;
 using Rlhf.Contracts;
-using Rlhf.Hosting;
 using Rlhf.Testing;
 using StackExchange.Redis;
 
@@ -33,17 +30,7 @@ public sealed class CarriedRatingsArchiveTests : IAsyncDisposable
     [Fact]
     public async Task Ratings_published_together_are_read_back_and_indexed_as_the_ratings_they_carry()
     {
-        var settings = TestInfrastructure.RabbitMqSettings();
-        settings.Remove("Redis:Configuration");
-        settings["Archive:Enabled"] = "true";
-        settings["Archive:QueueName"] = queue;
-        settings["Archive:MaxAge"] = "1h";
-        settings["Archive:MaxLengthBytes"] = "50000000";
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddServiceDefaults();
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        using var host = builder.Build();
+        using var host = ArchivingBus.Builder(queue).Build();
         await host.StartAsync(Cancel);
 
         var group = $"chatcmpl-carrier-{Guid.NewGuid():N}";

@@ -95,18 +95,9 @@ public sealed class EventArchiveTests : IAsyncDisposable
     [Fact]
     public async Task Events_published_over_rabbitmq_are_in_the_stream_in_publish_order()
     {
-        var settings = TestInfrastructure.RabbitMqSettings();
-        settings.Remove("Redis:Configuration");
-        settings["Archive:Enabled"] = "true";
-        settings["Archive:QueueName"] = queue;
-        settings["Archive:MaxAge"] = "1h";
-        settings["Archive:MaxLengthBytes"] = "50000000";
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddServiceDefaults();
+        var builder = ArchivingBus.Builder(queue);
         // A second call (AddServiceDefaults already added it) changes nothing.
         builder.AddEventArchive(new ArchiveBroker(name => new ConnectionFactory { Uri = TestInfrastructure.RabbitMq, ClientProvidedName = name }, "tests"));
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         using var host = builder.Build();
         Assert.Single(host.Services.GetServices<IHostedService>(), s => s.GetType().Name == "EventArchiveDeclaration");
         await host.StartAsync(Cancel);
