@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -104,6 +105,52 @@ public sealed class RatingGroupCommitTests
         Assert.Equal(accepted.Order(), recorded.Skip(1).Select(r => r.Message.FeedbackId).Order());
         Assert.All(recorded, r => Assert.Equal(r.Message.FeedbackId, r.MessageId));
         Assert.Equal(group, recorded[0].Message.GroupId);
+    }
+
+    [Fact]
+    public async Task The_publish_of_a_batch_links_the_trace_of_every_request_it_carries()
+    {
+        var traces = Enumerable.Range(0, 5).Select(_ => ActivityTraceId.CreateRandom()).ToList();
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = _ => true,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                // Other tests run in this process: only batches that carried this test's requests count.
+                if (activity.OperationName == "feedback publish ratings" && activity.Links.Any(l => traces.Contains(l.Context.TraceId)))
+                    spans.Enqueue(activity);
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var gate = new Gate();
+        await using var host = Start(gate);
+        var commit = host.Services.GetRequiredService<RatingGroupCommit>();
+        var first = host.PostAsync("ratings", new { rollout_id = (await host.SeedGroupAsync(1)).RolloutIds[0], scale = "thumbs", value = 1, rater_id = "first" });
+        await WaitUntil(() => gate.Entered == 1, "the first rating's publish is in flight");
+        var rest = new List<Task<HttpResponseMessage>>();
+        foreach (var trace in traces)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/feedback/ratings")
+            {
+                Content = JsonContent.Create(new { rollout_id = (await host.SeedGroupAsync(1)).RolloutIds[0], scale = "thumbs", value = 1, rater_id = $"t-{trace}" }),
+            };
+            request.Headers.Add("X-Api-Key", FeedbackTestHost.ApiKey);
+            request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+            rest.Add(host.Http.SendAsync(request, TestContext.Current.CancellationToken));
+        }
+
+        await WaitUntil(() => commit.Waiting == traces.Count, "the traced ratings wait");
+        gate.Open.SetResult();
+        await (await first).AcceptedFeedbackIdAsync();
+        foreach (var response in rest)
+            await (await response).AcceptedFeedbackIdAsync();
+
+        await WaitUntil(() => !spans.IsEmpty, "the batch's span ended");
+        var span = Assert.Single(spans);
+        Assert.Equal(traces.Select(t => t.ToHexString()).Order(), span.Links.Select(l => l.Context.TraceId).Where(traces.Contains).Select(t => t.ToHexString()).Order());
+        Assert.Equal(traces.Count, span.GetTagItem("rlhf.ratings"));
     }
 
     [Fact]

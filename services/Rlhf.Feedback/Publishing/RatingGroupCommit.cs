@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Rlhf.Contracts;
 using Rlhf.Feedback.Apis;
+using Rlhf.Hosting.Telemetry;
 
 namespace Rlhf.Feedback.Publishing;
 
@@ -33,9 +35,11 @@ public sealed class RatingGroupCommit : IAsyncDisposable
 
     public RatingGroupCommit(IServiceScopeFactory scopes, IOptions<FeedbackOptions> options, IMeterFactory meters)
     {
-        batchSize = meters.Create(FeedbackMetricsFilter.MeterName).CreateHistogram<int>("rlhf.feedback.rating_batch.size", "{rating}",
-            "Ratings per group-commit publish (RatingsSubmitted) the broker confirmed", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000] });
-        batchSeconds = meters.Create(FeedbackMetricsFilter.MeterName).CreateHistogram<double>("rlhf.feedback.rating_batch.duration", "s",
+        var meter = meters.Create(FeedbackMetricsFilter.MeterName);
+        batchSize = meter.CreateHistogram<int>("rlhf.feedback.rating_batch.size", "{rating}",
+            "Ratings per group-commit publish (RatingsSubmitted) the broker confirmed",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000] });
+        batchSeconds = meter.CreateHistogram<double>("rlhf.feedback.rating_batch.duration", "s",
             "Time from a group-commit publish to the broker's confirm", advice: new InstrumentAdvice<double>
             {
                 HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1, 2, 5],
@@ -48,7 +52,7 @@ public sealed class RatingGroupCommit : IAsyncDisposable
         loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Batches published so far and the ratings they carried (for the service's metrics and tests).</summary>
+    /// <summary>Batches published so far and the ratings they carried.</summary>
     public (long Batches, long Ratings) Published => (Interlocked.Read(ref batches), Interlocked.Read(ref ratings));
 
     /// <summary>Ratings waiting for the publish in flight to end (not yet taken into a batch).</summary>
@@ -61,7 +65,7 @@ public sealed class RatingGroupCommit : IAsyncDisposable
     /// </summary>
     public async Task PublishAsync(RatingSubmitted rating, Guid? correlationId, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var item = new Pending(new CarriedRating(rating, correlationId));
+        var item = new Pending(new CarriedRating(rating, correlationId), Activity.Current?.Context ?? default);
         Interlocked.Increment(ref waiting);
         if (!pending.Writer.TryWrite(item))
         {
@@ -102,7 +106,10 @@ public sealed class RatingGroupCommit : IAsyncDisposable
 
     async Task PublishAsync(List<Pending> batch)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = Stopwatch.GetTimestamp();
+        // The publish's span links every request it carries, so each request's trace can be followed into it.
+        using var span = RlhfTelemetry.StartBatch("feedback publish ratings", batch.Select(p => p.Trace));
+        span?.SetTag("rlhf.ratings", batch.Count);
         try
         {
             var message = new RatingsSubmitted([.. batch.Select(p => p.Rating)]);
@@ -118,7 +125,7 @@ public sealed class RatingGroupCommit : IAsyncDisposable
             Interlocked.Increment(ref batches);
             Interlocked.Add(ref ratings, batch.Count);
             batchSize.Record(batch.Count);
-            batchSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            batchSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             foreach (var item in batch)
                 item.Done.TrySetResult();
         }
@@ -136,12 +143,15 @@ public sealed class RatingGroupCommit : IAsyncDisposable
         await scope.DisposeAsync();
     }
 
-    sealed class Pending(CarriedRating rating)
+    sealed class Pending(CarriedRating rating, ActivityContext trace)
     {
         const int Waiting = 0, Taken = 1, Abandoned = 2;
         int state;
 
         public CarriedRating Rating { get; } = rating;
+
+        /// <summary>The span of the request that submitted the rating.</summary>
+        public ActivityContext Trace { get; } = trace;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
