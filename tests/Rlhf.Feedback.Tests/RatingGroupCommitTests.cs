@@ -126,9 +126,10 @@ public sealed class RatingGroupCommitTests
         ActivitySource.AddActivityListener(listener);
         var gate = new Gate();
         await using var host = Start(gate);
-        var commit = host.Services.GetRequiredService<RatingGroupCommit>();
+        // The first request creates the publish loop (resolved only now), inside its own span.
         var first = host.PostAsync("ratings", new { rollout_id = (await host.SeedGroupAsync(1)).RolloutIds[0], scale = "thumbs", value = 1, rater_id = "first" });
         await WaitUntil(() => gate.Entered == 1, "the first rating's publish is in flight");
+        var commit = host.Services.GetRequiredService<RatingGroupCommit>();
         var rest = new List<Task<HttpResponseMessage>>();
         foreach (var trace in traces)
         {
@@ -151,6 +152,8 @@ public sealed class RatingGroupCommitTests
         var span = Assert.Single(spans);
         Assert.Equal(traces.Select(t => t.ToHexString()).Order(), span.Links.Select(l => l.Context.TraceId).Where(traces.Contains).Select(t => t.ToHexString()).Order());
         Assert.Equal(traces.Count, span.GetTagItem("rlhf.ratings"));
+        // Its own trace, not the trace of the request that happened to create the publish loop.
+        Assert.Equal(default, span.ParentSpanId);
     }
 
     [Fact]

@@ -49,7 +49,10 @@ public sealed class RatingGroupCommit : IAsyncDisposable
         publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
         limit = Math.Max(1, options.Value.RatingBatchLimit);
         timeout = options.Value.PublishTimeout;
-        loop = Task.Run(RunAsync);
+        // Created on the first rating request: without suppressing the flow, the loop would keep that request's span
+        // (Activity.Current) and log scope as its own, and every batch span would be a child of that one trace.
+        using (ExecutionContext.SuppressFlow())
+            loop = Task.Run(RunAsync);
     }
 
     /// <summary>Batches published so far and the ratings they carried.</summary>
