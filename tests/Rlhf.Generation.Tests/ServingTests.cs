@@ -187,7 +187,10 @@ public sealed class ServingTests : IAsyncDisposable
         }, services => services.AddSingleton<IDecodeStepListener>(held));
         held.Hold();
 
-        var reply = await timed.ChatAsync(GenerationHost.UserChat("Take your time", new { max_tokens = 32, stream }));
+        // A prompt and seed whose answer runs to max_tokens: an unseeded answer could end at its first (prefill) token,
+        // before any decode step the gate holds, and finish in time (seen once in a fresh clone).
+        var (prompt, _) = PickPrompt(32, _ => true);
+        var reply = await timed.ChatAsync(GenerationHost.UserChat(prompt, new { temperature = 1, seed = Seed, max_tokens = 32, stream }));
         held.Release();
 
         JsonElement error;
