@@ -127,6 +127,25 @@ public sealed class RewardOptions
     [Range(1, 10_000_000)]
     public int CommentSearchMaxScan { get; set; } = 50_000;
 
+    /// <summary>
+    /// How the thread that trains rounds (and the LibTorch threads it starts) yields to the process's other threads:
+    /// <c>Idle</c> (default, Linux <c>SCHED_IDLE</c>: training runs only on CPU time the journal and scoring leave),
+    /// <c>Low</c> (nice 10: training still gets about a tenth of a contended core) or <c>Normal</c>. Training is batch
+    /// work: a burst of feedback delays rounds instead of the journal. On cores of its own training runs at full speed
+    /// whatever this says. Against other processes see <see cref="SessionNice"/>.
+    /// </summary>
+    public Rlhf.Hosting.BatchPriority TrainingPriority { get; set; } = Rlhf.Hosting.BatchPriority.Idle;
+
+    /// <summary>
+    /// 1-19: at start the process takes a Linux session of its own and gives its autogroup this nice value, so under
+    /// CPU contention the reward service (training and journal together) yields to the feedback service, RabbitMQ and
+    /// Redis on the same machine (<see cref="Rlhf.Hosting.CpuSession"/>); <c>rlhf up</c> sets 10. 0 (default) leaves
+    /// the process in the session it was started in. Only where the kernel has autogroup; in containers give the pod a
+    /// lower CPU request instead.
+    /// </summary>
+    [Range(0, 19)]
+    public int SessionNice { get; set; }
+
     /// <summary>LibTorch threads; 0 keeps LibTorch's default.</summary>
     [Range(0, 256)]
     public int Threads { get; set; }

@@ -51,6 +51,7 @@ public static class RewardServiceExtensions
         services.AddSingleton<RewardRejectionPublisher>();
         services.AddSingleton<TrainingRounds>();
         services.AddSingleton<RewardPipeline>();
+        services.AddHostedService<RewardCpuSession>();
         var role = builder.Configuration.GetValue($"{RewardOptions.SectionName}:{nameof(RewardOptions.Role)}", RewardRole.All);
         if (role != RewardRole.Scorer)
         {

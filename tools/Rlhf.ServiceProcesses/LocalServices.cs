@@ -81,6 +81,8 @@ public sealed class LocalServices : IAsyncDisposable
             // With scorer replicas the reward instance only trains (journal, rounds, versions); the scorers score rollouts.
             ["Reward:Role"] = ServiceOf(name) == Scorer ? "Scorer" : scorers ? "Trainer" : settings.GetValueOrDefault("Reward:Role") ?? "All",
             ["Reward:InstanceId"] = ServiceOf(name) == Scorer ? name.ToLowerInvariant().Replace('.', '-') : settings.GetValueOrDefault("Reward:InstanceId"),
+            // Scorers serve the learner's rollouts; only the trainer (journal and rounds) yields its CPU to the others.
+            ["Reward:SessionNice"] = ServiceOf(name) == Scorer ? null : settings.GetValueOrDefault("Reward:SessionNice"),
             ["Urls"] = $"http://127.0.0.1:{ports[name]}",
             ["Bus:Transport"] = "RabbitMq",
             ["Bus:RabbitMq:Host"] = "localhost",

@@ -99,6 +99,8 @@ public static class RewardApi
             pending_dropped = stats.PendingDropped,
             duplicates = stats.Duplicates,
             rejected_versions = Interlocked.Read(ref stats.RejectedVersions),
+            training_priority = model.TrainingPriority,
+            session_nice = Rlhf.Hosting.CpuSession.Current(),
         });
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Rlhf.Hosting;
 using Rlhf.Modeling.Templates;
 using Rlhf.Modeling.Tokenization;
 using Rlhf.Reward.Gate;
@@ -21,6 +22,7 @@ public sealed class RewardModelService : IDisposable
     readonly Lazy<RewardNetwork> lazyNetwork; // a scorer process never trains, so it never loads this copy
     readonly TrainingRankings rankings;
     readonly Lazy<RoundTrainer> rounds;
+    readonly Lazy<LowPriorityWorker> trainingThread; // rounds train here, below the journal's and scoring's priority
     readonly SemaphoreSlim exclusive = new(1, 1);
     readonly ConcurrentQueue<JournalRanking> arrivals = new();
     readonly TimeProvider time;
@@ -37,6 +39,7 @@ public sealed class RewardModelService : IDisposable
         lazyNetwork = new(() => new RewardNetwork(this.options));
         rankings = new TrainingRankings(this.options);
         rounds = new(() => new RoundTrainer(network, rankings, this.options, gate.Value, logger));
+        trainingThread = new(() => StartTrainingThread(this.options.TrainingPriority, logger));
         lastRoundAt = time.GetTimestamp();
     }
 
@@ -168,7 +171,8 @@ public sealed class RewardModelService : IDisposable
         try
         {
             SortArrivals();
-            if (rounds.Value.Train(version, Current, cancellationToken) is not { } round)
+            var champion = Current;
+            if (await trainingThread.Value.RunAsync(() => rounds.Value.Train(version, champion, cancellationToken), cancellationToken) is not { } round)
                 return null;
             Interlocked.Exchange(ref lastRoundAt, time.GetTimestamp());
             ConsumedThrough = round.Candidate.TrainedThrough;
@@ -252,8 +256,20 @@ public sealed class RewardModelService : IDisposable
         }
     }
 
+    static LowPriorityWorker StartTrainingThread(BatchPriority priority, ILogger logger)
+    {
+        var worker = new LowPriorityWorker("rlhf-rm-train", priority);
+        logger.LogInformation("Reward model rounds train on their own thread: {Priority} ({Configured} configured)", worker.Describe, priority);
+        return worker;
+    }
+
+    /// <summary>How the training thread runs, as the OS reports it (<c>idle</c>, <c>nice N</c>, <c>normal</c>); null before the first round.</summary>
+    public string? TrainingPriority => trainingThread.IsValueCreated ? trainingThread.Value.Describe : null;
+
     public void Dispose()
     {
+        if (trainingThread.IsValueCreated)
+            trainingThread.Value.Dispose();
         if (lazyNetwork.IsValueCreated)
             lazyNetwork.Value.Dispose();
         exclusive.Dispose();

@@ -76,6 +76,9 @@ public static class UpCommand
         ["Learner:QueuePrefix"] = queuePrefix,
         ["Generation:ModelPath"] = modelPath,
         ["Reward:ModelPath"] = modelPath,
+        // Every service shares this machine's cores with RabbitMQ and Redis: the reward trainer's rounds are batch work, so
+        // its process yields the CPU to the intake path under contention (README "Sharing cores with the trainer").
+        ["Reward:SessionNice"] = "10",
         ["Learner:ModelPath"] = modelPath,
         ["Learner:StateDirectory"] = Path.Combine(stateDirectory, "learner"),
         ["Learner:Canary:Enabled"] = canaryShare > 0 ? "true" : "false",
