@@ -129,12 +129,13 @@ public sealed class RewardOptions
 
     /// <summary>
     /// How the thread that trains rounds (and the LibTorch threads it starts) yields to the process's other threads:
-    /// <c>Idle</c> (default, Linux <c>SCHED_IDLE</c>: training runs only on CPU time the journal and scoring leave),
-    /// <c>Low</c> (nice 10: training still gets about a tenth of a contended core) or <c>Normal</c>. Training is batch
-    /// work: a burst of feedback delays rounds instead of the journal. On cores of its own training runs at full speed
-    /// whatever this says. Against other processes see <see cref="SessionNice"/>.
+    /// <c>Low</c> (default, nice 10: the journal and scoring take the CPU first, training still gets about a tenth of a
+    /// contended core, so versions keep coming), <c>Idle</c> (Linux <c>SCHED_IDLE</c>: training runs only on CPU time
+    /// nothing else in the process wants, and makes no progress while scoring keeps every core busy) or <c>Normal</c>.
+    /// Training is batch work: a burst of feedback delays rounds instead of the journal. On cores of its own training
+    /// runs at full speed whatever this says. Against other processes see <see cref="SessionNice"/>.
     /// </summary>
-    public Rlhf.Hosting.BatchPriority TrainingPriority { get; set; } = Rlhf.Hosting.BatchPriority.Idle;
+    public Rlhf.Hosting.BatchPriority TrainingPriority { get; set; } = Rlhf.Hosting.BatchPriority.Low;
 
     /// <summary>
     /// 1-19: at start the process takes a Linux session of its own and gives its autogroup this nice value, so under

@@ -94,6 +94,13 @@ public sealed partial class UpCommandTests : IAsyncDisposable
             using var reply = await http.SendAsync(withKey, Cancel);
             using var status = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
             Assert.Equal(role, status.RootElement.GetProperty("role").GetString());
+            // Only the trainer takes a session of its own at autogroup nice 10 (README "Sharing cores with the trainer");
+            // a scorer stays in rlhf up's session, which is this test's.
+            var sessionNice = status.RootElement.GetProperty("session_nice");
+            if (Rlhf.Hosting.CpuSession.Current() is { } ours)
+                Assert.Equal(role == "trainer" ? 10 : ours, sessionNice.GetInt32());
+            else
+                Assert.Equal(JsonValueKind.Null, sessionNice.ValueKind);
         }
         var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync($"{urls["generation"]}/v1/chat/completions", chat, Cancel)).StatusCode);

@@ -255,6 +255,9 @@ public static class DemoRun
             // the reward service fell minutes behind the labelers and scoring waited behind training.
             ["Reward:TrainEvery"] = "32",
             ["Reward:StepsPerRound"] = "2",
+            // Every service of the demo is one process whose generation and PPO keep the cores busy: below them the RM
+            // stopped at version 2 within the run (measured); the demo shows the RM learning, so it trains like the rest.
+            ["Reward:TrainingPriority"] = "Normal",
             ["Reward:LearningRate"] = F(loop.RewardModel.LearningRate),
             // Ranking mode keeps its measured behaviour: the users' thumbs judge the canary and train the RM only through
             // pairs within a group. Thumbs mode trains on every single thumb (the pointwise loss).

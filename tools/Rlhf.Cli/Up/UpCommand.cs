@@ -77,8 +77,9 @@ public static class UpCommand
         ["Generation:ModelPath"] = modelPath,
         ["Reward:ModelPath"] = modelPath,
         // Every service shares this machine's cores with RabbitMQ and Redis: the reward trainer's rounds are batch work, so
-        // its process yields the CPU to the intake path under contention (README "Sharing cores with the trainer").
-        ["Reward:SessionNice"] = "10",
+        // its process yields the CPU to the intake path under contention (README "Sharing cores with the trainer");
+        // Reward__SessionNice in the environment (0: the old behaviour) overrides it.
+        ["Reward:SessionNice"] = Environment.GetEnvironmentVariable("Reward__SessionNice") ?? "10",
         ["Learner:ModelPath"] = modelPath,
         ["Learner:StateDirectory"] = Path.Combine(stateDirectory, "learner"),
         ["Learner:Canary:Enabled"] = canaryShare > 0 ? "true" : "false",
