@@ -142,7 +142,7 @@ public sealed class RewardOptions
     /// CPU contention the reward service (training and journal together) yields to the feedback service, RabbitMQ and
     /// Redis on the same machine (<see cref="Rlhf.Hosting.CpuSession"/>); <c>rlhf up</c> sets 10. 0 (default) leaves
     /// the process in the session it was started in. Only where the kernel has autogroup; in containers give the pod a
-    /// lower CPU request instead.
+    /// lower CPU request instead. The process also leaves its terminal: a terminal's Ctrl-C no longer reaches it.
     /// </summary>
     [Range(0, 19)]
     public int SessionNice { get; set; }
