@@ -61,6 +61,7 @@ public static class ServiceDefaultsExtensions
         services.AddOptions<NativeMemoryOptions>().Bind(configuration.GetSection(NativeMemoryOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<ReplayOptions>, ReplayOptionsValidator>();
         services.TryAddServiceIdentity(new ServiceIdentity(builder.Environment.ApplicationName, "0.0.0"));
+        services.AddHostedService<BoundAddressFile>();
 
         var otlp = TelemetryExtensions.OtlpEndpoint(configuration) is not null;
         builder.AddRlhfTelemetry(redis.IsConfigured);

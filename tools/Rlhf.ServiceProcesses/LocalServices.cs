@@ -74,16 +74,20 @@ public sealed class LocalServices : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
-        var ports = instances.Select((name, i) => (name, port: firstPort == 0 ? FreePort() : firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
+        // Port 0: each instance binds a port the system picks and writes it to its address file (BoundAddressFile); a
+        // restarted instance binds the port it had, so clients keep their URLs.
+        var ports = firstPort == 0 ? [] : instances.Select((name, i) => (name, port: firstPort + i + 1)).ToDictionary(p => p.name, p => p.port);
         var scorers = instances.Any(i => ServiceOf(i) == Scorer);
-        var services = new LocalServices(runDirectory, name => new Dictionary<string, string?>(settings)
+        LocalServices services = null!; // assigned before any environment is built (Start), which reads its URLs
+        services = new LocalServices(runDirectory, name => new Dictionary<string, string?>(settings)
         {
             // With scorer replicas the reward instance only trains (journal, rounds, versions); the scorers score rollouts.
             ["Reward:Role"] = ServiceOf(name) == Scorer ? "Scorer" : scorers ? "Trainer" : settings.GetValueOrDefault("Reward:Role") ?? "All",
             ["Reward:InstanceId"] = ServiceOf(name) == Scorer ? name.ToLowerInvariant().Replace('.', '-') : settings.GetValueOrDefault("Reward:InstanceId"),
             // Scorers serve the learner's rollouts; only the trainer (journal and rounds) yields its CPU to the others.
             ["Reward:SessionNice"] = ServiceOf(name) == Scorer ? null : settings.GetValueOrDefault("Reward:SessionNice"),
-            ["Urls"] = $"http://127.0.0.1:{ports[name]}",
+            ["Urls"] = UrlOf(name) ?? "http://127.0.0.1:0",
+            ["Hosting:AddressFile"] = AddressFile(runDirectory, name), // Rlhf.Hosting.BoundAddressFile
             ["Bus:Transport"] = "RabbitMq",
             ["Bus:RabbitMq:Host"] = "localhost",
             ["Bus:RabbitMq:Port"] = infrastructure.RabbitMqPort.ToString(CultureInfo.InvariantCulture),
@@ -105,13 +109,22 @@ public sealed class LocalServices : IAsyncDisposable
             ["Dashboard:Playground:ClientKey"] = apiKey,
             ["Dashboard:Playground:OperatorKey"] = settings.GetValueOrDefault("Dashboard:OperatorKey"),
         });
-        string? UrlOf(string instance) => ports.TryGetValue(instance, out var port) ? $"http://127.0.0.1:{port}" : null;
+        string? UrlOf(string instance) => services.urls.GetValueOrDefault(instance);
         try
         {
-            foreach (var name in instances)
+            foreach (var (name, port) in ports)
+                services.urls[name] = $"http://127.0.0.1:{port}";
+            // The dashboard's playground needs the generation and feedback URLs, so with port 0 it starts once they are known.
+            foreach (var group in instances.GroupBy(name => ServiceOf(name) == "Dashboard").OrderBy(g => g.Key))
             {
-                services.urls[name] = $"http://127.0.0.1:{ports[name]}";
-                services.Start(name);
+                foreach (var name in group)
+                {
+                    File.Delete(AddressFile(runDirectory, name));
+                    services.Start(name);
+                }
+
+                foreach (var name in group.Where(name => !services.urls.ContainsKey(name)))
+                    services.urls[name] = await services.WaitBoundAsync(name, TimeSpan.FromMinutes(2), cancellationToken);
             }
 
             foreach (var name in instances)
@@ -133,13 +146,25 @@ public sealed class LocalServices : IAsyncDisposable
         [.. replicas.OrderBy(r => Names.Contains(r.Key) ? Names.ToList().IndexOf(r.Key) : Names.Count)
             .SelectMany(r => Enumerable.Range(1, r.Value).Select(i => i == 1 ? r.Key : $"{r.Key}.{i}"))];
 
-    static int FreePort()
+    static string AddressFile(string runDirectory, string name) => Path.Combine(runDirectory, $"{name.ToLowerInvariant()}.address");
+
+    /// <summary>Waits for the address the named instance bound (its address file); fails when its process exits first.</summary>
+    async Task<string> WaitBoundAsync(string name, TimeSpan limit, CancellationToken cancellationToken)
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        var file = AddressFile(runDirectory, name);
+        var deadline = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(file) && (await File.ReadAllLinesAsync(file, cancellationToken)).FirstOrDefault(a => a.StartsWith("http://", StringComparison.Ordinal)) is { } address)
+                return address.TrimEnd('/');
+            var process = processes[name];
+            if (process.HasExited)
+                throw new InvalidOperationException(
+                    $"Rlhf.{name} exited with code {process.ExitCode} during start-up; see {name.ToLowerInvariant()}.log and .console.log in {runDirectory}.");
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException($"Rlhf.{name} did not bind a port within {limit.TotalSeconds:0} s.");
     }
 
     /// <summary>The service an instance runs: <c>Generation.2</c> runs <c>Generation</c>.</summary>
