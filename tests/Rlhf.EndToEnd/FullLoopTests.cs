@@ -86,6 +86,9 @@ public sealed class FullLoopTests : IDisposable
         }
         finally
         {
+            // As app.Run does: every bus stops (in-flight consumers finish) before any service is disposed.
+            foreach (var host in hosts)
+                await host.StopAsync(CancellationToken.None);
             foreach (var host in hosts)
                 await host.DisposeAsync();
         }

@@ -108,6 +108,9 @@ public sealed class ServiceUsersLoopTests(OwnSecureServers fixture) : IClassFixt
         }
         finally
         {
+            // As app.Run does: every bus stops (in-flight consumers finish) before any service is disposed.
+            foreach (var host in hosts.Values)
+                await host.StopAsync(CancellationToken.None);
             foreach (var host in hosts.Values)
                 await host.DisposeAsync();
         }

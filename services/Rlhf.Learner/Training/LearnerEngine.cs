@@ -49,6 +49,7 @@ public sealed class LearnerEngine(
     readonly LearnerOptions settings = options.Value;
     readonly ILogger logger = loggers.CreateLogger<LearnerEngine>();
     readonly SemaphoreSlim exclusive = new(1, 1);
+    readonly CancellationTokenSource disposing = new(); // work still waiting for the lock gives up when the engine goes
     readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     LearnerParts? loaded;
     volatile string? startupProblem;
@@ -68,7 +69,8 @@ public sealed class LearnerEngine(
     /// </summary>
     public async Task ConnectAsync(IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
-        await exclusive.WaitAsync(cancellationToken);
+        using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token))
+            await exclusive.WaitAsync(waiting.Token);
         try
         {
             if (Parts.Ledger.Current is null)
@@ -135,8 +137,9 @@ public sealed class LearnerEngine(
 
     async Task WhenReadyAsync(Func<LearnerParts, Task> work, CancellationToken cancellationToken)
     {
-        await ready.Task.WaitAsync(cancellationToken);
-        await exclusive.WaitAsync(cancellationToken);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token);
+        await ready.Task.WaitAsync(waiting.Token);
+        await exclusive.WaitAsync(waiting.Token);
         try
         {
             await work(Parts);
@@ -147,10 +150,21 @@ public sealed class LearnerEngine(
         }
     }
 
+    /// <summary>
+    /// Work waiting for the lock gives up (a host disposed before its bus stopped, as tests do, disposed this engine while
+    /// a consumer waited: the lock was never released and the bus's stop waited for that consumer forever); work
+    /// holding it gets up to 30 s to finish before the models are freed under it (past that they are left to the
+    /// process's end). The lock itself is not disposed: a step still running releases it afterwards.
+    /// </summary>
     public void Dispose()
     {
-        loaded?.Dispose();
-        exclusive.Dispose();
+        if (disposing.IsCancellationRequested)
+            return;
+        disposing.Cancel();
+        if (exclusive.Wait(TimeSpan.FromSeconds(30)))
+            loaded?.Dispose();
+        else
+            logger.LogWarning("A learner step still held the lock 30 s into disposal; its models are left to the process's end");
     }
 }
 
