@@ -11,18 +11,17 @@ public sealed class RewardCpuSession(IOptions<RewardOptions> options, ILogger<Re
         var nice = options.Value.SessionNice;
         if (nice == 0)
             return Task.CompletedTask;
+        if (CpuSession.NotInEffect() is { } why)
+        {
+            logger.LogWarning("Reward:SessionNice {Nice} not applied: {Why}", nice, why);
+            return Task.CompletedTask;
+        }
+
         try
         {
-            if (CpuSession.TakeOwn(nice) is { } applied)
-                logger.LogInformation("The reward service runs in a session of its own at autogroup nice {Nice}", applied);
-            else
-                logger.LogWarning("Reward:SessionNice {Nice} not applied: this kernel has no autogroup (only Linux with CONFIG_SCHED_AUTOGROUP)", nice);
+            logger.LogInformation("The reward service runs in a session of its own at autogroup nice {Nice}", CpuSession.TakeOwn(nice));
         }
-        catch (IOException error)
-        {
-            logger.LogWarning(error, "Reward:SessionNice {Nice} not applied", nice);
-        }
-        catch (UnauthorizedAccessException error)
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
             logger.LogWarning(error, "Reward:SessionNice {Nice} not applied", nice);
         }

@@ -94,13 +94,14 @@ public sealed partial class UpCommandTests : IAsyncDisposable
             using var reply = await http.SendAsync(withKey, Cancel);
             using var status = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
             Assert.Equal(role, status.RootElement.GetProperty("role").GetString());
-            // Only the trainer takes a session of its own at autogroup nice 10 (README "Sharing cores with the trainer");
-            // a scorer stays in rlhf up's session, which is this test's.
+            // Only the trainer takes a session of its own at autogroup nice 10 (README "Sharing cores with the trainer"),
+            // wherever autogroup takes effect (also when this test's session has no autogroup: a session that never
+            // called setsid, as under CI's runner); a scorer stays in rlhf up's session, which is this test's.
+            var expected = role == "trainer"
+                ? Rlhf.Hosting.CpuSession.NotInEffect() is null ? 10 : (int?)null
+                : Rlhf.Hosting.CpuSession.Current();
             var sessionNice = status.RootElement.GetProperty("session_nice");
-            if (Rlhf.Hosting.CpuSession.Current() is { } ours)
-                Assert.Equal(role == "trainer" ? 10 : ours, sessionNice.GetInt32());
-            else
-                Assert.Equal(JsonValueKind.Null, sessionNice.ValueKind);
+            Assert.Equal(expected, sessionNice.ValueKind == JsonValueKind.Null ? null : sessionNice.GetInt32());
         }
         var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync($"{urls["generation"]}/v1/chat/completions", chat, Cancel)).StatusCode);
