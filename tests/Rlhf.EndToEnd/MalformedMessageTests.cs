@@ -198,17 +198,30 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
         return false;
     }
 
-    async Task<uint> CountAsync(string queue)
+    /// <summary>
+    /// The messages waiting in <paramref name="queue"/> (none if it does not exist), each as its message id, content type,
+    /// MassTransit's reason header and the start of its body; left in the queue (not acknowledged, requeued when the
+    /// channel closes).
+    /// </summary>
+    async Task<List<string>> PeekAsync(string queue)
     {
+        List<string> found = [];
         try
         {
             await using var channel = await services.Rabbit.CreateChannelAsync(cancellationToken: TestContext.Current.CancellationToken);
-            return (await channel.QueueDeclarePassiveAsync(queue, TestContext.Current.CancellationToken)).MessageCount;
+            while (await channel.BasicGetAsync(queue, autoAck: false, TestContext.Current.CancellationToken) is { } delivery)
+            {
+                var reason = delivery.BasicProperties.Headers?.TryGetValue("MT-Reason", out var value) == true && value is byte[] bytes ? Encoding.UTF8.GetString(bytes) : null;
+                var body = Encoding.UTF8.GetString(delivery.Body.Span[..Math.Min(delivery.Body.Length, 300)]);
+                found.Add($"{delivery.BasicProperties.MessageId} {delivery.BasicProperties.ContentType} reason={reason} redelivered={delivery.Redelivered} {body}");
+            }
         }
         catch (OperationInterruptedException)
         {
-            return 0;
+            // Declared when MassTransit moves the first message there.
         }
+
+        return found;
     }
 
     async Task AssertLandsInAsync(Target target, string suffix, string contentType, byte[] body)
@@ -219,8 +232,14 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
         await SendAsync(queue, messageId, contentType, body);
 
         Assert.True(await TakeAsync(queue + suffix, messageId), $"the message did not reach {queue}{suffix}");
+        // Not in the other queue either. Counted by message id, not by the queue's length: the queue is bound to its
+        // event's exchange, so messages other test assemblies publish on the shared broker reach it too (once, in a
+        // fresh clone's run, a message nobody here sent waited in the learner's _skipped queue); printed to learn more.
         var other = suffix == "_error" ? "_skipped" : "_error";
-        Assert.Equal(0u, await CountAsync(queue + other));
+        var strays = await PeekAsync(queue + other);
+        foreach (var stray in strays)
+            TestContext.Current.TestOutputHelper?.WriteLine($"in {queue}{other}: {stray}");
+        Assert.DoesNotContain(strays, stray => stray.StartsWith(messageId.ToString(), StringComparison.Ordinal));
         await AssertStillConsumesAsync(target);
     }
 

@@ -15,6 +15,7 @@ static class BenchCommand
         command.Subcommands.Add(RewardModelBenchmark.Create());
         command.Subcommands.Add(ScoreBenchmark.Create());
         command.Subcommands.Add(FeedbackBenchmark.Create());
+        command.Subcommands.Add(ChatBenchmark.Create());
         command.Subcommands.Add(SyncBenchmark.Create());
         return command;
     }

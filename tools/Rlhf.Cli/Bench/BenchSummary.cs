@@ -16,5 +16,12 @@ sealed class BenchSummary(string name)
         return this;
     }
 
+    /// <summary>Appends the other summary's pairs (its name is dropped).</summary>
+    public BenchSummary Merge(BenchSummary other)
+    {
+        pairs.AddRange(other.pairs);
+        return this;
+    }
+
     public void Print() => Console.WriteLine($"{name}: {string.Join(' ', pairs)}");
 }
