@@ -71,6 +71,17 @@ public sealed class LearnerOptions : IValidatableObject
     [Range(0, 1024)]
     public int Threads { get; set; }
 
+    /// <summary>
+    /// 1-19: at start the process takes a Linux session of its own and gives its autogroup this nice value, so under CPU
+    /// contention PPO and SFT steps yield to generation (what users wait for), feedback intake, RabbitMQ and Redis on the
+    /// same machine, and take whole cores when those are idle (<see cref="Rlhf.Hosting.CpuSession"/>); <c>rlhf up</c> sets
+    /// 10. 0 (default) leaves the process in the session it was started in. Only where the kernel has autogroup; in
+    /// containers give the pod a lower CPU request instead. The process also leaves its terminal (a terminal's Ctrl-C no
+    /// longer reaches it).
+    /// </summary>
+    [Range(0, 19)]
+    public int SessionNice { get; set; }
+
     /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>: where every model and tensor of the learner lives.</summary>
     [RegularExpression(Rlhf.Modeling.TorchRuntime.DevicePattern, ErrorMessage = "Device must be cpu, cuda, cuda:N or auto.")]
     public string Device { get; set; } = "auto";

@@ -50,6 +50,7 @@ public static class LearnerServiceExtensions
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[$"{LearnerOptions.SectionName}:{nameof(LearnerOptions.ModelPath)}"]))
             return builder;
+        services.AddCpuSession<LearnerOptions>($"{LearnerOptions.SectionName}:{nameof(LearnerOptions.SessionNice)}", o => o.SessionNice);
         services.AddHostedService<LearnerStartup>();
         services.AddBusConsumer<RolloutScoredConsumer, RolloutScoredConsumerDefinition>();
         services.AddBusConsumer<DemonstrationSubmittedConsumer, DemonstrationSubmittedConsumerDefinition>();

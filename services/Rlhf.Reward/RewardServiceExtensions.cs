@@ -51,7 +51,7 @@ public static class RewardServiceExtensions
         services.AddSingleton<RewardRejectionPublisher>();
         services.AddSingleton<TrainingRounds>();
         services.AddSingleton<RewardPipeline>();
-        services.AddHostedService<RewardCpuSession>();
+        services.AddCpuSession<RewardOptions>($"{RewardOptions.SectionName}:{nameof(RewardOptions.SessionNice)}", o => o.SessionNice);
         var role = builder.Configuration.GetValue($"{RewardOptions.SectionName}:{nameof(RewardOptions.Role)}", RewardRole.All);
         if (role != RewardRole.Scorer)
         {

@@ -108,6 +108,8 @@ public sealed class BenchTests
     [Theory]
     [InlineData("sync", "--blob-store", "s3")]
     [InlineData("feedback", "--feedback-url", "http://127.0.0.1:1")]
+    [InlineData("chat", "--chat-url", "http://127.0.0.1:1", "--warmup-seconds", "0", "--seconds", "1")]
+    [InlineData("chat", "--chat-url", "http://127.0.0.1:1", "--learner-pid", "0")]
     [InlineData("ppo", "--rollouts", "0")]
     [InlineData("rm", "--responses", "1")]
     [InlineData("score", "--model", "huge")]

@@ -103,6 +103,16 @@ public sealed partial class UpCommandTests : IAsyncDisposable
             var sessionNice = status.RootElement.GetProperty("session_nice");
             Assert.Equal(expected, sessionNice.ValueKind == JsonValueKind.Null ? null : sessionNice.GetInt32());
         }
+
+        // The learner's steps yield the cores to generation the same way.
+        using (var learnerStatus = new HttpRequestMessage(HttpMethod.Get, $"{urls["learner"]}/v1/learner/status"))
+        {
+            learnerStatus.Headers.Add("X-Operator-Key", operatorKey);
+            using var reply = await http.SendAsync(learnerStatus, Cancel);
+            using var status = JsonDocument.Parse(await reply.Content.ReadAsStringAsync(Cancel));
+            var sessionNice = status.RootElement.GetProperty("session_nice");
+            Assert.Equal(Rlhf.Hosting.CpuSession.NotInEffect() is null ? 10 : (int?)null, sessionNice.ValueKind == JsonValueKind.Null ? null : sessionNice.GetInt32());
+        }
         var chat = new { model = "rlhf-policy", messages = new[] { new { role = "user", content = "What is 2 + 3?" } }, max_tokens = 4, user = "u1" };
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync($"{urls["generation"]}/v1/chat/completions", chat, Cancel)).StatusCode);
         Guid rollout = default;

@@ -56,6 +56,7 @@ public static class LearnerApi
             ppo_steps = state?.PpoSteps ?? 0,
             sft_steps = state?.SftSteps ?? 0,
             kl_coefficient = state?.KlCoefficient,
+            session_nice = Rlhf.Hosting.CpuSession.Current(),
             training = snapshot.Training,
             batch = new
             {

@@ -16,9 +16,9 @@ namespace Rlhf.Cli.Bench;
 /// </summary>
 static class ChatBenchmark
 {
-    sealed record Target(Uri Chat, string? ChatKey, Uri? Learner, string? OperatorKey);
+    sealed record Target(Uri Chat, string? ChatKey, Uri? Learner, string? OperatorKey, Uri? Feedback, string? ApiKey);
 
-    sealed record Phase(string Name, int Answers, int Failures, double Elapsed, List<double> FirstTokenMs, List<double> TotalMs, long? PpoSteps);
+    sealed record Phase(string Name, int Answers, int Failures, double Elapsed, List<double> FirstTokenMs, List<double> TotalMs, long? PpoSteps, int Rated);
 
     public static Command Create()
     {
@@ -32,8 +32,10 @@ static class ChatBenchmark
         var learnerPid = new Option<int?>("--learner-pid") { Description = "The learner's process on this machine: alternate phases with it stopped and running" };
         var learnerUrl = new Option<string?>("--learner-url") { Description = "Its URL, to count the PPO steps of each phase (/v1/learner/status)" };
         var operatorKey = new Option<string?>("--operator-key") { Description = "X-Operator-Key for the learner status, if the platform needs one" };
+        var feedbackUrl = new Option<string?>("--feedback-url") { Description = "Rate every answer there (thumbs up when it holds a digit), so the reward model trains, the scorer scores and the learner has work" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Feedback X-Api-Key (with --feedback-url)" };
         var command = new Command("chat", "Streaming chat latency (first token, last token) against a running generation service, with the learner stopped and running.")
-            { chatUrl, chatKey, seconds, warmup, connections, maxTokens, rounds, learnerPid, learnerUrl, operatorKey };
+            { chatUrl, chatKey, seconds, warmup, connections, maxTokens, rounds, learnerPid, learnerUrl, operatorKey, feedbackUrl, apiKey };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(seconds) <= 0 || parse.GetValue(warmup) < 0 || parse.GetValue(connections) <= 0 || parse.GetValue(maxTokens) <= 0 || parse.GetValue(rounds) <= 0)
@@ -43,20 +45,28 @@ static class ChatBenchmark
             }
 
             var pid = parse.GetValue(learnerPid);
-            if (pid is { } p && !LearnerProcess.Exists(p))
+            if (pid is { } p && (p <= 0 || !LearnerProcess.Exists(p)))
             {
                 Console.Error.WriteLine($"error: no process {p} on this machine (--learner-pid)");
                 return 1;
             }
 
+            if (parse.GetValue(feedbackUrl) is not null && parse.GetValue(apiKey) is null)
+            {
+                Console.Error.WriteLine("error: --feedback-url needs --api-key");
+                return 1;
+            }
+
             var target = new Target(new Uri(parse.GetValue(chatUrl)!), parse.GetValue(chatKey),
-                parse.GetValue(learnerUrl) is { } learner ? new Uri(learner) : null, parse.GetValue(operatorKey));
+                parse.GetValue(learnerUrl) is { } learner ? new Uri(learner) : null, parse.GetValue(operatorKey),
+                parse.GetValue(feedbackUrl) is { } feedback ? new Uri(feedback) : null, parse.GetValue(apiKey));
             try
             {
                 return await RunAsync(target, pid, parse.GetValue(seconds), parse.GetValue(warmup), parse.GetValue(connections), parse.GetValue(maxTokens),
                     parse.GetValue(rounds), cancellationToken);
             }
-            catch (Exception error) when (error is InvalidOperationException or HttpRequestException)
+            catch (Exception error) when (error is InvalidOperationException or HttpRequestException
+                || (error is TaskCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 Console.Error.WriteLine($"error: {error.Message}");
                 return 1;
@@ -77,7 +87,9 @@ static class ChatBenchmark
             Print(await LoadAsync(http, target, "warm-up (not counted)", connections, maxTokens, warmupSeconds, cancellationToken));
         if (learnerPid is not { } pid)
         {
+            var before = await PpoStepsAsync(http, target, cancellationToken);
             var only = await LoadAsync(http, target, "measured", connections, maxTokens, seconds, cancellationToken);
+            only = only with { PpoSteps = await PpoStepsAsync(http, target, cancellationToken) - before };
             Print(only);
             Summary(only).Print();
             return only.Answers > 0 ? 0 : 1;
@@ -89,10 +101,14 @@ static class ChatBenchmark
         {
             for (var round = 1; round <= rounds; round++)
             {
+                // A stopped process answers no status request and takes no step: its phase counts 0 steps by construction.
                 LearnerProcess.Stop(pid);
-                stopped.Add(Print(await LoadAsync(http, target, $"round {round}, learner stopped", connections, maxTokens, seconds, cancellationToken)));
+                var paused = await LoadAsync(http, target, $"round {round}, learner stopped", connections, maxTokens, seconds, cancellationToken);
+                stopped.Add(Print(paused with { PpoSteps = target.Learner is null ? null : 0 }));
                 LearnerProcess.Resume(pid);
-                running.Add(Print(await LoadAsync(http, target, $"round {round}, learner running", connections, maxTokens, seconds, cancellationToken)));
+                var before = await PpoStepsAsync(http, target, cancellationToken);
+                var training = await LoadAsync(http, target, $"round {round}, learner running", connections, maxTokens, seconds, cancellationToken);
+                running.Add(Print(training with { PpoSteps = await PpoStepsAsync(http, target, cancellationToken) - before }));
             }
         }
         finally
@@ -115,10 +131,11 @@ static class ChatBenchmark
     /// <summary>Closed-loop clients streaming chat completions for <paramref name="seconds"/>.</summary>
     static async Task<Phase> LoadAsync(HttpClient http, Target target, string name, int connections, int maxTokens, double seconds, CancellationToken cancellationToken)
     {
-        var stepsBefore = await PpoStepsAsync(http, target, cancellationToken);
         var firstToken = new ConcurrentBag<double>();
         var total = new ConcurrentBag<double>();
         var failures = 0;
+        string? firstError = null;
+        var rated = 0;
         var sent = 0;
         var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(seconds);
@@ -133,7 +150,7 @@ static class ChatBenchmark
                     Content = JsonContent.Create(new
                     {
                         model = "rlhf-policy", messages = new[] { new { role = "user", content = $"What is {a} + {b}?" } },
-                        max_tokens = maxTokens, stream = true, user = $"bench-{client}",
+                        max_tokens = maxTokens, stream = true, user = $"bench-user-{index}",
                     }),
                 };
                 if (target.ChatKey is not null)
@@ -151,27 +168,65 @@ static class ChatBenchmark
                     }
 
                     double? first = null;
-                    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
-                    while (await reader.ReadLineAsync(cancellationToken) is { } line && line != "data: [DONE]")
-                        if (first is null && line.StartsWith("data: ", StringComparison.Ordinal) && HasContent(line[6..]))
-                            first = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    var answer = new Answer();
+                    using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken)))
+                    {
+                        while (await reader.ReadLineAsync(cancellationToken) is { } line && line != "data: [DONE]")
+                            if (line.StartsWith("data: ", StringComparison.Ordinal) && answer.Add(line[6..]) && first is null)
+                                first = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    }
+
                     total.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                     if (first is { } ms)
                         firstToken.Add(ms);
+                    if (target.Feedback is not null && answer.RolloutId is { } rollout && await RateAsync(http, target, rollout, answer.Text.Any(char.IsAsciiDigit), index, cancellationToken))
+                        Interlocked.Increment(ref rated);
                 }
-                catch (HttpRequestException)
+                catch (HttpRequestException error)
                 {
                     Interlocked.Increment(ref failures);
+                    Interlocked.CompareExchange(ref firstError, error.Message, null);
                 }
             }
         }, cancellationToken)));
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var stepsAfter = await PpoStepsAsync(http, target, cancellationToken);
-        return new Phase(name, total.Count, failures, elapsed, [.. firstToken.Order()], [.. total.Order()], stepsAfter - stepsBefore);
+        if (total.IsEmpty && failures > 0)
+            throw new InvalidOperationException($"{name}: no chat request succeeded ({failures} failed; first: {firstError ?? "an error status"})");
+        return new Phase(name, total.Count, failures, clock.Elapsed.TotalSeconds, [.. firstToken.Order()], [.. total.Order()], null, rated);
     }
 
-    static bool HasContent(string json) =>
-        JsonNode.Parse(json)?["choices"]?.AsArray().Any(choice => choice?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 }) == true;
+    /// <summary>The streamed answer of choice 0: its rollout id and text so far.</summary>
+    sealed class Answer
+    {
+        readonly System.Text.StringBuilder text = new();
+
+        public Guid? RolloutId { get; private set; }
+
+        public string Text => text.ToString();
+
+        /// <summary>Reads one SSE data payload; true when it carried content.</summary>
+        public bool Add(string json)
+        {
+            var choice = JsonNode.Parse(json)?["choices"]?.AsArray().FirstOrDefault();
+            if (choice is null)
+                return false;
+            RolloutId ??= choice["rollout_id"]?.GetValue<Guid>();
+            var content = choice["delta"]?["content"]?.GetValue<string>();
+            text.Append(content);
+            return content is { Length: > 0 };
+        }
+    }
+
+    /// <summary>A user's thumbs on the answer (not timed): what makes the reward model train and the learner's batches fill.</summary>
+    static async Task<bool> RateAsync(HttpClient http, Target target, Guid rollout, bool up, int index, CancellationToken cancellationToken)
+    {
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(target.Feedback!, "/v1/feedback/ratings"))
+        {
+            Content = JsonContent.Create(new { rollout_id = rollout, scale = "thumbs", value = up ? 1 : 0, rater_id = $"bench-user-{index}" }),
+        };
+        post.Headers.Add("X-Api-Key", target.ApiKey);
+        using var response = await http.SendAsync(post, cancellationToken);
+        return response.StatusCode == System.Net.HttpStatusCode.Accepted;
+    }
 
     static async Task<long?> PpoStepsAsync(HttpClient http, Target target, CancellationToken cancellationToken)
     {
@@ -189,22 +244,25 @@ static class ChatBenchmark
 
     static Phase Merge(string name, List<Phase> phases) => new(name, phases.Sum(p => p.Answers), phases.Sum(p => p.Failures), phases.Sum(p => p.Elapsed),
         [.. phases.SelectMany(p => p.FirstTokenMs).Order()], [.. phases.SelectMany(p => p.TotalMs).Order()],
-        phases.All(p => p.PpoSteps is not null) ? phases.Sum(p => p.PpoSteps!.Value) : null);
+        phases.All(p => p.PpoSteps is not null) ? phases.Sum(p => p.PpoSteps!.Value) : null, phases.Sum(p => p.Rated));
 
     static Phase Print(Phase phase)
     {
         Console.WriteLine($"{phase.Name}: {phase.Answers} answers in {phase.Elapsed:F1} s ({phase.Answers / phase.Elapsed:F1}/s, {phase.Failures} failed); " +
             $"first token p50 {Percentile(phase.FirstTokenMs, 0.50):F0} ms, p99 {Percentile(phase.FirstTokenMs, 0.99):F0} ms; " +
             $"last token p50 {Percentile(phase.TotalMs, 0.50):F0} ms, p99 {Percentile(phase.TotalMs, 0.99):F0} ms" +
-            (phase.PpoSteps is { } steps ? $"; PPO steps {steps}" : ""));
+            (phase.Rated > 0 ? $"; {phase.Rated} rated" : "") + (phase.PpoSteps is { } steps ? $"; PPO steps {steps}" : ""));
         return phase;
     }
 
-    static BenchSummary Summary(Phase phase, string prefix = "") => new BenchSummary("chat").Add($"{prefix}answers", phase.Answers)
-        .Add($"{prefix}rate", phase.Answers / phase.Elapsed).Add($"{prefix}failures", phase.Failures)
-        .Add($"{prefix}ttft_p50_ms", Percentile(phase.FirstTokenMs, 0.50)).Add($"{prefix}ttft_p99_ms", Percentile(phase.FirstTokenMs, 0.99))
-        .Add($"{prefix}total_p50_ms", Percentile(phase.TotalMs, 0.50)).Add($"{prefix}total_p99_ms", Percentile(phase.TotalMs, 0.99))
-        .Add($"{prefix}ppo_steps", phase.PpoSteps ?? double.NaN);
+    static BenchSummary Summary(Phase phase, string prefix = "")
+    {
+        var summary = new BenchSummary("chat").Add($"{prefix}answers", phase.Answers)
+            .Add($"{prefix}rate", phase.Answers / phase.Elapsed).Add($"{prefix}failures", phase.Failures).Add($"{prefix}rated", phase.Rated)
+            .Add($"{prefix}ttft_p50_ms", Percentile(phase.FirstTokenMs, 0.50)).Add($"{prefix}ttft_p99_ms", Percentile(phase.FirstTokenMs, 0.99))
+            .Add($"{prefix}total_p50_ms", Percentile(phase.TotalMs, 0.50)).Add($"{prefix}total_p99_ms", Percentile(phase.TotalMs, 0.99));
+        return phase.PpoSteps is { } steps ? summary.Add($"{prefix}ppo_steps", steps) : summary; // only with --learner-url
+    }
 
     static double Ratio(List<double> on, List<double> off, double p) => Percentile(on, p) / Percentile(off, p);
 

@@ -80,6 +80,9 @@ public static class UpCommand
         // its process yields the CPU to the intake path under contention (README "Sharing cores with the trainer");
         // Reward__SessionNice in the environment (0: the old behaviour) overrides it.
         ["Reward:SessionNice"] = Environment.GetEnvironmentVariable("Reward__SessionNice") ?? "10",
+        // The learner's PPO and SFT steps are batch work too: they yield the cores to generation under load (README
+        // "Sharing cores with the trainer"); Learner__SessionNice in the environment (0: off) overrides it.
+        ["Learner:SessionNice"] = Environment.GetEnvironmentVariable("Learner__SessionNice") ?? "10",
         ["Learner:ModelPath"] = modelPath,
         ["Learner:StateDirectory"] = Path.Combine(stateDirectory, "learner"),
         ["Learner:Canary:Enabled"] = canaryShare > 0 ? "true" : "false",
