@@ -113,7 +113,7 @@ static class ChatBenchmark
         }
         finally
         {
-            LearnerProcess.Resume(pid);
+            LearnerProcess.TryResume(pid); // also after an error or Ctrl-C: never leave the learner stopped
         }
 
         var off = Merge("learner stopped", stopped);
@@ -249,8 +249,8 @@ static class ChatBenchmark
     static Phase Print(Phase phase)
     {
         Console.WriteLine($"{phase.Name}: {phase.Answers} answers in {phase.Elapsed:F1} s ({phase.Answers / phase.Elapsed:F1}/s, {phase.Failures} failed); " +
-            $"first token p50 {Percentile(phase.FirstTokenMs, 0.50):F0} ms, p99 {Percentile(phase.FirstTokenMs, 0.99):F0} ms; " +
-            $"last token p50 {Percentile(phase.TotalMs, 0.50):F0} ms, p99 {Percentile(phase.TotalMs, 0.99):F0} ms" +
+            $"first token p50 {BenchStats.Percentile(phase.FirstTokenMs, 0.50):F0} ms, p99 {BenchStats.Percentile(phase.FirstTokenMs, 0.99):F0} ms; " +
+            $"last token p50 {BenchStats.Percentile(phase.TotalMs, 0.50):F0} ms, p99 {BenchStats.Percentile(phase.TotalMs, 0.99):F0} ms" +
             (phase.Rated > 0 ? $"; {phase.Rated} rated" : "") + (phase.PpoSteps is { } steps ? $"; PPO steps {steps}" : ""));
         return phase;
     }
@@ -259,13 +259,10 @@ static class ChatBenchmark
     {
         var summary = new BenchSummary("chat").Add($"{prefix}answers", phase.Answers)
             .Add($"{prefix}rate", phase.Answers / phase.Elapsed).Add($"{prefix}failures", phase.Failures).Add($"{prefix}rated", phase.Rated)
-            .Add($"{prefix}ttft_p50_ms", Percentile(phase.FirstTokenMs, 0.50)).Add($"{prefix}ttft_p99_ms", Percentile(phase.FirstTokenMs, 0.99))
-            .Add($"{prefix}total_p50_ms", Percentile(phase.TotalMs, 0.50)).Add($"{prefix}total_p99_ms", Percentile(phase.TotalMs, 0.99));
+            .Add($"{prefix}ttft_p50_ms", BenchStats.Percentile(phase.FirstTokenMs, 0.50)).Add($"{prefix}ttft_p99_ms", BenchStats.Percentile(phase.FirstTokenMs, 0.99))
+            .Add($"{prefix}total_p50_ms", BenchStats.Percentile(phase.TotalMs, 0.50)).Add($"{prefix}total_p99_ms", BenchStats.Percentile(phase.TotalMs, 0.99));
         return phase.PpoSteps is { } steps ? summary.Add($"{prefix}ppo_steps", steps) : summary; // only with --learner-url
     }
 
-    static double Ratio(List<double> on, List<double> off, double p) => Percentile(on, p) / Percentile(off, p);
-
-    static double Percentile(List<double> sorted, double p) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, Math.Max(0, (int)Math.Ceiling(p * sorted.Count) - 1))];
+    static double Ratio(List<double> on, List<double> off, double p) => BenchStats.Percentile(on, p) / BenchStats.Percentile(off, p);
 }

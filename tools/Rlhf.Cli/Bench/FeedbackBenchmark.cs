@@ -148,14 +148,14 @@ static class FeedbackBenchmark
             var warmup = await LoadAsync(http, target, rollouts, connections, warmupSeconds, indexBase: 0, cancellationToken);
             warmupAccepted = warmup.Accepted;
             Console.WriteLine($"warm-up (not counted): {warmup.Sent} requests in {warmup.Elapsed:F1} s, {warmup.Accepted / warmup.Elapsed:F0} ratings/s accepted, " +
-                $"202 latency p50 {Percentile(warmup.Latencies, 0.50):F1} ms, p99 {Percentile(warmup.Latencies, 0.99):F1} ms");
+                $"202 latency p50 {BenchStats.Percentile(warmup.Latencies, 0.50):F1} ms, p99 {BenchStats.Percentile(warmup.Latencies, 0.99):F1} ms");
         }
 
         var load = await LoadAsync(http, target, rollouts, connections, seconds, indexBase: 1_000_000_000, cancellationToken);
         var (sent, accepted, elapsed, sorted, statuses) = (load.Sent, load.Accepted, load.Elapsed, load.Latencies, load.Statuses);
         var rate = accepted / elapsed;
-        var p50 = Percentile(sorted, 0.50);
-        var p99 = Percentile(sorted, 0.99);
+        var p50 = BenchStats.Percentile(sorted, 0.50);
+        var p99 = BenchStats.Percentile(sorted, 0.99);
         Console.WriteLine($"{sent} requests in {elapsed:F1} s: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} x {s.Value}"))}");
         Console.WriteLine($"accepted {rate:F0} ratings/s (goal >= {GoalRate:F0}: {(rate >= GoalRate ? "met" : "NOT met")}); 202 latency p50 {p50:F1} ms, " +
             $"p99 {p99:F1} ms (goal <= {GoalP99Ms:F0} ms: {(p99 <= GoalP99Ms ? "met" : "NOT met")})");
@@ -259,7 +259,4 @@ static class FeedbackBenchmark
         var status = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken) ?? throw new InvalidOperationException("empty reward status");
         return status["journal_length"]!.GetValue<long>();
     }
-
-    static double Percentile(List<double> sorted, double p) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, Math.Max(0, (int)Math.Ceiling(p * sorted.Count) - 1))];
 }

@@ -14,6 +14,9 @@ static class LearnerProcess
 
     public static void Resume(int pid) => Send(pid, SigCont, "SIGCONT");
 
+    /// <summary>SIGCONT without an error when the process is gone, for a cleanup that must not hide the error it follows.</summary>
+    public static void TryResume(int pid) => Kill(pid, SigCont);
+
     static void Send(int pid, int signal, string name)
     {
         if (Kill(pid, signal) != 0)

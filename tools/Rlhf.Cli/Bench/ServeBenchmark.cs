@@ -213,13 +213,11 @@ static class ServeBenchmark
         if (print)
         {
             Console.WriteLine($"{name,-11} requests {outcomes.Count,4}  tokens {tokens,6}  wall {wall.TotalSeconds,6:F2} s  " +
-                $"tokens/s {throughput,7:F0}  TTFT p50 {Percentile(ttft, 0.50),7:F0} ms  p99 {Percentile(ttft, 0.99),7:F0} ms");
+                $"tokens/s {throughput,7:F0}  TTFT p50 {BenchStats.Percentile(ttft, 0.50),7:F0} ms  p99 {BenchStats.Percentile(ttft, 0.99),7:F0} ms");
         }
 
         return throughput;
     }
-
-    static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     /// <summary>The service's batcher: each client sends its requests one after another, reading tokens as they come.</summary>
     static (List<Outcome>, TimeSpan) Continuous(PolicyHolder holder, int batch, Workload workload, ContinuousWork? work = null)
