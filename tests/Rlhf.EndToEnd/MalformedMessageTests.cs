@@ -169,10 +169,16 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
         await channel.BasicPublishAsync("", queue, mandatory: true, properties, body, TestContext.Current.CancellationToken);
     }
 
-    /// <summary>Waits (up to 20 s) for the message with <paramref name="messageId"/> in <paramref name="queue"/> and removes it; false if it never came.</summary>
+    /// <summary>
+    /// Waits (up to 90 s) for the message with <paramref name="messageId"/> in <paramref name="queue"/> and removes it;
+    /// false if it never came. Long because the services share the broker with the other test classes, which run in
+    /// parallel: every PolicyUpdated they publish also reaches this generation instance, whose registry consumer takes
+    /// one message at a time and retries a version it cannot load for 7.5 s before setting it aside, so this test's
+    /// message can wait behind several (seen once in a fresh clone: not set aside within 20 s).
+    /// </summary>
     async Task<bool> TakeAsync(string queue, Guid messageId)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
         {
             try
@@ -271,11 +277,12 @@ public sealed class MalformedMessageTests(BrokerServicesFixture services) : ICla
         };
         await SendAsync(queue, Guid.NewGuid(), MassTransitJson, body);
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        // At least one more: what other test classes publish on the shared broker reaches these consumers too (see TakeAsync).
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         long after;
         while ((after = counter(await services.JsonAsync(path))) == before && DateTime.UtcNow < deadline)
             await Task.Delay(100, TestContext.Current.CancellationToken);
-        Assert.Equal(before + 1, after);
+        Assert.True(after > before, $"the consumer of {queue} handled nothing within 90 s");
         var ready = await services.Http.GetAsync("/health/ready", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
